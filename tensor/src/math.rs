@@ -1,0 +1,114 @@
+//! Scalar math written to vectorize: branch-free `exp`, `sigmoid` and
+//! `tanh` for f32 (Cephes-style polynomials, within 2 ulp of libm), used by
+//! the elementwise kernels. f64 kernels call the standard library.
+
+/// `e^x` for f32 without branches or libm calls, so loops over it vectorize.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let clamped = x.clamp(-87.5, 88.5);
+    // n = round(x / ln 2); floor through truncation so it vectorizes on SSE2.
+    let t = clamped * LOG2E + 0.5;
+    let ti = t as i32 as f32;
+    let n = if ti > t { ti - 1.0 } else { ti };
+    let r = clamped - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let y = p * r * r + r + 1.0;
+    // 2^n by building the exponent bits (n is within [-127, 128)).
+    let pow2 = f32::from_bits((((n as i32) + 127) as u32) << 23);
+    let out = y * pow2;
+    let out = if x > 88.72 { f32::INFINITY } else { out };
+    let out = if x < -87.33 { 0.0 } else { out };
+    if x.is_nan() {
+        x
+    } else {
+        out
+    }
+}
+
+/// The logistic function `1 / (1 + e^-x)` for f32, vectorizable.
+#[inline(always)]
+pub fn sigmoid_f32(x: f32) -> f32 {
+    1.0 / (1.0 + exp_f32(-x))
+}
+
+/// `tanh` for f32, vectorizable: a polynomial near 0 (where
+/// `1 - 2/(e^2x + 1)` would cancel), the exponential form elsewhere.
+#[inline(always)]
+pub fn tanh_f32(x: f32) -> f32 {
+    let a = x.abs();
+    let z = x * x;
+    let mut p = -5.704_988_7e-3f32;
+    p = p * z + 2.063_908_9e-2;
+    p = p * z - 5.373_971_6e-2;
+    p = p * z + 1.333_144_2e-1;
+    p = p * z - 3.333_328_2e-1;
+    let small = p * z * x + x;
+    let e = exp_f32(2.0 * a.min(44.0));
+    let large = 1.0 - 2.0 / (e + 1.0);
+    let large = if x < 0.0 { -large } else { large };
+    if a < 0.625 {
+        small
+    } else {
+        large
+    }
+}
+
+/// The error function, to double precision.
+#[inline]
+pub fn erf_f64(x: f64) -> f64 {
+    libm::erf(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulp_diff(a: f32, b: f32) -> u32 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+    }
+
+    #[test]
+    fn exp_matches_std_within_2_ulp() {
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (got, want) = (exp_f32(x), x.exp());
+            assert!(ulp_diff(got, want) <= 2, "exp({x}) = {got}, std {want}");
+            x += 0.013;
+        }
+    }
+
+    #[test]
+    fn exp_edges() {
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert!(exp_f32(f32::NAN).is_nan());
+        assert_eq!(exp_f32(100.0), f32::INFINITY);
+        assert_eq!(exp_f32(-1000.0), 0.0);
+        assert_eq!(exp_f32(0.0), 1.0);
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_match_std() {
+        let mut x = -30.0f32;
+        while x < 30.0 {
+            let s = 1.0 / (1.0 + (-(x as f64)).exp());
+            assert!((sigmoid_f32(x) as f64 - s).abs() <= 2e-7 * s.max(1e-30) + 1e-38, "sigmoid({x})");
+            let t = (x as f64).tanh();
+            assert!((tanh_f32(x) as f64 - t).abs() <= 3e-7 * t.abs().max(1e-6), "tanh({x}) = {} want {t}", tanh_f32(x));
+            x += 0.0071;
+        }
+        assert_eq!(sigmoid_f32(1000.0), 1.0);
+        assert_eq!(sigmoid_f32(-1000.0), 0.0);
+        assert_eq!(tanh_f32(1000.0), 1.0);
+        assert_eq!(tanh_f32(-1000.0), -1.0);
+        assert!(tanh_f32(f32::NAN).is_nan());
+    }
+}

@@ -1,0 +1,402 @@
+//! The [`Tensor`] type: shared storage plus a layout, and its basic accessors.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::dtype::{DType, Element};
+use crate::error::{Result, TensorError};
+use crate::layout::{for_each_run, normalize_dim, Layout};
+use crate::storage::Storage;
+
+/// An n-dimensional array with PyTorch semantics.
+///
+/// A tensor is a cheap handle: an `Arc` to shared [`Storage`] plus a
+/// [`Layout`] (shape, strides, offset). Cloning copies no element, and view
+/// ops (`reshape` when possible, `transpose`, `permute`, `narrow`, `select`,
+/// `expand`, `squeeze`, `unsqueeze`, `split`, `chunk`) return new handles on
+/// the same storage. Values never change behind your back: every op returns
+/// a new tensor, and the in-place `*_` methods write into the buffer only
+/// when this handle owns it alone (otherwise they copy first).
+///
+/// ```
+/// use torchlet_tensor::Tensor;
+/// let m = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+/// let t = m.transpose(0, 1).unwrap(); // a view: no copy
+/// assert_eq!(t.shape(), &[3, 2]);
+/// assert_eq!(t.get::<f32>(&[2, 1]).unwrap(), 6.0);
+/// assert_eq!(m.sum().item::<f32>().unwrap(), 21.0);
+/// ```
+#[derive(Clone)]
+pub struct Tensor {
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) layout: Layout,
+}
+
+/// Runs `$body` with `$T` bound to the Rust type of `$dtype`.
+macro_rules! with_dtype {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::DType::Bool => {
+                type $T = bool;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_dtype;
+
+/// Runs `$body` with `$T` bound to `f32` or `f64`; other dtypes are a bug
+/// in the caller (it must convert to a float type first).
+macro_rules! with_float {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            other => unreachable!("float kernel called with dtype {other}"),
+        }
+    };
+}
+pub(crate) use with_float;
+
+/// Runs `$body` with `$T` bound to `f32`, `f64` or `i64`; bool is a bug in
+/// the caller (it must convert first).
+macro_rules! with_numeric {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            other => unreachable!("numeric kernel called with dtype {other}"),
+        }
+    };
+}
+pub(crate) use with_numeric;
+
+impl Tensor {
+    // ----- construction from data -------------------------------------------
+
+    /// A tensor of `shape` holding `data` in row-major order.
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let m = Tensor::from_vec(vec![1i64, 2, 3, 4], &[2, 2]).unwrap();
+    /// assert_eq!(m.to_vec::<i64>().unwrap(), vec![1, 2, 3, 4]);
+    /// assert!(Tensor::from_vec(vec![1.0f32, 2.0], &[3]).is_err());
+    /// ```
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        if data.len() != shape.iter().product::<usize>() {
+            return Err(TensorError::DataLength {
+                op: "from_vec",
+                len: data.len(),
+                shape: shape.to_vec(),
+            });
+        }
+        Ok(Tensor::from_data(data, shape))
+    }
+
+    /// Like [`Tensor::from_vec`], copying from a slice.
+    pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_vec(data.to_vec(), shape)
+    }
+
+    /// A rank-0 tensor (a scalar), like `torch.tensor(3.0)`.
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let s = Tensor::scalar(3.5f32);
+    /// assert_eq!(s.dim(), 0);
+    /// assert_eq!(s.item::<f32>().unwrap(), 3.5);
+    /// ```
+    pub fn scalar<T: Element>(value: T) -> Tensor {
+        Tensor::from_data(vec![value], &[])
+    }
+
+    /// Contiguous tensor from data whose length is known to match.
+    pub(crate) fn from_data<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(data.len(), shape.iter().product::<usize>());
+        Tensor {
+            storage: Arc::new(T::into_storage(data)),
+            layout: Layout::contiguous(shape),
+        }
+    }
+
+    /// A new handle on this tensor's storage with another layout.
+    pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
+        Tensor {
+            storage: Arc::clone(&self.storage),
+            layout,
+        }
+    }
+
+    // ----- metadata ----------------------------------------------------------
+
+    /// The size of each dimension (`tensor.shape` in PyTorch).
+    pub fn shape(&self) -> &[usize] {
+        &self.layout.shape
+    }
+
+    /// The size of dimension `dim` (negative counts from the end).
+    pub fn size(&self, dim: i64) -> Result<usize> {
+        let d = normalize_dim("size", dim, self.dim())?;
+        Ok(self.shape().get(d).copied().unwrap_or(1))
+    }
+
+    /// Number of dimensions (`tensor.dim()`); 0 for a scalar.
+    pub fn dim(&self) -> usize {
+        self.layout.rank()
+    }
+
+    /// Number of elements (`tensor.numel()`).
+    pub fn numel(&self) -> usize {
+        self.layout.numel()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.storage.dtype()
+    }
+
+    /// Steps in storage between neighbours along each dimension.
+    pub fn strides(&self) -> &[usize] {
+        &self.layout.strides
+    }
+
+    /// The layout (shape, strides, offset).
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The shared storage behind this tensor (and its views).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Whether the elements are row-major with no gaps.
+    pub fn is_contiguous(&self) -> bool {
+        self.layout.is_contiguous()
+    }
+
+    /// Whether `self` and `other` are views of the same storage.
+    pub fn shares_storage_with(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    // ----- element access ----------------------------------------------------
+
+    /// The whole storage as a typed slice. Panics on a dtype mismatch, which
+    /// is a bug in the crate (callers dispatch on dtype first).
+    pub(crate) fn raw<T: Element>(&self) -> &[T] {
+        T::slice_of(&self.storage).unwrap_or_else(|| {
+            panic!(
+                "internal error: tensor of dtype {} read as {}",
+                self.dtype(),
+                T::DTYPE
+            )
+        })
+    }
+
+    /// The elements in row-major order: borrowed when contiguous, copied
+    /// otherwise.
+    pub(crate) fn values<T: Element>(&self) -> Cow<'_, [T]> {
+        let data = self.raw::<T>();
+        if self.layout.is_contiguous() {
+            let start = self.layout.offset;
+            Cow::Borrowed(&data[start..start + self.numel()])
+        } else {
+            Cow::Owned(gather_strided(data, &self.layout))
+        }
+    }
+
+    /// The contiguous elements as a slice, when the layout allows.
+    pub(crate) fn contiguous_slice<T: Element>(&self) -> Option<&[T]> {
+        if self.layout.is_contiguous() {
+            let start = self.layout.offset;
+            Some(&self.raw::<T>()[start..start + self.numel()])
+        } else {
+            None
+        }
+    }
+
+    /// The elements in row-major order as a `Vec<T>`; `T` must be the
+    /// tensor's dtype (use [`Tensor::to_dtype`] to convert first).
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype() {
+            return Err(TensorError::dtype(
+                "to_vec",
+                format!("a tensor of dtype {}", T::DTYPE),
+                self.dtype(),
+            ));
+        }
+        Ok(self.values::<T>().into_owned())
+    }
+
+    /// The element at `index` (one entry per dimension, negative counts
+    /// from the end), converted to `T` as Python's `float()`/`int()` would.
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let m = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// assert_eq!(m.get::<f32>(&[1, 0]).unwrap(), 3.0);
+    /// assert_eq!(m.get::<f32>(&[-1, -1]).unwrap(), 4.0);
+    /// assert!(m.get::<f32>(&[2, 0]).is_err());
+    /// ```
+    pub fn get<T: Element>(&self, index: &[i64]) -> Result<T> {
+        if index.len() != self.dim() {
+            return Err(TensorError::invalid(
+                "get",
+                format!(
+                    "expected {} indices for a tensor of shape {:?}, got {}",
+                    self.dim(),
+                    self.shape(),
+                    index.len()
+                ),
+            ));
+        }
+        let mut pos = Vec::with_capacity(index.len());
+        for (d, (&i, &n)) in index.iter().zip(self.shape()).enumerate() {
+            let wrapped = if i < 0 { i + n as i64 } else { i };
+            if wrapped < 0 || wrapped >= n as i64 {
+                return Err(TensorError::IndexOutOfRange {
+                    op: "get",
+                    index: i,
+                    dim: d,
+                    size: n,
+                });
+            }
+            pos.push(wrapped as usize);
+        }
+        let at = self.layout.offset_of(&pos);
+        Ok(read_as::<T>(&self.storage, at))
+    }
+
+    /// The value of a one-element tensor (`tensor.item()`).
+    pub fn item<T: Element>(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(TensorError::invalid(
+                "item",
+                format!(
+                    "a tensor with {} elements (shape {:?}) cannot be converted to a scalar",
+                    self.numel(),
+                    self.shape()
+                ),
+            ));
+        }
+        let at = self.layout.offset_of(&vec![0; self.dim()]);
+        Ok(read_as::<T>(&self.storage, at))
+    }
+
+    // ----- copies and conversions -------------------------------------------
+
+    /// This tensor with row-major contiguous layout: the same handle when it
+    /// already is, a copy otherwise.
+    pub fn contiguous(&self) -> Tensor {
+        if self.is_contiguous() && self.layout.offset == 0 && self.storage.len() == self.numel() {
+            return self.clone();
+        }
+        if self.is_contiguous() {
+            // Contiguous but a window into a larger storage: keep sharing.
+            return self.clone();
+        }
+        with_dtype!(self.dtype(), T => {
+            Tensor::from_data(gather_strided(self.raw::<T>(), &self.layout), self.shape())
+        })
+    }
+
+    /// A contiguous copy that owns its storage (`tensor.clone()` in PyTorch).
+    pub fn deep_clone(&self) -> Tensor {
+        with_dtype!(self.dtype(), T => Tensor::from_data(self.values::<T>().into_owned(), self.shape()))
+    }
+
+    /// This tensor converted to `dtype` (`tensor.to(dtype)`): floats to
+    /// integers truncate toward zero, anything to bool is `!= 0`. Returns
+    /// the same handle when the dtype already matches.
+    pub fn to_dtype(&self, dtype: DType) -> Tensor {
+        if dtype == self.dtype() {
+            return self.clone();
+        }
+        with_dtype!(self.dtype(), S => {
+            let src = self.values::<S>();
+            with_dtype!(dtype, D => {
+                let out: Vec<D> = src.iter().map(|&v| cast::<S, D>(v)).collect();
+                Tensor::from_data(out, self.shape())
+            })
+        })
+    }
+
+    /// The floating type this tensor computes in: itself when it is f32/f64,
+    /// else converted to f32 (as `torch.exp(int_tensor)` is float32).
+    pub(crate) fn to_float(&self) -> Tensor {
+        self.to_dtype(self.dtype().to_float())
+    }
+}
+
+/// Converts one element between element types.
+#[inline(always)]
+pub(crate) fn cast<S: Element, D: Element>(v: S) -> D {
+    if S::DTYPE == D::DTYPE {
+        // Same type: exact (no round trip through f64 for large i64).
+        let p = &v as *const S as *const D;
+        // SAFETY: S and D are the same type when their DTYPEs match.
+        unsafe { *p }
+    } else {
+        D::from_f64(v.to_f64())
+    }
+}
+
+/// Reads storage element `at` converted to `T`.
+fn read_as<T: Element>(storage: &Storage, at: usize) -> T {
+    match storage {
+        Storage::F32(v) => cast(v[at]),
+        Storage::F64(v) => cast(v[at]),
+        Storage::I64(v) => cast(v[at]),
+        Storage::Bool(v) => cast(v[at]),
+    }
+}
+
+/// Copies the elements of a strided layout into a new row-major vector.
+pub(crate) fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Vec<T> {
+    let n = layout.numel();
+    let mut out = Vec::with_capacity(n);
+    for_each_run(&layout.shape, [&layout.strides], [layout.offset], |o, len, s| {
+        let (start, step) = (o[0], s[0]);
+        if step == 1 {
+            out.extend_from_slice(&data[start..start + len]);
+        } else {
+            out.extend((0..len).map(|i| data[start + i * step]));
+        }
+    });
+    out
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
