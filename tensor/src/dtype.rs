@@ -251,3 +251,10 @@ impl Float for f64 {
         self.tanh()
     }
 }
+
+/// Whether `x` is NaN, for any element type (always false for integers).
+#[inline(always)]
+#[allow(clippy::eq_op)]
+pub(crate) fn is_nan<T: PartialEq>(x: T) -> bool {
+    x != x
+}

@@ -75,21 +75,6 @@ impl Layout {
                 .sum::<usize>()
     }
 
-    /// The largest storage index + 1 this layout touches (0 when empty).
-    pub(crate) fn storage_extent(&self) -> usize {
-        if self.numel() == 0 {
-            return 0;
-        }
-        self.offset
-            + self
-                .shape
-                .iter()
-                .zip(&self.strides)
-                .map(|(n, s)| (n - 1) * s)
-                .sum::<usize>()
-            + 1
-    }
-
     /// This layout viewed with shape `target` by broadcasting (stride 0 on
     /// new or size-1 dims), as `expand` does.
     pub(crate) fn broadcast_to(&self, op: &'static str, target: &[usize]) -> Result<Layout> {

@@ -54,10 +54,11 @@ pub fn tanh_f32(x: f32) -> f32 {
     let e = exp_f32(2.0 * a.min(44.0));
     let large = 1.0 - 2.0 / (e + 1.0);
     let large = if x < 0.0 { -large } else { large };
-    if a < 0.625 {
-        small
+    let out = if a < 0.625 { small } else { large };
+    if x.is_nan() {
+        x
     } else {
-        large
+        out
     }
 }
 

@@ -151,6 +151,20 @@ impl Tensor {
         Ok(self.with_layout(l))
     }
 
+    /// Dimension `source` moved to position `destination`, the others
+    /// keeping their order (`tensor.movedim`); a view.
+    pub fn movedim(&self, source: i64, destination: i64) -> Result<Tensor> {
+        let r = self.dim();
+        let s = normalize_dim("movedim", source, r)?;
+        let d = normalize_dim("movedim", destination, r)?;
+        if r == 0 {
+            return Ok(self.clone());
+        }
+        let mut order: Vec<i64> = (0..r as i64).filter(|&i| i != s as i64).collect();
+        order.insert(d, s as i64);
+        self.permute(&order)
+    }
+
     /// `length` entries of dimension `dim` from `start` (`tensor.narrow`);
     /// a negative `start` counts from the end. A view.
     pub fn narrow(&self, dim: i64, start: i64, length: usize) -> Result<Tensor> {

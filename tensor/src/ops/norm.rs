@@ -1,0 +1,225 @@
+//! Normalization kernels: batch norm (batch or running statistics) and
+//! layer norm, with the statistics exposed for the backward pass and for
+//! updating running averages.
+
+use crate::dtype::{Element, Float, Numeric};
+use crate::error::{Result, TensorError};
+use crate::tensor::{with_float, Tensor};
+
+/// Per-channel statistics of a batch-norm input `[N, C, *]`.
+#[derive(Clone, Debug)]
+pub struct BatchNormStats {
+    /// Mean of each channel, shape `[C]`.
+    pub mean: Tensor,
+    /// Biased variance of each channel (divided by the count), shape `[C]`.
+    pub var: Tensor,
+    /// Number of values per channel (`N * spatial`), for the unbiased
+    /// variance PyTorch stores in `running_var`.
+    pub count: usize,
+}
+
+/// Checks an optional per-channel parameter of length `c`.
+fn check_channel(op: &'static str, name: &str, p: Option<&Tensor>, c: usize, x: &Tensor) -> Result<()> {
+    if let Some(p) = p {
+        if p.shape() != [c] {
+            return Err(TensorError::shapes(op, &[x.shape(), p.shape()], format!("{name} must have shape [{c}]")));
+        }
+    }
+    Ok(())
+}
+
+impl Tensor {
+    /// Mean and biased variance of each channel (dim 1) over the batch and
+    /// spatial dims of an `[N, C, *]` input.
+    pub fn batch_norm_stats(&self) -> Result<BatchNormStats> {
+        if self.dim() < 2 {
+            return Err(TensorError::invalid("batch_norm", format!("expected an input of shape [N, C, *], got {:?}", self.shape())));
+        }
+        let t = self.to_float();
+        let (n, c) = (t.shape()[0], t.shape()[1]);
+        let inner: usize = t.shape()[2..].iter().product();
+        let count = n * inner;
+        if count <= 1 {
+            return Err(TensorError::invalid(
+                "batch_norm",
+                format!("expected more than 1 value per channel when training, got input size {:?}", t.shape()),
+            ));
+        }
+        Ok(with_float!(t.dtype(), T => {
+            let x = t.values::<T>();
+            let mut mean = vec![T::ZERO; c];
+            let mut var = vec![T::ZERO; c];
+            for ch in 0..c {
+                let plane = |b: usize| &x[(b * c + ch) * inner..][..inner];
+                let s = (0..n).fold(T::ZERO, |s, b| s + crate::ops::reduce::sum_slice(plane(b)));
+                let m = s / <T as Float>::from_usize(count);
+                let ss = (0..n).fold(T::ZERO, |s, b| plane(b).iter().fold(s, |s, &v| s + (v - m) * (v - m)));
+                mean[ch] = m;
+                var[ch] = ss / <T as Float>::from_usize(count);
+            }
+            BatchNormStats { mean: Tensor::from_data(mean, &[c]), var: Tensor::from_data(var, &[c]), count }
+        }))
+    }
+
+    /// Batch normalization of an `[N, C, *]` input (`F.batch_norm`):
+    /// `(x - mean) / sqrt(var + eps) * weight + bias` per channel, with the
+    /// batch's statistics when `training`, else the running ones (required
+    /// then). Running statistics are not updated here: a module does that
+    /// from [`Tensor::batch_norm_stats`].
+    pub fn batch_norm(
+        &self,
+        running_mean: Option<&Tensor>,
+        running_var: Option<&Tensor>,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        training: bool,
+        eps: f64,
+    ) -> Result<Tensor> {
+        if self.dim() < 2 {
+            return Err(TensorError::invalid("batch_norm", format!("expected an input of shape [N, C, *], got {:?}", self.shape())));
+        }
+        let c = self.shape()[1];
+        for (name, p) in [("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)] {
+            check_channel("batch_norm", name, p, c, self)?;
+        }
+        let (mean, var) = if training {
+            let s = self.batch_norm_stats()?;
+            (s.mean, s.var)
+        } else {
+            match (running_mean, running_var) {
+                (Some(m), Some(v)) => (m.clone(), v.clone()),
+                _ => return Err(TensorError::invalid("batch_norm", "running_mean and running_var are required in eval mode")),
+            }
+        };
+        let t = self.to_float();
+        Ok(with_float!(t.dtype(), T => {
+            let to_vec = |p: &Tensor| p.to_dtype(<T as Element>::DTYPE).values::<T>().into_owned();
+            let (mean, var) = (to_vec(&mean), to_vec(&var));
+            let w = weight.map(to_vec);
+            let b = bias.map(to_vec);
+            // Fold everything into y = x * scale + shift per channel.
+            let (scale, shift): (Vec<T>, Vec<T>) = (0..c)
+                .map(|ch| {
+                    let rstd = T::ONE / (var[ch] + <T as Element>::from_f64(eps)).sqrt();
+                    let g = w.as_ref().map_or(T::ONE, |w| w[ch]);
+                    let beta = b.as_ref().map_or(T::ZERO, |b| b[ch]);
+                    (g * rstd, beta - mean[ch] * g * rstd)
+                })
+                .unzip();
+            let inner: usize = t.shape()[2..].iter().product();
+            let x = t.values::<T>();
+            let mut out = Vec::with_capacity(x.len());
+            for (p, plane) in x.chunks(inner.max(1)).enumerate() {
+                let ch = p % c;
+                let (s, h) = (scale[ch], shift[ch]);
+                out.extend(plane.iter().map(|&v| v * s + h));
+            }
+            Tensor::from_data(out, t.shape())
+        }))
+    }
+
+    /// Layer normalization over the trailing `normalized_shape` dims
+    /// (`F.layer_norm`), with optional elementwise `weight` and `bias` of
+    /// that shape.
+    pub fn layer_norm(&self, normalized_shape: &[usize], weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+        let (out, _, _) = self.layer_norm_with_stats(normalized_shape, weight, bias, eps)?;
+        Ok(out)
+    }
+
+    /// [`Tensor::layer_norm`] that also returns the mean and `1/std` of each
+    /// normalized row (shape: the leading dims), for the backward pass.
+    pub fn layer_norm_with_stats(
+        &self,
+        normalized_shape: &[usize],
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let k = normalized_shape.len();
+        if k == 0 || k > self.dim() || self.shape()[self.dim() - k..] != *normalized_shape {
+            return Err(TensorError::shapes(
+                "layer_norm",
+                &[self.shape(), normalized_shape],
+                "normalized_shape must match the trailing dimensions of the input",
+            ));
+        }
+        for (name, p) in [("weight", weight), ("bias", bias)] {
+            if let Some(p) = p {
+                if p.shape() != normalized_shape {
+                    return Err(TensorError::shapes("layer_norm", &[normalized_shape, p.shape()], format!("{name} must have the normalized shape")));
+                }
+            }
+        }
+        let t = self.to_float();
+        let d: usize = normalized_shape.iter().product();
+        let lead = &t.shape()[..t.dim() - k];
+        Ok(with_float!(t.dtype(), T => {
+            let w = weight.map(|p| p.to_dtype(<T as Element>::DTYPE).values::<T>().into_owned());
+            let b = bias.map(|p| p.to_dtype(<T as Element>::DTYPE).values::<T>().into_owned());
+            let x = t.values::<T>();
+            let rows = if d == 0 { 0 } else { x.len() / d };
+            let mut out = Vec::with_capacity(x.len());
+            let mut means = Vec::with_capacity(rows);
+            let mut rstds = Vec::with_capacity(rows);
+            for row in x.chunks(d.max(1)).take(rows) {
+                let m = crate::ops::reduce::sum_slice(row) / <T as Float>::from_usize(d);
+                let var = row.iter().fold(T::ZERO, |s, &v| s + (v - m) * (v - m)) / <T as Float>::from_usize(d);
+                let rstd = T::ONE / (var + <T as Element>::from_f64(eps)).sqrt();
+                means.push(m);
+                rstds.push(rstd);
+                for (j, &v) in row.iter().enumerate() {
+                    let mut y = (v - m) * rstd;
+                    if let Some(w) = &w {
+                        y *= w[j];
+                    }
+                    if let Some(b) = &b {
+                        y += b[j];
+                    }
+                    out.push(y);
+                }
+            }
+            (Tensor::from_data(out, t.shape()), Tensor::from_data(means, lead), Tensor::from_data(rstds, lead))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::Generator;
+
+    #[test]
+    fn batch_norm_normalizes_each_channel() {
+        let mut g = Generator::new(3);
+        let x = Tensor::randn_with(&[4, 3, 5, 5], &mut g).mul_scalar(3.0).add_scalar(2.0);
+        let y = x.batch_norm(None, None, None, None, true, 1e-5).unwrap();
+        let per_channel = y.transpose(0, 1).unwrap().reshape(&[3, -1]).unwrap();
+        for m in per_channel.mean_dim(1).unwrap().to_vec::<f32>().unwrap() {
+            assert!(m.abs() < 1e-5, "{m}");
+        }
+        for v in per_channel.var_dim(1, 0, false).unwrap().to_vec::<f32>().unwrap() {
+            assert!((v - 1.0).abs() < 1e-3, "{v}");
+        }
+        // eval mode with running stats = identity for mean 0, var 1
+        let rm = Tensor::zeros(&[3]);
+        let rv = Tensor::ones(&[3]);
+        let e = x.batch_norm(Some(&rm), Some(&rv), None, None, false, 0.0).unwrap();
+        assert_eq!(e.to_vec::<f32>().unwrap(), x.to_vec::<f32>().unwrap());
+        assert!(x.batch_norm(None, None, None, None, false, 1e-5).is_err());
+        assert!(x.batch_norm(None, None, Some(&Tensor::ones(&[4])), None, true, 1e-5).is_err());
+    }
+
+    #[test]
+    fn layer_norm_rows() {
+        let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 10.0, 10.0], &[2, 3]).unwrap();
+        let w = Tensor::from_vec(vec![1.0f32, 2.0, 1.0], &[3]).unwrap();
+        let b = Tensor::from_vec(vec![0.0f32, 0.0, 1.0], &[3]).unwrap();
+        let y = x.layer_norm(&[3], Some(&w), Some(&b), 0.0).unwrap().to_vec::<f32>().unwrap();
+        let s = (2.0f32 / 3.0).sqrt();
+        let want = [-1.0 / s, 0.0, 1.0 / s + 1.0];
+        for (a, b) in y[..3].iter().zip(want) {
+            assert!((a - b).abs() < 1e-5, "{a} {b}");
+        }
+        assert!(x.layer_norm(&[2], None, None, 1e-5).is_err());
+    }
+}

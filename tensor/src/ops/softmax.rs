@@ -1,0 +1,146 @@
+//! softmax and log_softmax along a dimension, numerically stable (the max
+//! is subtracted first, so inputs of ±1000 are fine).
+
+use rayon::prelude::*;
+
+use crate::dtype::{Float, Numeric};
+use crate::error::Result;
+use crate::layout::normalize_dim;
+use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
+use crate::simd::with_simd;
+use crate::tensor::{with_float, Tensor};
+
+/// softmax (or log_softmax) of one contiguous row, written into `out`.
+#[inline(always)]
+fn softmax_row<T: Float>(x: &[T], out: &mut [T], log: bool) {
+    let m = x.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+    // A row of -inf (or NaN) gives NaN like PyTorch; keep m finite otherwise.
+    let m = if m.is_infinite() { T::ZERO } else { m };
+    let mut sum = [T::ZERO; 8];
+    if log {
+        let mut chunks = x.chunks_exact(8);
+        for c in &mut chunks {
+            for i in 0..8 {
+                sum[i] += (c[i] - m).exp_fast();
+            }
+        }
+        let tail = chunks.remainder().iter().fold(T::ZERO, |s, &v| s + (v - m).exp_fast());
+        let lse = m + (sum.iter().fold(tail, |s, &v| s + v)).ln();
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = v - lse;
+        }
+    } else {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = (v - m).exp_fast();
+        }
+        let mut chunks = out.chunks_exact(8);
+        for c in &mut chunks {
+            for i in 0..8 {
+                sum[i] += c[i];
+            }
+        }
+        let total = chunks.remainder().iter().fold(sum.iter().fold(T::ZERO, |s, &v| s + v), |s, &v| s + v);
+        let inv = T::ONE / total;
+        for o in out.iter_mut() {
+            *o *= inv;
+        }
+    }
+}
+
+impl Tensor {
+    /// `exp(x) / sum(exp(x))` along `dim` (`torch.softmax(x, dim)`).
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1000.0f32, 1000.0, 0.0, 0.0], &[2, 2]).unwrap();
+    /// let s = x.softmax(1).unwrap(); // across each row
+    /// assert_eq!(s.to_vec::<f32>().unwrap(), vec![0.5, 0.5, 0.5, 0.5]);
+    /// ```
+    pub fn softmax(&self, dim: i64) -> Result<Tensor> {
+        self.softmax_impl("softmax", dim, false)
+    }
+
+    /// `x - logsumexp(x)` along `dim` (`torch.log_softmax(x, dim)`).
+    pub fn log_softmax(&self, dim: i64) -> Result<Tensor> {
+        self.softmax_impl("log_softmax", dim, true)
+    }
+
+    fn softmax_impl(&self, op: &'static str, dim: i64, log: bool) -> Result<Tensor> {
+        let t = self.to_float();
+        let d = normalize_dim(op, dim, t.dim())?;
+        if t.dim() == 0 {
+            return Ok(with_float!(t.dtype(), T => {
+                let v = t.item::<T>()?;
+                Tensor::scalar(if log { v - v } else { (v - v).exp() })
+            }));
+        }
+        // Work on rows: move `dim` last when it isn't already.
+        let last = d == t.dim() - 1;
+        let moved = if last { t.clone() } else { t.transpose(d as i64, -1)? };
+        let r = moved.shape()[moved.dim() - 1];
+        let out = with_float!(t.dtype(), T => {
+            let src = moved.values::<T>();
+            let mut out = vec![T::ZERO; src.len()];
+            if r > 0 {
+                maybe_parallel(src.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
+                    let body = |(o, x): (&mut [T], &[T])| with_simd(|| softmax_row(x, o, log));
+                    if threads > 1 {
+                        out.par_chunks_mut(r).zip(src.par_chunks(r)).for_each(body);
+                    } else {
+                        out.chunks_mut(r).zip(src.chunks(r)).for_each(body);
+                    }
+                });
+            }
+            Tensor::from_data(out, moved.shape())
+        });
+        if last {
+            Ok(out)
+        } else {
+            Ok(out.transpose(d as i64, -1)?.contiguous())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn matches_definition_along_each_dim() {
+        let v: Vec<f32> = (0..24).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+        let x = Tensor::from_vec(v.clone(), &[2, 3, 4]).unwrap();
+        for d in 0..3i64 {
+            let s = x.softmax(d).unwrap();
+            let l = x.log_softmax(d).unwrap();
+            let e = x.exp();
+            let want = e.div(&e.sum_keepdim(d).unwrap()).unwrap();
+            for ((a, b), c) in s.to_vec::<f32>().unwrap().iter().zip(want.to_vec::<f32>().unwrap()).zip(l.to_vec::<f32>().unwrap()) {
+                assert!((a - b).abs() < 1e-6);
+                assert!((c - b.ln()).abs() < 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn stable_at_extremes() {
+        let x = Tensor::from_vec(vec![-1000.0f32, 0.0, 1000.0], &[3]).unwrap();
+        assert_eq!(x.softmax(0).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 0.0, 1.0]);
+        let l = x.log_softmax(0).unwrap().to_vec::<f32>().unwrap();
+        assert_eq!(l, vec![-2000.0, -1000.0, 0.0]);
+        assert!(x.softmax(1).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn rows_sum_to_one(v in proptest::collection::vec(-50.0f32..50.0, 1..64), cols in 1usize..8) {
+            let rows = v.len() / cols;
+            prop_assume!(rows > 0);
+            let x = Tensor::from_slice(&v[..rows * cols], &[rows, cols]).unwrap();
+            let s = x.softmax(-1).unwrap().sum_dim(1).unwrap().to_vec::<f32>().unwrap();
+            for total in s {
+                prop_assert!((total - 1.0).abs() < 1e-5);
+            }
+        }
+    }
+}
