@@ -381,8 +381,17 @@ fn read_as<T: Element>(storage: &Storage, at: usize) -> T {
 }
 
 /// Copies the elements of a strided layout into a new row-major vector.
+/// Transposed layouts (the innermost dim strided, another dim with unit
+/// stride) are copied in square tiles so reads and writes both stay in
+/// cache; everything else walks runs of the innermost dim.
 pub(crate) fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Vec<T> {
     let n = layout.numel();
+    let rank = layout.rank();
+    let last = rank.wrapping_sub(1);
+    let unit = (0..rank).rev().find(|&d| layout.strides[d] == 1 && layout.shape[d] > 1);
+    if let Some(p) = unit.filter(|&p| rank >= 2 && p != last && layout.shape[last] > 1 && n >= 1024) {
+        return gather_tiled(data, layout, p);
+    }
     let mut out = Vec::with_capacity(n);
     for_each_run(&layout.shape, [&layout.strides], [layout.offset], |o, len, s| {
         let (start, step) = (o[0], s[0]);
@@ -393,6 +402,49 @@ pub(crate) fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Vec<T> 
         }
     });
     out
+}
+
+/// Tiled copy for a layout whose dim `p` has unit stride but whose last
+/// dim does not: each (p, last) plane is a transpose, done 32x32 at a time.
+fn gather_tiled<T: Element>(data: &[T], layout: &Layout, p: usize) -> Vec<T> {
+    const TILE: usize = 32;
+    let shape = &layout.shape;
+    let rank = shape.len();
+    let last = rank - 1;
+    let out_strides = crate::layout::contiguous_strides(shape);
+    let n = layout.numel();
+    let mut out = vec![T::default(); n];
+    // The other dims, walked with an odometer.
+    let others: Vec<usize> = (0..rank).filter(|&d| d != p && d != last).collect();
+    let mut idx = vec![0usize; others.len()];
+    let (np, nl) = (shape[p], shape[last]);
+    let (sl, op) = (layout.strides[last], out_strides[p]);
+    loop {
+        let src_base = layout.offset + others.iter().zip(&idx).map(|(&d, &i)| i * layout.strides[d]).sum::<usize>();
+        let dst_base: usize = others.iter().zip(&idx).map(|(&d, &i)| i * out_strides[d]).sum();
+        for i0 in (0..np).step_by(TILE) {
+            for j0 in (0..nl).step_by(TILE) {
+                for j in j0..(j0 + TILE).min(nl) {
+                    let src = &data[src_base + j * sl..];
+                    for i in i0..(i0 + TILE).min(np) {
+                        out[dst_base + i * op + j] = src[i];
+                    }
+                }
+            }
+        }
+        let mut k = others.len();
+        loop {
+            if k == 0 {
+                return out;
+            }
+            k -= 1;
+            idx[k] += 1;
+            if idx[k] < shape[others[k]] {
+                break;
+            }
+            idx[k] = 0;
+        }
+    }
 }
 
 impl std::fmt::Debug for Tensor {

@@ -498,4 +498,58 @@ mod tests {
         assert!(z.reshape(&[-1, 0]).is_err());
         assert_eq!(Tensor::scalar(1.0f32).flatten().shape(), &[1]);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn shape_strategy() -> impl Strategy<Value = Vec<usize>> {
+            proptest::collection::vec(1usize..7, 1..5)
+        }
+
+        proptest! {
+            #[test]
+            fn transpose_contiguous_roundtrip(shape in shape_strategy(), a in 0usize..4, b in 0usize..4) {
+                let r = shape.len();
+                let (a, b) = ((a % r) as i64, (b % r) as i64);
+                let x = t(&shape);
+                let back = x.transpose(a, b).unwrap().contiguous().transpose(a, b).unwrap();
+                prop_assert_eq!(back.to_vec::<i64>().unwrap(), x.to_vec::<i64>().unwrap());
+            }
+
+            #[test]
+            fn permuted_copy_matches_indexing(shape in proptest::collection::vec(1usize..40, 2..4), seed in 0u64..100) {
+                let x = t(&shape);
+                let mut order: Vec<i64> = (0..shape.len() as i64).collect();
+                // a seeded rotation/swap of the dims
+                order.rotate_left(seed as usize % shape.len());
+                if seed % 2 == 1 { order.swap(0, shape.len() - 1); }
+                let p = x.permute(&order).unwrap();
+                let c = p.contiguous().to_vec::<i64>().unwrap();
+                // element k of the copy is p at the row-major index k
+                let ps = p.shape().to_vec();
+                for (k, &v) in c.iter().enumerate().step_by(7) {
+                    let mut rem = k;
+                    let mut idx = vec![0i64; ps.len()];
+                    for d in (0..ps.len()).rev() { idx[d] = (rem % ps[d]) as i64; rem /= ps[d]; }
+                    prop_assert_eq!(p.get::<i64>(&idx).unwrap(), v);
+                }
+            }
+
+            #[test]
+            fn reshape_roundtrip(shape in shape_strategy()) {
+                let x = t(&shape);
+                let flat = x.reshape(&[-1]).unwrap();
+                let dims: Vec<i64> = shape.iter().map(|&n| n as i64).collect();
+                prop_assert_eq!(flat.reshape(&dims).unwrap().to_vec::<i64>().unwrap(), x.to_vec::<i64>().unwrap());
+                // through a transposed view (forces a copy) and back
+                if shape.len() >= 2 {
+                    let tr = x.transpose(0, -1).unwrap();
+                    let tdims: Vec<i64> = tr.shape().iter().map(|&n| n as i64).collect();
+                    let again = tr.reshape(&[-1]).unwrap().reshape(&tdims).unwrap();
+                    prop_assert_eq!(again.to_vec::<i64>().unwrap(), tr.to_vec::<i64>().unwrap());
+                }
+            }
+        }
+    }
 }

@@ -338,4 +338,32 @@ mod tests {
         let e = Tensor::zeros(&[2, 3]).mul(&Tensor::zeros(&[4])).unwrap_err().to_string();
         assert!(e.contains("mul") && e.contains("[2, 3]") && e.contains("[4]"), "{e}");
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn broadcasting_equals_explicit_expand(
+                a_shape in proptest::collection::vec(1usize..4, 0..4),
+                mask in proptest::collection::vec(any::<bool>(), 4),
+                seed in 0u64..1000,
+            ) {
+                // b: a's shape with some dims set to 1, and maybe fewer dims
+                let mut b_shape: Vec<usize> = a_shape.iter().zip(&mask).map(|(&n, &m)| if m { 1 } else { n }).collect();
+                if seed % 3 == 0 && !b_shape.is_empty() { b_shape.remove(0); }
+                let mut g = crate::Generator::new(seed);
+                let a = Tensor::randn_with(&a_shape, &mut g);
+                let b = Tensor::randn_with(&b_shape, &mut g);
+                let dims: Vec<i64> = a_shape.iter().map(|&n| n as i64).collect();
+                let be = b.expand(&dims).unwrap().contiguous();
+                for (x, y) in [(a.add(&b), a.add(&be)), (a.mul(&b), a.mul(&be)), (b.sub(&a), be.sub(&a)), (b.div(&a), be.div(&a))] {
+                    let (x, y) = (x.unwrap(), y.unwrap());
+                    prop_assert_eq!(x.shape(), y.shape());
+                    prop_assert_eq!(x.to_vec::<f32>().unwrap(), y.to_vec::<f32>().unwrap());
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,335 @@
+//! Operator conformance against PyTorch.
+//!
+//! Reads a case file in the `conformance-cases/1` format (see
+//! `conformance/README.md`), runs every case whose op is mapped in
+//! [`forward`], and compares the result with PyTorch's: exact shape and dtype,
+//! values within `atol + rtol * |want|` (NaN equals NaN, bool as 0/1, i64
+//! exactly). It prints `FAIL <id>: <why>` for each failing case and, last,
+//! `conformance: N passed, M failed, K not implemented`; the test fails when
+//! any case fails. Cases of unmapped ops count as not implemented.
+//!
+//! The default file is the repo's `conformance/torch_ops.json`. To run the
+//! same checks on another file of the same format:
+//!
+//! ```sh
+//! CONFORMANCE_CASES=path/to/cases.json cargo test --release -p torchlet --test conformance -- --nocapture
+//! ```
+
+#[path = "conformance/cases.rs"]
+mod cases;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use cases::{Attrs, Case};
+use torchlet::tensor::functional as F;
+use torchlet::{DType, Tensor, TensorError};
+
+const DEFAULT_CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/torch_ops.json");
+
+/// The result of checking one case.
+#[derive(Debug)]
+enum Verdict {
+    Pass,
+    Fail(String),
+    NotImplemented,
+}
+
+/// Why running an op gave no tensor.
+#[derive(Debug)]
+enum RunError {
+    /// The op has no entry in [`forward`] yet.
+    NotImplemented,
+    /// The op returned an error, or the case is malformed.
+    Failed(String),
+}
+
+impl From<TensorError> for RunError {
+    fn from(e: TensorError) -> Self {
+        RunError::Failed(e.to_string())
+    }
+}
+
+impl From<String> for RunError {
+    fn from(e: String) -> Self {
+        RunError::Failed(e)
+    }
+}
+
+/// Runs `op` on the inputs `x` with the attributes `a`: the whole mapping
+/// from PyTorch's op names and keyword arguments to torchlet's API.
+/// Defaults of absent attributes are PyTorch's.
+#[rustfmt::skip]
+fn forward(op: &str, a: &Attrs, x: &[Tensor]) -> Result<Tensor, RunError> {
+    Ok(match op {
+        // elementwise binary, broadcasting
+        "add"         => x[0].add(&x[1])?,
+        "sub"         => x[0].sub(&x[1])?,
+        "mul"         => x[0].mul(&x[1])?,
+        "div"         => x[0].div(&x[1])?,
+        "pow"         => x[0].pow(&x[1])?,
+        "maximum"     => x[0].maximum(&x[1])?,
+        "minimum"     => x[0].minimum(&x[1])?,
+        "eq"          => x[0].eq(&x[1])?,
+        "lt"          => x[0].lt(&x[1])?,
+        "gt"          => x[0].gt(&x[1])?,
+
+        // elementwise unary
+        "neg"         => x[0].neg(),
+        "abs"         => x[0].abs(),
+        "exp"         => x[0].exp(),
+        "log"         => x[0].log(),
+        "log1p"       => x[0].log1p(),
+        "sqrt"        => x[0].sqrt(),
+        "rsqrt"       => x[0].rsqrt(),
+        "sin"         => x[0].sin(),
+        "cos"         => x[0].cos(),
+        "tanh"        => x[0].tanh(),
+        "sigmoid"     => x[0].sigmoid(),
+        "relu"        => x[0].relu(),
+        "silu"        => x[0].silu(),
+        "softplus"    => x[0].softplus(),
+        "reciprocal"  => x[0].reciprocal(),
+        "square"      => x[0].square(),
+        "gelu"        => match a.str_or("approximate", "none")? {
+                             "none" => x[0].gelu(),
+                             "tanh" => x[0].gelu_tanh(),
+                             other => return Err(bad(format!("gelu: unknown approximate {other:?}"))),
+                         },
+        "leaky_relu"  => x[0].leaky_relu(a.float_or("negative_slope", 0.01)?),
+        "elu"         => x[0].elu(a.float_or("alpha", 1.0)?),
+        "clamp"       => x[0].clamp(a.float_or("min", f64::NEG_INFINITY)?, a.float_or("max", f64::INFINITY)?),
+
+        // reductions; no `dim` means over all elements
+        "sum"         => match opt_dim(a)? {
+                             None => x[0].sum(),
+                             Some(d) if keepdim(a)? => x[0].sum_keepdim(d)?,
+                             Some(d) => x[0].sum_dim(d)?,
+                         },
+        "mean"        => match opt_dim(a)? {
+                             None => x[0].mean(),
+                             Some(d) if keepdim(a)? => x[0].mean_keepdim(d)?,
+                             Some(d) => x[0].mean_dim(d)?,
+                         },
+        "max"         => { let (t, d, k) = reduced(a, &x[0])?; t.max_dim(d, k)?.0 }
+        "min"         => { let (t, d, k) = reduced(a, &x[0])?; t.min_dim(d, k)?.0 }
+        "argmax"      => { let (t, d, k) = reduced(a, &x[0])?; t.argmax(d, k)? }
+        "prod"        => { let (t, d, k) = reduced(a, &x[0])?; t.prod_dim(d, k)? }
+        "var"         => { let (t, d, k) = reduced(a, &x[0])?; t.var_dim(d, a.usize_or("correction", 1)?, k)? }
+        "std"         => { let (t, d, k) = reduced(a, &x[0])?; t.std_dim(d, a.usize_or("correction", 1)?, k)? }
+        "logsumexp"   => x[0].logsumexp(a.int("dim")?, keepdim(a)?)?,
+        "softmax"     => x[0].softmax(a.int("dim")?)?,
+        "log_softmax" => x[0].log_softmax(a.int("dim")?)?,
+
+        // views and shape ops
+        "reshape"     => x[0].reshape(&a.ints("shape")?)?,
+        "flatten"     => x[0].flatten_dims(a.int_or("start_dim", 0)?, a.int_or("end_dim", -1)?)?,
+        "transpose"   => x[0].transpose(a.int("dim0")?, a.int("dim1")?)?,
+        "permute"     => x[0].permute(&a.ints("dims")?)?,
+        "squeeze"     => match opt_dim(a)? {
+                             Some(d) => x[0].squeeze_dim(d)?,
+                             None => x[0].squeeze(),
+                         },
+        "unsqueeze"   => x[0].unsqueeze(a.int("dim")?)?,
+        "expand"      => x[0].expand(&a.ints("shape")?)?,
+        "narrow"      => x[0].narrow(a.int("dim")?, a.int("start")?, a.usize("length")?)?,
+        "cat"         => Tensor::cat(x, a.int_or("dim", 0)?)?,
+        "stack"       => Tensor::stack(x, a.int_or("dim", 0)?)?,
+
+        // indexing and selection
+        "index_select" => x[0].index_select(a.int("dim")?, &x[1])?,
+        "gather"      => x[0].gather(a.int("dim")?, &x[1])?,
+        "where"       => Tensor::where_cond(&x[0], &x[1], &x[2])?,
+        "masked_fill" => x[0].masked_fill(&x[1], a.float("value")?)?,
+
+        // linear algebra
+        "matmul"      => x[0].matmul(&x[1])?,
+        "linear"      => F::linear(&x[0], &x[1], x.get(2))?,
+
+        // convolution and pooling (one int per spatial dim, or a list)
+        "conv1d"      => x[0].conv1d(&x[1], x.get(2), a.usize_or("stride", 1)?, a.usize_or("padding", 0)?,
+                                     a.usize_or("dilation", 1)?, a.usize_or("groups", 1)?)?,
+        "conv2d"      => x[0].conv2d(&x[1], x.get(2), a.pair_or("stride", 1)?, a.pair_or("padding", 0)?,
+                                     a.pair_or("dilation", 1)?, a.usize_or("groups", 1)?)?,
+        "max_pool2d"  => { let (k, s, p) = pool2d(a)?; x[0].max_pool2d(k, s, p)? }
+        "avg_pool2d"  => { let (k, s, p) = pool2d(a)?; x[0].avg_pool2d(k, s, p)? }
+        "adaptive_avg_pool2d" => x[0].adaptive_avg_pool2d(a.pair("output_size")?)?,
+
+        // normalization
+        "batch_norm"  => batch_norm(a, x)?,
+        "layer_norm"  => x[0].layer_norm(&a.usizes("normalized_shape")?, x.get(1), x.get(2), a.float_or("eps", 1e-5)?)?,
+
+        // embeddings and losses (optional weight inputs come after the target)
+        "embedding"   => F::embedding(&x[0], &x[1])?,
+        "cross_entropy" => F::cross_entropy(&x[0], &x[1], x.get(2), a.int_or("ignore_index", -100)?,
+                                            reduction(a)?, a.float_or("label_smoothing", 0.0)?)?,
+        "nll_loss"    => F::nll_loss(&x[0], &x[1], x.get(2), a.int_or("ignore_index", -100)?, reduction(a)?)?,
+        "mse_loss"    => F::mse_loss(&x[0], &x[1], reduction(a)?)?,
+        "binary_cross_entropy" => F::binary_cross_entropy(&x[0], &x[1], x.get(2), reduction(a)?)?,
+        "binary_cross_entropy_with_logits" =>
+                         F::binary_cross_entropy_with_logits(&x[0], &x[1], x.get(2), x.get(3), reduction(a)?)?,
+
+        // recurrent cells: x, h, (c,) w_ih, w_hh, b_ih, b_hh
+        "rnn_tanh_cell" => F::rnn_tanh_cell(&x[0], &x[1], &x[2], &x[3], x.get(4), x.get(5))?,
+        "lstm_cell"   => { let (h, c) = F::lstm_cell(&x[0], &x[1], &x[2], &x[3], &x[4], x.get(5), x.get(6))?;
+                           Tensor::cat(&[h, c], 1)? }
+        "gru_cell"    => F::gru_cell(&x[0], &x[1], &x[2], &x[3], x.get(4), x.get(5))?,
+
+        _ => return Err(RunError::NotImplemented),
+    })
+}
+
+fn bad(why: String) -> RunError {
+    RunError::Failed(why)
+}
+
+/// `dim`, when given.
+fn opt_dim(a: &Attrs) -> Result<Option<i64>, String> {
+    if a.has("dim") {
+        a.int("dim").map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn keepdim(a: &Attrs) -> Result<bool, String> {
+    a.bool_or("keepdim", false)
+}
+
+/// The tensor, dim and keepdim of a reduction that returns one value per
+/// slice: with no `dim`, PyTorch reduces the flattened tensor to a scalar.
+fn reduced(a: &Attrs, x: &Tensor) -> Result<(Tensor, i64, bool), String> {
+    Ok(match opt_dim(a)? {
+        Some(d) => (x.clone(), d, keepdim(a)?),
+        None => (x.flatten(), 0, false),
+    })
+}
+
+/// kernel_size, stride and padding of a 2-d pool.
+type Pool2dArgs = ([usize; 2], [usize; 2], [usize; 2]);
+
+/// kernel_size, stride (defaults to kernel_size) and padding of a 2-d pool.
+fn pool2d(a: &Attrs) -> Result<Pool2dArgs, String> {
+    let kernel = a.pair("kernel_size")?;
+    let stride = if a.has("stride") {
+        a.pair("stride")?
+    } else {
+        kernel
+    };
+    Ok((kernel, stride, a.pair_or("padding", 0)?))
+}
+
+/// Inputs `x, weight, bias` (batch statistics only), or
+/// `x, running_mean, running_var, weight, bias`.
+fn batch_norm(a: &Attrs, x: &[Tensor]) -> Result<Tensor, RunError> {
+    let training = a.bool_or("training", true)?;
+    let eps = a.float_or("eps", 1e-5)?;
+    let (mean, var, weight, bias) = match x.len() {
+        1..=3 => (None, None, x.get(1), x.get(2)),
+        _ => (x.get(1), x.get(2), x.get(3), x.get(4)),
+    };
+    Ok(x[0].batch_norm(mean, var, weight, bias, training, eps)?)
+}
+
+fn reduction(a: &Attrs) -> Result<F::Reduction, String> {
+    match a.str_or("reduction", "mean")? {
+        "none" => Ok(F::Reduction::None),
+        "mean" => Ok(F::Reduction::Mean),
+        "sum" => Ok(F::Reduction::Sum),
+        other => Err(format!("unknown reduction {other:?}")),
+    }
+}
+
+/// Runs a case's forward pass and compares the output with the oracle's.
+fn check_forward(case: &Case) -> Verdict {
+    let inputs = match case
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| spec.to_tensor().map_err(|e| format!("input {i}: {e}")))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(inputs) => inputs,
+        Err(e) => return Verdict::Fail(format!("bad case: {e}")),
+    };
+    let ran = catch_unwind(AssertUnwindSafe(|| forward(&case.op, &case.attrs, &inputs)));
+    let got = match ran {
+        Ok(Ok(t)) => t,
+        Ok(Err(RunError::NotImplemented)) => return Verdict::NotImplemented,
+        Ok(Err(RunError::Failed(e))) => return Verdict::Fail(e),
+        Err(panic) => return Verdict::Fail(format!("panicked: {}", panic_message(&*panic))),
+    };
+    let values = match got.to_dtype(DType::F64).to_vec::<f64>() {
+        Ok(v) => v,
+        Err(e) => return Verdict::Fail(format!("reading the output: {e}")),
+    };
+    match cases::compare(
+        got.dtype(),
+        got.shape(),
+        &values,
+        &case.output,
+        case.rtol,
+        case.atol,
+    ) {
+        Ok(()) => Verdict::Pass,
+        Err(why) => Verdict::Fail(format!("output: {why}")),
+    }
+}
+
+/// Checks one case: the forward output, then (later) its gradients.
+fn check_case(case: &Case) -> Verdict {
+    let verdict = check_forward(case);
+    // GRADIENTS: once torchlet-autograd exists, a `check_grads(case)` pass
+    // goes here for cases whose forward passed and that carry `grads`:
+    // run the same op on variables that require grad, backpropagate
+    // `sum(output * grad_output)` (`case.grad_output`), and compare each
+    // input's gradient with `case.grads[i]` (skipping `null` entries) using
+    // `cases::compare` and the case's tolerances.
+    verdict
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
+    }
+}
+
+#[test]
+fn torch_ops() {
+    let path = std::env::var("CONFORMANCE_CASES").unwrap_or_else(|_| DEFAULT_CASES.to_string());
+    let file = cases::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "conformance: {} cases from {path} (oracle: {})",
+        file.cases.len(),
+        file.oracle
+    );
+
+    let (mut passed, mut failed, mut not_implemented) = (0, 0, 0);
+    let mut unmapped: Vec<&str> = Vec::new();
+    for case in &file.cases {
+        match check_case(case) {
+            Verdict::Pass => passed += 1,
+            Verdict::Fail(why) => {
+                println!("FAIL {}: {why}", case.id);
+                failed += 1;
+            }
+            Verdict::NotImplemented => {
+                not_implemented += 1;
+                if !unmapped.contains(&case.op.as_str()) {
+                    unmapped.push(&case.op);
+                }
+            }
+        }
+    }
+    if !unmapped.is_empty() {
+        println!("not implemented: {}", unmapped.join(", "));
+    }
+    println!("conformance: {passed} passed, {failed} failed, {not_implemented} not implemented");
+    assert!(
+        failed == 0,
+        "{failed} conformance case(s) failed (see FAIL lines above)"
+    );
+}
