@@ -43,7 +43,9 @@ fn softmax(c: &mut Criterion) {
     let x = Tensor::randn_with(&[4096, 1024], &mut g);
     let mut group = c.benchmark_group("softmax");
     group.throughput(Throughput::Bytes((2 * 4 * 4096 * 1024) as u64));
-    group.bench_function("4096x1024_dim1", |bench| bench.iter(|| black_box(x.softmax(1).unwrap())));
+    group.bench_function("4096x1024_dim1", |bench| {
+        bench.iter(|| black_box(x.softmax(1).unwrap()))
+    });
     group.finish();
 }
 
@@ -53,7 +55,9 @@ fn strided_copy(c: &mut Criterion) {
     let t = x.transpose(0, 1).unwrap();
     let mut group = c.benchmark_group("copy");
     group.throughput(Throughput::Bytes((2 * 4 * 2048 * 2048) as u64));
-    group.bench_function("transpose_2048x2048_contiguous", |bench| bench.iter(|| black_box(t.contiguous())));
+    group.bench_function("transpose_2048x2048_contiguous", |bench| {
+        bench.iter(|| black_box(t.contiguous()))
+    });
     group.finish();
 }
 

@@ -159,6 +159,9 @@ mod tests {
         assert_eq!(Tensor::arange(0i64, 0, 1).unwrap().shape(), &[0]);
         let l = Tensor::linspace(-1.0, 1.0, 3).to_vec::<f32>().unwrap();
         assert_eq!(l, vec![-1.0, 0.0, 1.0]);
-        assert_eq!(Tensor::linspace(2.0, 3.0, 1).to_vec::<f32>().unwrap(), vec![2.0]);
+        assert_eq!(
+            Tensor::linspace(2.0, 3.0, 1).to_vec::<f32>().unwrap(),
+            vec![2.0]
+        );
     }
 }

@@ -34,7 +34,10 @@ impl std::str::FromStr for Reduction {
             "none" => Ok(Reduction::None),
             "mean" => Ok(Reduction::Mean),
             "sum" => Ok(Reduction::Sum),
-            other => Err(TensorError::invalid("reduction", format!("expected \"none\", \"mean\" or \"sum\", got {other:?}"))),
+            other => Err(TensorError::invalid(
+                "reduction",
+                format!("expected \"none\", \"mean\" or \"sum\", got {other:?}"),
+            )),
         }
     }
 }
@@ -50,7 +53,11 @@ fn reduce(loss: Tensor, reduction: Reduction) -> Tensor {
 /// `x @ weight^T + bias` (`F.linear`), weight `[out, in]`.
 pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let y = x.matmul(&weight.t()?).map_err(|_| {
-        TensorError::shapes("linear", &[x.shape(), weight.shape()], "the input's last dim must equal weight.shape[1]")
+        TensorError::shapes(
+            "linear",
+            &[x.shape(), weight.shape()],
+            "the input's last dim must equal weight.shape[1]",
+        )
     })?;
     match bias {
         Some(b) => y.add(b),
@@ -63,7 +70,10 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tens
 /// `indices.shape + [dim]`.
 pub fn embedding(indices: &Tensor, weight: &Tensor) -> Result<Tensor> {
     if weight.dim() != 2 {
-        return Err(TensorError::invalid("embedding", format!("weight must be 2-D, got shape {:?}", weight.shape())));
+        return Err(TensorError::invalid(
+            "embedding",
+            format!("weight must be 2-D, got shape {:?}", weight.shape()),
+        ));
     }
     let rows = weight.index_select(0, &indices.flatten())?;
     let mut shape: Vec<usize> = indices.shape().to_vec();
@@ -75,14 +85,19 @@ pub fn embedding(indices: &Tensor, weight: &Tensor) -> Result<Tensor> {
 /// `[C]` → `[1, C]`.
 fn classes_last(input: &Tensor) -> Result<Tensor> {
     match input.dim() {
-        0 => Err(TensorError::invalid("cross_entropy", "input must have at least one dimension")),
+        0 => Err(TensorError::invalid(
+            "cross_entropy",
+            "input must have at least one dimension",
+        )),
         1 => input.unsqueeze(0),
         2 => Ok(input.clone()),
         r => {
             let mut perm: Vec<i64> = vec![0];
             perm.extend(2..r as i64);
             perm.push(1);
-            input.permute(&perm)?.reshape(&[-1, input.shape()[1] as i64])
+            input
+                .permute(&perm)?
+                .reshape(&[-1, input.shape()[1] as i64])
         }
     }
 }
@@ -91,7 +106,13 @@ fn classes_last(input: &Tensor) -> Result<Tensor> {
 /// at the int64 `target` classes (`F.nll_loss`). Targets equal to
 /// `ignore_index` count for nothing; `Mean` divides by the summed weights
 /// of the counted targets.
-pub fn nll_loss(input: &Tensor, target: &Tensor, weight: Option<&Tensor>, ignore_index: i64, reduction: Reduction) -> Result<Tensor> {
+pub fn nll_loss(
+    input: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    reduction: Reduction,
+) -> Result<Tensor> {
     let (per, w) = nll_parts("nll_loss", input, target, weight, ignore_index)?;
     Ok(match reduction {
         Reduction::None => per,
@@ -102,9 +123,19 @@ pub fn nll_loss(input: &Tensor, target: &Tensor, weight: Option<&Tensor>, ignore
 
 /// Per-target losses (in the target's shape) and per-target weights (0 for
 /// ignored targets).
-fn nll_parts(op: &'static str, input: &Tensor, target: &Tensor, weight: Option<&Tensor>, ignore_index: i64) -> Result<(Tensor, Tensor)> {
+fn nll_parts(
+    op: &'static str,
+    input: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+) -> Result<(Tensor, Tensor)> {
     if target.dtype() != DType::I64 {
-        return Err(TensorError::dtype(op, "int64 class indices as target", target.dtype()));
+        return Err(TensorError::dtype(
+            op,
+            "int64 class indices as target",
+            target.dtype(),
+        ));
     }
     let x = classes_last(&input.to_float())?;
     let c = x.shape()[1];
@@ -116,11 +147,19 @@ fn nll_parts(op: &'static str, input: &Tensor, target: &Tensor, weight: Option<&
         want.clear();
     }
     if target.shape() != want.as_slice() {
-        return Err(TensorError::shapes(op, &[input.shape(), target.shape()], format!("expected target of shape {want:?}")));
+        return Err(TensorError::shapes(
+            op,
+            &[input.shape(), target.shape()],
+            format!("expected target of shape {want:?}"),
+        ));
     }
     if let Some(w) = weight {
         if w.shape() != [c] {
-            return Err(TensorError::shapes(op, &[input.shape(), w.shape()], format!("weight must have shape [{c}]")));
+            return Err(TensorError::shapes(
+                op,
+                &[input.shape(), w.shape()],
+                format!("weight must have shape [{c}]"),
+            ));
         }
     }
     let tv = t.values::<i64>();
@@ -131,7 +170,12 @@ fn nll_parts(op: &'static str, input: &Tensor, target: &Tensor, weight: Option<&
             safe.push(0);
             keep.push(false);
         } else if y < 0 || y >= c as i64 {
-            return Err(TensorError::IndexOutOfRange { op, index: y, dim: 1, size: c });
+            return Err(TensorError::IndexOutOfRange {
+                op,
+                index: y,
+                dim: 1,
+                size: c,
+            });
         } else {
             safe.push(y);
             keep.push(true);
@@ -142,7 +186,10 @@ fn nll_parts(op: &'static str, input: &Tensor, target: &Tensor, weight: Option<&
     let keep = Tensor::from_data(keep, &[n]).to_dtype(x.dtype());
     let picked = x.gather(1, &safe)?.squeeze_dim(1)?;
     let w = match weight {
-        Some(w) => w.to_dtype(x.dtype()).index_select(0, &safe.flatten())?.mul(&keep)?,
+        Some(w) => w
+            .to_dtype(x.dtype())
+            .index_select(0, &safe.flatten())?
+            .mul(&keep)?,
         None => keep,
     };
     let per = picked.neg().mul(&w)?;
@@ -162,7 +209,10 @@ pub fn cross_entropy(
     label_smoothing: f64,
 ) -> Result<Tensor> {
     if !(0.0..=1.0).contains(&label_smoothing) {
-        return Err(TensorError::invalid("cross_entropy", format!("label_smoothing must be in [0, 1], got {label_smoothing}")));
+        return Err(TensorError::invalid(
+            "cross_entropy",
+            format!("label_smoothing must be in [0, 1], got {label_smoothing}"),
+        ));
     }
     let class_dim = if input.dim() == 1 { 0 } else { 1 };
     let logp = input.to_float().log_softmax(class_dim)?;
@@ -179,10 +229,19 @@ pub fn cross_entropy(
     if target.dtype().is_float() {
         // Probabilities as targets.
         if target.shape() != input.shape() {
-            return Err(TensorError::shapes("cross_entropy", &[input.shape(), target.shape()], "probability targets must have the input's shape"));
+            return Err(TensorError::shapes(
+                "cross_entropy",
+                &[input.shape(), target.shape()],
+                "probability targets must have the input's shape",
+            ));
         }
         let t = target.to_dtype(logp.dtype());
-        let t = if label_smoothing > 0.0 { t.mul_scalar(1.0 - label_smoothing).add_scalar(label_smoothing / c as f64) } else { t };
+        let t = if label_smoothing > 0.0 {
+            t.mul_scalar(1.0 - label_smoothing)
+                .add_scalar(label_smoothing / c as f64)
+        } else {
+            t
+        };
         let mut prod = logp.mul(&t)?;
         if let Some(w) = &w_b {
             prod = prod.mul(w)?;
@@ -210,7 +269,10 @@ pub fn cross_entropy(
         None => logp.clone(),
     };
     let ignored = target.eq(&Tensor::scalar(ignore_index))?;
-    let smooth = weighted.sum_dim(class_dim)?.neg().masked_fill(&ignored, 0.0)?;
+    let smooth = weighted
+        .sum_dim(class_dim)?
+        .neg()
+        .masked_fill(&ignored, 0.0)?;
     let smooth_red = match reduction {
         Reduction::None => smooth,
         Reduction::Sum => smooth.sum(),
@@ -222,7 +284,9 @@ pub fn cross_entropy(
             smooth.sum().div(&denom)?
         }
     };
-    nll_red.mul_scalar(1.0 - label_smoothing).add(&smooth_red.mul_scalar(label_smoothing / c as f64))
+    nll_red
+        .mul_scalar(1.0 - label_smoothing)
+        .add(&smooth_red.mul_scalar(label_smoothing / c as f64))
 }
 
 /// Mean squared error (`F.mse_loss`); shapes broadcast.
@@ -237,9 +301,18 @@ pub fn l1_loss(input: &Tensor, target: &Tensor, reduction: Reduction) -> Result<
 
 /// Binary cross-entropy on probabilities (`F.binary_cross_entropy`); the
 /// logs are clamped at -100 as in PyTorch, so 0 and 1 are finite.
-pub fn binary_cross_entropy(input: &Tensor, target: &Tensor, weight: Option<&Tensor>, reduction: Reduction) -> Result<Tensor> {
+pub fn binary_cross_entropy(
+    input: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    reduction: Reduction,
+) -> Result<Tensor> {
     if input.shape() != target.shape() {
-        return Err(TensorError::shapes("binary_cross_entropy", &[input.shape(), target.shape()], "target and input must have the same shape"));
+        return Err(TensorError::shapes(
+            "binary_cross_entropy",
+            &[input.shape(), target.shape()],
+            "target and input must have the same shape",
+        ));
     }
     let p = input.to_float();
     let y = target.to_dtype(p.dtype());
@@ -275,7 +348,11 @@ pub fn binary_cross_entropy_with_logits(
     let log_sig_neg = x.abs().neg().exp().log1p().add(&x.neg().clamp_min(0.0))?;
     let mut l = match pos_weight {
         Some(pw) => {
-            let coef = pw.to_dtype(x.dtype()).sub_scalar(1.0).mul(&y)?.add_scalar(1.0);
+            let coef = pw
+                .to_dtype(x.dtype())
+                .sub_scalar(1.0)
+                .mul(&y)?
+                .add_scalar(1.0);
             y.rsub_scalar(1.0).mul(&x)?.add(&coef.mul(&log_sig_neg)?)?
         }
         None => y.rsub_scalar(1.0).mul(&x)?.add(&log_sig_neg)?,
@@ -292,7 +369,14 @@ fn affine(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
 
 /// One step of an Elman RNN with tanh:
 /// `h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)` (`torch.rnn_tanh_cell`).
-pub fn rnn_tanh_cell(x: &Tensor, h: &Tensor, w_ih: &Tensor, w_hh: &Tensor, b_ih: Option<&Tensor>, b_hh: Option<&Tensor>) -> Result<Tensor> {
+pub fn rnn_tanh_cell(
+    x: &Tensor,
+    h: &Tensor,
+    w_ih: &Tensor,
+    w_hh: &Tensor,
+    b_ih: Option<&Tensor>,
+    b_hh: Option<&Tensor>,
+) -> Result<Tensor> {
     Ok(affine(x, w_ih, b_ih)?.add(&affine(h, w_hh, b_hh)?)?.tanh())
 }
 
@@ -310,7 +394,11 @@ pub fn lstm_cell(
     let gates = affine(x, w_ih, b_ih)?.add(&affine(h, w_hh, b_hh)?)?;
     let g = gates.chunk(4, -1)?;
     if g.len() != 4 {
-        return Err(TensorError::shapes("lstm_cell", &[w_ih.shape()], "w_ih must have 4*hidden_size rows"));
+        return Err(TensorError::shapes(
+            "lstm_cell",
+            &[w_ih.shape()],
+            "w_ih must have 4*hidden_size rows",
+        ));
     }
     let (i, f, cell, o) = (g[0].sigmoid(), g[1].sigmoid(), g[2].tanh(), g[3].sigmoid());
     let c_next = f.mul(c)?.add(&i.mul(&cell)?)?;
@@ -320,11 +408,22 @@ pub fn lstm_cell(
 
 /// One GRU step with PyTorch's gate order (reset, update, new):
 /// `h' = (1 - z) * n + z * h` (`torch.gru_cell`). `w_ih` is `[3H, in]`.
-pub fn gru_cell(x: &Tensor, h: &Tensor, w_ih: &Tensor, w_hh: &Tensor, b_ih: Option<&Tensor>, b_hh: Option<&Tensor>) -> Result<Tensor> {
+pub fn gru_cell(
+    x: &Tensor,
+    h: &Tensor,
+    w_ih: &Tensor,
+    w_hh: &Tensor,
+    b_ih: Option<&Tensor>,
+    b_hh: Option<&Tensor>,
+) -> Result<Tensor> {
     let gi = affine(x, w_ih, b_ih)?.chunk(3, -1)?;
     let gh = affine(h, w_hh, b_hh)?.chunk(3, -1)?;
     if gi.len() != 3 || gh.len() != 3 {
-        return Err(TensorError::shapes("gru_cell", &[w_ih.shape(), w_hh.shape()], "weights must have 3*hidden_size rows"));
+        return Err(TensorError::shapes(
+            "gru_cell",
+            &[w_ih.shape(), w_hh.shape()],
+            "weights must have 3*hidden_size rows",
+        ));
     }
     let r = gi[0].add(&gh[0])?.sigmoid();
     let z = gi[1].add(&gh[1])?.sigmoid();
@@ -343,28 +442,58 @@ mod tests {
         let lse0 = (1f32.exp() + 2f32.exp() + 0.5f32.exp()).ln();
         let lse1 = (0.1f32.exp() + 0.2f32.exp() + 3f32.exp()).ln();
         let want = ((lse0 - 2.0) + (lse1 - 3.0)) / 2.0;
-        let got = cross_entropy(&x, &y, None, -100, Reduction::Mean, 0.0).unwrap().item::<f32>().unwrap();
+        let got = cross_entropy(&x, &y, None, -100, Reduction::Mean, 0.0)
+            .unwrap()
+            .item::<f32>()
+            .unwrap();
         assert!((got - want).abs() < 1e-6);
         // ignore the second sample
         let y2 = Tensor::from_vec(vec![1i64, -100], &[2]).unwrap();
-        let got = cross_entropy(&x, &y2, None, -100, Reduction::Mean, 0.0).unwrap().item::<f32>().unwrap();
+        let got = cross_entropy(&x, &y2, None, -100, Reduction::Mean, 0.0)
+            .unwrap()
+            .item::<f32>()
+            .unwrap();
         assert!((got - (lse0 - 2.0)).abs() < 1e-6);
         // one-hot probabilities equal class indices
         let p = Tensor::from_vec(vec![0.0f32, 1.0, 0.0, 0.0, 0.0, 1.0], &[2, 3]).unwrap();
-        let got = cross_entropy(&x, &p, None, -100, Reduction::Mean, 0.0).unwrap().item::<f32>().unwrap();
+        let got = cross_entropy(&x, &p, None, -100, Reduction::Mean, 0.0)
+            .unwrap()
+            .item::<f32>()
+            .unwrap();
         assert!((got - want).abs() < 1e-6);
-        assert!(cross_entropy(&x, &Tensor::from_vec(vec![3i64, 0], &[2]).unwrap(), None, -100, Reduction::Mean, 0.0).is_err());
+        assert!(cross_entropy(
+            &x,
+            &Tensor::from_vec(vec![3i64, 0], &[2]).unwrap(),
+            None,
+            -100,
+            Reduction::Mean,
+            0.0
+        )
+        .is_err());
     }
 
     #[test]
     fn bce_forms_agree() {
         let logits = Tensor::from_vec(vec![-2.0f32, 0.0, 3.0], &[3]).unwrap();
         let y = Tensor::from_vec(vec![0.0f32, 1.0, 1.0], &[3]).unwrap();
-        let a = binary_cross_entropy(&logits.sigmoid(), &y, None, Reduction::Sum).unwrap().item::<f32>().unwrap();
-        let b = binary_cross_entropy_with_logits(&logits, &y, None, None, Reduction::Sum).unwrap().item::<f32>().unwrap();
+        let a = binary_cross_entropy(&logits.sigmoid(), &y, None, Reduction::Sum)
+            .unwrap()
+            .item::<f32>()
+            .unwrap();
+        let b = binary_cross_entropy_with_logits(&logits, &y, None, None, Reduction::Sum)
+            .unwrap()
+            .item::<f32>()
+            .unwrap();
         assert!((a - b).abs() < 1e-5);
         let huge = Tensor::from_vec(vec![1000.0f32], &[1]).unwrap();
-        let l = binary_cross_entropy_with_logits(&huge, &Tensor::zeros(&[1]), None, None, Reduction::Sum).unwrap();
+        let l = binary_cross_entropy_with_logits(
+            &huge,
+            &Tensor::zeros(&[1]),
+            None,
+            None,
+            Reduction::Sum,
+        )
+        .unwrap();
         assert_eq!(l.item::<f32>().unwrap(), 1000.0);
     }
 }

@@ -9,7 +9,6 @@
 use faer::{Accum, MatMut, MatRef, Par};
 
 use crate::dtype::Float;
-use crate::parallel::maybe_parallel;
 
 /// Products with at least this many multiply-adds (m·n·k) use threads.
 pub(crate) const GEMM_PAR_THRESHOLD: usize = 192 * 192 * 192;
@@ -28,12 +27,25 @@ pub(crate) struct MatView<'a, T> {
 impl<'a, T> MatView<'a, T> {
     /// A row-major matrix over a whole slice.
     pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
-        MatView { data, offset: 0, rows, cols, rs: cols, cs: 1 }
+        MatView {
+            data,
+            offset: 0,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
     }
 
     /// The transposed view (no copy).
     pub fn t(self) -> Self {
-        MatView { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs, ..self }
+        MatView {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
     }
 
     fn as_faer(&self) -> MatRef<'a, T> {
@@ -41,7 +53,10 @@ impl<'a, T> MatView<'a, T> {
             return MatRef::from_row_major_slice(&[], self.rows, self.cols);
         }
         let last = self.offset + (self.rows - 1) * self.rs + (self.cols - 1) * self.cs;
-        assert!(last < self.data.len(), "internal error: matrix view out of bounds");
+        assert!(
+            last < self.data.len(),
+            "internal error: matrix view out of bounds"
+        );
         // SAFETY: every element (i, j) with i < rows, j < cols lies within
         // `data` (checked above), and the slice outlives the view.
         unsafe {
@@ -59,7 +74,13 @@ impl<'a, T> MatView<'a, T> {
 /// `out = a @ b` (or `out += a @ b` when `accumulate`), with `out` a
 /// row-major `a.rows x b.cols` slice. `threads` caps the parallelism
 /// (1 = sequential); small products ignore it.
-pub(crate) fn gemm<T: Float>(out: &mut [T], a: MatView<'_, T>, b: MatView<'_, T>, accumulate: bool, threads: usize) {
+pub(crate) fn gemm<T: Float>(
+    out: &mut [T],
+    a: MatView<'_, T>,
+    b: MatView<'_, T>,
+    accumulate: bool,
+    threads: usize,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     debug_assert_eq!(b.rows, k);
     debug_assert_eq!(out.len(), m * n);
@@ -78,13 +99,10 @@ pub(crate) fn gemm<T: Float>(out: &mut [T], a: MatView<'_, T>, b: MatView<'_, T>
     } else {
         Par::Seq
     };
-    let accum = if accumulate { Accum::Add } else { Accum::Replace };
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
     faer::linalg::matmul::matmul(dst, accum, a.as_faer(), b.as_faer(), T::ONE, par);
-}
-
-/// [`gemm`] that takes the thread decision itself: runs in the torchlet
-/// pool when the product is large enough.
-pub(crate) fn gemm_auto<T: Float>(out: &mut [T], a: MatView<'_, T>, b: MatView<'_, T>, accumulate: bool) {
-    let work = a.rows * a.cols * b.cols;
-    maybe_parallel(work, GEMM_PAR_THRESHOLD, |threads| gemm(out, a, b, accumulate, threads));
 }

@@ -148,8 +148,16 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -215,14 +223,14 @@ pub(crate) fn for_each_run<const N: usize>(
             }
             d -= 1;
             index[d] += 1;
-            for k in 0..N {
-                cur[k] += outer[d].1[k];
+            for (c, s) in cur.iter_mut().zip(outer[d].1) {
+                *c += s;
             }
             if index[d] < outer[d].0 {
                 break;
             }
-            for k in 0..N {
-                cur[k] -= outer[d].1[k] * outer[d].0;
+            for (c, s) in cur.iter_mut().zip(outer[d].1) {
+                *c -= s * outer[d].0;
             }
             index[d] = 0;
         }

@@ -4,16 +4,56 @@
 //! them: broadcasting elementwise math, reductions, indexing, matmul (on
 //! [faer](https://docs.rs/faer)), convolution, pooling and normalization.
 //!
+//! A [`Tensor`] is dynamically typed ([`DType`]: f32, f64, i64, bool), holds
+//! its elements in shared storage behind an `Arc`, and describes them with a
+//! [`Layout`] (shape, strides, offset), so views cost no copy. Ops return new
+//! tensors; fallible ones return [`Result`] with a [`TensorError`] that names
+//! the op and the shapes involved.
+//!
+//! ## The course's first lesson
+//!
+//! Creating tensors of 0 to 3 dimensions, manipulating them, reducing them
+//! and applying sigmoid and softmax, as in the beginners' PyTorch course:
+//!
 //! ```
-//! use torchlet_tensor::Tensor;
-//! # fn main() -> Result<(), torchlet_tensor::TensorError> {
-//! let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
-//! let b = Tensor::ones(&[2]);
-//! let c = a.add(&b)?; // broadcasting, like `a + b` in PyTorch
-//! assert_eq!(c.to_vec::<f32>()?, vec![2.0, 3.0, 4.0, 5.0]);
-//! # Ok(())
-//! # }
+//! use torchlet_tensor::{Tensor, TensorError};
+//!
+//! fn main() -> Result<(), TensorError> {
+//!     let scalar = Tensor::scalar(7.0f32);                       // 0-dim
+//!     let vector = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3])?; // 1-dim
+//!     let a = Tensor::from_vec((1..=9).map(|v| v as f32).collect(), &[3, 3])?; // 2-dim
+//!     let b = a.neg();
+//!     let stacked = Tensor::stack(&[&a, &b], 0)?;               // 3-dim
+//!     assert_eq!((scalar.dim(), vector.dim(), a.dim(), stacked.dim()), (0, 1, 2, 3));
+//!
+//!     assert_eq!(a.flatten().shape(), &[9]);
+//!     assert_eq!(a.reshape(&[1, 9])?.shape(), &[1, 9]);
+//!     assert_eq!(a.transpose(0, 1)?.get::<f32>(&[0, 1])?, 4.0);
+//!     assert_eq!(Tensor::cat(&[&a, &b], 1)?.shape(), &[3, 6]);
+//!
+//!     assert_eq!(a.sum().item::<f32>()?, 45.0);
+//!     assert_eq!(a.sum_dim(0)?.to_vec::<f32>()?, vec![12.0, 15.0, 18.0]);
+//!     assert_eq!(a.sum_dim(1)?.to_vec::<f32>()?, vec![6.0, 15.0, 24.0]);
+//!     assert_eq!(a.mean().item::<f32>()?, 5.0);
+//!     assert_eq!(a.get::<f32>(&[1, 2])?, 6.0);
+//!
+//!     let h = a.sigmoid();
+//!     assert!((h.get::<f32>(&[0, 0])? - 0.7310586).abs() < 1e-6);
+//!     let down = a.softmax(0)?;   // each column sums to 1
+//!     let across = a.softmax(1)?; // each row sums to 1
+//!     assert!((down.sum_dim(0)?.get::<f32>(&[2])? - 1.0).abs() < 1e-6);
+//!     assert!((across.sum_dim(1)?.get::<f32>(&[0])? - 1.0).abs() < 1e-6);
+//!     println!("{across}");
+//!     Ok(())
+//! }
 //! ```
+//!
+//! ## Threads
+//!
+//! Kernels run on the caller's thread for small inputs and on a torchlet
+//! rayon pool above size thresholds; [`set_num_threads`] sizes the pool like
+//! `torch.set_num_threads`. Matmul hands large products to faer's parallel
+//! GEMM and keeps small ones sequential.
 #![warn(missing_docs)]
 
 mod create;

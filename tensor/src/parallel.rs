@@ -65,7 +65,11 @@ pub(crate) fn pool() -> Arc<ThreadPool> {
 /// Runs `f` inside the pool when `work` is large enough and there is more
 /// than one thread; on the caller's thread otherwise. `f` receives the
 /// number of threads it may use.
-pub(crate) fn maybe_parallel<R: Send>(work: usize, threshold: usize, f: impl FnOnce(usize) -> R + Send) -> R {
+pub(crate) fn maybe_parallel<R: Send>(
+    work: usize,
+    threshold: usize,
+    f: impl FnOnce(usize) -> R + Send,
+) -> R {
     if work < threshold {
         return f(1);
     }

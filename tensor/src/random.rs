@@ -129,7 +129,13 @@ impl Tensor {
 
     /// Uniform samples in `[low, high)` of a float `dtype` from `g`
     /// (`tensor.uniform_(low, high)`).
-    pub fn uniform_with(shape: &[usize], low: f64, high: f64, dtype: DType, g: &mut Generator) -> Tensor {
+    pub fn uniform_with(
+        shape: &[usize],
+        low: f64,
+        high: f64,
+        dtype: DType,
+        g: &mut Generator,
+    ) -> Tensor {
         let n: usize = shape.iter().product();
         let sample = |g: &mut Generator| low + (high - low) * g.uniform();
         match dtype {
@@ -153,10 +159,21 @@ impl Tensor {
 
     /// Normal samples with `mean` and `std` of a float `dtype` from `g`
     /// (`tensor.normal_(mean, std)`).
-    pub fn normal_with(shape: &[usize], mean: f64, std: f64, dtype: DType, g: &mut Generator) -> Tensor {
+    pub fn normal_with(
+        shape: &[usize],
+        mean: f64,
+        std: f64,
+        dtype: DType,
+        g: &mut Generator,
+    ) -> Tensor {
         let n: usize = shape.iter().product();
         match dtype {
-            DType::F64 => Tensor::from_data((0..n).map(|_| mean + std * g.normal()).collect::<Vec<f64>>(), shape),
+            DType::F64 => Tensor::from_data(
+                (0..n)
+                    .map(|_| mean + std * g.normal())
+                    .collect::<Vec<f64>>(),
+                shape,
+            ),
             _ => {
                 let v: Vec<f32> = (0..n).map(|_| (mean + std * g.normal()) as f32).collect();
                 Tensor::from_data(v, shape).to_dtype(dtype)
@@ -173,7 +190,10 @@ impl Tensor {
             ));
         }
         let n: usize = shape.iter().product();
-        Ok(Tensor::from_data((0..n).map(|_| g.int_below(low, high)).collect::<Vec<i64>>(), shape))
+        Ok(Tensor::from_data(
+            (0..n).map(|_| g.int_below(low, high)).collect::<Vec<i64>>(),
+            shape,
+        ))
     }
 
     /// A random permutation of `0..n` as int64, from `g`.
@@ -191,18 +211,24 @@ impl Tensor {
     /// `g`, as dropout masks need.
     pub fn bernoulli_with(shape: &[usize], p: f64, dtype: DType, g: &mut Generator) -> Tensor {
         let n: usize = shape.iter().product();
-        let v: Vec<f64> = (0..n).map(|_| if g.uniform() < p { 1.0 } else { 0.0 }).collect();
+        let v: Vec<f64> = (0..n)
+            .map(|_| if g.uniform() < p { 1.0 } else { 0.0 })
+            .collect();
         Tensor::from_data(v, shape).to_dtype(dtype)
     }
 
     /// Uniform samples in `[0, 1)` with this tensor's shape and (float) dtype.
     pub fn rand_like(&self) -> Tensor {
-        with_global_generator(|g| Tensor::uniform_with(self.shape(), 0.0, 1.0, self.dtype().to_float(), g))
+        with_global_generator(|g| {
+            Tensor::uniform_with(self.shape(), 0.0, 1.0, self.dtype().to_float(), g)
+        })
     }
 
     /// Standard normal samples with this tensor's shape and (float) dtype.
     pub fn randn_like(&self) -> Tensor {
-        with_global_generator(|g| Tensor::normal_with(self.shape(), 0.0, 1.0, self.dtype().to_float(), g))
+        with_global_generator(|g| {
+            Tensor::normal_with(self.shape(), 0.0, 1.0, self.dtype().to_float(), g)
+        })
     }
 }
 
@@ -217,11 +243,16 @@ mod tests {
         assert!(u.iter().all(|&x| (0.0..1.0).contains(&x)));
         let mean: f32 = u.iter().sum::<f32>() / 10000.0;
         assert!((mean - 0.5).abs() < 0.02, "{mean}");
-        let n = Tensor::randn_with(&[10000], &mut g).to_vec::<f32>().unwrap();
+        let n = Tensor::randn_with(&[10000], &mut g)
+            .to_vec::<f32>()
+            .unwrap();
         let m: f32 = n.iter().sum::<f32>() / 10000.0;
         let var: f32 = n.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / 9999.0;
         assert!(m.abs() < 0.05 && (var - 1.0).abs() < 0.05, "{m} {var}");
-        let r = Tensor::randint_with(-2, 3, &[1000], &mut g).unwrap().to_vec::<i64>().unwrap();
+        let r = Tensor::randint_with(-2, 3, &[1000], &mut g)
+            .unwrap()
+            .to_vec::<i64>()
+            .unwrap();
         assert!(r.iter().all(|&x| (-2..3).contains(&x)));
         assert!(Tensor::randint_with(3, 3, &[1], &mut g).is_err());
         let mut p = Tensor::randperm_with(50, &mut g).to_vec::<i64>().unwrap();

@@ -388,19 +388,27 @@ pub(crate) fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Vec<T> 
     let n = layout.numel();
     let rank = layout.rank();
     let last = rank.wrapping_sub(1);
-    let unit = (0..rank).rev().find(|&d| layout.strides[d] == 1 && layout.shape[d] > 1);
-    if let Some(p) = unit.filter(|&p| rank >= 2 && p != last && layout.shape[last] > 1 && n >= 1024) {
+    let unit = (0..rank)
+        .rev()
+        .find(|&d| layout.strides[d] == 1 && layout.shape[d] > 1);
+    if let Some(p) = unit.filter(|&p| rank >= 2 && p != last && layout.shape[last] > 1 && n >= 1024)
+    {
         return gather_tiled(data, layout, p);
     }
     let mut out = Vec::with_capacity(n);
-    for_each_run(&layout.shape, [&layout.strides], [layout.offset], |o, len, s| {
-        let (start, step) = (o[0], s[0]);
-        if step == 1 {
-            out.extend_from_slice(&data[start..start + len]);
-        } else {
-            out.extend((0..len).map(|i| data[start + i * step]));
-        }
-    });
+    for_each_run(
+        &layout.shape,
+        [&layout.strides],
+        [layout.offset],
+        |o, len, s| {
+            let (start, step) = (o[0], s[0]);
+            if step == 1 {
+                out.extend_from_slice(&data[start..start + len]);
+            } else {
+                out.extend((0..len).map(|i| data[start + i * step]));
+            }
+        },
+    );
     out
 }
 
@@ -420,8 +428,17 @@ fn gather_tiled<T: Element>(data: &[T], layout: &Layout, p: usize) -> Vec<T> {
     let (np, nl) = (shape[p], shape[last]);
     let (sl, op) = (layout.strides[last], out_strides[p]);
     loop {
-        let src_base = layout.offset + others.iter().zip(&idx).map(|(&d, &i)| i * layout.strides[d]).sum::<usize>();
-        let dst_base: usize = others.iter().zip(&idx).map(|(&d, &i)| i * out_strides[d]).sum();
+        let src_base = layout.offset
+            + others
+                .iter()
+                .zip(&idx)
+                .map(|(&d, &i)| i * layout.strides[d])
+                .sum::<usize>();
+        let dst_base: usize = others
+            .iter()
+            .zip(&idx)
+            .map(|(&d, &i)| i * out_strides[d])
+            .sum();
         for i0 in (0..np).step_by(TILE) {
             for j0 in (0..nl).step_by(TILE) {
                 for j in j0..(j0 + TILE).min(nl) {

@@ -62,7 +62,8 @@ impl Tensor {
     pub fn flatten(&self) -> Tensor {
         self.reshape(&[-1]).unwrap_or_else(|_| {
             // Only fails for zero elements with -1; keep shape [0].
-            self.contiguous().with_layout(Layout::contiguous(&[self.numel()]))
+            self.contiguous()
+                .with_layout(Layout::contiguous(&[self.numel()]))
         })
     }
 
@@ -115,7 +116,10 @@ impl Tensor {
             2 => self.transpose(0, 1),
             r => Err(TensorError::invalid(
                 "t",
-                format!("expects a tensor with <= 2 dimensions, but self is {r}D (shape {:?})", self.shape()),
+                format!(
+                    "expects a tensor with <= 2 dimensions, but self is {r}D (shape {:?})",
+                    self.shape()
+                ),
             )),
         }
     }
@@ -143,7 +147,10 @@ impl Tensor {
         for &d in dims {
             let d = normalize_dim("permute", d, self.dim())?;
             if std::mem::replace(&mut seen[d], true) {
-                return Err(TensorError::invalid("permute", format!("dims {dims:?} repeat dimension {d}")));
+                return Err(TensorError::invalid(
+                    "permute",
+                    format!("dims {dims:?} repeat dimension {d}"),
+                ));
             }
             l.shape.push(self.layout.shape[d]);
             l.strides.push(self.layout.strides[d]);
@@ -170,10 +177,17 @@ impl Tensor {
     pub fn narrow(&self, dim: i64, start: i64, length: usize) -> Result<Tensor> {
         let d = normalize_dim("narrow", dim, self.dim())?;
         if self.dim() == 0 {
-            return Err(TensorError::invalid("narrow", "cannot be applied to a 0-dim tensor"));
+            return Err(TensorError::invalid(
+                "narrow",
+                "cannot be applied to a 0-dim tensor",
+            ));
         }
         let size = self.layout.shape[d];
-        let s = if start < 0 { start + size as i64 } else { start };
+        let s = if start < 0 {
+            start + size as i64
+        } else {
+            start
+        };
         if s < 0 || s as usize + length > size {
             return Err(TensorError::invalid(
                 "narrow",
@@ -190,11 +204,18 @@ impl Tensor {
     /// (`tensor.select`, `x[:, i]`); a view.
     pub fn select(&self, dim: i64, index: i64) -> Result<Tensor> {
         if self.dim() == 0 {
-            return Err(TensorError::invalid("select", "cannot be applied to a 0-dim tensor"));
+            return Err(TensorError::invalid(
+                "select",
+                "cannot be applied to a 0-dim tensor",
+            ));
         }
         let d = normalize_dim("select", dim, self.dim())?;
         let size = self.layout.shape[d];
-        let i = if index < 0 { index + size as i64 } else { index };
+        let i = if index < 0 {
+            index + size as i64
+        } else {
+            index
+        };
         if i < 0 || i >= size as i64 {
             return Err(TensorError::IndexOutOfRange {
                 op: "select",
@@ -286,7 +307,11 @@ impl Tensor {
     pub fn unsqueeze(&self, dim: i64) -> Result<Tensor> {
         let d = normalize_insert_dim("unsqueeze", dim, self.dim())?;
         let mut l = self.layout.clone();
-        let stride = if d < l.rank() { l.strides[d] * l.shape[d] } else { 1 };
+        let stride = if d < l.rank() {
+            l.strides[d] * l.shape[d]
+        } else {
+            1
+        };
         l.shape.insert(d, 1);
         l.strides.insert(d, stride);
         Ok(self.with_layout(l))
@@ -298,7 +323,10 @@ impl Tensor {
         let d = normalize_dim("split", dim, self.dim())?;
         let size = self.size(d as i64)?;
         if split_size == 0 && size > 0 {
-            return Err(TensorError::invalid("split", "split_size can only be 0 if the dimension size is 0"));
+            return Err(TensorError::invalid(
+                "split",
+                "split_size can only be 0 if the dimension size is 0",
+            ));
         }
         if size == 0 {
             return Ok(vec![self.clone()]);
@@ -339,7 +367,10 @@ impl Tensor {
     /// (`tensor.chunk(chunks, dim)`); fewer when the dimension is small.
     pub fn chunk(&self, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
         if chunks == 0 {
-            return Err(TensorError::invalid("chunk", "number of chunks must be greater than 0"));
+            return Err(TensorError::invalid(
+                "chunk",
+                "number of chunks must be greater than 0",
+            ));
         }
         let size = self.size(dim)?;
         self.split(size.div_ceil(chunks).max(1), dim)
@@ -354,10 +385,16 @@ fn infer_shape(op: &'static str, shape: &[i64], from: &[usize]) -> Result<Vec<us
     for (i, &s) in shape.iter().enumerate() {
         if s == -1 {
             if infer.replace(i).is_some() {
-                return Err(TensorError::invalid(op, format!("only one dimension can be inferred in {shape:?}")));
+                return Err(TensorError::invalid(
+                    op,
+                    format!("only one dimension can be inferred in {shape:?}"),
+                ));
             }
         } else if s < 0 {
-            return Err(TensorError::invalid(op, format!("invalid shape dimension {s} in {shape:?}")));
+            return Err(TensorError::invalid(
+                op,
+                format!("invalid shape dimension {s} in {shape:?}"),
+            ));
         } else {
             known *= s as usize;
         }
@@ -430,7 +467,10 @@ mod tests {
 
     fn t(shape: &[usize]) -> Tensor {
         let n = shape.iter().product::<usize>() as i64;
-        Tensor::arange(0i64, n, 1).unwrap().reshape_to(shape).unwrap()
+        Tensor::arange(0i64, n, 1)
+            .unwrap()
+            .reshape_to(shape)
+            .unwrap()
     }
 
     #[test]
@@ -450,7 +490,7 @@ mod tests {
             assert!(v.shares_storage_with(&x));
         }
         let tr = x.transpose(0, 2).unwrap();
-        assert_eq!(tr.get::<i64>(&[3, 2, 1]).unwrap(), 4 * 2 + 1 * 12 + 3);
+        assert_eq!(tr.get::<i64>(&[3, 2, 1]).unwrap(), 4 * 2 + 12 + 3);
         // reshape of a transposed tensor must copy
         let r = tr.reshape(&[-1]).unwrap();
         assert!(!r.shares_storage_with(&x));
@@ -462,10 +502,19 @@ mod tests {
     fn split_chunk_narrow() {
         let x = t(&[5, 2]);
         let parts = x.split(2, 0).unwrap();
-        assert_eq!(parts.iter().map(|p| p.shape()[0]).collect::<Vec<_>>(), vec![2, 2, 1]);
+        assert_eq!(
+            parts.iter().map(|p| p.shape()[0]).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
         let ch = x.chunk(2, 0).unwrap();
-        assert_eq!(ch.iter().map(|p| p.shape()[0]).collect::<Vec<_>>(), vec![3, 2]);
-        assert_eq!(x.narrow(0, -2, 2).unwrap().to_vec::<i64>().unwrap(), vec![6, 7, 8, 9]);
+        assert_eq!(
+            ch.iter().map(|p| p.shape()[0]).collect::<Vec<_>>(),
+            vec![3, 2]
+        );
+        assert_eq!(
+            x.narrow(0, -2, 2).unwrap().to_vec::<i64>().unwrap(),
+            vec![6, 7, 8, 9]
+        );
         assert!(x.narrow(0, 4, 2).is_err());
         assert!(x.split_sizes(&[1, 1], 0).is_err());
         assert_eq!(x.split_sizes(&[1, 4], 0).unwrap()[1].shape(), &[4, 2]);

@@ -35,9 +35,17 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
     let lb = b.layout.broadcast_to(op, &shape)?;
     let (da, db) = (a.raw::<T>(), b.raw::<T>());
     let mut out: Vec<U> = Vec::with_capacity(shape.iter().product());
-    for_each_run(&shape, [&la.strides, &lb.strides], [la.offset, lb.offset], |o, n, s| {
-        match (s[0], s[1]) {
-            (1, 1) => out.extend(da[o[0]..o[0] + n].iter().zip(&db[o[1]..o[1] + n]).map(|(&x, &y)| f(x, y))),
+    for_each_run(
+        &shape,
+        [&la.strides, &lb.strides],
+        [la.offset, lb.offset],
+        |o, n, s| match (s[0], s[1]) {
+            (1, 1) => out.extend(
+                da[o[0]..o[0] + n]
+                    .iter()
+                    .zip(&db[o[1]..o[1] + n])
+                    .map(|(&x, &y)| f(x, y)),
+            ),
             (1, 0) => {
                 let y = db[o[1]];
                 out.extend(da[o[0]..o[0] + n].iter().map(|&x| f(x, y)))
@@ -47,8 +55,8 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
                 out.extend(db[o[1]..o[1] + n].iter().map(|&y| f(x, y)))
             }
             (sa, sb) => out.extend((0..n).map(|i| f(da[o[0] + i * sa], db[o[1] + i * sb]))),
-        }
-    });
+        },
+    );
     Ok(Tensor::from_data(out, &shape))
 }
 
@@ -80,6 +88,7 @@ macro_rules! arith_op {
 macro_rules! compare_op {
     ($(#[$doc:meta])* $name:ident, $op:literal, |$x:ident, $y:ident| $e:expr) => {
         $(#[$doc])*
+        #[allow(clippy::bool_comparison)] // the bool instance compares bools
         pub fn $name(&self, other: &Tensor) -> Result<Tensor> {
             let (a, b) = both_as(self, other, DType::promote(self.dtype(), other.dtype()));
             with_dtype!(a.dtype(), T => broadcast_zip::<T, bool>($op, &a, &b, |$x, $y| $e))
@@ -98,7 +107,7 @@ impl Tensor {
         /// let c = a.add(&b).unwrap();
         /// assert_eq!(c.shape(), &[2, 3]);
         /// assert_eq!(c.to_vec::<f32>().unwrap(), vec![11., 21., 31., 12., 22., 32.]);
-        /// assert!(a.add(&Tensor::zeros(&[4])).is_err()); // 2x1 and 4 broadcast, 1 and 3 don't
+        /// assert!(a.add(&Tensor::zeros(&[3, 3])).is_err()); // 2 and 3 don't broadcast
         /// ```
         add, "add", |x, y| x + y);
     arith_op!(
@@ -117,7 +126,11 @@ impl Tensor {
     /// True division `self / other` (`torch.div`): integer inputs give a
     /// float32 result, as in PyTorch.
     pub fn div(&self, other: &Tensor) -> Result<Tensor> {
-        let (a, b) = both_as(self, other, DType::promote(self.dtype(), other.dtype()).to_float());
+        let (a, b) = both_as(
+            self,
+            other,
+            DType::promote(self.dtype(), other.dtype()).to_float(),
+        );
         with_float!(a.dtype(), T => broadcast_zip::<T, T>("div", &a, &b, |x, y| x / y))
     }
 
@@ -129,11 +142,18 @@ impl Tensor {
         match dtype {
             DType::I64 => {
                 if b.values::<i64>().iter().any(|&e| e < 0) {
-                    return Err(TensorError::invalid("pow", "integers to negative integer powers are not allowed"));
+                    return Err(TensorError::invalid(
+                        "pow",
+                        "integers to negative integer powers are not allowed",
+                    ));
                 }
-                broadcast_zip::<i64, i64>("pow", &a, &b, |x, y| x.wrapping_pow(y.min(u32::MAX as i64) as u32))
+                broadcast_zip::<i64, i64>("pow", &a, &b, |x, y| {
+                    x.wrapping_pow(y.min(u32::MAX as i64) as u32)
+                })
             }
-            _ => with_float!(dtype, T => broadcast_zip::<T, T>("pow", &a, &b, |x, y| num_traits::Float::powf(x, y))),
+            _ => {
+                with_float!(dtype, T => broadcast_zip::<T, T>("pow", &a, &b, num_traits::Float::powf))
+            }
         }
     }
 
@@ -181,27 +201,33 @@ impl Tensor {
 
     /// `self + value` (`tensor + 2.5`).
     pub fn add_scalar(&self, value: f64) -> Tensor {
-        self.add(&self.scalar_like(value)).expect("a scalar broadcasts to any shape")
+        self.add(&self.scalar_like(value))
+            .expect("a scalar broadcasts to any shape")
     }
 
     /// `self - value`.
     pub fn sub_scalar(&self, value: f64) -> Tensor {
-        self.sub(&self.scalar_like(value)).expect("a scalar broadcasts to any shape")
+        self.sub(&self.scalar_like(value))
+            .expect("a scalar broadcasts to any shape")
     }
 
     /// `value - self` (`2.5 - tensor`).
     pub fn rsub_scalar(&self, value: f64) -> Tensor {
-        self.scalar_like(value).sub(self).expect("a scalar broadcasts to any shape")
+        self.scalar_like(value)
+            .sub(self)
+            .expect("a scalar broadcasts to any shape")
     }
 
     /// `self * value`.
     pub fn mul_scalar(&self, value: f64) -> Tensor {
-        self.mul(&self.scalar_like(value)).expect("a scalar broadcasts to any shape")
+        self.mul(&self.scalar_like(value))
+            .expect("a scalar broadcasts to any shape")
     }
 
     /// `self / value` (true division).
     pub fn div_scalar(&self, value: f64) -> Tensor {
-        self.div(&self.scalar_like(value)).expect("a scalar broadcasts to any shape")
+        self.div(&self.scalar_like(value))
+            .expect("a scalar broadcasts to any shape")
     }
 
     /// `self ** value`. Float exponents on integer tensors give float32.
@@ -211,7 +237,8 @@ impl Tensor {
         } else {
             self.clone()
         };
-        base.pow(&base.scalar_like(value)).expect("a scalar broadcasts and is a valid exponent")
+        base.pow(&base.scalar_like(value))
+            .expect("a scalar broadcasts and is a valid exponent")
     }
 }
 
@@ -304,11 +331,16 @@ mod tests {
         let x = f(&[0.5, 0.5, 0.5], &[3]);
         assert_eq!(i.add(&x).unwrap().dtype(), DType::F32);
         assert_eq!(i.div(&i).unwrap().dtype(), DType::F32);
-        assert_eq!(i.div_scalar(2.0).to_vec::<f32>().unwrap(), vec![0.5, 1.0, 1.5]);
+        assert_eq!(
+            i.div_scalar(2.0).to_vec::<f32>().unwrap(),
+            vec![0.5, 1.0, 1.5]
+        );
         assert_eq!(i.mul_scalar(2.0).dtype(), DType::I64);
         assert_eq!(i.mul_scalar(0.5).dtype(), DType::F32);
         assert_eq!(i.pow_scalar(2.0).to_vec::<i64>().unwrap(), vec![1, 4, 9]);
-        assert!(i.pow(&Tensor::from_vec(vec![-1i64], &[1]).unwrap()).is_err());
+        assert!(i
+            .pow(&Tensor::from_vec(vec![-1i64], &[1]).unwrap())
+            .is_err());
         let d = Tensor::from_vec(vec![1.0f64], &[1]).unwrap();
         assert_eq!(x.add(&d).unwrap().dtype(), DType::F64);
         assert_eq!(i.lt(&x).unwrap().dtype(), DType::Bool);
@@ -335,8 +367,14 @@ mod tests {
 
     #[test]
     fn mismatch_error_names_op_and_shapes() {
-        let e = Tensor::zeros(&[2, 3]).mul(&Tensor::zeros(&[4])).unwrap_err().to_string();
-        assert!(e.contains("mul") && e.contains("[2, 3]") && e.contains("[4]"), "{e}");
+        let e = Tensor::zeros(&[2, 3])
+            .mul(&Tensor::zeros(&[4]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mul") && e.contains("[2, 3]") && e.contains("[4]"),
+            "{e}"
+        );
     }
 
     mod props {

@@ -12,7 +12,11 @@ use crate::tensor::{with_dtype, with_numeric, Tensor};
 /// (negative counts from the end) and bounds-checked against `size`.
 fn index_values(op: &'static str, index: &Tensor, dim: usize, size: usize) -> Result<Vec<usize>> {
     if index.dtype() != DType::I64 {
-        return Err(TensorError::dtype(op, "an int64 index tensor", index.dtype()));
+        return Err(TensorError::dtype(
+            op,
+            "an int64 index tensor",
+            index.dtype(),
+        ));
     }
     index
         .values::<i64>()
@@ -20,7 +24,12 @@ fn index_values(op: &'static str, index: &Tensor, dim: usize, size: usize) -> Re
         .map(|&i| {
             let w = if i < 0 { i + size as i64 } else { i };
             if w < 0 || w >= size as i64 {
-                Err(TensorError::IndexOutOfRange { op, index: i, dim, size })
+                Err(TensorError::IndexOutOfRange {
+                    op,
+                    index: i,
+                    dim,
+                    size,
+                })
             } else {
                 Ok(w as usize)
             }
@@ -42,20 +51,39 @@ impl Tensor {
     /// ```
     pub fn cat<T: Borrow<Tensor>>(tensors: &[T], dim: i64) -> Result<Tensor> {
         let ts: Vec<&Tensor> = tensors.iter().map(|t| t.borrow()).collect();
-        let Some(first) = ts.iter().find(|t| !(t.dim() == 1 && t.numel() == 0)).or(ts.first()) else {
-            return Err(TensorError::invalid("cat", "expected a non-empty list of tensors"));
+        let Some(first) = ts
+            .iter()
+            .find(|t| !(t.dim() == 1 && t.numel() == 0))
+            .or(ts.first())
+        else {
+            return Err(TensorError::invalid(
+                "cat",
+                "expected a non-empty list of tensors",
+            ));
         };
         if first.dim() == 0 {
-            return Err(TensorError::invalid("cat", "zero-dimensional tensors cannot be concatenated"));
+            return Err(TensorError::invalid(
+                "cat",
+                "zero-dimensional tensors cannot be concatenated",
+            ));
         }
         let d = normalize_dim("cat", dim, first.dim())?;
         // PyTorch skips 1-D empty tensors (legacy behaviour).
-        let parts: Vec<&Tensor> = ts.iter().copied().filter(|t| !(t.dim() == 1 && t.numel() == 0 && first.dim() != 1)).collect();
+        let parts: Vec<&Tensor> = ts
+            .iter()
+            .copied()
+            .filter(|t| !(t.dim() == 1 && t.numel() == 0 && first.dim() != 1))
+            .collect();
         let mut out_shape = first.shape().to_vec();
         out_shape[d] = 0;
         let mut dtype = parts[0].dtype();
         for t in &parts {
-            let ok = t.dim() == first.dim() && t.shape().iter().zip(first.shape()).enumerate().all(|(i, (a, b))| i == d || a == b);
+            let ok = t.dim() == first.dim()
+                && t.shape()
+                    .iter()
+                    .zip(first.shape())
+                    .enumerate()
+                    .all(|(i, (a, b))| i == d || a == b);
             if !ok {
                 return Err(TensorError::shapes(
                     "cat",
@@ -85,13 +113,23 @@ impl Tensor {
     pub fn stack<T: Borrow<Tensor>>(tensors: &[T], dim: i64) -> Result<Tensor> {
         let ts: Vec<&Tensor> = tensors.iter().map(|t| t.borrow()).collect();
         let Some(first) = ts.first() else {
-            return Err(TensorError::invalid("stack", "expected a non-empty list of tensors"));
+            return Err(TensorError::invalid(
+                "stack",
+                "expected a non-empty list of tensors",
+            ));
         };
         if let Some(bad) = ts.iter().find(|t| t.shape() != first.shape()) {
-            return Err(TensorError::shapes("stack", &[first.shape(), bad.shape()], "stack expects each tensor to be equal size"));
+            return Err(TensorError::shapes(
+                "stack",
+                &[first.shape(), bad.shape()],
+                "stack expects each tensor to be equal size",
+            ));
         }
         let d = normalize_insert_dim("stack", dim, first.dim())?;
-        let expanded: Vec<Tensor> = ts.iter().map(|t| t.unsqueeze(d as i64)).collect::<Result<_>>()?;
+        let expanded: Vec<Tensor> = ts
+            .iter()
+            .map(|t| t.unsqueeze(d as i64))
+            .collect::<Result<_>>()?;
         Tensor::cat(&expanded, d as i64)
     }
 
@@ -99,7 +137,10 @@ impl Tensor {
     /// (`torch.index_select`).
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         if index.dim() > 1 {
-            return Err(TensorError::invalid("index_select", format!("index must be 0-D or 1-D, got shape {:?}", index.shape())));
+            return Err(TensorError::invalid(
+                "index_select",
+                format!("index must be 0-D or 1-D, got shape {:?}", index.shape()),
+            ));
         }
         let d = normalize_dim("index_select", dim, self.dim())?;
         let size = self.shape().get(d).copied().unwrap_or(1);
@@ -109,7 +150,11 @@ impl Tensor {
             out_shape[d] = idx.len();
         }
         let outer: usize = self.shape()[..d.min(self.dim())].iter().product();
-        let inner: usize = self.shape().get(d + 1..).map(|s| s.iter().product()).unwrap_or(1);
+        let inner: usize = self
+            .shape()
+            .get(d + 1..)
+            .map(|s| s.iter().product())
+            .unwrap_or(1);
         Ok(with_dtype!(self.dtype(), E => {
             let src = self.values::<E>();
             let mut out: Vec<E> = Vec::with_capacity(outer * idx.len() * inner);
@@ -154,21 +199,39 @@ impl Tensor {
         self.scatter_impl("scatter_add", dim, index, src, true)
     }
 
-    fn scatter_impl(&self, op: &'static str, dim: i64, index: &Tensor, src: &Tensor, add: bool) -> Result<Tensor> {
+    fn scatter_impl(
+        &self,
+        op: &'static str,
+        dim: i64,
+        index: &Tensor,
+        src: &Tensor,
+        add: bool,
+    ) -> Result<Tensor> {
         let d = normalize_dim(op, dim, self.dim())?;
         check_index_shape(op, self, index, d)?;
         if index.dim() != src.dim() || index.shape().iter().zip(src.shape()).any(|(i, s)| i > s) {
-            return Err(TensorError::shapes(op, &[index.shape(), src.shape()], "index must not be larger than src in any dimension"));
+            return Err(TensorError::shapes(
+                op,
+                &[index.shape(), src.shape()],
+                "index must not be larger than src in any dimension",
+            ));
         }
         let size = self.shape().get(d).copied().unwrap_or(1);
         let idx = index_values(op, index, d, size)?;
         let ishape = index.shape().to_vec();
-        let dtype = if add { DType::promote(self.dtype(), src.dtype()) } else { self.dtype() };
+        let dtype = if add {
+            DType::promote(self.dtype(), src.dtype())
+        } else {
+            self.dtype()
+        };
         let base = self.to_dtype(dtype).deep_clone();
         let strides = base.strides().to_vec();
         // Source values in index order (src may be larger than index).
         let src = src.to_dtype(dtype);
-        let narrowed = ishape.iter().enumerate().try_fold(src, |t, (k, &n)| t.narrow(k as i64, 0, n))?;
+        let narrowed = ishape
+            .iter()
+            .enumerate()
+            .try_fold(src, |t, (k, &n)| t.narrow(k as i64, 0, n))?;
         Ok(with_dtype!(dtype, E => {
             let vals = narrowed.values::<E>().into_owned();
             let mut data = base.values::<E>().into_owned();
@@ -191,39 +254,59 @@ impl Tensor {
             want[d] = idx.len();
         }
         if source.shape() != want.as_slice() {
-            return Err(TensorError::shapes("index_add", &[self.shape(), index.shape(), source.shape()], format!("source should have shape {want:?}")));
+            return Err(TensorError::shapes(
+                "index_add",
+                &[self.shape(), index.shape(), source.shape()],
+                format!("source should have shape {want:?}"),
+            ));
         }
         let dtype = DType::promote(self.dtype(), source.dtype());
         let outer: usize = self.shape()[..d.min(self.dim())].iter().product();
-        let inner: usize = self.shape().get(d + 1..).map(|s| s.iter().product()).unwrap_or(1);
-        Ok(with_numeric!(if dtype == DType::Bool { DType::I64 } else { dtype }, E => {
-            let mut data = self.to_dtype(E::DTYPE).values::<E>().into_owned();
-            let s = source.to_dtype(E::DTYPE);
-            let src = s.values::<E>();
-            for o in 0..outer {
-                for (k, &i) in idx.iter().enumerate() {
-                    let dst = &mut data[(o * size + i) * inner..][..inner];
-                    let row = &src[(o * idx.len() + k) * inner..][..inner];
-                    for (a, &b) in dst.iter_mut().zip(row) {
-                        *a += b;
+        let inner: usize = self
+            .shape()
+            .get(d + 1..)
+            .map(|s| s.iter().product())
+            .unwrap_or(1);
+        Ok(
+            with_numeric!(if dtype == DType::Bool { DType::I64 } else { dtype }, E => {
+                let mut data = self.to_dtype(E::DTYPE).values::<E>().into_owned();
+                let s = source.to_dtype(E::DTYPE);
+                let src = s.values::<E>();
+                for o in 0..outer {
+                    for (k, &i) in idx.iter().enumerate() {
+                        let dst = &mut data[(o * size + i) * inner..][..inner];
+                        let row = &src[(o * idx.len() + k) * inner..][..inner];
+                        for (a, &b) in dst.iter_mut().zip(row) {
+                            *a += b;
+                        }
                     }
                 }
-            }
-            Tensor::from_data(data, self.shape())
-        }))
+                Tensor::from_data(data, self.shape())
+            }),
+        )
     }
 
     /// `a` where `cond` is true, `b` elsewhere, all broadcast together
     /// (`torch.where(cond, a, b)`).
     pub fn where_cond(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         if cond.dtype() != DType::Bool {
-            return Err(TensorError::dtype("where", "a bool condition", cond.dtype()));
+            return Err(TensorError::dtype(
+                "where",
+                "a bool condition",
+                cond.dtype(),
+            ));
         }
         let shape = crate::layout::broadcast_shapes("where", cond.shape(), a.shape())?;
         let shape = crate::layout::broadcast_shapes("where", &shape, b.shape())?;
         let dtype = DType::promote(a.dtype(), b.dtype());
-        let c = cond.broadcast_to("where", &shape)?.values::<bool>().into_owned();
-        let (a, b) = (a.to_dtype(dtype).broadcast_to("where", &shape)?, b.to_dtype(dtype).broadcast_to("where", &shape)?);
+        let c = cond
+            .broadcast_to("where", &shape)?
+            .values::<bool>()
+            .into_owned();
+        let (a, b) = (
+            a.to_dtype(dtype).broadcast_to("where", &shape)?,
+            b.to_dtype(dtype).broadcast_to("where", &shape)?,
+        );
         Ok(with_dtype!(dtype, E => {
             let (va, vb) = (a.values::<E>(), b.values::<E>());
             let out: Vec<E> = c.iter().zip(va.iter().zip(vb.iter())).map(|(&c, (&x, &y))| if c { x } else { y }).collect();
@@ -235,11 +318,21 @@ impl Tensor {
     /// (`tensor.masked_fill(mask, value)`).
     pub fn masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
         if mask.dtype() != DType::Bool {
-            return Err(TensorError::dtype("masked_fill", "a bool mask", mask.dtype()));
+            return Err(TensorError::dtype(
+                "masked_fill",
+                "a bool mask",
+                mask.dtype(),
+            ));
         }
-        let m = mask.broadcast_to("masked_fill", self.shape()).map_err(|_| {
-            TensorError::shapes("masked_fill", &[self.shape(), mask.shape()], "the mask must broadcast to the tensor's shape")
-        })?;
+        let m = mask
+            .broadcast_to("masked_fill", self.shape())
+            .map_err(|_| {
+                TensorError::shapes(
+                    "masked_fill",
+                    &[self.shape(), mask.shape()],
+                    "the mask must broadcast to the tensor's shape",
+                )
+            })?;
         let m = m.values::<bool>();
         Ok(with_dtype!(self.dtype(), E => {
             let v = E::from_f64(value);
@@ -258,7 +351,13 @@ fn add_elem<E: Element>(a: E, b: E) -> E {
 /// PyTorch's gather/scatter shape rule: same rank, and `index` no larger
 /// than `self` in every dimension but `dim`.
 fn check_index_shape(op: &'static str, t: &Tensor, index: &Tensor, d: usize) -> Result<()> {
-    let ok = index.dim() == t.dim() && index.shape().iter().zip(t.shape()).enumerate().all(|(k, (i, s))| k == d || i <= s);
+    let ok = index.dim() == t.dim()
+        && index
+            .shape()
+            .iter()
+            .zip(t.shape())
+            .enumerate()
+            .all(|(k, (i, s))| k == d || i <= s);
     if ok {
         Ok(())
     } else {
@@ -269,11 +368,21 @@ fn check_index_shape(op: &'static str, t: &Tensor, index: &Tensor, d: usize) -> 
 /// Storage offsets (in a tensor with `strides`) of every position of an
 /// index tensor of shape `ishape`, with coordinate `d` replaced by the
 /// index value.
-fn for_each_index<'a>(ishape: &'a [usize], d: usize, idx: &'a [usize], strides: &'a [usize]) -> impl Iterator<Item = usize> + 'a {
+fn for_each_index<'a>(
+    ishape: &'a [usize],
+    d: usize,
+    idx: &'a [usize],
+    strides: &'a [usize],
+) -> impl Iterator<Item = usize> + 'a {
     let mut pos = vec![0usize; ishape.len()];
     let n = idx.len();
     (0..n).map(move |k| {
-        let off: usize = pos.iter().zip(strides).enumerate().map(|(j, (&p, &s))| if j == d { idx[k] * s } else { p * s }).sum();
+        let off: usize = pos
+            .iter()
+            .zip(strides)
+            .enumerate()
+            .map(|(j, (&p, &s))| if j == d { idx[k] * s } else { p * s })
+            .sum();
         for j in (0..pos.len()).rev() {
             pos[j] += 1;
             if pos[j] < ishape[j] {
@@ -300,7 +409,10 @@ mod tests {
     fn cat_and_stack() {
         let a = f(&[1., 2., 3., 4.], &[2, 2]);
         let b = f(&[5., 6.], &[1, 2]);
-        assert_eq!(Tensor::cat(&[&a, &b], 0).unwrap().to_vec::<f32>().unwrap(), vec![1., 2., 3., 4., 5., 6.]);
+        assert_eq!(
+            Tensor::cat(&[&a, &b], 0).unwrap().to_vec::<f32>().unwrap(),
+            vec![1., 2., 3., 4., 5., 6.]
+        );
         assert!(Tensor::cat(&[&a, &b], 1).is_err());
         let s = Tensor::stack(&[a.clone(), a.clone()], -1).unwrap();
         assert_eq!(s.shape(), &[2, 2, 2]);
@@ -313,7 +425,10 @@ mod tests {
 
     #[test]
     fn cat_split_inverse() {
-        let x = Tensor::arange(0i64, 30, 1).unwrap().reshape(&[5, 6]).unwrap();
+        let x = Tensor::arange(0i64, 30, 1)
+            .unwrap()
+            .reshape(&[5, 6])
+            .unwrap();
         for dim in [0i64, 1] {
             let parts = x.split(2, dim).unwrap();
             let back = Tensor::cat(&parts, dim).unwrap();
@@ -331,11 +446,15 @@ mod tests {
         let g = x.gather(1, &i(&[1, 0, 0, 0, 1, 1], &[3, 2])).unwrap();
         assert_eq!(g.to_vec::<f32>().unwrap(), vec![1., 0., 2., 2., 5., 5.]);
         let z = Tensor::zeros(&[3, 2]);
-        let sa = z.scatter_add(1, &i(&[1, 1, 0, 0, 0, 1], &[3, 2]), &x).unwrap();
+        let sa = z
+            .scatter_add(1, &i(&[1, 1, 0, 0, 0, 1], &[3, 2]), &x)
+            .unwrap();
         assert_eq!(sa.to_vec::<f32>().unwrap(), vec![0., 1., 5., 0., 4., 5.]);
         let sc = z.scatter(0, &i(&[2, 0], &[1, 2]), &x).unwrap();
         assert_eq!(sc.to_vec::<f32>().unwrap(), vec![0., 1., 0., 0., 0., 0.]);
-        let ia = Tensor::zeros(&[3, 2]).index_add(0, &i(&[0, 0], &[2]), &f(&[1., 2., 3., 4.], &[2, 2])).unwrap();
+        let ia = Tensor::zeros(&[3, 2])
+            .index_add(0, &i(&[0, 0], &[2]), &f(&[1., 2., 3., 4.], &[2, 2]))
+            .unwrap();
         assert_eq!(ia.to_vec::<f32>().unwrap(), vec![4., 6., 0., 0., 0., 0.]);
     }
 

@@ -14,7 +14,9 @@ impl Tensor {
     /// Makes this handle the sole owner of a contiguous buffer holding
     /// exactly its elements, copying only when needed, and returns it.
     fn unique_data<T: Element>(&mut self) -> &mut Vec<T> {
-        let exact = self.layout.is_contiguous() && self.layout.offset == 0 && self.storage.len() == self.numel();
+        let exact = self.layout.is_contiguous()
+            && self.layout.offset == 0
+            && self.storage.len() == self.numel();
         if !exact || Arc::get_mut(&mut self.storage).is_none() {
             *self = self.deep_clone();
         }
@@ -28,15 +30,31 @@ impl Tensor {
         if !self.dtype().is_float() && other.dtype().is_float() {
             return Err(TensorError::invalid(
                 op,
-                format!("result type {} can't be cast to the desired output type {}", other.dtype(), self.dtype()),
+                format!(
+                    "result type {} can't be cast to the desired output type {}",
+                    other.dtype(),
+                    self.dtype()
+                ),
             ));
         }
-        other.to_dtype(self.dtype()).broadcast_to(op, self.shape()).map_err(|_| {
-            TensorError::shapes(op, &[self.shape(), other.shape()], "the right-hand side must broadcast to the tensor's shape")
-        })
+        other
+            .to_dtype(self.dtype())
+            .broadcast_to(op, self.shape())
+            .map_err(|_| {
+                TensorError::shapes(
+                    op,
+                    &[self.shape(), other.shape()],
+                    "the right-hand side must broadcast to the tensor's shape",
+                )
+            })
     }
 
-    fn zip_(&mut self, op: &'static str, other: &Tensor, f: impl Fn(f64, f64) -> f64 + Sync) -> Result<()> {
+    fn zip_(
+        &mut self,
+        op: &'static str,
+        other: &Tensor,
+        f: impl Fn(f64, f64) -> f64 + Sync,
+    ) -> Result<()> {
         if self.dtype() == DType::Bool {
             return Err(TensorError::dtype(op, "a numeric tensor", DType::Bool));
         }
@@ -102,7 +120,11 @@ impl Tensor {
     /// `self /= other` (`tensor.div_(other)`); float tensors only.
     pub fn div_(&mut self, other: &Tensor) -> Result<()> {
         if !self.dtype().is_float() {
-            return Err(TensorError::dtype("div_", "a float tensor (true division)", self.dtype()));
+            return Err(TensorError::dtype(
+                "div_",
+                "a float tensor (true division)",
+                self.dtype(),
+            ));
         }
         let rhs = self.rhs_for("div_", other)?;
         crate::tensor::with_float!(self.dtype(), T => {
@@ -150,7 +172,9 @@ impl Tensor {
     /// The values of `src` (broadcast and converted) copied into this
     /// tensor (`tensor.copy_(src)`).
     pub fn copy_(&mut self, src: &Tensor) -> Result<()> {
-        let rhs = src.to_dtype(self.dtype()).broadcast_to("copy_", self.shape())?;
+        let rhs = src
+            .to_dtype(self.dtype())
+            .broadcast_to("copy_", self.shape())?;
         with_dtype!(self.dtype(), T => {
             let r = rhs.values::<T>().into_owned();
             *self.unique_data::<T>() = r;
@@ -188,11 +212,13 @@ mod tests {
     fn errors_and_broadcast() {
         let mut i = Tensor::from_vec(vec![1i64, 2], &[2]).unwrap();
         assert!(i.add_(&Tensor::ones(&[2])).is_err());
-        i.add_(&Tensor::from_vec(vec![5i64], &[1]).unwrap()).unwrap();
+        i.add_(&Tensor::from_vec(vec![5i64], &[1]).unwrap())
+            .unwrap();
         assert_eq!(i.to_vec::<i64>().unwrap(), vec![6, 7]);
         let mut m = Tensor::ones(&[2, 3]);
         assert!(m.add_(&Tensor::ones(&[2])).is_err());
-        m.mul_(&Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]).unwrap()).unwrap();
+        m.mul_(&Tensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]).unwrap())
+            .unwrap();
         assert_eq!(m.sum().item::<f32>().unwrap(), 12.0);
         m.copy_(&Tensor::zeros(&[3])).unwrap();
         assert_eq!(m.sum().item::<f32>().unwrap(), 0.0);

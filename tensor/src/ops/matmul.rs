@@ -36,18 +36,34 @@ impl Tensor {
         if a.dim() == 0 || b.dim() == 0 {
             return Err(TensorError::invalid(
                 "matmul",
-                format!("both arguments need at least 1 dimension, got shapes {:?} and {:?}", a.shape(), b.shape()),
+                format!(
+                    "both arguments need at least 1 dimension, got shapes {:?} and {:?}",
+                    a.shape(),
+                    b.shape()
+                ),
             ));
         }
         if a.dtype() != b.dtype() || a.dtype() == DType::Bool {
             return Err(TensorError::invalid(
                 "matmul",
-                format!("expected both inputs to have the same float or int64 dtype, got {} and {}", a.dtype(), b.dtype()),
+                format!(
+                    "expected both inputs to have the same float or int64 dtype, got {} and {}",
+                    a.dtype(),
+                    b.dtype()
+                ),
             ));
         }
         // Lift vectors to matrices, remember which dims to drop after.
-        let a2 = if a.dim() == 1 { a.unsqueeze(0)? } else { a.clone() };
-        let b2 = if b.dim() == 1 { b.unsqueeze(1)? } else { b.clone() };
+        let a2 = if a.dim() == 1 {
+            a.unsqueeze(0)?
+        } else {
+            a.clone()
+        };
+        let b2 = if b.dim() == 1 {
+            b.unsqueeze(1)?
+        } else {
+            b.clone()
+        };
         let (m, k) = (a2.shape()[a2.dim() - 2], a2.shape()[a2.dim() - 1]);
         let (k2, n) = (b2.shape()[b2.dim() - 2], b2.shape()[b2.dim() - 1]);
         if k != k2 {
@@ -57,7 +73,11 @@ impl Tensor {
                 format!("mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n})"),
             ));
         }
-        let batch = broadcast_shapes("matmul", &a2.shape()[..a2.dim() - 2], &b2.shape()[..b2.dim() - 2])?;
+        let batch = broadcast_shapes(
+            "matmul",
+            &a2.shape()[..a2.dim() - 2],
+            &b2.shape()[..b2.dim() - 2],
+        )?;
         let mut out = match a.dtype() {
             DType::I64 => matmul_i64(&a2, &b2, &batch, m, k, n)?,
             dt => with_float!(dt, T => matmul_float::<T>(&a2, &b2, &batch, m, k, n)?),
@@ -74,7 +94,11 @@ impl Tensor {
     /// `self @ other` for 2-D tensors only (`torch.mm`).
     pub fn mm(&self, other: &Tensor) -> Result<Tensor> {
         if self.dim() != 2 || other.dim() != 2 {
-            return Err(TensorError::shapes("mm", &[self.shape(), other.shape()], "both arguments must be 2-D"));
+            return Err(TensorError::shapes(
+                "mm",
+                &[self.shape(), other.shape()],
+                "both arguments must be 2-D",
+            ));
         }
         self.matmul(other)
     }
@@ -82,7 +106,11 @@ impl Tensor {
     /// Batched product of 3-D tensors `[B, m, k] · [B, k, n]` (`torch.bmm`).
     pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
         if self.dim() != 3 || other.dim() != 3 || self.shape()[0] != other.shape()[0] {
-            return Err(TensorError::shapes("bmm", &[self.shape(), other.shape()], "expected 3-D tensors with the same batch size"));
+            return Err(TensorError::shapes(
+                "bmm",
+                &[self.shape(), other.shape()],
+                "expected 3-D tensors with the same batch size",
+            ));
         }
         self.matmul(other)
     }
@@ -117,7 +145,14 @@ fn batch_offsets(t: &Tensor, batch: &[usize]) -> Result<Vec<usize>> {
     Ok(offs)
 }
 
-fn matmul_float<T: Float>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Result<Tensor> {
+fn matmul_float<T: Float>(
+    a: &Tensor,
+    b: &Tensor,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<Tensor> {
     let (a, b) = (gemm_ready(a), gemm_ready(b));
     let (ra, rb) = (a.dim(), b.dim());
     let (ars, acs) = (a.strides()[ra - 2], a.strides()[ra - 1]);
@@ -133,30 +168,71 @@ fn matmul_float<T: Float>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: 
     // [B, m, k] (rows contiguous across the batch) times a shared [k, n]:
     // one tall GEMM instead of B small ones.
     if rb == 2 && nb > 1 && a.is_contiguous() {
-        let av = MatView { data: da, offset: a.layout().offset(), rows: nb * m, cols: k, rs: k, cs: 1 };
-        let bv = MatView { data: db, offset: b.layout().offset(), rows: k, cols: n, rs: brs, cs: bcs };
-        maybe_parallel(nb * m * n * k, GEMM_PAR_THRESHOLD, |threads| gemm(&mut out, av, bv, false, threads));
+        let av = MatView {
+            data: da,
+            offset: a.layout().offset(),
+            rows: nb * m,
+            cols: k,
+            rs: k,
+            cs: 1,
+        };
+        let bv = MatView {
+            data: db,
+            offset: b.layout().offset(),
+            rows: k,
+            cols: n,
+            rs: brs,
+            cs: bcs,
+        };
+        maybe_parallel(nb * m * n * k, GEMM_PAR_THRESHOLD, |threads| {
+            gemm(&mut out, av, bv, false, threads)
+        });
         return Ok(Tensor::from_data(out, &out_shape));
     }
     let (oa, ob) = (batch_offsets(&a, batch)?, batch_offsets(&b, batch)?);
     let one = |(i, dst): (usize, &mut [T]), threads: usize| {
-        let av = MatView { data: da, offset: oa[i], rows: m, cols: k, rs: ars, cs: acs };
-        let bv = MatView { data: db, offset: ob[i], rows: k, cols: n, rs: brs, cs: bcs };
+        let av = MatView {
+            data: da,
+            offset: oa[i],
+            rows: m,
+            cols: k,
+            rs: ars,
+            cs: acs,
+        };
+        let bv = MatView {
+            data: db,
+            offset: ob[i],
+            rows: k,
+            cols: n,
+            rs: brs,
+            cs: bcs,
+        };
         gemm(dst, av, bv, false, threads);
     };
     let per = m * n * k;
     maybe_parallel(nb * per, GEMM_PAR_THRESHOLD, |threads| {
         if threads > 1 && nb >= threads && per < GEMM_PAR_THRESHOLD {
             // Many small products: one per thread at a time.
-            out.par_chunks_mut(m * n).enumerate().for_each(|x| one(x, 1));
+            out.par_chunks_mut(m * n)
+                .enumerate()
+                .for_each(|x| one(x, 1));
         } else {
-            out.chunks_mut(m * n).enumerate().for_each(|x| one(x, threads));
+            out.chunks_mut(m * n)
+                .enumerate()
+                .for_each(|x| one(x, threads));
         }
     });
     Ok(Tensor::from_data(out, &out_shape))
 }
 
-fn matmul_i64(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Result<Tensor> {
+fn matmul_i64(
+    a: &Tensor,
+    b: &Tensor,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<Tensor> {
     let (ra, rb) = (a.dim(), b.dim());
     let (ars, acs) = (a.strides()[ra - 2], a.strides()[ra - 1]);
     let (brs, bcs) = (b.strides()[rb - 2], b.strides()[rb - 1]);
@@ -166,7 +242,11 @@ fn matmul_i64(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: us
     for (&pa, &pb) in oa.iter().zip(&ob) {
         for i in 0..m {
             for j in 0..n {
-                let s = (0..k).fold(0i64, |s, p| s.wrapping_add(da[pa + i * ars + p * acs].wrapping_mul(db[pb + p * brs + j * bcs])));
+                let s = (0..k).fold(0i64, |s, p| {
+                    s.wrapping_add(
+                        da[pa + i * ars + p * acs].wrapping_mul(db[pb + p * brs + j * bcs]),
+                    )
+                });
                 out.push(s);
             }
         }
@@ -187,14 +267,19 @@ mod tests {
         let mut out = vec![0.0f32; m * n];
         for i in 0..m {
             for j in 0..n {
-                out[i * n + j] = (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum::<f64>() as f32;
+                out[i * n + j] = (0..k)
+                    .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
+                    .sum::<f64>() as f32;
             }
         }
         out
     }
 
     fn close(a: &[f32], b: &[f32]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-4 + 1e-4 * y.abs())
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| (x - y).abs() <= 1e-4 + 1e-4 * y.abs())
     }
 
     #[test]
@@ -213,7 +298,13 @@ mod tests {
         let a11 = a.select(0, 1).unwrap().select(0, 0).unwrap();
         let b2 = b.select(0, 2).unwrap();
         let want = a11.matmul(&b2).unwrap().to_vec::<f32>().unwrap();
-        let got = c.select(0, 1).unwrap().select(0, 2).unwrap().to_vec::<f32>().unwrap();
+        let got = c
+            .select(0, 1)
+            .unwrap()
+            .select(0, 2)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
         assert!(close(&got, &want));
         // batched vector
         assert_eq!(a.matmul(&v).unwrap().shape(), &[2, 1, 5]);
@@ -227,14 +318,21 @@ mod tests {
         assert!(e.contains("2x3 and 4x5"), "{e}");
         assert!(a.matmul(&Tensor::zeros_dtype(&[3, 2], DType::F64)).is_err());
         assert!(a.matmul(&Tensor::scalar(1.0f32)).is_err());
-        assert!(Tensor::zeros(&[2, 2, 3]).matmul(&Tensor::zeros(&[3, 3, 1])).is_err());
+        assert!(Tensor::zeros(&[2, 2, 3])
+            .matmul(&Tensor::zeros(&[3, 3, 1]))
+            .is_err());
     }
 
     #[test]
     fn int_and_empty() {
         let a = Tensor::from_vec(vec![1i64, 2, 3, 4], &[2, 2]).unwrap();
-        assert_eq!(a.matmul(&a).unwrap().to_vec::<i64>().unwrap(), vec![7, 10, 15, 22]);
-        let z = Tensor::zeros(&[2, 0]).matmul(&Tensor::zeros(&[0, 3])).unwrap();
+        assert_eq!(
+            a.matmul(&a).unwrap().to_vec::<i64>().unwrap(),
+            vec![7, 10, 15, 22]
+        );
+        let z = Tensor::zeros(&[2, 0])
+            .matmul(&Tensor::zeros(&[0, 3]))
+            .unwrap();
         assert_eq!(z.to_vec::<f32>().unwrap(), vec![0.0; 6]);
     }
 

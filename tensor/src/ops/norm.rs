@@ -19,10 +19,20 @@ pub struct BatchNormStats {
 }
 
 /// Checks an optional per-channel parameter of length `c`.
-fn check_channel(op: &'static str, name: &str, p: Option<&Tensor>, c: usize, x: &Tensor) -> Result<()> {
+fn check_channel(
+    op: &'static str,
+    name: &str,
+    p: Option<&Tensor>,
+    c: usize,
+    x: &Tensor,
+) -> Result<()> {
     if let Some(p) = p {
         if p.shape() != [c] {
-            return Err(TensorError::shapes(op, &[x.shape(), p.shape()], format!("{name} must have shape [{c}]")));
+            return Err(TensorError::shapes(
+                op,
+                &[x.shape(), p.shape()],
+                format!("{name} must have shape [{c}]"),
+            ));
         }
     }
     Ok(())
@@ -33,7 +43,13 @@ impl Tensor {
     /// spatial dims of an `[N, C, *]` input.
     pub fn batch_norm_stats(&self) -> Result<BatchNormStats> {
         if self.dim() < 2 {
-            return Err(TensorError::invalid("batch_norm", format!("expected an input of shape [N, C, *], got {:?}", self.shape())));
+            return Err(TensorError::invalid(
+                "batch_norm",
+                format!(
+                    "expected an input of shape [N, C, *], got {:?}",
+                    self.shape()
+                ),
+            ));
         }
         let t = self.to_float();
         let (n, c) = (t.shape()[0], t.shape()[1]);
@@ -42,7 +58,10 @@ impl Tensor {
         if count <= 1 {
             return Err(TensorError::invalid(
                 "batch_norm",
-                format!("expected more than 1 value per channel when training, got input size {:?}", t.shape()),
+                format!(
+                    "expected more than 1 value per channel when training, got input size {:?}",
+                    t.shape()
+                ),
             ));
         }
         Ok(with_float!(t.dtype(), T => {
@@ -76,10 +95,21 @@ impl Tensor {
         eps: f64,
     ) -> Result<Tensor> {
         if self.dim() < 2 {
-            return Err(TensorError::invalid("batch_norm", format!("expected an input of shape [N, C, *], got {:?}", self.shape())));
+            return Err(TensorError::invalid(
+                "batch_norm",
+                format!(
+                    "expected an input of shape [N, C, *], got {:?}",
+                    self.shape()
+                ),
+            ));
         }
         let c = self.shape()[1];
-        for (name, p) in [("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)] {
+        for (name, p) in [
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+            ("weight", weight),
+            ("bias", bias),
+        ] {
             check_channel("batch_norm", name, p, c, self)?;
         }
         let (mean, var) = if training {
@@ -88,7 +118,12 @@ impl Tensor {
         } else {
             match (running_mean, running_var) {
                 (Some(m), Some(v)) => (m.clone(), v.clone()),
-                _ => return Err(TensorError::invalid("batch_norm", "running_mean and running_var are required in eval mode")),
+                _ => {
+                    return Err(TensorError::invalid(
+                        "batch_norm",
+                        "running_mean and running_var are required in eval mode",
+                    ))
+                }
             }
         };
         let t = self.to_float();
@@ -121,7 +156,13 @@ impl Tensor {
     /// Layer normalization over the trailing `normalized_shape` dims
     /// (`F.layer_norm`), with optional elementwise `weight` and `bias` of
     /// that shape.
-    pub fn layer_norm(&self, normalized_shape: &[usize], weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
+    pub fn layer_norm(
+        &self,
+        normalized_shape: &[usize],
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<Tensor> {
         let (out, _, _) = self.layer_norm_with_stats(normalized_shape, weight, bias, eps)?;
         Ok(out)
     }
@@ -146,7 +187,11 @@ impl Tensor {
         for (name, p) in [("weight", weight), ("bias", bias)] {
             if let Some(p) = p {
                 if p.shape() != normalized_shape {
-                    return Err(TensorError::shapes("layer_norm", &[normalized_shape, p.shape()], format!("{name} must have the normalized shape")));
+                    return Err(TensorError::shapes(
+                        "layer_norm",
+                        &[normalized_shape, p.shape()],
+                        format!("{name} must have the normalized shape"),
+                    ));
                 }
             }
         }
@@ -157,7 +202,7 @@ impl Tensor {
             let w = weight.map(|p| p.to_dtype(<T as Element>::DTYPE).values::<T>().into_owned());
             let b = bias.map(|p| p.to_dtype(<T as Element>::DTYPE).values::<T>().into_owned());
             let x = t.values::<T>();
-            let rows = if d == 0 { 0 } else { x.len() / d };
+            let rows = x.len().checked_div(d).unwrap_or(0);
             let mut out = Vec::with_capacity(x.len());
             let mut means = Vec::with_capacity(rows);
             let mut rstds = Vec::with_capacity(rows);
@@ -191,22 +236,33 @@ mod tests {
     #[test]
     fn batch_norm_normalizes_each_channel() {
         let mut g = Generator::new(3);
-        let x = Tensor::randn_with(&[4, 3, 5, 5], &mut g).mul_scalar(3.0).add_scalar(2.0);
+        let x = Tensor::randn_with(&[4, 3, 5, 5], &mut g)
+            .mul_scalar(3.0)
+            .add_scalar(2.0);
         let y = x.batch_norm(None, None, None, None, true, 1e-5).unwrap();
         let per_channel = y.transpose(0, 1).unwrap().reshape(&[3, -1]).unwrap();
         for m in per_channel.mean_dim(1).unwrap().to_vec::<f32>().unwrap() {
             assert!(m.abs() < 1e-5, "{m}");
         }
-        for v in per_channel.var_dim(1, 0, false).unwrap().to_vec::<f32>().unwrap() {
+        for v in per_channel
+            .var_dim(1, 0, false)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap()
+        {
             assert!((v - 1.0).abs() < 1e-3, "{v}");
         }
         // eval mode with running stats = identity for mean 0, var 1
         let rm = Tensor::zeros(&[3]);
         let rv = Tensor::ones(&[3]);
-        let e = x.batch_norm(Some(&rm), Some(&rv), None, None, false, 0.0).unwrap();
+        let e = x
+            .batch_norm(Some(&rm), Some(&rv), None, None, false, 0.0)
+            .unwrap();
         assert_eq!(e.to_vec::<f32>().unwrap(), x.to_vec::<f32>().unwrap());
         assert!(x.batch_norm(None, None, None, None, false, 1e-5).is_err());
-        assert!(x.batch_norm(None, None, Some(&Tensor::ones(&[4])), None, true, 1e-5).is_err());
+        assert!(x
+            .batch_norm(None, None, Some(&Tensor::ones(&[4])), None, true, 1e-5)
+            .is_err());
     }
 
     #[test]
@@ -214,7 +270,11 @@ mod tests {
         let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 10.0, 10.0], &[2, 3]).unwrap();
         let w = Tensor::from_vec(vec![1.0f32, 2.0, 1.0], &[3]).unwrap();
         let b = Tensor::from_vec(vec![0.0f32, 0.0, 1.0], &[3]).unwrap();
-        let y = x.layer_norm(&[3], Some(&w), Some(&b), 0.0).unwrap().to_vec::<f32>().unwrap();
+        let y = x
+            .layer_norm(&[3], Some(&w), Some(&b), 0.0)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
         let s = (2.0f32 / 3.0).sqrt();
         let want = [-1.0 / s, 0.0, 1.0 / s + 1.0];
         for (a, b) in y[..3].iter().zip(want) {

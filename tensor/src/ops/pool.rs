@@ -295,14 +295,17 @@ fn max_plane<T: Float>(g: &Pool2d, x: &[T], out: &mut [T], mut idx: Option<&mut 
             if let Some(idx) = idx.as_deref_mut() {
                 let nan = is_nan(best);
                 let mut at = None;
-                'scan: for ih in (h0..h1).step_by(g.dh) {
-                    for iw in (w0..w1).step_by(g.dw) {
-                        let v = x[ih * g.w + iw];
-                        if nan && is_nan(v) {
-                            at = Some(ih * g.w + iw); // keep looking for a later NaN
-                        } else if !nan && v == best {
-                            at = Some(ih * g.w + iw);
-                            break 'scan;
+                for ih in (h0..h1).step_by(g.dh) {
+                    let mut row = x[ih * g.w + w0..ih * g.w + w1].iter().step_by(g.dw);
+                    let pos = if nan {
+                        row.rposition(|&v| is_nan(v))
+                    } else {
+                        row.position(|&v| v == best)
+                    };
+                    if let Some(p) = pos {
+                        at = Some(ih * g.w + w0 + p * g.dw);
+                        if !nan {
+                            break;
                         }
                     }
                 }

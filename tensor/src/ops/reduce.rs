@@ -30,7 +30,7 @@ pub(crate) fn sum_slice<T: Numeric>(x: &[T]) -> T {
         while w > 1 {
             w /= 2;
             for i in 0..w {
-                acc[i] = acc[i] + acc[i + w];
+                acc[i] += acc[i + w];
             }
         }
         rem.iter().fold(acc[0], |s, &v| s + v)
@@ -47,7 +47,9 @@ pub(crate) fn sum_slice<T: Numeric>(x: &[T]) -> T {
             rec(a, false) + rec(b, false)
         }
     }
-    maybe_parallel(x.len(), ELEMENTWISE_PAR_THRESHOLD * 4, |threads| rec(x, threads > 1))
+    maybe_parallel(x.len(), ELEMENTWISE_PAR_THRESHOLD * 4, |threads| {
+        rec(x, threads > 1)
+    })
 }
 
 /// A contiguous tensor viewed as `[outer, r, inner]` around dimension `dim`.
@@ -63,7 +65,15 @@ fn axis(op: &'static str, t: &Tensor, dim: i64, keepdim: bool) -> Result<(usize,
     let d = normalize_dim(op, dim, t.dim())?;
     let shape = t.shape();
     if shape.is_empty() {
-        return Ok((0, Axis { outer: 1, r: 1, inner: 1, out_shape: vec![] }));
+        return Ok((
+            0,
+            Axis {
+                outer: 1,
+                r: 1,
+                inner: 1,
+                out_shape: vec![],
+            },
+        ));
     }
     let mut out_shape = shape.to_vec();
     if keepdim {
@@ -198,7 +208,11 @@ impl Tensor {
     pub fn sum_dims(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
         if dims.is_empty() {
             let s = self.sum();
-            return if keepdim { s.reshape_to(&vec![1; self.dim()]) } else { Ok(s) };
+            return if keepdim {
+                s.reshape_to(&vec![1; self.dim()])
+            } else {
+                Ok(s)
+            };
         }
         let mut ds: Vec<usize> = dims
             .iter()
@@ -206,7 +220,10 @@ impl Tensor {
             .collect::<Result<_>>()?;
         ds.sort_unstable();
         if ds.windows(2).any(|w| w[0] == w[1]) {
-            return Err(TensorError::invalid("sum", format!("dim {dims:?} appears multiple times in the list of dims")));
+            return Err(TensorError::invalid(
+                "sum",
+                format!("dim {dims:?} appears multiple times in the list of dims"),
+            ));
         }
         let mut out = self.clone();
         for &d in ds.iter().rev() {
@@ -241,7 +258,11 @@ impl Tensor {
     pub fn mean_dims(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
         let t = self.to_float();
         let s = t.sum_dims(dims, keepdim)?;
-        let count = if dims.is_empty() { t.numel() } else { t.numel() / s.numel().max(1) };
+        let count = if dims.is_empty() {
+            t.numel()
+        } else {
+            t.numel() / s.numel().max(1)
+        };
         let count = if s.numel() == 0 { 1 } else { count };
         Ok(s.div_scalar(count as f64))
     }
@@ -250,7 +271,9 @@ impl Tensor {
     pub fn prod_dim(&self, dim: i64, keepdim: bool) -> Result<Tensor> {
         let t = sum_input(self);
         let (d, ax) = axis("prod", &t, dim, keepdim)?;
-        Ok(with_numeric!(t.dtype(), T => reduce_rows::<T, T>(&t, d, &ax, |row| row.iter().fold(T::ONE, |p, &v| p * v))))
+        Ok(
+            with_numeric!(t.dtype(), T => reduce_rows::<T, T>(&t, d, &ax, |row| row.iter().fold(T::ONE, |p, &v| p * v))),
+        )
     }
 
     /// Product of all elements (`tensor.prod()`).
@@ -272,7 +295,10 @@ impl Tensor {
 
     fn extreme_all(&self, op: &'static str, largest: bool) -> Result<Tensor> {
         if self.numel() == 0 {
-            return Err(TensorError::invalid(op, "expected reduction dim to be specified for input.numel() == 0"));
+            return Err(TensorError::invalid(
+                op,
+                "expected reduction dim to be specified for input.numel() == 0",
+            ));
         }
         let flat = self.flatten();
         let (v, _) = flat.extreme_dim(op, 0, false, largest)?;
@@ -308,11 +334,27 @@ impl Tensor {
         Ok(self.extreme_dim("argmin", dim, keepdim, false)?.1)
     }
 
-    fn extreme_dim(&self, op: &'static str, dim: i64, keepdim: bool, largest: bool) -> Result<(Tensor, Tensor)> {
-        let t = if self.dtype() == DType::Bool { self.to_dtype(DType::I64) } else { self.clone() };
+    fn extreme_dim(
+        &self,
+        op: &'static str,
+        dim: i64,
+        keepdim: bool,
+        largest: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        let t = if self.dtype() == DType::Bool {
+            self.to_dtype(DType::I64)
+        } else {
+            self.clone()
+        };
         let (d, ax) = axis(op, &t, dim, keepdim)?;
         if ax.r == 0 {
-            return Err(TensorError::invalid(op, format!("cannot reduce over dimension {d} of size 0 (shape {:?})", t.shape())));
+            return Err(TensorError::invalid(
+                op,
+                format!(
+                    "cannot reduce over dimension {d} of size 0 (shape {:?})",
+                    t.shape()
+                ),
+            ));
         }
         let pairs = with_numeric!(t.dtype(), T => {
             // Values and indices in one pass per row.
@@ -337,7 +379,11 @@ impl Tensor {
                 .unzip();
             (Tensor::from_data(vals, &ax.out_shape), Tensor::from_data(idx, &ax.out_shape))
         });
-        let values = if self.dtype() == DType::Bool { pairs.0.to_dtype(DType::Bool) } else { pairs.0 };
+        let values = if self.dtype() == DType::Bool {
+            pairs.0.to_dtype(DType::Bool)
+        } else {
+            pairs.0
+        };
         Ok((values, pairs.1))
     }
 
@@ -346,7 +392,9 @@ impl Tensor {
     pub fn var_dim(&self, dim: i64, correction: usize, keepdim: bool) -> Result<Tensor> {
         let t = self.to_float();
         let (d, ax) = axis("var", &t, dim, keepdim)?;
-        Ok(with_float!(t.dtype(), T => reduce_rows::<T, T>(&t, d, &ax, |row| variance(row, correction))))
+        Ok(
+            with_float!(t.dtype(), T => reduce_rows::<T, T>(&t, d, &ax, |row| variance(row, correction))),
+        )
     }
 
     /// Standard deviation over `dim` (`torch.std`), see [`Tensor::var_dim`].
@@ -380,7 +428,9 @@ fn variance<T: Float>(row: &[T], correction: usize) -> T {
         return T::nan();
     }
     let mean = sum_slice(row) / T::from_usize(n);
-    let ss = row.iter().fold(T::ZERO, |s, &v| s + (v - mean) * (v - mean));
+    let ss = row
+        .iter()
+        .fold(T::ZERO, |s, &v| s + (v - mean) * (v - mean));
     if n <= correction {
         // PyTorch: division by a non-positive count gives inf/nan.
         return ss / T::from_f64(n as f64 - correction as f64);
@@ -390,10 +440,13 @@ fn variance<T: Float>(row: &[T], correction: usize) -> T {
 
 /// Stable `log(sum(exp(row)))`: shift by the max first.
 pub(crate) fn logsumexp_row<T: Float>(row: &[T]) -> T {
-    let m = row.iter().fold(T::neg_infinity(), |m, &v| if v > m || v.is_nan() { v } else { m });
+    let m = row.iter().fold(
+        T::neg_infinity(),
+        |m, &v| if v > m || v.is_nan() { v } else { m },
+    );
     if m.is_infinite() || m.is_nan() {
-        // All -inf gives -inf; any +inf gives +inf; NaN stays NaN.
-        return if m.is_nan() { m } else if m > T::ZERO { m } else { T::neg_infinity() };
+        // All -inf gives -inf, any +inf gives +inf, NaN stays NaN: m itself.
+        return m;
     }
     let s = with_simd(|| row.iter().fold(T::ZERO, |s, &v| s + (v - m).exp_fast()));
     m + s.ln()
@@ -418,7 +471,9 @@ mod tests {
         let mut out = vec![];
         for o in 0..outer {
             for i in 0..inner {
-                let row: Vec<f32> = (0..s[dim]).map(|j| v[(o * s[dim] + j) * inner + i]).collect();
+                let row: Vec<f32> = (0..s[dim])
+                    .map(|j| v[(o * s[dim] + j) * inner + i])
+                    .collect();
                 out.push(f(&row));
             }
         }
@@ -432,7 +487,10 @@ mod tests {
             let sum = x.sum_dim(d as i64).unwrap().to_vec::<f32>().unwrap();
             assert_eq!(sum, naive(&x, d, |r| r.iter().sum()));
             let (mx, _) = x.max_dim(d as i64, false).unwrap();
-            assert_eq!(mx.to_vec::<f32>().unwrap(), naive(&x, d, |r| r.iter().cloned().fold(f32::MIN, f32::max)));
+            assert_eq!(
+                mx.to_vec::<f32>().unwrap(),
+                naive(&x, d, |r| r.iter().cloned().fold(f32::MIN, f32::max))
+            );
             let am = x.argmax(d as i64, false).unwrap().to_vec::<i64>().unwrap();
             let want: Vec<i64> = naive(&x, d, |r| {
                 let m = r.iter().cloned().fold(f32::MIN, f32::max);
@@ -453,7 +511,10 @@ mod tests {
         let n = 1 << 22;
         let x = Tensor::full(&[n], 0.1f32);
         let s = x.sum().item::<f32>().unwrap();
-        assert!((s as f64 - 0.1f32 as f64 * n as f64).abs() < 1e-3 * n as f64 * 1e-3, "{s}");
+        assert!(
+            (s as f64 - 0.1f32 as f64 * n as f64).abs() < 1e-3 * n as f64 * 1e-3,
+            "{s}"
+        );
     }
 
     #[test]
@@ -467,16 +528,22 @@ mod tests {
         assert_eq!(i.mean().dtype(), DType::F32);
         let b = Tensor::from_vec(vec![true, true, false], &[3]).unwrap();
         assert_eq!(b.sum().item::<i64>().unwrap(), 2);
-        assert_eq!(x.mean_dims(&[0], false).unwrap().item::<f32>().unwrap(), 2.5);
+        assert_eq!(
+            x.mean_dims(&[0], false).unwrap().item::<f32>().unwrap(),
+            2.5
+        );
     }
 
     #[test]
     fn logsumexp_is_stable() {
-        let x = Tensor::from_vec(vec![1000.0f32, 1000.0, -1000.0, f32::NEG_INFINITY], &[2, 2]).unwrap();
+        let x =
+            Tensor::from_vec(vec![1000.0f32, 1000.0, -1000.0, f32::NEG_INFINITY], &[2, 2]).unwrap();
         let l = x.logsumexp(1, false).unwrap().to_vec::<f32>().unwrap();
         assert!((l[0] - (1000.0 + 2f32.ln())).abs() < 1e-3);
         assert_eq!(l[1], -1000.0);
-        let all_neg_inf = Tensor::full(&[3], f32::NEG_INFINITY).logsumexp(0, false).unwrap();
+        let all_neg_inf = Tensor::full(&[3], f32::NEG_INFINITY)
+            .logsumexp(0, false)
+            .unwrap();
         assert_eq!(all_neg_inf.item::<f32>().unwrap(), f32::NEG_INFINITY);
     }
 

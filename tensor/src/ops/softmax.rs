@@ -13,7 +13,9 @@ use crate::tensor::{with_float, Tensor};
 /// softmax (or log_softmax) of one contiguous row, written into `out`.
 #[inline(always)]
 fn softmax_row<T: Float>(x: &[T], out: &mut [T], log: bool) {
-    let m = x.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+    let m = x
+        .iter()
+        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
     // A row of -inf (or NaN) gives NaN like PyTorch; keep m finite otherwise.
     let m = if m.is_infinite() { T::ZERO } else { m };
     let mut sum = [T::ZERO; 8];
@@ -24,7 +26,10 @@ fn softmax_row<T: Float>(x: &[T], out: &mut [T], log: bool) {
                 sum[i] += (c[i] - m).exp_fast();
             }
         }
-        let tail = chunks.remainder().iter().fold(T::ZERO, |s, &v| s + (v - m).exp_fast());
+        let tail = chunks
+            .remainder()
+            .iter()
+            .fold(T::ZERO, |s, &v| s + (v - m).exp_fast());
         let lse = m + (sum.iter().fold(tail, |s, &v| s + v)).ln();
         for (o, &v) in out.iter_mut().zip(x) {
             *o = v - lse;
@@ -39,7 +44,10 @@ fn softmax_row<T: Float>(x: &[T], out: &mut [T], log: bool) {
                 sum[i] += c[i];
             }
         }
-        let total = chunks.remainder().iter().fold(sum.iter().fold(T::ZERO, |s, &v| s + v), |s, &v| s + v);
+        let total = chunks
+            .remainder()
+            .iter()
+            .fold(sum.iter().fold(T::ZERO, |s, &v| s + v), |s, &v| s + v);
         let inv = T::ONE / total;
         for o in out.iter_mut() {
             *o *= inv;
@@ -71,12 +79,18 @@ impl Tensor {
         if t.dim() == 0 {
             return Ok(with_float!(t.dtype(), T => {
                 let v = t.item::<T>()?;
-                Tensor::scalar(if log { v - v } else { (v - v).exp() })
+                #[allow(clippy::eq_op)] // v - v keeps NaN and inf -> NaN, as PyTorch
+                let z = v - v;
+                Tensor::scalar(if log { z } else { z.exp() })
             }));
         }
         // Work on rows: move `dim` last when it isn't already.
         let last = d == t.dim() - 1;
-        let moved = if last { t.clone() } else { t.transpose(d as i64, -1)? };
+        let moved = if last {
+            t.clone()
+        } else {
+            t.transpose(d as i64, -1)?
+        };
         let r = moved.shape()[moved.dim() - 1];
         let out = with_float!(t.dtype(), T => {
             let src = moved.values::<T>();
@@ -115,7 +129,13 @@ mod tests {
             let l = x.log_softmax(d).unwrap();
             let e = x.exp();
             let want = e.div(&e.sum_keepdim(d).unwrap()).unwrap();
-            for ((a, b), c) in s.to_vec::<f32>().unwrap().iter().zip(want.to_vec::<f32>().unwrap()).zip(l.to_vec::<f32>().unwrap()) {
+            for ((a, b), c) in s
+                .to_vec::<f32>()
+                .unwrap()
+                .iter()
+                .zip(want.to_vec::<f32>().unwrap())
+                .zip(l.to_vec::<f32>().unwrap())
+            {
                 assert!((a - b).abs() < 1e-6);
                 assert!((c - b.ln()).abs() < 1e-5);
             }
@@ -125,7 +145,10 @@ mod tests {
     #[test]
     fn stable_at_extremes() {
         let x = Tensor::from_vec(vec![-1000.0f32, 0.0, 1000.0], &[3]).unwrap();
-        assert_eq!(x.softmax(0).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 0.0, 1.0]);
+        assert_eq!(
+            x.softmax(0).unwrap().to_vec::<f32>().unwrap(),
+            vec![0.0, 0.0, 1.0]
+        );
         let l = x.log_softmax(0).unwrap().to_vec::<f32>().unwrap();
         assert_eq!(l, vec![-2000.0, -1000.0, 0.0]);
         assert!(x.softmax(1).is_err());

@@ -132,12 +132,12 @@ impl Tensor {
         /// Exact GELU, `x * Φ(x)` (`F.gelu`).
         gelu, |x| T::from_f64(0.5) * x * (T::ONE + Float::erf(x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2))));
     float_unary!(
-        /// GELU's tanh approximation (`F.gelu(x, approximate="tanh")`).
-        gelu_tanh, |x| {
-            let k = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
-            let inner = k * (x + T::from_f64(0.044715) * x * x * x);
-            T::from_f64(0.5) * x * (T::ONE + inner.tanh_fast())
-        });
+    /// GELU's tanh approximation (`F.gelu(x, approximate="tanh")`).
+    gelu_tanh, |x| {
+        let k = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
+        let inner = k * (x + T::from_f64(0.044715) * x * x * x);
+        T::from_f64(0.5) * x * (T::ONE + inner.tanh_fast())
+    });
     /// `x` for `x >= 0`, `slope * x` otherwise (`F.leaky_relu`).
     pub fn leaky_relu(&self, negative_slope: f64) -> Tensor {
         let t = self.to_float();
@@ -221,12 +221,30 @@ mod tests {
         let d = |f: fn(f64) -> f64| xs.iter().map(|&v| f(v as f64)).collect::<Vec<_>>();
         close(&x.exp().to_vec::<f32>().unwrap(), &d(f64::exp));
         close(&x.tanh().to_vec::<f32>().unwrap(), &d(f64::tanh));
-        close(&x.silu().to_vec::<f32>().unwrap(), &d(|v| v / (1.0 + (-v).exp())));
-        close(&x.softplus().to_vec::<f32>().unwrap(), &d(|v| v.exp().ln_1p()));
-        close(&x.gelu().to_vec::<f32>().unwrap(), &d(|v| 0.5 * v * (1.0 + libm::erf(v / 2f64.sqrt()))));
-        close(&x.elu(1.5).to_vec::<f32>().unwrap(), &d(|v| if v > 0.0 { v } else { 1.5 * v.exp_m1() }));
-        close(&x.leaky_relu(0.1).to_vec::<f32>().unwrap(), &d(|v| if v < 0.0 { 0.1 * v } else { v }));
-        assert_eq!(x.clamp(-1.0, 1.0).to_vec::<f32>().unwrap(), vec![-1.0, -0.5, 0.0, 0.7, 1.0]);
+        close(
+            &x.silu().to_vec::<f32>().unwrap(),
+            &d(|v| v / (1.0 + (-v).exp())),
+        );
+        close(
+            &x.softplus().to_vec::<f32>().unwrap(),
+            &d(|v| v.exp().ln_1p()),
+        );
+        close(
+            &x.gelu().to_vec::<f32>().unwrap(),
+            &d(|v| 0.5 * v * (1.0 + libm::erf(v / 2f64.sqrt()))),
+        );
+        close(
+            &x.elu(1.5).to_vec::<f32>().unwrap(),
+            &d(|v| if v > 0.0 { v } else { 1.5 * v.exp_m1() }),
+        );
+        close(
+            &x.leaky_relu(0.1).to_vec::<f32>().unwrap(),
+            &d(|v| if v < 0.0 { 0.1 * v } else { v }),
+        );
+        assert_eq!(
+            x.clamp(-1.0, 1.0).to_vec::<f32>().unwrap(),
+            vec![-1.0, -0.5, 0.0, 0.7, 1.0]
+        );
     }
 
     #[test]
