@@ -291,11 +291,13 @@ pub fn cross_entropy(
 
 /// Mean squared error (`F.mse_loss`); shapes broadcast.
 pub fn mse_loss(input: &Tensor, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+    crate::layout::broadcast_shapes("mse_loss", input.shape(), target.shape())?;
     Ok(reduce(input.sub(target)?.square(), reduction))
 }
 
 /// Mean absolute error (`F.l1_loss`); shapes broadcast.
 pub fn l1_loss(input: &Tensor, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
+    crate::layout::broadcast_shapes("l1_loss", input.shape(), target.shape())?;
     Ok(reduce(input.sub(target)?.abs(), reduction))
 }
 

@@ -2058,41 +2058,6 @@ mod tests {
         assert_eq!(y.shape(), &[1, 4, 5, 5]);
     }
 
-    #[test]
-    #[ignore]
-    fn tmp_perf() {
-        for (xs, ws, groups) in [([8usize, 64, 56, 56], [64usize, 64, 3, 3], 1usize), ([1, 64, 56, 56], [64, 64, 3, 3], 1), ([8, 64, 56, 56], [64, 1, 3, 3], 64), ([8, 256, 28, 28], [64, 256, 1, 1], 1)] {
-            let x = randn(&xs, DType::F32, 1);
-            let w = randn(&ws, DType::F32, 2);
-            let y = x.conv2d(&w, None, [1, 1], [ws[2] / 2; 2], [1, 1], groups).unwrap();
-            let t = std::time::Instant::now();
-            let reps = 5;
-            for _ in 0..reps { let _ = x.conv2d(&w, None, [1, 1], [ws[2] / 2; 2], [1, 1], groups).unwrap(); }
-            let fw = t.elapsed().as_secs_f64() / reps as f64;
-            let t = std::time::Instant::now();
-            for _ in 0..reps { let _ = Tensor::conv2d_backward_input(&y, &w, &xs, [1, 1], [ws[2] / 2; 2], [1, 1], groups).unwrap(); }
-            let bi = t.elapsed().as_secs_f64() / reps as f64;
-            let t = std::time::Instant::now();
-            for _ in 0..reps { let _ = Tensor::conv2d_backward_weight(&y, &x, &ws, [1, 1], [ws[2] / 2; 2], [1, 1], groups).unwrap(); }
-            let bw = t.elapsed().as_secs_f64() / reps as f64;
-            let macs = xs[0] * ws[0] * ws[1] * ws[2] * ws[3] * xs[2] * xs[3];
-            eprintln!("{xs:?} {ws:?} g{groups}: fwd {:.2} ms ({:.1} GFLOP/s) bwd_in {:.2} ms bwd_w {:.2} ms", fw * 1e3, 2.0 * macs as f64 / fw / 1e9, bi * 1e3, bw * 1e3);
-        }
-        let x = randn(&[32, 64, 112, 112], DType::F32, 3);
-        let t = std::time::Instant::now();
-        let y = x.max_pool2d([3, 3], [2, 2], [1, 1]).unwrap();
-        eprintln!("maxpool {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
-        let t = std::time::Instant::now();
-        let _ = x.max_pool2d_with_indices([3, 3], [2, 2], [1, 1]).unwrap();
-        eprintln!("maxpool idx {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
-        let t = std::time::Instant::now();
-        let _ = x.avg_pool2d([3, 3], [2, 2], [1, 1]).unwrap();
-        eprintln!("avgpool {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
-        let t = std::time::Instant::now();
-        let _ = x.adaptive_avg_pool2d([7, 7]).unwrap();
-        eprintln!("adaptive {:.2} ms; numel {}", t.elapsed().as_secs_f64() * 1e3, y.numel());
-    }
-
     /// Cases conv2d/0, conv2d/1 and conv1d/0 of
     /// shared/conformance/torch_ops.json, printed by a one-off Python script:
     /// inputs X, W, B, forward OUT, GOUT (the grad_output), and the
