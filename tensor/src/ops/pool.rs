@@ -1079,6 +1079,57 @@ mod tests {
     }
 
     #[test]
+    fn max_pool_ties_nan_and_inf_follow_the_pytorch_rule() {
+        // Inputs full of ties, NaNs and -infs, against a direct loop of
+        // PyTorch's rule: start at (-inf, first tap) and take a tap when it
+        // is greater than the running maximum or NaN.
+        let mut gen = Generator::new(77);
+        for c in CASES {
+            let n: usize = c.x.iter().product();
+            let pick = [f64::NAN, f64::NEG_INFINITY, 0.0, -0.0, 1.0, 2.0, 2.0, 3.0];
+            let xv: Vec<f64> = (0..n).map(|_| pick[gen.int_below(0, 8) as usize]).collect();
+            let x = t64(&xv, c.x);
+            let (y, idx) = x
+                .max_pool2d_with_indices_ext(c.k, c.s, c.p, c.d, c.ceil)
+                .unwrap();
+            let (planes, h, w, oh, ow) = dims(c);
+            let (mut want, mut want_idx) = (vec![], vec![]);
+            for pl in 0..planes {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let (mut best, mut at) = (f64::NEG_INFINITY, None);
+                        for ky in 0..c.k[0] {
+                            for kx in 0..c.k[1] {
+                                let iy = (oy * c.s[0] + ky * c.d[0]) as isize - c.p[0] as isize;
+                                let ix = (ox * c.s[1] + kx * c.d[1]) as isize - c.p[1] as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                    continue;
+                                }
+                                let i = iy as usize * w + ix as usize;
+                                let v = xv[pl * h * w + i];
+                                at = at.or(Some(i));
+                                if v > best || v.is_nan() {
+                                    (best, at) = (v, Some(i));
+                                }
+                            }
+                        }
+                        want.push(best);
+                        want_idx.push(at.unwrap() as i64);
+                    }
+                }
+            }
+            let got = f64s(&y);
+            for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                    "{c:?} [{k}]: {g} vs {w}"
+                );
+            }
+            assert_eq!(idx.to_vec::<i64>().unwrap(), want_idx, "{c:?}");
+        }
+    }
+
+    #[test]
     fn max_pool_backward() {
         for (i, c) in CASES.iter().enumerate() {
             let x = randn(c.x, DType::F64, 100 + i as u64);
