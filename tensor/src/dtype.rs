@@ -201,6 +201,9 @@ pub trait Float:
     fn erf(self) -> Self;
     /// `e^x`; for f32 a vectorizable polynomial within 2 ulp.
     fn exp_fast(self) -> Self;
+    /// `e^x` for `x <= 0` (softmax after subtracting the max), vectorizable
+    /// for f32.
+    fn exp_nonpositive(self) -> Self;
     /// `1 / (1 + e^-x)`, vectorizable for f32.
     fn sigmoid(self) -> Self;
     /// `tanh(x)`, vectorizable for f32.
@@ -219,6 +222,10 @@ impl Float for f32 {
     #[inline(always)]
     fn exp_fast(self) -> Self {
         crate::math::exp_f32(self)
+    }
+    #[inline(always)]
+    fn exp_nonpositive(self) -> Self {
+        crate::math::exp_nonpositive_f32(self)
     }
     #[inline(always)]
     fn sigmoid(self) -> Self {
@@ -240,6 +247,10 @@ impl Float for f64 {
     }
     #[inline(always)]
     fn exp_fast(self) -> Self {
+        self.exp()
+    }
+    #[inline(always)]
+    fn exp_nonpositive(self) -> Self {
         self.exp()
     }
     #[inline(always)]

@@ -65,6 +65,18 @@ pub fn sigmoid_f32(x: f32) -> f32 {
     }
 }
 
+/// `e^x` for `x <= 0` (or NaN), as softmax needs after subtracting the
+/// row max: exact 0 where `e^x` underflows, no overflow handling.
+#[inline(always)]
+pub fn exp_nonpositive_f32(x: f32) -> f32 {
+    let e = exp_saturating(x);
+    if x < -87.33 {
+        0.0
+    } else {
+        e
+    }
+}
+
 /// `e^x` for `x` clamped to `[-87.5, 88]`, where `2^n` fits one exponent
 /// field: one multiply cheaper than [`exp_core`]. Saturates beyond the
 /// range, which is exact to f32 precision inside `1 / (1 + e^-x)`.

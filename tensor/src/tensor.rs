@@ -415,13 +415,15 @@ pub(crate) fn gather_strided<T: Element>(data: &[T], layout: &Layout) -> Vec<T> 
 /// Tiled copy for a layout whose dim `p` has unit stride but whose last
 /// dim does not: each (p, last) plane is a transpose, done 32x32 at a time.
 fn gather_tiled<T: Element>(data: &[T], layout: &Layout, p: usize) -> Vec<T> {
-    const TILE: usize = 32;
+    const TILE: usize = 64;
     let shape = &layout.shape;
     let rank = shape.len();
     let last = rank - 1;
     let out_strides = crate::layout::contiguous_strides(shape);
     let n = layout.numel();
-    let mut out = vec![T::default(); n];
+    // Every element is written exactly once below (the tiles cover each
+    // (p, last) plane of each index of the other dims); set_len at the end.
+    let mut out: Vec<T> = Vec::with_capacity(n);
     // The other dims, walked with an odometer.
     let others: Vec<usize> = (0..rank).filter(|&d| d != p && d != last).collect();
     let mut idx = vec![0usize; others.len()];
@@ -439,12 +441,31 @@ fn gather_tiled<T: Element>(data: &[T], layout: &Layout, p: usize) -> Vec<T> {
             .zip(&idx)
             .map(|(&d, &i)| i * out_strides[d])
             .sum();
+        // Bounds: the largest index read is src_base + (np-1) + (nl-1)*sl,
+        // inside the layout's extent; the largest written is
+        // dst_base + (np-1)*op + nl-1 < n. Checked once, not per element.
+        assert!(src_base + (np - 1) + (nl - 1) * sl < data.len() && dst_base + (np - 1) * op + nl - 1 < n);
+        let (src, dst) = (data.as_ptr(), out.as_mut_ptr());
+        // Through a small buffer: each source row segment is read once and
+        // each destination row segment written once, so power-of-two row
+        // strides (which map every row to the same cache set) don't thrash.
+        let mut buf = [[T::default(); TILE]; TILE];
         for i0 in (0..np).step_by(TILE) {
+            let ni = TILE.min(np - i0);
             for j0 in (0..nl).step_by(TILE) {
-                for j in j0..(j0 + TILE).min(nl) {
-                    let src = &data[src_base + j * sl..];
-                    for i in i0..(i0 + TILE).min(np) {
-                        out[dst_base + i * op + j] = src[i];
+                let nj = TILE.min(nl - j0);
+                for (jj, row) in buf.iter_mut().enumerate().take(nj) {
+                    let base = src_base + (j0 + jj) * sl + i0;
+                    for (ii, b) in row.iter_mut().enumerate().take(ni) {
+                        // SAFETY: in bounds by the assertion above.
+                        *b = unsafe { *src.add(base + ii) };
+                    }
+                }
+                for ii in 0..ni {
+                    let base = dst_base + (i0 + ii) * op + j0;
+                    for (jj, row) in buf.iter().enumerate().take(nj) {
+                        // SAFETY: in bounds by the assertion above.
+                        unsafe { *dst.add(base + jj) = row[ii] };
                     }
                 }
             }
@@ -452,6 +473,8 @@ fn gather_tiled<T: Element>(data: &[T], layout: &Layout, p: usize) -> Vec<T> {
         let mut k = others.len();
         loop {
             if k == 0 {
+                // SAFETY: all n elements were written (see above).
+                unsafe { out.set_len(n) };
                 return out;
             }
             k -= 1;

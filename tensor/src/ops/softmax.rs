@@ -1,6 +1,8 @@
 //! softmax and log_softmax along a dimension, numerically stable (the max
 //! is subtracted first, so inputs of ±1000 are fine).
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::dtype::{Float, Numeric};
@@ -10,44 +12,57 @@ use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
 use crate::simd::with_simd;
 use crate::tensor::{with_float, Tensor};
 
-/// softmax (or log_softmax) of one contiguous row, written into `out`.
+/// Largest element of a row, with 32 independent lanes (four AVX registers)
+/// so it vectorizes without a single dependency chain.
+/// NaN is skipped here and propagates through the sums later.
 #[inline(always)]
-fn softmax_row<T: Float>(x: &[T], out: &mut [T], log: bool) {
-    let m = x
-        .iter()
-        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
-    // A row of -inf (or NaN) gives NaN like PyTorch; keep m finite otherwise.
-    let m = if m.is_infinite() { T::ZERO } else { m };
-    let mut sum = [T::ZERO; 8];
-    if log {
-        let mut chunks = x.chunks_exact(8);
-        for c in &mut chunks {
-            for i in 0..8 {
-                sum[i] += (c[i] - m).exp_fast();
-            }
+fn row_max<T: Float>(x: &[T]) -> T {
+    let mut lanes = [T::neg_infinity(); 32];
+    let mut chunks = x.chunks_exact(32);
+    for c in &mut chunks {
+        for i in 0..32 {
+            lanes[i] = if c[i] > lanes[i] { c[i] } else { lanes[i] };
         }
-        let tail = chunks
-            .remainder()
-            .iter()
-            .fold(T::ZERO, |s, &v| s + (v - m).exp_fast());
-        let lse = m + (sum.iter().fold(tail, |s, &v| s + v)).ln();
+    }
+    let m = chunks.remainder().iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+    lanes.iter().fold(m, |m, &v| if v > m { v } else { m })
+}
+
+/// Sum of a row with 32 independent lanes.
+#[inline(always)]
+fn row_sum<T: Float>(x: &[T]) -> T {
+    let mut lanes = [T::ZERO; 32];
+    let mut chunks = x.chunks_exact(32);
+    for c in &mut chunks {
+        for i in 0..32 {
+            lanes[i] += c[i];
+        }
+    }
+    let tail = chunks.remainder().iter().fold(T::ZERO, |s, &v| s + v);
+    lanes.iter().fold(tail, |s, &v| s + v)
+}
+
+/// softmax (or log_softmax) of one contiguous row, written into `out`
+/// (uninitialized on entry, fully written on return). Passes over a row
+/// that sits in L1: max, exp, sum, scale; each a simple loop that
+/// vectorizes on its own.
+#[inline(always)]
+fn softmax_row<T: Float>(x: &[T], out: &mut [MaybeUninit<T>], log: bool) {
+    let m = row_max(x);
+    // A row of -inf gives NaN like PyTorch; keep m finite otherwise.
+    let m = if m.is_infinite() { T::ZERO } else { m };
+    for (o, &v) in out.iter_mut().zip(x) {
+        o.write((v - m).exp_nonpositive());
+    }
+    // SAFETY: every element of `out` was written just above.
+    let out = unsafe { &mut *(out as *mut [MaybeUninit<T>] as *mut [T]) };
+    let total = row_sum(out);
+    if log {
+        let lse = m + total.ln();
         for (o, &v) in out.iter_mut().zip(x) {
             *o = v - lse;
         }
     } else {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = (v - m).exp_fast();
-        }
-        let mut chunks = out.chunks_exact(8);
-        for c in &mut chunks {
-            for i in 0..8 {
-                sum[i] += c[i];
-            }
-        }
-        let total = chunks
-            .remainder()
-            .iter()
-            .fold(sum.iter().fold(T::ZERO, |s, &v| s + v), |s, &v| s + v);
         let inv = T::ONE / total;
         for o in out.iter_mut() {
             *o *= inv;
@@ -94,17 +109,20 @@ impl Tensor {
         let r = moved.shape()[moved.dim() - 1];
         let out = with_float!(t.dtype(), T => {
             let src = moved.values::<T>();
-            let mut out = vec![T::ZERO; src.len()];
+            let mut out: Vec<T> = Vec::with_capacity(src.len());
+            let dst = &mut out.spare_capacity_mut()[..src.len()];
             if r > 0 {
                 maybe_parallel(src.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
-                    let body = |(o, x): (&mut [T], &[T])| with_simd(|| softmax_row(x, o, log));
+                    let body = |(o, x): (&mut [MaybeUninit<T>], &[T])| with_simd(|| softmax_row(x, o, log));
                     if threads > 1 {
-                        out.par_chunks_mut(r).zip(src.par_chunks(r)).for_each(body);
+                        dst.par_chunks_mut(r).zip(src.par_chunks(r)).for_each(body);
                     } else {
-                        out.chunks_mut(r).zip(src.chunks(r)).for_each(body);
+                        dst.chunks_mut(r).zip(src.chunks(r)).for_each(body);
                     }
                 });
             }
+            // SAFETY: every row (and so every element) was written above.
+            unsafe { out.set_len(src.len()) };
             Tensor::from_data(out, moved.shape())
         });
         if last {
