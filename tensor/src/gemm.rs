@@ -2,16 +2,18 @@
 //! (matmul, batched matmul, linear, and the GEMM inside convolution).
 //!
 //! Small products run sequentially: handing them to threads costs more
-//! than it saves (measured: faer on 2 threads is 2x slower than 1 at
-//! 64x64). From [`GEMM_PAR_THRESHOLD`] multiply-adds up, faer splits the
-//! work over the torchlet pool.
+//! than it saves. From [`GEMM_PAR_THRESHOLD`] multiply-adds up, faer splits
+//! the work over the torchlet pool. Measured with `examples/gemm_threshold`
+//! on the 2-core dev machine (square f32, µs, 1 thread vs 2):
+//! 64: 7.9 vs 41.7; 128: 72 vs 110; 160: 131 vs 121; 192: 222 vs 161;
+//! 256: 549 vs 296 — the crossover is near 150³.
 
 use faer::{Accum, MatMut, MatRef, Par};
 
 use crate::dtype::Float;
 
 /// Products with at least this many multiply-adds (m·n·k) use threads.
-pub(crate) const GEMM_PAR_THRESHOLD: usize = 192 * 192 * 192;
+pub(crate) const GEMM_PAR_THRESHOLD: usize = 160 * 160 * 160;
 
 /// A read-only strided matrix: element `(i, j)` is `data[offset + i*rs + j*cs]`.
 #[derive(Clone, Copy)]

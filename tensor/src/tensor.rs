@@ -444,7 +444,10 @@ fn gather_tiled<T: Element>(data: &[T], layout: &Layout, p: usize) -> Vec<T> {
         // Bounds: the largest index read is src_base + (np-1) + (nl-1)*sl,
         // inside the layout's extent; the largest written is
         // dst_base + (np-1)*op + nl-1 < n. Checked once, not per element.
-        assert!(src_base + (np - 1) + (nl - 1) * sl < data.len() && dst_base + (np - 1) * op + nl - 1 < n);
+        assert!(
+            src_base + (np - 1) + (nl - 1) * sl < data.len()
+                && dst_base + (np - 1) * op + nl - 1 < n
+        );
         let (src, dst) = (data.as_ptr(), out.as_mut_ptr());
         // Through a small buffer: each source row segment is read once and
         // each destination row segment written once, so power-of-two row

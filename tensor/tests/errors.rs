@@ -23,15 +23,33 @@ fn fails<T: std::fmt::Debug>(r: Result<T, TensorError>, needles: &[&str]) {
 fn shape_mismatches() {
     fails(f(&[2, 3]).add(&f(&[4])), &["add", "[2, 3]", "[4]"]);
     fails(f(&[2, 3]).matmul(&f(&[2, 3])), &["matmul", "2x3 and 2x3"]);
-    fails(Tensor::cat(&[f(&[2, 3]), f(&[3, 2])], 0), &["cat", "[2, 3]", "[3, 2]"]);
+    fails(
+        Tensor::cat(&[f(&[2, 3]), f(&[3, 2])], 0),
+        &["cat", "[2, 3]", "[3, 2]"],
+    );
     fails(Tensor::stack(&[f(&[2]), f(&[3])], 0), &["stack"]);
     fails(f(&[2, 3]).reshape(&[4, 2]), &["reshape", "[2, 3]"]);
     fails(f(&[2, 3]).expand(&[3, 3]), &["expand"]);
-    fails(Tensor::from_vec(vec![1.0f32; 5], &[2, 3]), &["from_vec", "5", "[2, 3]"]);
-    fails(f(&[1, 3, 8, 8]).conv2d(&f(&[4, 2, 3, 3]), None, [1, 1], [0, 0], [1, 1], 1), &["conv2d"]);
-    fails(f(&[2, 3]).layer_norm(&[4], None, None, 1e-5), &["layer_norm"]);
-    fails(F::mse_loss(&f(&[2, 3]), &f(&[3, 2]), F::Reduction::Mean), &["mse_loss", "[2, 3]", "[3, 2]"]);
-    fails(F::linear(&f(&[2, 3]), &f(&[4, 5]), None), &["linear", "[2, 3]", "[4, 5]"]);
+    fails(
+        Tensor::from_vec(vec![1.0f32; 5], &[2, 3]),
+        &["from_vec", "5", "[2, 3]"],
+    );
+    fails(
+        f(&[1, 3, 8, 8]).conv2d(&f(&[4, 2, 3, 3]), None, [1, 1], [0, 0], [1, 1], 1),
+        &["conv2d"],
+    );
+    fails(
+        f(&[2, 3]).layer_norm(&[4], None, None, 1e-5),
+        &["layer_norm"],
+    );
+    fails(
+        F::mse_loss(&f(&[2, 3]), &f(&[3, 2]), F::Reduction::Mean),
+        &["mse_loss", "[2, 3]", "[3, 2]"],
+    );
+    fails(
+        F::linear(&f(&[2, 3]), &f(&[4, 5]), None),
+        &["linear", "[2, 3]", "[4, 5]"],
+    );
 }
 
 #[test]
@@ -51,13 +69,29 @@ fn bad_dims() {
 #[test]
 fn indices_out_of_range() {
     let x = f(&[3, 2]);
-    fails(x.index_select(0, &idx(&[0, 3])), &["index_select", "index 3", "size 3"]);
-    fails(x.gather(1, &Tensor::from_vec(vec![0i64, 2], &[1, 2]).unwrap()), &["gather", "2"]);
+    fails(
+        x.index_select(0, &idx(&[0, 3])),
+        &["index_select", "index 3", "size 3"],
+    );
+    fails(
+        x.gather(1, &Tensor::from_vec(vec![0i64, 2], &[1, 2]).unwrap()),
+        &["gather", "2"],
+    );
     fails(x.select(0, -4), &["select", "-4"]);
     fails(x.get::<f32>(&[3, 0]), &["get", "3"]);
-    fails(F::embedding(&idx(&[5]), &f(&[4, 2])), &["index_select", "5"]);
     fails(
-        F::cross_entropy(&f(&[2, 3]), &idx(&[0, 7]), None, -100, F::Reduction::Mean, 0.0),
+        F::embedding(&idx(&[5]), &f(&[4, 2])),
+        &["index_select", "5"],
+    );
+    fails(
+        F::cross_entropy(
+            &f(&[2, 3]),
+            &idx(&[0, 7]),
+            None,
+            -100,
+            F::Reduction::Mean,
+            0.0,
+        ),
         &["cross_entropy", "7"],
     );
 }
@@ -65,9 +99,15 @@ fn indices_out_of_range() {
 #[test]
 fn dtype_mismatches() {
     let x = f(&[3, 2]);
-    fails(x.index_select(0, &Tensor::zeros(&[1])), &["index_select", "int64", "float32"]);
+    fails(
+        x.index_select(0, &Tensor::zeros(&[1])),
+        &["index_select", "int64", "float32"],
+    );
     fails(x.masked_fill(&x, 1.0), &["masked_fill", "bool"]);
-    fails(x.matmul(&Tensor::zeros_dtype(&[2, 2], DType::F64)), &["matmul", "float32", "float64"]);
+    fails(
+        x.matmul(&Tensor::zeros_dtype(&[2, 2], DType::F64)),
+        &["matmul", "float32", "float64"],
+    );
     fails(x.to_vec::<i64>(), &["to_vec", "int64", "float32"]);
     let mut i = Tensor::zeros_dtype(&[2], DType::I64);
     fails(i.add_(&f(&[2])), &["add_"]);
@@ -81,7 +121,10 @@ fn dtype_mismatches() {
 fn invalid_arguments() {
     fails(Tensor::arange(0.0f32, 1.0, 0.0), &["arange", "step"]);
     fails(Tensor::randint(5, 5, &[2]), &["randint", "low = 5"]);
-    fails(f(&[1, 1, 4, 4]).max_pool2d([2, 2], [0, 0], [0, 0]), &["max_pool2d"]);
+    fails(
+        f(&[1, 1, 4, 4]).max_pool2d([2, 2], [0, 0], [0, 0]),
+        &["max_pool2d"],
+    );
     fails(Tensor::zeros(&[0]).max(), &["max"]);
     fails(f(&[4]).chunk(0, 0), &["chunk"]);
     fails(f(&[2, 3]).item::<f32>(), &["item", "6 elements"]);

@@ -469,4 +469,32 @@ mod tests {
         assert!(a.masked_fill(&a, 0.0).is_err());
         assert!(Tensor::where_cond(&a, &a, &a).is_err());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn cat_inverts_split(
+                shape in proptest::collection::vec(1usize..6, 1..4),
+                dim in 0usize..3,
+                size in 1usize..4,
+            ) {
+                let d = (dim % shape.len()) as i64;
+                let n: usize = shape.iter().product();
+                let x = Tensor::arange(0i64, n as i64, 1).unwrap().reshape_to(&shape).unwrap();
+                let parts = x.split(size, d).unwrap();
+                prop_assert!(parts.iter().all(|p| p.shares_storage_with(&x)));
+                let back = Tensor::cat(&parts, d).unwrap();
+                prop_assert_eq!(back.shape(), x.shape());
+                prop_assert_eq!(back.to_vec::<i64>().unwrap(), x.to_vec::<i64>().unwrap());
+                // and split inverts cat
+                let again = back.split(size, d).unwrap();
+                for (a, b) in again.iter().zip(&parts) {
+                    prop_assert_eq!(a.to_vec::<i64>().unwrap(), b.to_vec::<i64>().unwrap());
+                }
+            }
+        }
+    }
 }

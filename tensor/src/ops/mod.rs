@@ -2,14 +2,14 @@
 //! kernels and their unit tests.
 
 mod binary;
+mod conv;
 mod index;
 mod inplace;
 mod matmul;
 mod norm;
+mod pool;
 pub(crate) mod reduce;
 mod softmax;
 mod unary;
-mod conv;
-mod pool;
 
 pub use norm::BatchNormStats;

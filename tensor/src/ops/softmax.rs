@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use crate::dtype::{Float, Numeric};
+use crate::dtype::Float;
 use crate::error::Result;
 use crate::layout::normalize_dim;
 use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
@@ -24,7 +24,10 @@ fn row_max<T: Float>(x: &[T]) -> T {
             lanes[i] = if c[i] > lanes[i] { c[i] } else { lanes[i] };
         }
     }
-    let m = chunks.remainder().iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+    let m = chunks
+        .remainder()
+        .iter()
+        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
     lanes.iter().fold(m, |m, &v| if v > m { v } else { m })
 }
 
