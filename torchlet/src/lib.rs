@@ -9,11 +9,20 @@ pub use torchlet_tensor::{
     manual_seed, DType, Element, Float, Generator, Numeric, Tensor, TensorError,
 };
 
+#[cfg(feature = "autograd")]
+pub use torchlet_autograd as autograd;
+
+#[cfg(feature = "autograd")]
+pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
+
 /// The names most programs need, in one glob import:
 /// `use torchlet::prelude::*;`.
 pub mod prelude {
     #[cfg(feature = "tensor")]
     pub use torchlet_tensor::{manual_seed, DType, Tensor, TensorError};
+
+    #[cfg(feature = "autograd")]
+    pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
 }
 
 // Runs the code blocks of the workspace README as doctests (`cargo test`),

@@ -1,0 +1,224 @@
+//! [`Variable`]: a tensor plus, when it requires grad, the node that made it.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, RwLock};
+
+use torchlet_tensor::{DType, Element, Tensor};
+
+use crate::error::Result;
+use crate::graph::Node;
+
+/// A tensor that autograd can differentiate through (PyTorch's tensor with
+/// `requires_grad`).
+///
+/// Leaves are created with [`Variable::parameter`] (requires grad) or
+/// [`Variable::constant`]; every op on variables returns a new variable
+/// that remembers, when any input requires grad and recording is on, the
+/// op's backward and its inputs. [`Variable::backward`] walks that graph
+/// once in reverse and accumulates gradients into the leaves' `grad`.
+/// Cloning is cheap and shares everything (data, grad, node).
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_tensor::Tensor;
+/// # fn main() -> Result<(), torchlet_autograd::AutogradError> {
+/// let x = Variable::parameter(Tensor::from_vec(vec![2.0f32, 3.0], &[2])?);
+/// let y = x.mul(&x)?.sum()?; // y = x0² + x1²
+/// y.backward()?;
+/// assert_eq!(x.grad().unwrap().to_vec::<f32>()?, vec![4.0, 6.0]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Variable {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) data: RwLock<Tensor>,
+    pub(crate) requires_grad: bool,
+    pub(crate) grad: Mutex<Option<Variable>>,
+    pub(crate) node: Option<Arc<Node>>,
+}
+
+impl Variable {
+    fn build(data: Tensor, requires_grad: bool, node: Option<Arc<Node>>) -> Variable {
+        Variable {
+            inner: Arc::new(Inner {
+                data: RwLock::new(data),
+                requires_grad,
+                grad: Mutex::new(None),
+                node,
+            }),
+        }
+    }
+
+    /// A leaf that does not require grad (inputs, targets).
+    pub fn constant(data: Tensor) -> Variable {
+        Variable::build(data, false, None)
+    }
+
+    /// A leaf that requires grad (a parameter: `torch.tensor(..., requires_grad=True)`).
+    /// Gradients of float leaves only make sense, as in PyTorch.
+    pub fn parameter(data: Tensor) -> Variable {
+        Variable::build(data, true, None)
+    }
+
+    /// A leaf, requiring grad or not.
+    pub fn new(data: Tensor, requires_grad: bool) -> Variable {
+        Variable::build(data, requires_grad, None)
+    }
+
+    /// The result of an op: requires grad, made by `node`.
+    pub(crate) fn from_node(data: Tensor, node: Arc<Node>) -> Variable {
+        Variable::build(data, true, Some(node))
+    }
+
+    /// The value (a cheap handle on the same storage).
+    pub fn data(&self) -> Tensor {
+        self.inner.data.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the value of a leaf without recording anything (what an
+    /// optimizer step does). Fails on a non-leaf, whose value the graph
+    /// depends on.
+    pub fn set_data(&self, data: Tensor) -> Result<()> {
+        if !self.is_leaf() {
+            return Err(crate::AutogradError::graph("set_data", "only the value of a leaf variable can be replaced"));
+        }
+        *self.inner.data.write().unwrap_or_else(|e| e.into_inner()) = data;
+        Ok(())
+    }
+
+    /// Updates a leaf's value in place through `f` (an optimizer's
+    /// `p.add_(...)`); the tensor's buffer is reused when nothing else
+    /// holds it, so graphs recorded earlier keep the old values.
+    pub fn update_data<R>(&self, f: impl FnOnce(&mut Tensor) -> R) -> Result<R> {
+        if !self.is_leaf() {
+            return Err(crate::AutogradError::graph("update_data", "only the value of a leaf variable can be updated"));
+        }
+        let mut guard = self.inner.data.write().unwrap_or_else(|e| e.into_inner());
+        Ok(f(&mut guard))
+    }
+
+    /// Whether gradients flow to this variable.
+    pub fn requires_grad(&self) -> bool {
+        self.inner.requires_grad
+    }
+
+    /// Whether this variable was created by the user rather than by an op.
+    pub fn is_leaf(&self) -> bool {
+        self.inner.node.is_none()
+    }
+
+    /// The name of the op that made this variable (`grad_fn`), if any.
+    pub fn grad_fn(&self) -> Option<&'static str> {
+        self.inner.node.as_ref().map(|n| n.op)
+    }
+
+    /// The accumulated gradient of a leaf (`x.grad`), if any.
+    pub fn grad(&self) -> Option<Tensor> {
+        self.grad_variable().map(|g| g.data())
+    }
+
+    /// The accumulated gradient as a variable (with a graph of its own when
+    /// `backward` ran with `create_graph`).
+    pub fn grad_variable(&self) -> Option<Variable> {
+        self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Clears the accumulated gradient (`x.grad = None`).
+    pub fn zero_grad(&self) {
+        *self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Sets the accumulated gradient (used by gradient clipping and tests).
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        *self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()) = grad.map(Variable::constant);
+    }
+
+    /// Adds `g` to the accumulated gradient.
+    pub(crate) fn accumulate_grad(&self, g: Variable) -> Result<()> {
+        let mut slot = self.inner.grad.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = Some(match slot.take() {
+            None => g,
+            Some(old) => old.add(&g)?,
+        });
+        Ok(())
+    }
+
+    /// The same value cut from the graph (`x.detach()`): a leaf that does not
+    /// require grad and shares the storage.
+    pub fn detach(&self) -> Variable {
+        Variable::constant(self.data())
+    }
+
+    /// A detached leaf that requires grad (`x.detach().requires_grad_()`).
+    pub fn detach_requiring_grad(&self) -> Variable {
+        Variable::parameter(self.data())
+    }
+
+    /// Identity of the underlying variable (for maps in the engine).
+    pub(crate) fn key(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> Vec<usize> {
+        self.data().shape().to_vec()
+    }
+
+    /// Number of dimensions.
+    pub fn dim(&self) -> usize {
+        self.data().dim()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.data().numel()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.data().dtype()
+    }
+
+    /// The value of a one-element variable (`loss.item()`).
+    pub fn item<T: Element>(&self) -> Result<T> {
+        Ok(self.data().item::<T>()?)
+    }
+
+    /// The elements in row-major order.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        Ok(self.data().to_vec::<T>()?)
+    }
+}
+
+impl From<Tensor> for Variable {
+    /// A constant leaf.
+    fn from(t: Tensor) -> Variable {
+        Variable::constant(t)
+    }
+}
+
+impl fmt::Display for Variable {
+    /// Like PyTorch: the tensor, then `grad_fn=<...>` or `requires_grad=True`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.data().to_string();
+        let suffix = match (self.grad_fn(), self.requires_grad()) {
+            (Some(op), _) => format!(", grad_fn=<{op}>"),
+            (None, true) => ", requires_grad=True".to_string(),
+            (None, false) => String::new(),
+        };
+        match s.strip_suffix(')') {
+            Some(body) if !suffix.is_empty() => write!(f, "{body}{suffix})"),
+            _ => f.write_str(&s),
+        }
+    }
+}
+
+impl fmt::Debug for Variable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
