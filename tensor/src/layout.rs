@@ -1,24 +1,36 @@
 //! Shapes, strides and offsets: how a tensor's elements sit in its storage,
 //! plus the dimension and broadcasting rules shared by every op.
 
+use smallvec::SmallVec;
+
 use crate::error::{Result, TensorError};
+
+/// Shape or strides of one tensor, stored inline up to 6 dims so that
+/// creating a tensor (or a view) does not allocate for them.
+pub(crate) type Dims = SmallVec<[usize; 6]>;
 
 /// Where the elements of a tensor live in its storage: element
 /// `[i0, i1, ...]` is at `offset + i0 * strides[0] + i1 * strides[1] + ...`.
 /// Strides count elements, and are 0 along broadcast (expanded) dims.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
-    pub(crate) shape: Vec<usize>,
-    pub(crate) strides: Vec<usize>,
+    pub(crate) shape: Dims,
+    pub(crate) strides: Dims,
     pub(crate) offset: usize,
 }
 
 impl Layout {
     /// A row-major (C-contiguous) layout of `shape` starting at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
+        let mut strides = Dims::from_elem(0, shape.len());
+        let mut acc = 1;
+        for (s, &n) in strides.iter_mut().zip(shape).rev() {
+            *s = acc;
+            acc *= n.max(1);
+        }
         Layout {
-            shape: shape.to_vec(),
-            strides: contiguous_strides(shape),
+            shape: Dims::from_slice(shape),
+            strides,
             offset: 0,
         }
     }
@@ -86,7 +98,7 @@ impl Layout {
             ));
         }
         let lead = target.len() - self.rank();
-        let mut strides = vec![0; target.len()];
+        let mut strides = Dims::from_elem(0, target.len());
         for (i, &t) in target.iter().enumerate() {
             if i < lead {
                 continue;
@@ -108,7 +120,7 @@ impl Layout {
             }
         }
         Ok(Layout {
-            shape: target.to_vec(),
+            shape: Dims::from_slice(target),
             strides,
             offset: self.offset,
         })

@@ -4,7 +4,7 @@
 //! layout cannot express the new shape.
 
 use crate::error::{Result, TensorError};
-use crate::layout::{contiguous_strides, normalize_dim, normalize_insert_dim, Layout};
+use crate::layout::{contiguous_strides, normalize_dim, normalize_insert_dim, Dims, Layout};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -23,8 +23,8 @@ impl Tensor {
         let shape = infer_shape("reshape", shape, self.shape())?;
         match view_strides(&self.layout, &shape) {
             Some(strides) => Ok(self.with_layout(Layout {
-                shape,
-                strides,
+                shape: shape.into(),
+                strides: strides.into(),
                 offset: self.layout.offset,
             })),
             None => Ok(self.contiguous().with_layout(Layout::contiguous(&shape))),
@@ -37,8 +37,8 @@ impl Tensor {
         let shape = infer_shape("view", shape, self.shape())?;
         match view_strides(&self.layout, &shape) {
             Some(strides) => Ok(self.with_layout(Layout {
-                shape,
-                strides,
+                shape: shape.into(),
+                strides: strides.into(),
                 offset: self.layout.offset,
             })),
             None => Err(TensorError::shapes(
@@ -140,8 +140,8 @@ impl Tensor {
         }
         let mut seen = vec![false; dims.len()];
         let mut l = Layout {
-            shape: Vec::with_capacity(dims.len()),
-            strides: Vec::with_capacity(dims.len()),
+            shape: Dims::new(),
+            strides: Dims::new(),
             offset: self.layout.offset,
         };
         for &d in dims {
@@ -285,7 +285,7 @@ impl Tensor {
         let keep: Vec<bool> = l.shape.iter().map(|&n| n != 1).collect();
         let mut k = keep.iter();
         l.strides.retain(|_| *k.next().unwrap());
-        l.shape.retain(|&n| n != 1);
+        l.shape.retain(|n| *n != 1);
         self.with_layout(l)
     }
 

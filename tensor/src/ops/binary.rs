@@ -17,11 +17,13 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
     b: &Tensor,
     f: impl Fn(T, T) -> U + Sync,
 ) -> Result<Tensor> {
-    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     if let (Some(x), Some(y)) = (a.contiguous_slice::<T>(), b.contiguous_slice::<T>()) {
         if a.shape() == b.shape() {
-            return Ok(Tensor::from_data(simd::zip_map(x, y, f), &shape));
+            return Ok(Tensor::from_data(simd::zip_map(x, y, f), a.shape()));
         }
+    }
+    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    if let (Some(x), Some(y)) = (a.contiguous_slice::<T>(), b.contiguous_slice::<T>()) {
         if y.len() == 1 && x.len() == shape.iter().product::<usize>() {
             let s = y[0];
             return Ok(Tensor::from_data(simd::map(x, |v| f(v, s)), &shape));

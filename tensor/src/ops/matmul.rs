@@ -133,8 +133,8 @@ fn gemm_ready(t: &Tensor) -> Tensor {
 fn batch_offsets(t: &Tensor, batch: &[usize]) -> Result<Vec<usize>> {
     let r = t.dim();
     let lead = t.with_layout(crate::layout::Layout {
-        shape: t.shape()[..r - 2].to_vec(),
-        strides: t.strides()[..r - 2].to_vec(),
+        shape: t.shape()[..r - 2].into(),
+        strides: t.strides()[..r - 2].into(),
         offset: t.layout().offset(),
     });
     let l = lead.layout().broadcast_to("matmul", batch)?;
