@@ -13,9 +13,13 @@ use torchlet_tensor::Tensor;
 fn op_overhead(c: &mut Criterion) {
     let a = Variable::parameter(Tensor::from_vec(vec![1.0f32], &[1]).unwrap());
     let b = Variable::parameter(Tensor::from_vec(vec![2.0f32], &[1]).unwrap());
-    c.bench_function("add_1elem_requires_grad", |bench| bench.iter(|| black_box(a.add(&b).unwrap())));
+    c.bench_function("add_1elem_requires_grad", |bench| {
+        bench.iter(|| black_box(a.add(&b).unwrap()))
+    });
     let (ta, tb) = (a.data(), b.data());
-    c.bench_function("add_1elem_tensor", |bench| bench.iter(|| black_box(ta.add(&tb).unwrap())));
+    c.bench_function("add_1elem_tensor", |bench| {
+        bench.iter(|| black_box(ta.add(&tb).unwrap()))
+    });
 }
 
 fn seed_step(c: &mut Criterion) {
@@ -32,9 +36,25 @@ fn seed_step(c: &mut Criterion) {
     let y = Variable::constant(Tensor::from_vec(vec![1.0f32, 0.0], &[2]).unwrap());
     c.bench_function("seed_step_b1", |bench| {
         bench.iter(|| {
-            let h1 = params[0].matmul(&x).unwrap().add(&params[1]).unwrap().sigmoid();
-            let h2 = params[2].matmul(&h1).unwrap().add(&params[3]).unwrap().sigmoid();
-            let h3 = params[4].matmul(&h2).unwrap().add(&params[5]).unwrap().softmax(0).unwrap();
+            let h1 = params[0]
+                .matmul(&x)
+                .unwrap()
+                .add(&params[1])
+                .unwrap()
+                .sigmoid();
+            let h2 = params[2]
+                .matmul(&h1)
+                .unwrap()
+                .add(&params[3])
+                .unwrap()
+                .sigmoid();
+            let h3 = params[4]
+                .matmul(&h2)
+                .unwrap()
+                .add(&params[5])
+                .unwrap()
+                .softmax(0)
+                .unwrap();
             let loss = F::binary_cross_entropy(&h3, &y, None, Reduction::Mean).unwrap();
             loss.backward().unwrap();
             for q in &params {

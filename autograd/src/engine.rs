@@ -19,7 +19,12 @@ enum Sink<'a> {
 }
 
 /// Runs the backward pass from `roots` (each with its gradient).
-fn run(roots: &[(Variable, Variable)], sink: Sink<'_>, retain_graph: bool, create_graph: bool) -> Result<HashMap<usize, Variable>> {
+fn run(
+    roots: &[(Variable, Variable)],
+    sink: Sink<'_>,
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<HashMap<usize, Variable>> {
     // 1. Count, for each variable reachable from the roots, how many uses
     //    will send it a gradient (its dependencies).
     let mut deps: HashMap<usize, usize> = HashMap::new();
@@ -57,7 +62,9 @@ fn run(roots: &[(Variable, Variable)], sink: Sink<'_>, retain_graph: bool, creat
         accumulate(&mut grads, r.key(), g.clone())?;
     }
     for (r, _) in roots {
-        if deps.get(&r.key()).copied().unwrap_or(0) == 0 && !ready.iter().any(|v| v.key() == r.key()) {
+        if deps.get(&r.key()).copied().unwrap_or(0) == 0
+            && !ready.iter().any(|v| v.key() == r.key())
+        {
             ready.push(r.clone());
         }
     }
@@ -68,7 +75,9 @@ fn run(roots: &[(Variable, Variable)], sink: Sink<'_>, retain_graph: bool, creat
     let mut captured: HashMap<usize, Variable> = HashMap::new();
     let _mode = GradModeGuard::new(create_graph);
     while let Some(v) = ready.pop() {
-        let Some(g) = grads.remove(&v.key()) else { continue };
+        let Some(g) = grads.remove(&v.key()) else {
+            continue;
+        };
         if capture.contains_key(&v.key()) {
             captured.insert(v.key(), g.clone());
         }
@@ -82,10 +91,18 @@ fn run(roots: &[(Variable, Variable)], sink: Sink<'_>, retain_graph: bool, creat
         let Some(state) = slot.as_ref() else {
             return Err(AutogradError::graph(
                 "backward",
-                format!("trying to backward through the graph a second time (through `{}`)", node.op),
+                format!(
+                    "trying to backward through the graph a second time (through `{}`)",
+                    node.op
+                ),
             ));
         };
-        let ctx = Ctx { grad: &g, inputs: &state.inputs, output: &state.output, create_graph };
+        let ctx = Ctx {
+            grad: &g,
+            inputs: &state.inputs,
+            output: &state.output,
+            create_graph,
+        };
         let input_grads = (state.backward)(&ctx)?;
         let inputs = state.inputs.clone();
         if !retain_graph {
@@ -93,7 +110,14 @@ fn run(roots: &[(Variable, Variable)], sink: Sink<'_>, retain_graph: bool, creat
             *slot = None;
         }
         drop(slot);
-        propagate(node.op, &inputs, input_grads, &mut grads, &mut deps, &mut ready)?;
+        propagate(
+            node.op,
+            &inputs,
+            input_grads,
+            &mut grads,
+            &mut deps,
+            &mut ready,
+        )?;
     }
     Ok(captured)
 }
@@ -145,11 +169,30 @@ fn check_finite(op: &'static str, input: usize, g: &Tensor) -> Result<()> {
     if !g.dtype().is_float() {
         return Ok(());
     }
-    if g.isnan().logical_not().to_dtype(torchlet_tensor::DType::I64).sum().item::<i64>()? != g.numel() as i64 {
-        return Err(AutogradError::Anomaly { op, input, what: "NaN" });
+    if g.isnan()
+        .logical_not()
+        .to_dtype(torchlet_tensor::DType::I64)
+        .sum()
+        .item::<i64>()?
+        != g.numel() as i64
+    {
+        return Err(AutogradError::Anomaly {
+            op,
+            input,
+            what: "NaN",
+        });
     }
-    if g.isfinite().to_dtype(torchlet_tensor::DType::I64).sum().item::<i64>()? != g.numel() as i64 {
-        return Err(AutogradError::Anomaly { op, input, what: "inf" });
+    if g.isfinite()
+        .to_dtype(torchlet_tensor::DType::I64)
+        .sum()
+        .item::<i64>()?
+        != g.numel() as i64
+    {
+        return Err(AutogradError::Anomaly {
+            op,
+            input,
+            what: "inf",
+        });
     }
     Ok(())
 }
@@ -177,18 +220,38 @@ impl Variable {
     /// The full form: `retain_graph` keeps the graph for another backward;
     /// `create_graph` records the backward pass itself so the resulting
     /// gradients can be differentiated again.
-    pub fn backward_opts(&self, grad: &Tensor, retain_graph: bool, create_graph: bool) -> Result<()> {
+    pub fn backward_opts(
+        &self,
+        grad: &Tensor,
+        retain_graph: bool,
+        create_graph: bool,
+    ) -> Result<()> {
         if !self.requires_grad() {
-            return Err(AutogradError::graph("backward", "element 0 of tensors does not require grad and does not have a grad_fn"));
+            return Err(AutogradError::graph(
+                "backward",
+                "element 0 of tensors does not require grad and does not have a grad_fn",
+            ));
         }
         if grad.shape() != self.shape().as_slice() {
             return Err(AutogradError::graph(
                 "backward",
-                format!("gradient of shape {:?} does not match the output's shape {:?}", grad.shape(), self.shape()),
+                format!(
+                    "gradient of shape {:?} does not match the output's shape {:?}",
+                    grad.shape(),
+                    self.shape()
+                ),
             ));
         }
-        let root = vec![(self.clone(), Variable::constant(grad.to_dtype(self.dtype())))];
-        run(&root, Sink::LeafGrads, retain_graph || create_graph, create_graph)?;
+        let root = vec![(
+            self.clone(),
+            Variable::constant(grad.to_dtype(self.dtype())),
+        )];
+        run(
+            &root,
+            Sink::LeafGrads,
+            retain_graph || create_graph,
+            create_graph,
+        )?;
         Ok(())
     }
 }
@@ -223,12 +286,17 @@ pub fn grad(
     let mut roots = Vec::with_capacity(outputs.len());
     for (k, out) in outputs.iter().enumerate() {
         if !out.requires_grad() {
-            return Err(AutogradError::graph("grad", format!("output {k} does not require grad")));
+            return Err(AutogradError::graph(
+                "grad",
+                format!("output {k} does not require grad"),
+            ));
         }
         let g = match grad_outputs {
             Some(gs) => gs
                 .get(k)
-                .ok_or_else(|| AutogradError::graph("grad", "one grad_output per output is required"))?
+                .ok_or_else(|| {
+                    AutogradError::graph("grad", "one grad_output per output is required")
+                })?
                 .to_dtype(out.dtype()),
             None => {
                 if out.numel() != 1 {
@@ -244,10 +312,21 @@ pub fn grad(
     }
     for (k, i) in inputs.iter().enumerate() {
         if !i.requires_grad() {
-            return Err(AutogradError::graph("grad", format!("input {k} does not require grad")));
+            return Err(AutogradError::graph(
+                "grad",
+                format!("input {k} does not require grad"),
+            ));
         }
     }
     let wanted: Vec<Variable> = inputs.iter().map(|v| (*v).clone()).collect();
-    let captured = run(&roots, Sink::Capture(&wanted), retain_graph || create_graph, create_graph)?;
-    Ok(wanted.iter().map(|v| captured.get(&v.key()).cloned()).collect())
+    let captured = run(
+        &roots,
+        Sink::Capture(&wanted),
+        retain_graph || create_graph,
+        create_graph,
+    )?;
+    Ok(wanted
+        .iter()
+        .map(|v| captured.get(&v.key()).cloned())
+        .collect())
 }

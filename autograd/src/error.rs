@@ -17,7 +17,9 @@ pub enum AutogradError {
         message: String,
     },
     /// Anomaly mode found a NaN or infinity produced by a backward formula.
-    #[error("anomaly: the backward of `{op}` produced {what} in the gradient of its input {input}")]
+    #[error(
+        "anomaly: the backward of `{op}` produced {what} in the gradient of its input {input}"
+    )]
     Anomaly {
         /// The op whose backward produced it.
         op: &'static str,

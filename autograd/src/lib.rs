@@ -27,6 +27,8 @@
 
 mod engine;
 mod error;
+pub mod functional;
+mod gradcheck;
 mod graph;
 mod mode;
 mod ops;
@@ -34,6 +36,12 @@ mod variable;
 
 pub use engine::grad;
 pub use error::{AutogradError, Result};
+pub use gradcheck::{
+    gradcheck, gradcheck_with, gradgradcheck, gradgradcheck_with, GradcheckOptions,
+};
 pub use graph::{record, BackwardFn, Ctx, Node};
-pub use mode::{detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly, GradModeGuard};
+pub use mode::{
+    detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
+    GradModeGuard,
+};
 pub use variable::Variable;

@@ -76,7 +76,11 @@ impl Variable {
 
     /// The value (a cheap handle on the same storage).
     pub fn data(&self) -> Tensor {
-        self.inner.data.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .data
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Replaces the value of a leaf without recording anything (what an
@@ -84,7 +88,10 @@ impl Variable {
     /// depends on.
     pub fn set_data(&self, data: Tensor) -> Result<()> {
         if !self.is_leaf() {
-            return Err(crate::AutogradError::graph("set_data", "only the value of a leaf variable can be replaced"));
+            return Err(crate::AutogradError::graph(
+                "set_data",
+                "only the value of a leaf variable can be replaced",
+            ));
         }
         *self.inner.data.write().unwrap_or_else(|e| e.into_inner()) = data;
         Ok(())
@@ -95,7 +102,10 @@ impl Variable {
     /// holds it, so graphs recorded earlier keep the old values.
     pub fn update_data<R>(&self, f: impl FnOnce(&mut Tensor) -> R) -> Result<R> {
         if !self.is_leaf() {
-            return Err(crate::AutogradError::graph("update_data", "only the value of a leaf variable can be updated"));
+            return Err(crate::AutogradError::graph(
+                "update_data",
+                "only the value of a leaf variable can be updated",
+            ));
         }
         let mut guard = self.inner.data.write().unwrap_or_else(|e| e.into_inner());
         Ok(f(&mut guard))
@@ -124,7 +134,11 @@ impl Variable {
     /// The accumulated gradient as a variable (with a graph of its own when
     /// `backward` ran with `create_graph`).
     pub fn grad_variable(&self) -> Option<Variable> {
-        self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .grad
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Clears the accumulated gradient (`x.grad = None`).

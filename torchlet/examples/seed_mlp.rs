@@ -66,7 +66,15 @@ impl SeedNet {
         let a3 = p[4].matmul(&h2)?.add(&p[5])?;
         let h3 = a3.softmax(0)?;
         let loss = F::binary_cross_entropy(&h3, y, None, Reduction::Mean)?;
-        Ok(SeedForward { a1, h1, a2, h2, a3, h3, loss })
+        Ok(SeedForward {
+            a1,
+            h1,
+            a2,
+            h2,
+            a3,
+            h3,
+            loss,
+        })
     }
 
     /// One step of the update rule `w ← w − η ∇w` on every parameter, then
@@ -90,7 +98,11 @@ pub fn seed_data() -> Result<(Variable, Variable), AutogradError> {
 }
 
 fn show(name: &str, v: &Variable) -> Result<(), AutogradError> {
-    let values: Vec<String> = v.to_vec::<f32>()?.iter().map(|x| format!("{x:.3}")).collect();
+    let values: Vec<String> = v
+        .to_vec::<f32>()?
+        .iter()
+        .map(|x| format!("{x:.3}"))
+        .collect();
     println!("{name:>4} = [{}]", values.join(", "));
     Ok(())
 }
@@ -101,7 +113,14 @@ fn main() -> Result<(), AutogradError> {
     let (x, y) = seed_data()?;
     let f = net.forward(&x, &y)?;
     println!("Forward pass with the course's weights:");
-    for (name, v) in [("a1", &f.a1), ("h1", &f.h1), ("a2", &f.a2), ("h2", &f.h2), ("a3", &f.a3), ("h3", &f.h3)] {
+    for (name, v) in [
+        ("a1", &f.a1),
+        ("h1", &f.h1),
+        ("a2", &f.a2),
+        ("h2", &f.h2),
+        ("a3", &f.a3),
+        ("h3", &f.h3),
+    ] {
         show(name, v)?;
     }
     println!("loss = {:.4}", f.loss.item::<f32>()?);
@@ -109,7 +128,10 @@ fn main() -> Result<(), AutogradError> {
     f.loss.backward()?;
     println!("\nGradients of the loss:");
     for (name, p) in ["W1", "b1", "W2", "b2", "W3", "b3"].iter().zip(&net.params) {
-        println!("∇{name} = {}", p.grad().expect("every parameter gets a gradient"));
+        println!(
+            "∇{name} = {}",
+            p.grad().expect("every parameter gets a gradient")
+        );
     }
 
     println!("\nTraining with w ← w − η∇w (η = 0.5):");

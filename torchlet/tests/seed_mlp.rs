@@ -42,9 +42,15 @@ fn gradients_match_hand_derivation_and_training_lowers_the_loss() {
     // dL/dh3_i = (h3_i - y_i) / (2 h3_i (1 - h3_i)); dh3/da3 = diag(h3) - h3 h3ᵀ.
     let h3 = f.h3.to_vec::<f32>().unwrap();
     let yv = [1.0f32, 0.0];
-    let dh: Vec<f32> = (0..2).map(|i| (h3[i] - yv[i]) / (2.0 * h3[i] * (1.0 - h3[i]))).collect();
+    let dh: Vec<f32> = (0..2)
+        .map(|i| (h3[i] - yv[i]) / (2.0 * h3[i] * (1.0 - h3[i])))
+        .collect();
     let da3: Vec<f32> = (0..2)
-        .map(|i| (0..2).map(|j| dh[j] * (if i == j { h3[j] } else { 0.0 } - h3[i] * h3[j])).sum())
+        .map(|i| {
+            (0..2)
+                .map(|j| dh[j] * (if i == j { h3[j] } else { 0.0 } - h3[i] * h3[j]))
+                .sum()
+        })
         .collect();
     let db3 = net.params[5].grad().unwrap().to_vec::<f32>().unwrap();
     for (a, b) in db3.iter().zip(&da3) {

@@ -33,8 +33,12 @@ impl Variable {
         Ok(record("AddBackward0", out, &[self, other], |c| {
             let g = c.grad;
             Ok(vec![
-                c.needs(0).then(|| sum_to(g, &c.inputs[0].shape())).transpose()?,
-                c.needs(1).then(|| sum_to(g, &c.inputs[1].shape())).transpose()?,
+                c.needs(0)
+                    .then(|| sum_to(g, &c.inputs[0].shape()))
+                    .transpose()?,
+                c.needs(1)
+                    .then(|| sum_to(g, &c.inputs[1].shape()))
+                    .transpose()?,
             ])
         }))
     }
@@ -45,8 +49,12 @@ impl Variable {
         Ok(record("SubBackward0", out, &[self, other], |c| {
             let g = c.grad;
             Ok(vec![
-                c.needs(0).then(|| sum_to(g, &c.inputs[0].shape())).transpose()?,
-                c.needs(1).then(|| sum_to(&g.neg(), &c.inputs[1].shape())).transpose()?,
+                c.needs(0)
+                    .then(|| sum_to(g, &c.inputs[0].shape()))
+                    .transpose()?,
+                c.needs(1)
+                    .then(|| sum_to(&g.neg(), &c.inputs[1].shape()))
+                    .transpose()?,
             ])
         }))
     }
@@ -57,8 +65,12 @@ impl Variable {
         Ok(record("MulBackward0", out, &[self, other], |c| {
             let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
             Ok(vec![
-                c.needs(0).then(|| sum_to(&g.mul(b)?, &a.shape())).transpose()?,
-                c.needs(1).then(|| sum_to(&g.mul(a)?, &b.shape())).transpose()?,
+                c.needs(0)
+                    .then(|| sum_to(&g.mul(b)?, &a.shape()))
+                    .transpose()?,
+                c.needs(1)
+                    .then(|| sum_to(&g.mul(a)?, &b.shape()))
+                    .transpose()?,
             ])
         }))
     }
@@ -69,7 +81,9 @@ impl Variable {
         Ok(record("DivBackward0", out, &[self, other], |c| {
             let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
             Ok(vec![
-                c.needs(0).then(|| sum_to(&g.div(b)?, &a.shape())).transpose()?,
+                c.needs(0)
+                    .then(|| sum_to(&g.div(b)?, &a.shape()))
+                    .transpose()?,
                 // d(a/b)/db = -a / b²
                 c.needs(1)
                     .then(|| sum_to(&g.mul(a)?.div(&b.mul(b)?)?.neg(), &b.shape()))
@@ -93,7 +107,11 @@ impl Variable {
                     .then(|| {
                         let ab = a.pow(b)?;
                         let ln = a.log();
-                        let zero = Variable::constant(a.data().eq(&Tensor::scalar(0.0f32))?.logical_and(&b.data().gt(&Tensor::scalar(0.0f32))?)?);
+                        let zero = Variable::constant(
+                            a.data()
+                                .eq(&Tensor::scalar(0.0f32))?
+                                .logical_and(&b.data().gt(&Tensor::scalar(0.0f32))?)?,
+                        );
                         let term = ab.mul(&ln)?.masked_fill(&zero, 0.0)?;
                         sum_to(&g.mul(&term)?, &b.shape())
                     })
@@ -116,7 +134,11 @@ impl Variable {
     fn extreme(&self, other: &Variable, max: bool) -> Result<Variable> {
         let (a, b) = (self.data(), other.data());
         let out = if max { a.maximum(&b)? } else { a.minimum(&b)? };
-        let name = if max { "MaximumBackward0" } else { "MinimumBackward0" };
+        let name = if max {
+            "MaximumBackward0"
+        } else {
+            "MinimumBackward0"
+        };
         Ok(record(name, out, &[self, other], move |c| {
             let (a, b, g) = (c.inputs[0].data(), c.inputs[1].data(), c.grad);
             let wins = if max { a.gt(&b)? } else { a.lt(&b)? };
@@ -124,8 +146,12 @@ impl Variable {
             let wa = wins.to_dtype(g.dtype()).add(&ties)?;
             let wb = wa.rsub_scalar(1.0);
             Ok(vec![
-                c.needs(0).then(|| sum_to(&g.mul(&Variable::constant(wa))?, &c.inputs[0].shape())).transpose()?,
-                c.needs(1).then(|| sum_to(&g.mul(&Variable::constant(wb))?, &c.inputs[1].shape())).transpose()?,
+                c.needs(0)
+                    .then(|| sum_to(&g.mul(&Variable::constant(wa))?, &c.inputs[0].shape()))
+                    .transpose()?,
+                c.needs(1)
+                    .then(|| sum_to(&g.mul(&Variable::constant(wb))?, &c.inputs[1].shape()))
+                    .transpose()?,
             ])
         }))
     }
@@ -133,7 +159,9 @@ impl Variable {
     /// `self + value`.
     pub fn add_scalar(&self, value: f64) -> Variable {
         let out = self.data().add_scalar(value);
-        record("AddBackward1", out, &[self], |c| Ok(vec![Some(c.grad.clone())]))
+        record("AddBackward1", out, &[self], |c| {
+            Ok(vec![Some(c.grad.clone())])
+        })
     }
 
     /// `self - value`.
@@ -144,19 +172,25 @@ impl Variable {
     /// `value - self`.
     pub fn rsub_scalar(&self, value: f64) -> Variable {
         let out = self.data().rsub_scalar(value);
-        record("RsubBackward1", out, &[self], |c| Ok(vec![Some(c.grad.neg())]))
+        record("RsubBackward1", out, &[self], |c| {
+            Ok(vec![Some(c.grad.neg())])
+        })
     }
 
     /// `self * value`.
     pub fn mul_scalar(&self, value: f64) -> Variable {
         let out = self.data().mul_scalar(value);
-        record("MulBackward1", out, &[self], move |c| Ok(vec![Some(c.grad.mul_scalar(value))]))
+        record("MulBackward1", out, &[self], move |c| {
+            Ok(vec![Some(c.grad.mul_scalar(value))])
+        })
     }
 
     /// `self / value`.
     pub fn div_scalar(&self, value: f64) -> Variable {
         let out = self.data().div_scalar(value);
-        record("DivBackward1", out, &[self], move |c| Ok(vec![Some(c.grad.div_scalar(value))]))
+        record("DivBackward1", out, &[self], move |c| {
+            Ok(vec![Some(c.grad.div_scalar(value))])
+        })
     }
 
     /// `self ** value` (`x.pow(2.5)`).
@@ -167,14 +201,18 @@ impl Variable {
                 return Ok(vec![Some(c.grad.mul_scalar(0.0))]);
             }
             let x = &c.inputs[0];
-            Ok(vec![Some(c.grad.mul(&x.pow_scalar(value - 1.0).mul_scalar(value))?)])
+            Ok(vec![Some(
+                c.grad.mul(&x.pow_scalar(value - 1.0).mul_scalar(value))?,
+            )])
         })
     }
 
     /// `-self` (`torch.neg`).
     pub fn neg(&self) -> Variable {
         let out = self.data().neg();
-        record("NegBackward0", out, &[self], |c| Ok(vec![Some(c.grad.neg())]))
+        record("NegBackward0", out, &[self], |c| {
+            Ok(vec![Some(c.grad.neg())])
+        })
     }
 
     /// `self == other`, a constant bool variable.

@@ -5,8 +5,12 @@
 
 mod binary;
 mod matmul;
+mod nn;
 mod reduce;
 mod shape;
 mod unary;
+
+#[cfg(test)]
+pub(crate) mod fdcheck;
 
 pub(crate) use binary::sum_to;

@@ -10,7 +10,7 @@ use crate::variable::Variable;
 /// reduced dims when they were dropped, then expand.
 fn expand_back(g: &Variable, shape: &[usize], dims: &[usize], keepdim: bool) -> Result<Variable> {
     let mut g = g.clone();
-    if !keepdim {
+    if !keepdim && !shape.is_empty() {
         let mut ds = dims.to_vec();
         ds.sort_unstable();
         for d in ds {
@@ -56,10 +56,17 @@ impl Variable {
         let ds: Vec<usize> = if dims.is_empty() {
             (0..x.dim()).collect()
         } else {
-            dims.iter().map(|&d| normalize_dim("sum", d, x.dim())).collect::<std::result::Result<_, _>>()?
+            dims.iter()
+                .map(|&d| normalize_dim("sum", d, x.dim()))
+                .collect::<std::result::Result<_, _>>()?
         };
         Ok(record("SumBackward1", out, &[self], move |c| {
-            Ok(vec![Some(expand_back(c.grad, &c.inputs[0].shape(), &ds, keepdim)?)])
+            Ok(vec![Some(expand_back(
+                c.grad,
+                &c.inputs[0].shape(),
+                &ds,
+                keepdim,
+            )?)])
         }))
     }
 
@@ -105,7 +112,11 @@ impl Variable {
         if self.dim() == 0 {
             return Ok((self.clone(), idx));
         }
-        let full = if keepdim { idx.clone() } else { idx.unsqueeze(d)? };
+        let full = if keepdim {
+            idx.clone()
+        } else {
+            idx.unsqueeze(d)?
+        };
         let v = self.gather(d, &full)?;
         let v = if keepdim { v } else { v.squeeze_dim(d)? };
         Ok((v, idx))
@@ -134,7 +145,13 @@ impl Variable {
         Ok(record("ProdBackward1", out, &[self], move |c| {
             let x = &c.inputs[0];
             let g = expand_back(c.grad, &x.shape(), &[d], keepdim)?;
-            let has_zero = x.data().eq(&Tensor::zeros_dtype(&[], x.dtype()))?.to_dtype(torchlet_tensor::DType::I64).sum().item::<i64>()? > 0;
+            let has_zero = x
+                .data()
+                .eq(&Tensor::zeros_dtype(&[], x.dtype()))?
+                .to_dtype(torchlet_tensor::DType::I64)
+                .sum()
+                .item::<i64>()?
+                > 0;
             if !has_zero {
                 // prod / x_i
                 let p = x.prod_dim(d as i64, true)?;
@@ -201,15 +218,26 @@ impl Variable {
 
 /// For each position, the product of the other entries along `d`.
 fn exclusive_products(x: &Tensor, d: usize) -> Result<Tensor> {
-    let moved = x.movedim(d as i64, -1)?.contiguous().to_dtype(torchlet_tensor::DType::F64);
+    let moved = x
+        .movedim(d as i64, -1)?
+        .contiguous()
+        .to_dtype(torchlet_tensor::DType::F64);
     let r = moved.shape().last().copied().unwrap_or(1);
     let v = moved.to_vec::<f64>()?;
     let mut out = Vec::with_capacity(v.len());
     for row in v.chunks(r.max(1)) {
         for i in 0..row.len() {
-            out.push(row.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &a)| a).product::<f64>());
+            out.push(
+                row.iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, &a)| a)
+                    .product::<f64>(),
+            );
         }
     }
-    let t = Tensor::from_vec(out, moved.shape())?.movedim(-1, d as i64)?.contiguous();
+    let t = Tensor::from_vec(out, moved.shape())?
+        .movedim(-1, d as i64)?
+        .contiguous();
     Ok(t.to_dtype(x.dtype()))
 }

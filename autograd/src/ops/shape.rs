@@ -31,14 +31,20 @@ impl Variable {
 
     /// Dims `start..=end` flattened into one (`x.flatten(start, end)`).
     pub fn flatten_dims(&self, start_dim: i64, end_dim: i64) -> Result<Variable> {
-        let shape = self.data().flatten_dims(start_dim, end_dim)?.shape().to_vec();
+        let shape = self
+            .data()
+            .flatten_dims(start_dim, end_dim)?
+            .shape()
+            .to_vec();
         self.reshape(&dims_of(&shape))
     }
 
     /// Dims `dim0` and `dim1` swapped (`x.transpose`).
     pub fn transpose(&self, dim0: i64, dim1: i64) -> Result<Variable> {
         let out = self.data().transpose(dim0, dim1)?;
-        Ok(record("TransposeBackward0", out, &[self], move |c| Ok(vec![Some(c.grad.transpose(dim0, dim1)?)])))
+        Ok(record("TransposeBackward0", out, &[self], move |c| {
+            Ok(vec![Some(c.grad.transpose(dim0, dim1)?)])
+        }))
     }
 
     /// The transpose of a matrix (`x.t()`).
@@ -60,7 +66,9 @@ impl Variable {
         for (i, &d) in dims.iter().enumerate() {
             inverse[normalize_dim("permute", d, r)?] = i as i64;
         }
-        Ok(record("PermuteBackward0", out, &[self], move |c| Ok(vec![Some(c.grad.permute(&inverse)?)])))
+        Ok(record("PermuteBackward0", out, &[self], move |c| {
+            Ok(vec![Some(c.grad.permute(&inverse)?)])
+        }))
     }
 
     /// Dim `source` moved to `destination` (`x.movedim`).
@@ -82,7 +90,8 @@ impl Variable {
     /// All size-1 dims removed (`x.squeeze()`).
     pub fn squeeze(&self) -> Variable {
         let shape = self.data().squeeze().shape().to_vec();
-        self.reshape(&dims_of(&shape)).expect("same number of elements")
+        self.reshape(&dims_of(&shape))
+            .expect("same number of elements")
     }
 
     /// A size-1 dim inserted at `dim` (`x.unsqueeze`).
@@ -94,13 +103,17 @@ impl Variable {
     /// Broadcast to `shape` (`x.expand`); the gradient sums back.
     pub fn expand(&self, shape: &[i64]) -> Result<Variable> {
         let out = self.data().expand(shape)?;
-        Ok(record("ExpandBackward0", out, &[self], |c| Ok(vec![Some(sum_to(c.grad, &c.inputs[0].shape())?)])))
+        Ok(record("ExpandBackward0", out, &[self], |c| {
+            Ok(vec![Some(sum_to(c.grad, &c.inputs[0].shape())?)])
+        }))
     }
 
     /// A contiguous copy when needed; the gradient passes through.
     pub fn contiguous(&self) -> Variable {
         let out = self.data().contiguous();
-        record("CloneBackward0", out, &[self], |c| Ok(vec![Some(c.grad.clone())]))
+        record("CloneBackward0", out, &[self], |c| {
+            Ok(vec![Some(c.grad.clone())])
+        })
     }
 
     /// `length` entries of `dim` from `start` (`x.narrow`).
@@ -108,7 +121,11 @@ impl Variable {
         let x = self.data();
         let d = normalize_dim("narrow", dim, x.dim())?;
         let size = x.shape()[d];
-        let s = if start < 0 { start + size as i64 } else { start } as usize;
+        let s = if start < 0 {
+            start + size as i64
+        } else {
+            start
+        } as usize;
         let out = x.narrow(dim, start, length)?;
         Ok(record("NarrowBackward0", out, &[self], move |c| {
             Ok(vec![Some(pad_dim(c.grad, d, s, size)?)])
@@ -155,14 +172,27 @@ impl Variable {
         let datas: Vec<Tensor> = vs.iter().map(|v| v.data()).collect();
         let out = Tensor::cat(&datas, dim)?;
         let d = normalize_dim("cat", dim, out.dim())? as i64;
-        let sizes: Vec<usize> = datas.iter().map(|t| if t.dim() == 0 { 0 } else { t.shape()[d as usize] }).collect();
+        let sizes: Vec<usize> = datas
+            .iter()
+            .map(|t| {
+                if t.dim() == 0 {
+                    0
+                } else {
+                    t.shape()[d as usize]
+                }
+            })
+            .collect();
         Ok(record("CatBackward0", out, &vs, move |c| {
             let mut start = 0i64;
             sizes
                 .iter()
                 .enumerate()
                 .map(|(i, &len)| {
-                    let g = if c.needs(i) { Some(c.grad.narrow(d, start, len)?) } else { None };
+                    let g = if c.needs(i) {
+                        Some(c.grad.narrow(d, start, len)?)
+                    } else {
+                        None
+                    };
                     start += len as i64;
                     Ok(g)
                 })
@@ -175,7 +205,11 @@ impl Variable {
         let vs: Vec<&Variable> = vars.iter().map(|v| v.borrow()).collect();
         let datas: Vec<Tensor> = vs.iter().map(|v| v.data()).collect();
         Tensor::stack(&datas, dim)?; // validates shapes and dim
-        let d = if dim < 0 { dim + vs[0].dim() as i64 + 1 } else { dim };
+        let d = if dim < 0 {
+            dim + vs[0].dim() as i64 + 1
+        } else {
+            dim
+        };
         let ups: Vec<Variable> = vs.iter().map(|v| v.unsqueeze(d)).collect::<Result<_>>()?;
         Variable::cat(&ups, d)
     }
@@ -185,7 +219,12 @@ impl Variable {
         let out = self.data().index_select(dim, index)?;
         let index = index.clone();
         Ok(record("IndexSelectBackward0", out, &[self], move |c| {
-            Ok(vec![Some(index_add_into(&c.inputs[0].shape(), dim, &index, c.grad)?)])
+            Ok(vec![Some(index_add_into(
+                &c.inputs[0].shape(),
+                dim,
+                &index,
+                c.grad,
+            )?)])
         }))
     }
 
@@ -194,7 +233,12 @@ impl Variable {
         let out = self.data().gather(dim, index)?;
         let index = index.clone();
         Ok(record("GatherBackward0", out, &[self], move |c| {
-            Ok(vec![Some(scatter_add_into(&c.inputs[0].shape(), dim, &index, c.grad)?)])
+            Ok(vec![Some(scatter_add_into(
+                &c.inputs[0].shape(),
+                dim,
+                &index,
+                c.grad,
+            )?)])
         }))
     }
 
@@ -206,8 +250,22 @@ impl Variable {
             let g = c.grad;
             let zero = Variable::constant(Tensor::zeros_dtype(&[], g.dtype()));
             Ok(vec![
-                c.needs(0).then(|| sum_to(&Variable::where_cond(&cond, g, &zero)?, &c.inputs[0].shape())).transpose()?,
-                c.needs(1).then(|| sum_to(&Variable::where_cond(&cond, &zero, g)?, &c.inputs[1].shape())).transpose()?,
+                c.needs(0)
+                    .then(|| {
+                        sum_to(
+                            &Variable::where_cond(&cond, g, &zero)?,
+                            &c.inputs[0].shape(),
+                        )
+                    })
+                    .transpose()?,
+                c.needs(1)
+                    .then(|| {
+                        sum_to(
+                            &Variable::where_cond(&cond, &zero, g)?,
+                            &c.inputs[1].shape(),
+                        )
+                    })
+                    .transpose()?,
             ])
         }))
     }
@@ -216,7 +274,11 @@ impl Variable {
     pub fn masked_fill(&self, mask: &Variable, value: f64) -> Result<Variable> {
         let m = mask.data();
         let out = self.data().masked_fill(&m, value)?;
-        Ok(record("MaskedFillBackward0", out, &[self], move |c| Ok(vec![Some(c.grad.masked_fill(&Variable::constant(m.clone()), 0.0)?)])))
+        Ok(record("MaskedFillBackward0", out, &[self], move |c| {
+            Ok(vec![Some(
+                c.grad.masked_fill(&Variable::constant(m.clone()), 0.0)?,
+            )])
+        }))
     }
 }
 
@@ -249,7 +311,9 @@ fn pad_dim(g: &Variable, d: usize, start: usize, size: usize) -> Result<Variable
 fn index_add_into(shape: &[usize], dim: i64, index: &Tensor, src: &Variable) -> Result<Variable> {
     let out = Tensor::zeros_dtype(shape, src.dtype()).index_add(dim, index, &src.data())?;
     let index = index.clone();
-    Ok(record("IndexAddBackward0", out, &[src], move |c| Ok(vec![Some(c.grad.index_select(dim, &index)?)])))
+    Ok(record("IndexAddBackward0", out, &[src], move |c| {
+        Ok(vec![Some(c.grad.index_select(dim, &index)?)])
+    }))
 }
 
 /// `zeros(shape).scatter_add(dim, index, src)`, differentiable in `src`
@@ -257,5 +321,7 @@ fn index_add_into(shape: &[usize], dim: i64, index: &Tensor, src: &Variable) -> 
 fn scatter_add_into(shape: &[usize], dim: i64, index: &Tensor, src: &Variable) -> Result<Variable> {
     let out = Tensor::zeros_dtype(shape, src.dtype()).scatter_add(dim, index, &src.data())?;
     let index = index.clone();
-    Ok(record("ScatterAddBackward0", out, &[src], move |c| Ok(vec![Some(c.grad.gather(dim, &index)?)])))
+    Ok(record("ScatterAddBackward0", out, &[src], move |c| {
+        Ok(vec![Some(c.grad.gather(dim, &index)?)])
+    }))
 }

@@ -32,23 +32,31 @@ fn unary(
     out: Tensor,
     local: impl Fn(&Ctx<'_>) -> crate::Result<Variable> + Send + Sync + 'static,
 ) -> Variable {
-    record(name, out, &[x], move |c| Ok(vec![Some(c.grad.mul(&local(c)?)?)]))
+    record(name, out, &[x], move |c| {
+        Ok(vec![Some(c.grad.mul(&local(c)?)?)])
+    })
 }
 
 impl Variable {
     /// `e^x` (`torch.exp`).
     pub fn exp(&self) -> Variable {
-        unary(self, "ExpBackward0", self.data().exp(), |c| Ok(output_of(c, |x| x.exp())))
+        unary(self, "ExpBackward0", self.data().exp(), |c| {
+            Ok(output_of(c, |x| x.exp()))
+        })
     }
 
     /// Natural logarithm (`torch.log`).
     pub fn log(&self) -> Variable {
-        unary(self, "LogBackward0", self.data().log(), |c| Ok(c.inputs[0].reciprocal()))
+        unary(self, "LogBackward0", self.data().log(), |c| {
+            Ok(c.inputs[0].reciprocal())
+        })
     }
 
     /// `ln(1 + x)` (`torch.log1p`).
     pub fn log1p(&self) -> Variable {
-        unary(self, "Log1PBackward0", self.data().log1p(), |c| Ok(c.inputs[0].add_scalar(1.0).reciprocal()))
+        unary(self, "Log1PBackward0", self.data().log1p(), |c| {
+            Ok(c.inputs[0].add_scalar(1.0).reciprocal())
+        })
     }
 
     /// Square root (`torch.sqrt`).
@@ -76,12 +84,16 @@ impl Variable {
 
     /// Sine (`torch.sin`).
     pub fn sin(&self) -> Variable {
-        unary(self, "SinBackward0", self.data().sin(), |c| Ok(c.inputs[0].cos()))
+        unary(self, "SinBackward0", self.data().sin(), |c| {
+            Ok(c.inputs[0].cos())
+        })
     }
 
     /// Cosine (`torch.cos`).
     pub fn cos(&self) -> Variable {
-        unary(self, "CosBackward0", self.data().cos(), |c| Ok(c.inputs[0].sin().neg()))
+        unary(self, "CosBackward0", self.data().cos(), |c| {
+            Ok(c.inputs[0].sin().neg())
+        })
     }
 
     /// Hyperbolic tangent (`torch.tanh`).
@@ -104,7 +116,10 @@ impl Variable {
     pub fn relu(&self) -> Variable {
         unary(self, "ReluBackward0", self.data().relu(), |c| {
             let x = c.inputs[0].data();
-            Ok(mask(x.gt(&Tensor::zeros_dtype(&[], x.dtype()))?, &c.inputs[0]))
+            Ok(mask(
+                x.gt(&Tensor::zeros_dtype(&[], x.dtype()))?,
+                &c.inputs[0],
+            ))
         })
     }
 
@@ -129,12 +144,16 @@ impl Variable {
 
     /// `x * x` (`torch.square`).
     pub fn square(&self) -> Variable {
-        unary(self, "PowBackward0", self.data().square(), |c| Ok(c.inputs[0].mul_scalar(2.0)))
+        unary(self, "PowBackward0", self.data().square(), |c| {
+            Ok(c.inputs[0].mul_scalar(2.0))
+        })
     }
 
     /// `|x|` (`torch.abs`); gradient `sign(x)` (0 at 0).
     pub fn abs(&self) -> Variable {
-        unary(self, "AbsBackward0", self.data().abs(), |c| Ok(mask(c.inputs[0].data().sign(), &c.inputs[0])))
+        unary(self, "AbsBackward0", self.data().abs(), |c| {
+            Ok(mask(c.inputs[0].data().sign(), &c.inputs[0]))
+        })
     }
 
     /// The error function (`torch.erf`).
@@ -142,7 +161,10 @@ impl Variable {
         unary(self, "ErfBackward0", self.data().erf(), |c| {
             let x = &c.inputs[0];
             // 2/sqrt(pi) * exp(-x²)
-            Ok(x.square().neg().exp().mul_scalar(std::f64::consts::FRAC_2_SQRT_PI))
+            Ok(x.square()
+                .neg()
+                .exp()
+                .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI))
         })
     }
 
@@ -151,8 +173,16 @@ impl Variable {
         unary(self, "GeluBackward0", self.data().gelu(), |c| {
             let x = &c.inputs[0];
             // Φ(x) + x φ(x)
-            let cdf = x.mul_scalar(std::f64::consts::FRAC_1_SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5);
-            let pdf = x.square().mul_scalar(-0.5).exp().mul_scalar(1.0 / (2.0 * std::f64::consts::PI).sqrt());
+            let cdf = x
+                .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)
+                .erf()
+                .add_scalar(1.0)
+                .mul_scalar(0.5);
+            let pdf = x
+                .square()
+                .mul_scalar(-0.5)
+                .exp()
+                .mul_scalar(1.0 / (2.0 * std::f64::consts::PI).sqrt());
             cdf.add(&x.mul(&pdf)?)
         })
     }
@@ -168,19 +198,32 @@ impl Variable {
             // 0.5 (1 + t) + 0.5 x (1 - t²) k (1 + 3·0.044715 x²)
             let left = t.add_scalar(1.0).mul_scalar(0.5);
             let dinner = x2.mul_scalar(3.0 * 0.044715).add_scalar(1.0).mul_scalar(k);
-            let right = x.mul(&t.square().rsub_scalar(1.0))?.mul(&dinner)?.mul_scalar(0.5);
+            let right = x
+                .mul(&t.square().rsub_scalar(1.0))?
+                .mul(&dinner)?
+                .mul_scalar(0.5);
             left.add(&right)
         })
     }
 
     /// `x` for `x >= 0`, `slope * x` otherwise (`F.leaky_relu`).
     pub fn leaky_relu(&self, negative_slope: f64) -> Variable {
-        unary(self, "LeakyReluBackward0", self.data().leaky_relu(negative_slope), move |c| {
-            let x = c.inputs[0].data();
-            let pos = x.gt(&Tensor::zeros_dtype(&[], x.dtype()))?.to_dtype(x.dtype().to_float());
-            // 1 where x > 0, slope elsewhere
-            Ok(Variable::constant(pos.mul_scalar(1.0 - negative_slope).add_scalar(negative_slope)))
-        })
+        unary(
+            self,
+            "LeakyReluBackward0",
+            self.data().leaky_relu(negative_slope),
+            move |c| {
+                let x = c.inputs[0].data();
+                let pos = x
+                    .gt(&Tensor::zeros_dtype(&[], x.dtype()))?
+                    .to_dtype(x.dtype().to_float());
+                // 1 where x > 0, slope elsewhere
+                Ok(Variable::constant(
+                    pos.mul_scalar(1.0 - negative_slope)
+                        .add_scalar(negative_slope),
+                ))
+            },
+        )
     }
 
     /// `x` for `x > 0`, `alpha (e^x - 1)` otherwise (`F.elu`).
@@ -189,7 +232,10 @@ impl Variable {
             let x = &c.inputs[0];
             let pos = mask(x.data().gt(&Tensor::zeros_dtype(&[], x.dtype()))?, x);
             // pos + (1 - pos) * alpha e^x
-            let neg = x.exp().mul_scalar(alpha).mul(&Variable::constant(pos.data().rsub_scalar(1.0)))?;
+            let neg = x
+                .exp()
+                .mul_scalar(alpha)
+                .mul(&Variable::constant(pos.data().rsub_scalar(1.0)))?;
             neg.add(&pos)
         })
     }
@@ -197,12 +243,17 @@ impl Variable {
     /// Each element limited to `[min, max]` (`torch.clamp`); the gradient
     /// passes where `min <= x <= max`.
     pub fn clamp(&self, min: f64, max: f64) -> Variable {
-        unary(self, "ClampBackward1", self.data().clamp(min, max), move |c| {
-            let x = c.inputs[0].data();
-            let lo = x.ge(&Tensor::full_dtype(&[], min, x.dtype()))?;
-            let hi = x.le(&Tensor::full_dtype(&[], max, x.dtype()))?;
-            Ok(mask(lo.logical_and(&hi)?, &c.inputs[0]))
-        })
+        unary(
+            self,
+            "ClampBackward1",
+            self.data().clamp(min, max),
+            move |c| {
+                let x = c.inputs[0].data();
+                let lo = x.ge(&Tensor::full_dtype(&[], min, x.dtype()))?;
+                let hi = x.le(&Tensor::full_dtype(&[], max, x.dtype()))?;
+                Ok(mask(lo.logical_and(&hi)?, &c.inputs[0]))
+            },
+        )
     }
 
     /// Each element at least `min`.

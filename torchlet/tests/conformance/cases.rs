@@ -40,12 +40,10 @@ pub struct Case {
     /// The seed of the backward pass: gradients are those of
     /// `sum(output * grad_output)`. Absent when gradients are not checked.
     #[serde(default)]
-    #[allow(dead_code)] // read by the gradient pass, once autograd exists
     pub grad_output: Option<TensorSpec>,
     /// Expected gradient of each input; `null` for inputs that are not
     /// differentiable (indices, targets, masks).
     #[serde(default)]
-    #[allow(dead_code)] // read by the gradient pass, once autograd exists
     pub grads: Option<Vec<Option<TensorSpec>>>,
     /// Relative tolerance.
     #[serde(default = "default_rtol")]

@@ -1,0 +1,966 @@
+//! Convolution, pooling and normalization with their gradients.
+//!
+//! First-order backward passes run the tensor crate's dedicated kernels
+//! (`conv2d_backward_input`/`_weight`, the pool backward kernels) and the
+//! fused normalization formulas over the statistics saved by the forward
+//! pass. Every backward result is itself recorded with a backward of its
+//! own, so `create_graph` gives exact higher-order gradients:
+//!
+//! - a convolution's input gradient is linear in `(grad, weight)` and its
+//!   weight gradient linear in `(grad, input)`; their adjoints are again a
+//!   convolution or one of those two gradients;
+//! - pool gradients are linear in `grad`: max pooling's is a scatter (its
+//!   adjoint a gather), average pooling's adjoint is the pooling itself;
+//! - normalizations recompute their statistics from the input with
+//!   differentiable ops (mean, variance, rsqrt) when the backward pass
+//!   records a graph.
+
+use torchlet_tensor::{Tensor, TensorError};
+
+use crate::error::Result;
+use crate::graph::record;
+use crate::mode::is_grad_enabled;
+use crate::variable::Variable;
+
+/// The hyper-parameters of a 1-d or 2-d convolution (for 1-d only entry 0
+/// of each array is used).
+#[derive(Clone, Copy, Debug)]
+struct Conv {
+    spatial: usize,
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+}
+
+impl Conv {
+    fn forward(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        Ok(if self.spatial == 1 {
+            x.conv1d(
+                w,
+                b,
+                self.stride[0],
+                self.padding[0],
+                self.dilation[0],
+                self.groups,
+            )?
+        } else {
+            x.conv2d(w, b, self.stride, self.padding, self.dilation, self.groups)?
+        })
+    }
+
+    fn backward_input(&self, g: &Tensor, w: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+        Ok(if self.spatial == 1 {
+            Tensor::conv1d_backward_input(
+                g,
+                w,
+                input_shape,
+                self.stride[0],
+                self.padding[0],
+                self.dilation[0],
+                self.groups,
+            )?
+        } else {
+            Tensor::conv2d_backward_input(
+                g,
+                w,
+                input_shape,
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.groups,
+            )?
+        })
+    }
+
+    fn backward_weight(&self, g: &Tensor, x: &Tensor, weight_shape: &[usize]) -> Result<Tensor> {
+        Ok(if self.spatial == 1 {
+            Tensor::conv1d_backward_weight(
+                g,
+                x,
+                weight_shape,
+                self.stride[0],
+                self.padding[0],
+                self.dilation[0],
+                self.groups,
+            )?
+        } else {
+            Tensor::conv2d_backward_weight(
+                g,
+                x,
+                weight_shape,
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.groups,
+            )?
+        })
+    }
+
+    /// The output length of spatial dim `i` for an input of length `len`
+    /// and a kernel of `k` taps.
+    fn out_len(&self, i: usize, len: usize, k: usize) -> usize {
+        (len + 2 * self.padding[i] - self.dilation[i] * (k - 1) - 1) / self.stride[i] + 1
+    }
+}
+
+/// `conv(x, w) + b`, recorded; the gradients go through [`conv_input_grad`]
+/// and [`conv_weight_grad`], which are differentiable themselves.
+fn conv(x: &Variable, w: &Variable, b: Option<&Variable>, p: Conv) -> Result<Variable> {
+    let bias = b.map(|b| b.data());
+    let out = p.forward(&x.data(), &w.data(), bias.as_ref())?;
+    let mut inputs = vec![x, w];
+    inputs.extend(b);
+    Ok(record("ConvolutionBackward0", out, &inputs, move |c| {
+        let (x, w, g) = (&c.inputs[0], &c.inputs[1], c.grad);
+        let mut grads = vec![
+            c.needs(0)
+                .then(|| conv_input_grad(g, w, &x.shape(), p))
+                .transpose()?,
+            c.needs(1)
+                .then(|| conv_weight_grad(g, x, &w.shape(), p))
+                .transpose()?,
+        ];
+        if c.inputs.len() > 2 {
+            grads.push(c.needs(2).then(|| channel_sum(g, p.spatial)).transpose()?);
+        }
+        Ok(grads)
+    }))
+}
+
+/// The gradient of `conv(x, w)` with respect to `x` (shape `input_shape`)
+/// given the output gradient `g`. Linear in `g` and in `w`:
+/// `<conv_input_grad(g, w), v> = <g, conv(v, w)>`, so its gradients are
+/// `conv(v, w)` for `g` and `conv_weight_grad(g, v)` for `w`.
+fn conv_input_grad(g: &Variable, w: &Variable, input_shape: &[usize], p: Conv) -> Result<Variable> {
+    let out = p.backward_input(&g.data(), &w.data(), input_shape)?;
+    Ok(record(
+        "ConvolutionBackwardBackward0",
+        out,
+        &[g, w],
+        move |c| {
+            let (g, w, v) = (&c.inputs[0], &c.inputs[1], c.grad);
+            Ok(vec![
+                c.needs(0).then(|| conv(v, w, None, p)).transpose()?,
+                c.needs(1)
+                    .then(|| conv_weight_grad(g, v, &w.shape(), p))
+                    .transpose()?,
+            ])
+        },
+    ))
+}
+
+/// The gradient of `conv(x, w)` with respect to `w` (shape `weight_shape`)
+/// given the output gradient `g`. Linear in `g` and in `x`:
+/// `<conv_weight_grad(g, x), v> = <g, conv(x, v)>`, so its gradients are
+/// `conv(x, v)` for `g` and `conv_input_grad(g, v)` for `x`.
+fn conv_weight_grad(
+    g: &Variable,
+    x: &Variable,
+    weight_shape: &[usize],
+    p: Conv,
+) -> Result<Variable> {
+    let out = p.backward_weight(&g.data(), &x.data(), weight_shape)?;
+    Ok(record(
+        "ConvolutionBackwardBackward0",
+        out,
+        &[g, x],
+        move |c| {
+            let (g, x, v) = (&c.inputs[0], &c.inputs[1], c.grad);
+            Ok(vec![
+                c.needs(0).then(|| conv(x, v, None, p)).transpose()?,
+                c.needs(1)
+                    .then(|| conv_input_grad(g, v, &x.shape(), p))
+                    .transpose()?,
+            ])
+        },
+    ))
+}
+
+/// The bias gradient of a convolution: `g` summed over every dim but the
+/// channel dim (`[N, C, *spatial]` or unbatched `[C, *spatial]`).
+fn channel_sum(g: &Variable, spatial: usize) -> Result<Variable> {
+    let r = g.dim();
+    let channel = r - spatial - 1;
+    let dims: Vec<i64> = (0..r).filter(|&d| d != channel).map(|d| d as i64).collect();
+    g.sum_dims(&dims, false)
+}
+
+/// `v` with its last two dims cut or zero-padded at the end to `hw`
+/// (differentiable).
+fn fit_spatial(v: &Variable, hw: [usize; 2]) -> Result<Variable> {
+    let mut v = v.clone();
+    for (i, &want) in hw.iter().enumerate() {
+        let d = v.dim() - 2 + i;
+        let have = v.shape()[d];
+        if have > want {
+            v = v.narrow(d as i64, 0, want)?;
+        } else if have < want {
+            let mut shape = v.shape();
+            shape[d] = want - have;
+            let zeros = Variable::constant(Tensor::zeros_dtype(&shape, v.dtype()));
+            v = Variable::cat(&[v, zeros], d as i64)?;
+        }
+    }
+    Ok(v)
+}
+
+/// The gradient of max pooling with respect to its input: `g` scattered to
+/// the argmax positions `idx`. Its own gradient gathers from those
+/// positions.
+fn max_pool_scatter(g: &Variable, idx: &Tensor, input_shape: &[usize]) -> Result<Variable> {
+    let out = Tensor::max_pool2d_backward(&g.data(), idx, input_shape)?;
+    let idx = idx.clone();
+    Ok(record(
+        "MaxPool2DWithIndicesBackwardBackward0",
+        out,
+        &[g],
+        move |c| Ok(vec![Some(plane_gather(c.grad, &idx)?)]),
+    ))
+}
+
+/// `v[..., idx]` with `idx` holding flat positions within each `[H, W]`
+/// plane of `v` (differentiable in `v`); the result has `idx`'s shape.
+fn plane_gather(v: &Variable, idx: &Tensor) -> Result<Variable> {
+    let flat = |s: &[usize]| {
+        let r = s.len();
+        let mut f: Vec<i64> = s[..r - 2].iter().map(|&n| n as i64).collect();
+        f.push((s[r - 2] * s[r - 1]) as i64);
+        f
+    };
+    let picked = v
+        .reshape(&flat(&v.shape()))?
+        .gather(-1, &idx.reshape(&flat(idx.shape()))?)?;
+    picked.reshape(&idx.shape().iter().map(|&n| n as i64).collect::<Vec<_>>())
+}
+
+/// The gradient of average pooling with respect to its input (shape
+/// `input_shape`); linear in `g`, its adjoint is the pooling itself.
+fn avg_pool_grad(
+    g: &Variable,
+    input_shape: &[usize],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> Result<Variable> {
+    let out = Tensor::avg_pool2d_backward(&g.data(), input_shape, kernel, stride, padding)?;
+    Ok(record("AvgPool2DBackwardBackward0", out, &[g], move |c| {
+        Ok(vec![Some(c.grad.avg_pool2d(kernel, stride, padding)?)])
+    }))
+}
+
+/// The gradient of adaptive average pooling with respect to its input
+/// (shape `input_shape`); linear in `g`, its adjoint is the pooling itself.
+fn adaptive_avg_pool_grad(g: &Variable, input_shape: &[usize]) -> Result<Variable> {
+    let out = Tensor::adaptive_avg_pool2d_backward(&g.data(), input_shape)?;
+    let shape = g.shape();
+    let output_size = [shape[shape.len() - 2], shape[shape.len() - 1]];
+    Ok(record(
+        "AdaptiveAvgPool2DBackwardBackward0",
+        out,
+        &[g],
+        move |c| Ok(vec![Some(c.grad.adaptive_avg_pool2d(output_size)?)]),
+    ))
+}
+
+/// `x` normalized over `dims` with differentiable ops: `(x̂, rstd)` with
+/// `x̂ = (x - mean) * rstd`, `rstd = 1 / sqrt(var + eps)` (biased variance,
+/// kept dims).
+fn normalize(x: &Variable, dims: &[i64], eps: f64) -> Result<(Variable, Variable)> {
+    let centered = x.sub(&x.mean_dims(dims, true)?)?;
+    let var = centered.square().mean_dims(dims, true)?;
+    let rstd = var.add_scalar(eps).rsqrt();
+    Ok((centered.mul(&rstd)?, rstd))
+}
+
+/// Where a normalization's statistics and parameters live.
+struct NormLayout {
+    /// The dims each statistic is taken over.
+    stat_dims: Vec<i64>,
+    /// The dims the weight and bias gradients sum over (empty: none).
+    param_dims: Vec<i64>,
+    /// The weight reshaped to broadcast against the input.
+    param_view: Vec<i64>,
+    /// The shape of the weight and bias.
+    param_shape: Vec<i64>,
+}
+
+/// `g` summed over `dims` (none: `g` itself) and shaped like a parameter.
+fn param_sum(g: &Variable, l: &NormLayout) -> Result<Variable> {
+    let s = if l.param_dims.is_empty() {
+        g.clone()
+    } else {
+        g.sum_dims(&l.param_dims, false)?
+    };
+    s.reshape(&l.param_shape)
+}
+
+/// The gradients of `y = x̂ * w + b` (`x̂` normalized over `l.stat_dims`)
+/// for input, weight and bias, from `x̂` and `rstd` (constants from the
+/// forward pass for a first-order pass, differentiable functions of the
+/// input when recording):
+/// `dx = rstd * (gw - mean(gw) - x̂ * mean(gw * x̂))` with `gw = g * w`.
+fn norm_backward(
+    g: &Variable,
+    xhat: &Variable,
+    rstd: &Variable,
+    weight: Option<&Variable>,
+    l: &NormLayout,
+    needs: [bool; 3],
+) -> Result<[Option<Variable>; 3]> {
+    let gx = if needs[0] {
+        let gw = match weight {
+            Some(w) => g.mul(&w.reshape(&l.param_view)?)?,
+            None => g.clone(),
+        };
+        let m1 = gw.mean_dims(&l.stat_dims, true)?;
+        let m2 = gw.mul(xhat)?.mean_dims(&l.stat_dims, true)?;
+        Some(rstd.mul(&gw.sub(&m1)?.sub(&xhat.mul(&m2)?)?)?)
+    } else {
+        None
+    };
+    let gw = if needs[1] {
+        Some(param_sum(&g.mul(xhat)?, l)?)
+    } else {
+        None
+    };
+    let gb = if needs[2] {
+        Some(param_sum(g, l)?)
+    } else {
+        None
+    };
+    Ok([gx, gw, gb])
+}
+
+/// The positions of the optional weight and bias among a norm's inputs.
+fn param_positions(weight: bool, bias: bool) -> (Option<usize>, Option<usize>) {
+    let w = weight.then_some(1);
+    let b = bias.then_some(1 + weight as usize);
+    (w, b)
+}
+
+/// Scatters `[dx, dw, db]` to the recorded inputs `[x, w?, b?]`.
+fn place(
+    grads: [Option<Variable>; 3],
+    w_pos: Option<usize>,
+    b_pos: Option<usize>,
+) -> Vec<Option<Variable>> {
+    let [gx, gw, gb] = grads;
+    let mut out = vec![gx];
+    if w_pos.is_some() {
+        out.push(gw);
+    }
+    if b_pos.is_some() {
+        out.push(gb);
+    }
+    out
+}
+
+fn dims_i64(shape: &[usize]) -> Vec<i64> {
+    shape.iter().map(|&n| n as i64).collect()
+}
+
+impl Variable {
+    /// 2-d convolution (`F.conv2d`): input `[N, C_in, H, W]` (or
+    /// `[C_in, H, W]`), weight `[C_out, C_in / groups, kH, kW]`, optional
+    /// bias `[C_out]`; see [`Tensor::conv2d`]. Differentiable in all three,
+    /// to any order.
+    pub fn conv2d(
+        &self,
+        weight: &Variable,
+        bias: Option<&Variable>,
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        groups: usize,
+    ) -> Result<Variable> {
+        conv(
+            self,
+            weight,
+            bias,
+            Conv {
+                spatial: 2,
+                stride,
+                padding,
+                dilation,
+                groups,
+            },
+        )
+    }
+
+    /// 1-d convolution (`F.conv1d`): input `[N, C_in, L]` (or `[C_in, L]`),
+    /// weight `[C_out, C_in / groups, k]`, optional bias `[C_out]`; see
+    /// [`Tensor::conv1d`]. Differentiable in all three, to any order.
+    pub fn conv1d(
+        &self,
+        weight: &Variable,
+        bias: Option<&Variable>,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+        groups: usize,
+    ) -> Result<Variable> {
+        let p = Conv {
+            spatial: 1,
+            stride: [stride, 1],
+            padding: [padding, 0],
+            dilation: [dilation, 1],
+            groups,
+        };
+        conv(self, weight, bias, p)
+    }
+
+    /// 2-d transposed convolution (`F.conv_transpose2d`): weight
+    /// `[C_in, C_out / groups, kH, kW]`, optional bias `[C_out]`; see
+    /// [`Tensor::conv_transpose2d`]. It is the adjoint of a convolution, so
+    /// its input gradient is a convolution and its weight gradient a
+    /// convolution's weight gradient; differentiable to any order.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_transpose2d(
+        &self,
+        weight: &Variable,
+        bias: Option<&Variable>,
+        stride: [usize; 2],
+        padding: [usize; 2],
+        output_padding: [usize; 2],
+        dilation: [usize; 2],
+        groups: usize,
+    ) -> Result<Variable> {
+        let b = bias.map(|b| b.data());
+        let out = self.data().conv_transpose2d(
+            &weight.data(),
+            b.as_ref(),
+            stride,
+            padding,
+            output_padding,
+            dilation,
+            groups,
+        )?;
+        let p = Conv {
+            spatial: 2,
+            stride,
+            padding,
+            dilation,
+            groups,
+        };
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        Ok(record("ConvolutionBackward0", out, &inputs, move |c| {
+            // y = conv^T(x, w), the adjoint of x' -> conv(x', w) from y's
+            // space to x's: <y, g> = <x, conv(g, w)>. When output_padding
+            // reaches the stride, conv(g, w) has extra trailing positions
+            // that no input element maps to.
+            let (x, w, g) = (&c.inputs[0], &c.inputs[1], c.grad);
+            let (xs, ws, gs) = (x.shape(), w.shape(), g.shape());
+            let r = xs.len();
+            let x_hw = [xs[r - 2], xs[r - 1]];
+            let conv_hw = [
+                p.out_len(0, gs[r - 2], ws[2]),
+                p.out_len(1, gs[r - 1], ws[3]),
+            ];
+            let mut grads = vec![
+                c.needs(0)
+                    .then(|| fit_spatial(&conv(g, w, None, p)?, x_hw))
+                    .transpose()?,
+                c.needs(1)
+                    .then(|| conv_weight_grad(&fit_spatial(x, conv_hw)?, g, &ws, p))
+                    .transpose()?,
+            ];
+            if c.inputs.len() > 2 {
+                grads.push(c.needs(2).then(|| channel_sum(g, 2)).transpose()?);
+            }
+            Ok(grads)
+        }))
+    }
+
+    /// 2-d max pooling (`F.max_pool2d(x, kernel, stride, padding)`) over
+    /// `[N, C, H, W]` or `[C, H, W]`; see [`Tensor::max_pool2d`]. The
+    /// gradient goes to each window's maximum.
+    pub fn max_pool2d(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Result<Variable> {
+        let x = self.data();
+        if !(is_grad_enabled() && self.requires_grad()) {
+            return Ok(Variable::constant(x.max_pool2d(kernel, stride, padding)?));
+        }
+        let (out, idx) = x.max_pool2d_with_indices(kernel, stride, padding)?;
+        Ok(record(
+            "MaxPool2DWithIndicesBackward0",
+            out,
+            &[self],
+            move |c| {
+                Ok(vec![Some(max_pool_scatter(
+                    c.grad,
+                    &idx,
+                    &c.inputs[0].shape(),
+                )?)])
+            },
+        ))
+    }
+
+    /// 2-d average pooling (`F.avg_pool2d(x, kernel, stride, padding)`,
+    /// zero padding counted); see [`Tensor::avg_pool2d`].
+    pub fn avg_pool2d(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Result<Variable> {
+        let out = self.data().avg_pool2d(kernel, stride, padding)?;
+        Ok(record("AvgPool2DBackward0", out, &[self], move |c| {
+            Ok(vec![Some(avg_pool_grad(
+                c.grad,
+                &c.inputs[0].shape(),
+                kernel,
+                stride,
+                padding,
+            )?)])
+        }))
+    }
+
+    /// Adaptive 2-d average pooling to `output_size`
+    /// (`F.adaptive_avg_pool2d`); see [`Tensor::adaptive_avg_pool2d`].
+    pub fn adaptive_avg_pool2d(&self, output_size: [usize; 2]) -> Result<Variable> {
+        let out = self.data().adaptive_avg_pool2d(output_size)?;
+        Ok(record("AdaptiveAvgPool2DBackward0", out, &[self], |c| {
+            Ok(vec![Some(adaptive_avg_pool_grad(
+                c.grad,
+                &c.inputs[0].shape(),
+            )?)])
+        }))
+    }
+
+    /// Batch normalization of an `[N, C, *]` input (`F.batch_norm`):
+    /// `(x - mean) / sqrt(var + eps) * weight + bias` per channel.
+    ///
+    /// With `training`, the batch's mean and biased variance are used and
+    /// the gradient flows through them, as in PyTorch; the running
+    /// statistics (optional then) are only checked, not updated — a module
+    /// updates them from [`Tensor::batch_norm_stats`]. Otherwise
+    /// `running_mean` and `running_var` are required and act as constants.
+    pub fn batch_norm(
+        &self,
+        running_mean: Option<&Tensor>,
+        running_var: Option<&Tensor>,
+        weight: Option<&Variable>,
+        bias: Option<&Variable>,
+        training: bool,
+        eps: f64,
+    ) -> Result<Variable> {
+        let x = self.data();
+        let (w, b) = (weight.map(|v| v.data()), bias.map(|v| v.data()));
+        let (mean, var) = if training {
+            if x.dim() >= 2 {
+                let c = x.shape()[1];
+                for (name, p) in [("running_mean", running_mean), ("running_var", running_var)] {
+                    if let Some(p) = p.filter(|p| p.shape() != [c]) {
+                        return Err(TensorError::shapes(
+                            "batch_norm",
+                            &[x.shape(), p.shape()],
+                            format!("{name} must have shape [{c}]"),
+                        )
+                        .into());
+                    }
+                }
+            }
+            let stats = x.batch_norm_stats()?;
+            (stats.mean, stats.var)
+        } else {
+            match (running_mean, running_var) {
+                (Some(m), Some(v)) => (m.clone(), v.clone()),
+                // the tensor op reports the missing statistics
+                _ => {
+                    return Ok(Variable::constant(x.batch_norm(
+                        running_mean,
+                        running_var,
+                        w.as_ref(),
+                        b.as_ref(),
+                        false,
+                        eps,
+                    )?))
+                }
+            }
+        };
+        // The batch statistics as "running" ones: one fused pass.
+        let out = x.batch_norm(Some(&mean), Some(&var), w.as_ref(), b.as_ref(), false, eps)?;
+        let (r, c) = (x.dim(), x.shape()[1]);
+        let mut view = vec![1i64; r];
+        view[1] = c as i64;
+        let layout = NormLayout {
+            stat_dims: (0..r as i64).filter(|&d| d != 1).collect(),
+            param_dims: (0..r as i64).filter(|&d| d != 1).collect(),
+            param_view: view.clone(),
+            param_shape: vec![c as i64],
+        };
+        let dt = out.dtype();
+        let mean = mean.to_dtype(dt).reshape(&view)?;
+        let rstd = var.to_dtype(dt).add_scalar(eps).rsqrt().reshape(&view)?;
+        let mut inputs = vec![self];
+        inputs.extend(weight);
+        inputs.extend(bias);
+        let (w_pos, b_pos) = param_positions(weight.is_some(), bias.is_some());
+        Ok(record("NativeBatchNormBackward0", out, &inputs, move |c| {
+            let x = &c.inputs[0];
+            let w = w_pos.map(|i| &c.inputs[i]);
+            let needs = [
+                c.needs(0),
+                w_pos.is_some_and(|i| c.needs(i)),
+                b_pos.is_some_and(|i| c.needs(i)),
+            ];
+            let rstd_v = Variable::constant(rstd.clone());
+            let grads = if !training {
+                // Running statistics are constants: y is affine in x.
+                let xhat = x.sub(&Variable::constant(mean.clone()))?.mul(&rstd_v)?;
+                let gx = match (needs[0], w) {
+                    (false, _) => None,
+                    (true, Some(w)) => {
+                        Some(c.grad.mul(&w.reshape(&layout.param_view)?)?.mul(&rstd_v)?)
+                    }
+                    (true, None) => Some(c.grad.mul(&rstd_v)?),
+                };
+                let gw = if needs[1] {
+                    Some(param_sum(&c.grad.mul(&xhat)?, &layout)?)
+                } else {
+                    None
+                };
+                let gb = if needs[2] {
+                    Some(param_sum(c.grad, &layout)?)
+                } else {
+                    None
+                };
+                [gx, gw, gb]
+            } else if c.create_graph {
+                let (xhat, rstd) = normalize(x, &layout.stat_dims, eps)?;
+                norm_backward(c.grad, &xhat, &rstd, w, &layout, needs)?
+            } else {
+                let xhat = Variable::constant(x.data().sub(&mean)?.mul(&rstd)?);
+                norm_backward(c.grad, &xhat, &rstd_v, w, &layout, needs)?
+            };
+            Ok(place(grads, w_pos, b_pos))
+        }))
+    }
+
+    /// Layer normalization over the trailing `normalized_shape` dims
+    /// (`F.layer_norm`), with optional elementwise `weight` and `bias` of
+    /// that shape; see [`Tensor::layer_norm`]. The gradient flows through
+    /// each row's mean and variance.
+    pub fn layer_norm(
+        &self,
+        normalized_shape: &[usize],
+        weight: Option<&Variable>,
+        bias: Option<&Variable>,
+        eps: f64,
+    ) -> Result<Variable> {
+        let x = self.data();
+        let (w, b) = (weight.map(|v| v.data()), bias.map(|v| v.data()));
+        let (out, mean, rstd) =
+            x.layer_norm_with_stats(normalized_shape, w.as_ref(), b.as_ref(), eps)?;
+        let (r, k) = (x.dim(), normalized_shape.len());
+        let mut view = dims_i64(&x.shape()[..r - k]);
+        view.extend(std::iter::repeat_n(1, k));
+        let mean = mean.reshape(&view)?;
+        let rstd = rstd.reshape(&view)?;
+        let layout = NormLayout {
+            stat_dims: ((r - k) as i64..r as i64).collect(),
+            param_dims: (0..(r - k) as i64).collect(),
+            param_view: dims_i64(normalized_shape),
+            param_shape: dims_i64(normalized_shape),
+        };
+        let mut inputs = vec![self];
+        inputs.extend(weight);
+        inputs.extend(bias);
+        let (w_pos, b_pos) = param_positions(weight.is_some(), bias.is_some());
+        Ok(record("NativeLayerNormBackward0", out, &inputs, move |c| {
+            let x = &c.inputs[0];
+            let w = w_pos.map(|i| &c.inputs[i]);
+            let needs = [
+                c.needs(0),
+                w_pos.is_some_and(|i| c.needs(i)),
+                b_pos.is_some_and(|i| c.needs(i)),
+            ];
+            let grads = if c.create_graph {
+                let (xhat, rstd) = normalize(x, &layout.stat_dims, eps)?;
+                norm_backward(c.grad, &xhat, &rstd, w, &layout, needs)?
+            } else {
+                let xhat = Variable::constant(x.data().sub(&mean)?.mul(&rstd)?);
+                norm_backward(
+                    c.grad,
+                    &xhat,
+                    &Variable::constant(rstd.clone()),
+                    w,
+                    &layout,
+                    needs,
+                )?
+            };
+            Ok(place(grads, w_pos, b_pos))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::fdcheck::{check_gradients, check_hessian_vector, randn, Rng};
+
+    /// Stride, padding, dilation and groups of a 2-d convolution.
+    type Hyper = ([usize; 2], [usize; 2], [usize; 2], usize);
+
+    fn conv2d_case(x: [usize; 4], w: [usize; 4], bias: bool, hyper: Hyper, seed: u64) {
+        let (stride, padding, dilation, groups) = hyper;
+        let mut rng = Rng::new(seed);
+        let mut inputs = vec![randn(&mut rng, &x), randn(&mut rng, &w)];
+        if bias {
+            inputs.push(randn(&mut rng, &[w[0]]));
+        }
+        let f =
+            move |v: &[Variable]| v[0].conv2d(&v[1], v.get(2), stride, padding, dilation, groups);
+        check_gradients(&f, &inputs, seed);
+        check_hessian_vector(&f, &inputs, seed);
+        // the incoming gradient depends on the inputs too
+        check_hessian_vector(&|v: &[Variable]| f(v).map(|y| y.square()), &inputs, seed);
+    }
+
+    #[test]
+    fn conv2d_gradients_match_finite_differences() {
+        let one = [1, 1];
+        conv2d_case([2, 3, 6, 5], [4, 3, 3, 3], true, (one, one, one, 1), 1);
+        conv2d_case(
+            [1, 2, 8, 7],
+            [3, 2, 2, 3],
+            true,
+            ([2, 2], [0, 1], one, 1),
+            2,
+        );
+        conv2d_case(
+            [2, 4, 7, 7],
+            [6, 2, 3, 2],
+            false,
+            ([2, 1], [1, 0], [2, 1], 2),
+            3,
+        );
+        // depthwise
+        conv2d_case([1, 4, 5, 5], [4, 1, 3, 3], true, ([1, 2], one, one, 4), 4);
+        // unbatched
+        let mut rng = Rng::new(5);
+        let inputs = vec![
+            randn(&mut rng, &[2, 5, 5]),
+            randn(&mut rng, &[3, 2, 2, 2]),
+            randn(&mut rng, &[3]),
+        ];
+        let f = |v: &[Variable]| v[0].conv2d(&v[1], v.get(2), [1, 1], [1, 1], [1, 1], 1);
+        check_gradients(&f, &inputs, 5);
+        check_hessian_vector(&f, &inputs, 5);
+    }
+
+    #[test]
+    fn conv1d_gradients_match_finite_differences() {
+        for (seed, (stride, padding, dilation, groups)) in
+            [(1, 0, 1, 1), (2, 1, 1, 1), (1, 2, 2, 2), (3, 1, 1, 2)]
+                .into_iter()
+                .enumerate()
+        {
+            let mut rng = Rng::new(seed as u64 + 10);
+            let inputs = vec![
+                randn(&mut rng, &[2, 4, 9]),
+                randn(&mut rng, &[6, 4 / groups, 3]),
+                randn(&mut rng, &[6]),
+            ];
+            let f = move |v: &[Variable]| {
+                v[0].conv1d(&v[1], v.get(2), stride, padding, dilation, groups)
+            };
+            check_gradients(&f, &inputs, seed as u64);
+            check_hessian_vector(&f, &inputs, seed as u64);
+            check_hessian_vector(
+                &|v: &[Variable]| f(v).map(|y| y.tanh()),
+                &inputs,
+                seed as u64,
+            );
+        }
+    }
+
+    #[test]
+    fn conv_transpose2d_gradients_match_finite_differences() {
+        // (stride, padding, output_padding, dilation, groups)
+        let combos = [
+            ([1, 1], [0, 0], [0, 0], [1, 1], 1),
+            ([2, 2], [1, 0], [1, 0], [1, 1], 1),
+            ([2, 1], [0, 1], [0, 0], [1, 2], 2),
+            ([1, 1], [0, 0], [1, 1], [2, 2], 1), // output_padding >= stride (allowed by dilation)
+        ];
+        for (seed, (stride, padding, output_padding, dilation, groups)) in
+            combos.into_iter().enumerate()
+        {
+            let mut rng = Rng::new(seed as u64 + 20);
+            let inputs = vec![
+                randn(&mut rng, &[2, 4, 4, 3]),
+                randn(&mut rng, &[4, 6 / groups, 3, 2]),
+                randn(&mut rng, &[6]),
+            ];
+            let f = move |v: &[Variable]| {
+                v[0].conv_transpose2d(
+                    &v[1],
+                    v.get(2),
+                    stride,
+                    padding,
+                    output_padding,
+                    dilation,
+                    groups,
+                )
+            };
+            check_gradients(&f, &inputs, seed as u64);
+            check_hessian_vector(&f, &inputs, seed as u64);
+            check_hessian_vector(
+                &|v: &[Variable]| f(v).map(|y| y.square()),
+                &inputs,
+                seed as u64,
+            );
+        }
+        // unbatched, no bias
+        let mut rng = Rng::new(29);
+        let inputs = vec![randn(&mut rng, &[2, 3, 3]), randn(&mut rng, &[2, 3, 2, 2])];
+        let f =
+            |v: &[Variable]| v[0].conv_transpose2d(&v[1], None, [2, 2], [0, 1], [1, 0], [1, 1], 1);
+        check_gradients(&f, &inputs, 29);
+        check_hessian_vector(&|v: &[Variable]| f(v).map(|y| y.square()), &inputs, 29);
+    }
+
+    #[test]
+    fn pool_gradients_match_finite_differences() {
+        let combos = [
+            ([2, 2], [2, 2], [0, 0]),
+            ([3, 3], [1, 2], [1, 1]),
+            ([3, 2], [2, 1], [1, 0]),
+        ];
+        for (seed, (k, s, p)) in combos.into_iter().enumerate() {
+            let mut rng = Rng::new(seed as u64 + 30);
+            let inputs = vec![randn(&mut rng, &[2, 3, 7, 6])];
+            let max = move |v: &[Variable]| v[0].max_pool2d(k, s, p);
+            check_gradients(&max, &inputs, seed as u64);
+            check_hessian_vector(
+                &|v: &[Variable]| max(v).map(|y| y.square()),
+                &inputs,
+                seed as u64,
+            );
+            let avg = move |v: &[Variable]| v[0].avg_pool2d(k, s, p);
+            check_gradients(&avg, &inputs, seed as u64);
+            check_hessian_vector(
+                &|v: &[Variable]| avg(v).map(|y| y.square()),
+                &inputs,
+                seed as u64,
+            );
+        }
+        let mut rng = Rng::new(40);
+        for (shape, out) in [
+            (vec![2, 3, 7, 5], [3, 2]),
+            (vec![3, 6, 4], [1, 1]),
+            (vec![1, 2, 5, 5], [5, 5]),
+        ] {
+            let inputs = vec![randn(&mut rng, &shape)];
+            let f = move |v: &[Variable]| v[0].adaptive_avg_pool2d(out);
+            check_gradients(&f, &inputs, 41);
+            check_hessian_vector(&|v: &[Variable]| f(v).map(|y| y.square()), &inputs, 41);
+        }
+        // unbatched max pooling
+        let inputs = vec![randn(&mut rng, &[3, 5, 5])];
+        check_gradients(
+            &|v: &[Variable]| v[0].max_pool2d([2, 2], [1, 1], [1, 1]),
+            &inputs,
+            42,
+        );
+    }
+
+    #[test]
+    fn batch_norm_gradients_match_finite_differences() {
+        let mut rng = Rng::new(50);
+        for shape in [vec![4, 3, 3, 2], vec![5, 2], vec![3, 2, 4]] {
+            let c = shape[1];
+            let inputs = vec![
+                randn(&mut rng, &shape),
+                randn(&mut rng, &[c]),
+                randn(&mut rng, &[c]),
+            ];
+            let train =
+                |v: &[Variable]| v[0].batch_norm(None, None, v.get(1), v.get(2), true, 1e-5);
+            check_gradients(&train, &inputs, 51);
+            check_hessian_vector(&train, &inputs, 52);
+            check_gradients(
+                &|v: &[Variable]| v[0].batch_norm(None, None, None, None, true, 1e-3),
+                &inputs[..1],
+                53,
+            );
+            let rm = randn(&mut rng, &[c]);
+            let rv = randn(&mut rng, &[c]).abs().add_scalar(0.5);
+            let eval = move |v: &[Variable]| {
+                v[0].batch_norm(Some(&rm), Some(&rv), v.get(1), v.get(2), false, 1e-5)
+            };
+            check_gradients(&eval, &inputs, 54);
+            check_hessian_vector(&|v: &[Variable]| eval(v).map(|y| y.square()), &inputs, 55);
+        }
+        // the forward matches the tensor op; eval needs running statistics
+        let x = randn(&mut rng, &[4, 3, 2, 2]);
+        let y = Variable::parameter(x.clone())
+            .batch_norm(None, None, None, None, true, 1e-5)
+            .unwrap();
+        let want = x.batch_norm(None, None, None, None, true, 1e-5).unwrap();
+        assert_eq!(
+            y.data().to_vec::<f64>().unwrap(),
+            want.to_vec::<f64>().unwrap()
+        );
+        assert!(Variable::parameter(x.clone())
+            .batch_norm(None, None, None, None, false, 1e-5)
+            .is_err());
+        let bad = Tensor::zeros_dtype(&[4], x.dtype());
+        assert!(Variable::parameter(x)
+            .batch_norm(Some(&bad), None, None, None, true, 1e-5)
+            .is_err());
+    }
+
+    #[test]
+    fn layer_norm_gradients_match_finite_differences() {
+        let mut rng = Rng::new(60);
+        for (shape, norm) in [
+            (vec![3, 4, 5], vec![5]),
+            (vec![2, 3, 4], vec![3, 4]),
+            (vec![6], vec![6]),
+        ] {
+            let inputs = vec![
+                randn(&mut rng, &shape),
+                randn(&mut rng, &norm),
+                randn(&mut rng, &norm),
+            ];
+            let n = norm.clone();
+            let f = move |v: &[Variable]| v[0].layer_norm(&n, v.get(1), v.get(2), 1e-5);
+            check_gradients(&f, &inputs, 61);
+            check_hessian_vector(&f, &inputs, 62);
+            let n = norm.clone();
+            check_gradients(
+                &move |v: &[Variable]| v[0].layer_norm(&n, None, None, 1e-5),
+                &inputs[..1],
+                63,
+            );
+        }
+    }
+
+    #[test]
+    fn first_order_gradients_carry_no_graph() {
+        let mut rng = Rng::new(70);
+        let x = Variable::parameter(randn(&mut rng, &[1, 2, 5, 5]));
+        let w = Variable::parameter(randn(&mut rng, &[2, 2, 3, 3]));
+        let y = x
+            .conv2d(&w, None, [1, 1], [1, 1], [1, 1], 1)
+            .unwrap()
+            .max_pool2d([2, 2], [2, 2], [0, 0])
+            .unwrap();
+        let y = y
+            .layer_norm(&[2, 2], None, None, 1e-5)
+            .unwrap()
+            .square()
+            .sum()
+            .unwrap();
+        let g = crate::grad(&[&y], &[&x, &w], None, false, false).unwrap();
+        assert!(g.iter().all(|g| !g.as_ref().unwrap().requires_grad()));
+    }
+}
