@@ -1,7 +1,8 @@
 //! The backward pass: walks the recorded graph once in reverse topological
 //! order, accumulating each variable's gradient before running its node.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use torchlet_tensor::Tensor;
 
@@ -9,6 +10,30 @@ use crate::error::{AutogradError, Result};
 use crate::graph::Ctx;
 use crate::mode::{is_anomaly_enabled, GradModeGuard};
 use crate::variable::Variable;
+
+/// Maps keyed by variable identity (a pointer): a multiplicative hash is
+/// plenty and much cheaper than SipHash on this hot path.
+type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<PointerHasher>>;
+
+/// Hashes one `usize` (a pointer) with a Fibonacci multiply.
+#[derive(Default)]
+struct PointerHasher(u64);
+
+impl Hasher for PointerHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(26);
+    }
+}
 
 /// Where the engine puts gradients that reach leaves.
 enum Sink<'a> {
@@ -27,8 +52,8 @@ fn run(
 ) -> Result<HashMap<usize, Variable>> {
     // 1. Count, for each variable reachable from the roots, how many uses
     //    will send it a gradient (its dependencies).
-    let mut deps: HashMap<usize, usize> = HashMap::new();
-    let mut seen: HashMap<usize, ()> = HashMap::new();
+    let mut deps: HashMap<usize, usize> = HashMap::default();
+    let mut seen: HashMap<usize, ()> = HashMap::default();
     let mut stack: Vec<Variable> = Vec::new();
     for (r, _) in roots {
         if seen.insert(r.key(), ()).is_none() {
@@ -56,7 +81,7 @@ fn run(
     }
 
     // 2. Process variables whose gradient is complete.
-    let mut grads: HashMap<usize, Variable> = HashMap::new();
+    let mut grads: HashMap<usize, Variable> = HashMap::default();
     let mut ready: Vec<Variable> = Vec::new();
     for (r, g) in roots {
         accumulate(&mut grads, r.key(), g.clone())?;
@@ -70,9 +95,9 @@ fn run(
     }
     let capture: HashMap<usize, ()> = match &sink {
         Sink::Capture(vs) => vs.iter().map(|v| (v.key(), ())).collect(),
-        Sink::LeafGrads => HashMap::new(),
+        Sink::LeafGrads => HashMap::default(),
     };
-    let mut captured: HashMap<usize, Variable> = HashMap::new();
+    let mut captured: HashMap<usize, Variable> = HashMap::default();
     let _mode = GradModeGuard::new(create_graph);
     while let Some(v) = ready.pop() {
         let Some(g) = grads.remove(&v.key()) else {
@@ -139,7 +164,7 @@ fn propagate(
             if is_anomaly_enabled() {
                 check_finite(op, i, &gi.data())?;
             }
-            if gi.shape() != input.shape() {
+            if !gi.with_data(|g| input.has_shape(g.shape())) {
                 return Err(AutogradError::graph(
                     "backward",
                     format!("the backward of `{op}` returned a gradient of shape {:?} for input {i} of shape {:?}", gi.shape(), input.shape()),

@@ -179,27 +179,37 @@ impl Variable {
 
     /// The shape of the value.
     pub fn shape(&self) -> Vec<usize> {
-        self.data().shape().to_vec()
+        self.with_data(|t| t.shape().to_vec())
+    }
+
+    /// Runs `f` on the value without cloning the handle.
+    pub fn with_data<R>(&self, f: impl FnOnce(&Tensor) -> R) -> R {
+        f(&self.inner.data.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Whether the value has exactly this shape (no allocation).
+    pub fn has_shape(&self, shape: &[usize]) -> bool {
+        self.with_data(|t| t.shape() == shape)
     }
 
     /// Number of dimensions.
     pub fn dim(&self) -> usize {
-        self.data().dim()
+        self.with_data(|t| t.dim())
     }
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        self.data().numel()
+        self.with_data(|t| t.numel())
     }
 
     /// The element type.
     pub fn dtype(&self) -> DType {
-        self.data().dtype()
+        self.with_data(|t| t.dtype())
     }
 
     /// The value of a one-element variable (`loss.item()`).
     pub fn item<T: Element>(&self) -> Result<T> {
-        Ok(self.data().item::<T>()?)
+        Ok(self.with_data(|t| t.item::<T>())?)
     }
 
     /// The elements in row-major order.

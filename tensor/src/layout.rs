@@ -5,18 +5,29 @@ use smallvec::SmallVec;
 
 use crate::error::{Result, TensorError};
 
-/// Shape or strides of one tensor, stored inline up to 6 dims so that
+/// Shape or strides of one tensor, stored inline up to 4 dims (NCHW) so that
 /// creating a tensor (or a view) does not allocate for them.
-pub(crate) type Dims = SmallVec<[usize; 6]>;
+pub(crate) type Dims = SmallVec<[usize; 4]>;
 
 /// Where the elements of a tensor live in its storage: element
 /// `[i0, i1, ...]` is at `offset + i0 * strides[0] + i1 * strides[1] + ...`.
 /// Strides count elements, and are 0 along broadcast (expanded) dims.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Layout {
     pub(crate) shape: Dims,
     pub(crate) strides: Dims,
     pub(crate) offset: usize,
+}
+
+impl Clone for Layout {
+    /// Copies the dims with `from_slice` (a memcpy), not element by element.
+    fn clone(&self) -> Layout {
+        Layout {
+            shape: Dims::from_slice(&self.shape),
+            strides: Dims::from_slice(&self.strides),
+            offset: self.offset,
+        }
+    }
 }
 
 impl Layout {

@@ -2,6 +2,8 @@
 //! comparisons, with PyTorch's type promotion. Operator sugar (`&a + &b`)
 //! lives at the bottom and panics with the same message the method returns.
 
+use std::borrow::Cow;
+
 use crate::dtype::{is_nan, DType, Element};
 use crate::error::{Result, TensorError};
 use crate::layout::{broadcast_shapes, for_each_run};
@@ -62,9 +64,16 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
     Ok(Tensor::from_data(out, &shape))
 }
 
-/// Both operands converted to `dtype` (no copy when already there).
-fn both_as(a: &Tensor, b: &Tensor, dtype: DType) -> (Tensor, Tensor) {
-    (a.to_dtype(dtype), b.to_dtype(dtype))
+/// Both operands converted to `dtype`, borrowed when already there.
+fn both_as<'a>(a: &'a Tensor, b: &'a Tensor, dtype: DType) -> (Cow<'a, Tensor>, Cow<'a, Tensor>) {
+    let conv = |t: &'a Tensor| {
+        if t.dtype() == dtype {
+            Cow::Borrowed(t)
+        } else {
+            Cow::Owned(t.to_dtype(dtype))
+        }
+    };
+    (conv(a), conv(b))
 }
 
 /// The dtype arithmetic runs in: the promoted type, with bool lifted to

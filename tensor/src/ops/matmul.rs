@@ -165,6 +165,29 @@ fn matmul_float<T: Float>(
     if out.is_empty() {
         return Ok(Tensor::from_data(out, &out_shape));
     }
+    if nb == 1 && ra == 2 && rb == 2 {
+        // Plain matrix product: no batch bookkeeping.
+        let av = MatView {
+            data: da,
+            offset: a.layout().offset(),
+            rows: m,
+            cols: k,
+            rs: ars,
+            cs: acs,
+        };
+        let bv = MatView {
+            data: db,
+            offset: b.layout().offset(),
+            rows: k,
+            cols: n,
+            rs: brs,
+            cs: bcs,
+        };
+        maybe_parallel(m * n * k, GEMM_PAR_THRESHOLD, |threads| {
+            gemm(&mut out, av, bv, false, threads)
+        });
+        return Ok(Tensor::from_data(out, &out_shape));
+    }
     // [B, m, k] (rows contiguous across the batch) times a shared [k, n]:
     // one tall GEMM instead of B small ones.
     if rb == 2 && nb > 1 && a.is_contiguous() {
