@@ -380,3 +380,20 @@ fn memory_stays_flat_over_many_steps() {
     );
     eprintln!("10,000 steps in {elapsed:?}, RSS {before} -> {after}");
 }
+
+#[test]
+fn whole_tensor_max_shares_the_gradient_among_ties() {
+    // PyTorch: torch.tensor([2., 2., 1.], requires_grad=True).max().backward() gives [0.5, 0.5, 0].
+    let x = Variable::parameter(Tensor::from_vec(vec![2.0f32, 2.0, 1.0], &[3]).unwrap());
+    x.max().unwrap().backward().unwrap();
+    assert_eq!(
+        x.grad().unwrap().to_vec::<f32>().unwrap(),
+        vec![0.5, 0.5, 0.0]
+    );
+    let y = Variable::parameter(Tensor::from_vec(vec![3.0f32, -1.0, -1.0], &[3]).unwrap());
+    y.min().unwrap().backward().unwrap();
+    assert_eq!(
+        y.grad().unwrap().to_vec::<f32>().unwrap(),
+        vec![0.0, 0.5, 0.5]
+    );
+}

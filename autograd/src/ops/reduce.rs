@@ -122,14 +122,34 @@ impl Variable {
         Ok((v, idx))
     }
 
-    /// Largest element (`x.max()`).
+    /// Largest element (`x.max()`); the gradient is shared evenly by all
+    /// elements equal to it, as in PyTorch.
     pub fn max(&self) -> Result<Variable> {
-        Ok(self.flatten().max_dim(0, false)?.0)
+        self.extreme_all(true)
     }
 
-    /// Smallest element (`x.min()`).
+    /// Smallest element (`x.min()`), gradient shared evenly among ties.
     pub fn min(&self) -> Result<Variable> {
-        Ok(self.flatten().min_dim(0, false)?.0)
+        self.extreme_all(false)
+    }
+
+    fn extreme_all(&self, largest: bool) -> Result<Variable> {
+        let x = self.data();
+        let out = if largest { x.max()? } else { x.min()? };
+        let name = if largest {
+            "MaxBackward1"
+        } else {
+            "MinBackward1"
+        };
+        Ok(record(name, out, &[self], |c| {
+            let x = c.inputs[0].data();
+            let hits = x.eq(c.output)?.to_dtype(x.dtype().to_float());
+            let share = hits.div(&hits.sum())?;
+            let shape: Vec<i64> = x.shape().iter().map(|&n| n as i64).collect();
+            Ok(vec![Some(
+                c.grad.expand(&shape)?.mul(&Variable::constant(share))?,
+            )])
+        }))
     }
 
     /// Index of the largest value along `dim` (not differentiable).
@@ -158,9 +178,18 @@ impl Variable {
                 let shape: Vec<i64> = x.shape().iter().map(|&n| n as i64).collect();
                 return Ok(vec![Some(g.mul(&p.expand(&shape)?.div(x)?)?)]);
             }
-            // With zeros: the product of the others, one position at a time.
-            let others = exclusive_products(&x.data(), d)?;
-            Ok(vec![Some(g.mul(&Variable::constant(others))?)])
+            // With zeros, prod / x_i is undefined: build the product of the
+            // other entries for each position from differentiable slices, so
+            // higher-order gradients stay exact.
+            let r = x.shape()[d];
+            let di = d as i64;
+            let mut parts = Vec::with_capacity(r);
+            for i in 0..r {
+                let left = x.narrow(di, 0, i)?;
+                let right = x.narrow(di, i as i64 + 1, r - i - 1)?;
+                parts.push(Variable::cat(&[left, right], di)?.prod_dim(di, true)?);
+            }
+            Ok(vec![Some(g.mul(&Variable::cat(&parts, di)?)?)])
         }))
     }
 
@@ -214,30 +243,4 @@ impl Variable {
             Ok(vec![Some(c.grad.sub(&y.exp().mul(&s)?)?)])
         }))
     }
-}
-
-/// For each position, the product of the other entries along `d`.
-fn exclusive_products(x: &Tensor, d: usize) -> Result<Tensor> {
-    let moved = x
-        .movedim(d as i64, -1)?
-        .contiguous()
-        .to_dtype(torchlet_tensor::DType::F64);
-    let r = moved.shape().last().copied().unwrap_or(1);
-    let v = moved.to_vec::<f64>()?;
-    let mut out = Vec::with_capacity(v.len());
-    for row in v.chunks(r.max(1)) {
-        for i in 0..row.len() {
-            out.push(
-                row.iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(_, &a)| a)
-                    .product::<f64>(),
-            );
-        }
-    }
-    let t = Tensor::from_vec(out, moved.shape())?
-        .movedim(-1, d as i64)?
-        .contiguous();
-    Ok(t.to_dtype(x.dtype()))
 }
