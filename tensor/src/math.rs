@@ -5,6 +5,11 @@
 // The polynomial coefficients are Cephes' published values, kept verbatim.
 #![allow(clippy::excessive_precision)]
 
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+/// 1.5 * 2^23: adding it rounds an f32 to an integer held in the low mantissa bits.
+const MAGIC: f32 = 12_582_912.0;
+
 /// `e^x` for f32 without branches or libm calls, so loops over it vectorize.
 ///
 /// Range reduction `x = n ln2 + r` with `n = round(x / ln2)` (rounded with
@@ -32,25 +37,28 @@ pub fn exp_f32(x: f32) -> f32 {
 #[inline(always)]
 fn exp_core(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
     let clamped = x.clamp(-87.5, 88.75);
     let shifted = clamped.mul_add(LOG2E, MAGIC);
     let n = shifted - MAGIC;
     let ni = shifted.to_bits() as i32 - MAGIC.to_bits() as i32;
-    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, clamped));
+    let y = exp_reduced(n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, clamped)));
+    let half = ni >> 1;
+    let p1 = f32::from_bits(((half + 127) as u32) << 23);
+    let p2 = f32::from_bits(((ni - half + 127) as u32) << 23);
+    y * p1 * p2
+}
+
+/// `e^r` for the reduced argument `|r| <= ln2 / 2`: Cephes' degree-6
+/// polynomial, `1 + r + r² P(r)`.
+#[inline(always)]
+fn exp_reduced(r: f32) -> f32 {
     let mut p = 1.987_569_1e-4f32;
     p = p.mul_add(r, 1.398_199_9e-3);
     p = p.mul_add(r, 8.333_452e-3);
     p = p.mul_add(r, 4.166_579_6e-2);
     p = p.mul_add(r, 1.666_666_5e-1);
     p = p.mul_add(r, 5.000_000_1e-1);
-    let y = (p * r).mul_add(r, r) + 1.0;
-    let half = ni >> 1;
-    let p1 = f32::from_bits(((half + 127) as u32) << 23);
-    let p2 = f32::from_bits(((ni - half + 127) as u32) << 23);
-    y * p1 * p2
+    (p * r).mul_add(r, r) + 1.0
 }
 
 /// The logistic function `1 / (1 + e^-x)` for f32, vectorizable.
@@ -83,20 +91,10 @@ pub fn exp_nonpositive_f32(x: f32) -> f32 {
 #[inline(always)]
 fn exp_saturating(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
     let clamped = x.clamp(-87.5, 88.0);
     let shifted = clamped.mul_add(LOG2E, MAGIC);
     let n = shifted - MAGIC;
-    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, clamped));
-    let mut p = 1.987_569_1e-4f32;
-    p = p.mul_add(r, 1.398_199_9e-3);
-    p = p.mul_add(r, 8.333_452e-3);
-    p = p.mul_add(r, 4.166_579_6e-2);
-    p = p.mul_add(r, 1.666_666_5e-1);
-    p = p.mul_add(r, 5.000_000_1e-1);
-    let y = (p * r).mul_add(r, r) + 1.0;
+    let y = exp_reduced(n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, clamped)));
     // The low bits of `shifted` hold n; adding them to the exponent of y
     // multiplies by 2^n in one integer add.
     let ni = shifted.to_bits().wrapping_sub(MAGIC.to_bits());
