@@ -12,6 +12,14 @@ pub use torchlet_tensor::{
 #[cfg(feature = "autograd")]
 pub use torchlet_autograd as autograd;
 
+/// Modules, layers, initialisation and safetensors state dicts (`torch.nn`).
+#[cfg(feature = "nn")]
+pub use torchlet_nn as nn;
+
+/// Optimizers, learning-rate schedulers and gradient clipping (`torch.optim`).
+#[cfg(feature = "optim")]
+pub use torchlet_optim as optim;
+
 #[cfg(feature = "autograd")]
 pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
 
@@ -23,6 +31,15 @@ pub mod prelude {
 
     #[cfg(feature = "autograd")]
     pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
+
+    #[cfg(feature = "autograd")]
+    pub use torchlet_autograd::functional as F;
+
+    #[cfg(feature = "nn")]
+    pub use torchlet_nn::{Module, Sequential};
+
+    #[cfg(feature = "optim")]
+    pub use torchlet_optim::Optimizer;
 }
 
 // Runs the code blocks of the workspace README as doctests (`cargo test`),

@@ -1,0 +1,47 @@
+//! # torchlet-nn
+//!
+//! Neural-network building blocks in the style of `torch.nn`: the
+//! [`Module`] trait (forward pass, PyTorch's dotted parameter names,
+//! `train()`/`eval()`, state dicts), [`Sequential`], and layers with
+//! PyTorch's default initialisation — [`Linear`], [`Conv2d`],
+//! [`MaxPool2d`], [`Flatten`], [`BatchNorm2d`], [`Dropout`] and the
+//! activations [`ReLU`], [`Sigmoid`], [`Tanh`], [`GELU`].
+//!
+//! State dicts are saved as safetensors; a file PyTorch wrote for the same
+//! architecture loads unchanged ([`Module::load_safetensors`]).
+//!
+//! ```
+//! use torchlet_autograd::Variable;
+//! use torchlet_nn::{BatchNorm2d, Conv2d, Flatten, Linear, Module, ReLU, Result, Sequential};
+//! use torchlet_tensor::Tensor;
+//!
+//! # fn main() -> Result<()> {
+//! let model = Sequential::new()
+//!     .append(Conv2d::new(1, 4, 3)?)
+//!     .append(BatchNorm2d::new(4)?)
+//!     .append(ReLU)
+//!     .append(Flatten::new())
+//!     .append(Linear::new(4 * 6 * 6, 10)?);
+//! model.eval();
+//! let y = model.forward(&Variable::constant(Tensor::rand(&[2, 1, 8, 8])))?;
+//! assert_eq!(y.shape(), [2, 10]);
+//! assert!(model.state_dict().contains_key("1.running_var"));
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+pub mod init;
+mod layers;
+mod linear;
+mod module;
+mod norm;
+pub mod state;
+
+pub use error::{NnError, Result};
+pub use layers::{Dropout, Flatten, MaxPool2d, ReLU, Sigmoid, Tanh, GELU};
+pub use linear::{Conv2d, Conv2dOptions, Linear};
+pub use module::{Module, Sequential};
+pub use norm::BatchNorm2d;
+pub use state::{LoadReport, Mismatch};

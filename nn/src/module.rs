@@ -1,0 +1,300 @@
+//! The [`Module`] trait and [`Sequential`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use torchlet_autograd::Variable;
+use torchlet_tensor::Tensor;
+
+use crate::error::Result;
+use crate::state::{self, LoadReport};
+
+/// A building block of a network (`torch.nn.Module`).
+///
+/// A module implements [`forward`](Module::forward) and lists what it owns:
+/// its own parameters ([`local_parameters`](Module::local_parameters)), its
+/// own buffers ([`local_buffers`](Module::local_buffers)) and its
+/// sub-modules ([`children`](Module::children)). Everything else —
+/// PyTorch's dotted names, `train()`/`eval()`, `zero_grad()`, state dicts —
+/// has a default implementation built from those three lists, so a custom
+/// model only names its fields:
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Linear, Module, ReLU, Result};
+/// use torchlet_tensor::Tensor;
+///
+/// struct Mlp {
+///     fc1: Linear,
+///     act: ReLU,
+///     fc2: Linear,
+/// }
+///
+/// impl Module for Mlp {
+///     fn forward(&self, x: &Variable) -> Result<Variable> {
+///         self.fc2.forward(&self.act.forward(&self.fc1.forward(x)?)?)
+///     }
+///     fn children(&self) -> Vec<(&str, &dyn Module)> {
+///         vec![("fc1", &self.fc1), ("act", &self.act), ("fc2", &self.fc2)]
+///     }
+/// }
+///
+/// # fn main() -> Result<()> {
+/// let model = Mlp { fc1: Linear::new(4, 8)?, act: ReLU, fc2: Linear::new(8, 2)? };
+/// let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+/// let y = model.forward(&Variable::constant(Tensor::zeros(&[3, 4])))?;
+/// assert_eq!(y.shape(), [3, 2]);
+/// # Ok(())
+/// # }
+/// ```
+pub trait Module {
+    /// Runs the module on `x`, recording the graph when gradients are
+    /// enabled.
+    fn forward(&self, x: &Variable) -> Result<Variable>;
+
+    /// The named sub-modules, in registration order (PyTorch's
+    /// `named_children`). Their parameters and buffers appear under
+    /// `name.` in [`named_parameters`](Module::named_parameters). Default:
+    /// none.
+    fn children(&self) -> Vec<(&str, &dyn Module)> {
+        Vec::new()
+    }
+
+    /// The parameters this module owns directly (not those of its
+    /// children), e.g. `[("weight", w), ("bias", b)]`. Default: none.
+    fn local_parameters(&self) -> Vec<(&str, Variable)> {
+        Vec::new()
+    }
+
+    /// The buffers this module owns directly: state that is saved in the
+    /// state dict but not trained (BatchNorm's `running_mean`). They are
+    /// leaf variables that do not require grad. Default: none.
+    fn local_buffers(&self) -> Vec<(&str, Variable)> {
+        Vec::new()
+    }
+
+    /// Sets this module's own training flag (not its children's); modules
+    /// whose forward does not depend on the mode keep the default no-op.
+    fn set_local_training(&self, _training: bool) {}
+
+    /// Whether this module is in training mode (`module.training`). The
+    /// default asks the first child, and answers `true` for a module with
+    /// neither a flag of its own nor children.
+    fn is_training(&self) -> bool {
+        self.children()
+            .first()
+            .is_none_or(|(_, child)| child.is_training())
+    }
+
+    /// Sets training mode on this module and all its descendants
+    /// (`module.train(mode)`).
+    fn set_training(&self, training: bool) {
+        self.set_local_training(training);
+        for (_, child) in self.children() {
+            child.set_training(training);
+        }
+    }
+
+    /// Training mode (`module.train()`): BatchNorm uses batch statistics and
+    /// updates its running ones, Dropout drops.
+    fn train(&self) {
+        self.set_training(true);
+    }
+
+    /// Evaluation mode (`module.eval()`): BatchNorm uses its running
+    /// statistics, Dropout is the identity.
+    fn eval(&self) {
+        self.set_training(false);
+    }
+
+    /// All parameters with PyTorch's dotted names (`fc1.weight`,
+    /// `features.0.bias`): own parameters first, then each child's, depth
+    /// first.
+    fn named_parameters(&self) -> Vec<(String, Variable)> {
+        let mut out: Vec<(String, Variable)> = self
+            .local_parameters()
+            .into_iter()
+            .map(|(n, p)| (n.to_string(), p))
+            .collect();
+        for (prefix, child) in self.children() {
+            out.extend(
+                child
+                    .named_parameters()
+                    .into_iter()
+                    .map(|(n, p)| (format!("{prefix}.{n}"), p)),
+            );
+        }
+        out
+    }
+
+    /// All buffers with dotted names (`bn1.running_mean`), in the same
+    /// order as [`named_parameters`](Module::named_parameters).
+    fn named_buffers(&self) -> Vec<(String, Variable)> {
+        let mut out: Vec<(String, Variable)> = self
+            .local_buffers()
+            .into_iter()
+            .map(|(n, b)| (n.to_string(), b))
+            .collect();
+        for (prefix, child) in self.children() {
+            out.extend(
+                child
+                    .named_buffers()
+                    .into_iter()
+                    .map(|(n, b)| (format!("{prefix}.{n}"), b)),
+            );
+        }
+        out
+    }
+
+    /// All parameters, in [`named_parameters`](Module::named_parameters)
+    /// order (what an optimizer takes).
+    fn parameters(&self) -> Vec<Variable> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// Clears the gradient of every parameter (`zero_grad(set_to_none=True)`).
+    fn zero_grad(&self) {
+        for p in self.parameters() {
+            p.zero_grad();
+        }
+    }
+
+    /// The parameters and buffers by dotted name (`module.state_dict()`).
+    /// The tensors share storage with the module's current values.
+    fn state_dict(&self) -> BTreeMap<String, Tensor> {
+        self.named_parameters()
+            .into_iter()
+            .chain(self.named_buffers())
+            .map(|(n, v)| (n, v.data()))
+            .collect()
+    }
+
+    /// Replaces parameters and buffers by the tensors of `dict`
+    /// (`module.load_state_dict(dict, strict)`); see
+    /// [`state::load_state_dict`].
+    fn load_state_dict(&self, dict: &BTreeMap<String, Tensor>, strict: bool) -> Result<LoadReport> {
+        state::load_state_dict(self, dict, strict)
+    }
+
+    /// Writes [`state_dict`](Module::state_dict) to a safetensors file
+    /// (through a temporary file renamed into place); see
+    /// [`state::save_safetensors`].
+    fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        state::save_safetensors(self, path)
+    }
+
+    /// Loads a safetensors state dict (one PyTorch wrote for the same
+    /// architecture loads unchanged); see [`state::load_safetensors`].
+    fn load_safetensors(&self, path: impl AsRef<Path>, strict: bool) -> Result<LoadReport>
+    where
+        Self: Sized,
+    {
+        state::load_safetensors(self, path, strict)
+    }
+}
+
+/// A chain of modules applied in order (`torch.nn.Sequential`); child `i`
+/// is named `"i"`, so its parameters are `0.weight`, `3.bias`, ...
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Flatten, Linear, Module, ReLU, Result, Sequential};
+/// use torchlet_tensor::Tensor;
+///
+/// # fn main() -> Result<()> {
+/// let model = Sequential::new()
+///     .append(Flatten::new())
+///     .append(Linear::new(12, 5)?)
+///     .append(ReLU)
+///     .append(Linear::new(5, 2)?);
+/// let keys: Vec<String> = model.state_dict().into_keys().collect();
+/// assert_eq!(keys, ["1.bias", "1.weight", "3.bias", "3.weight"]);
+/// let y = model.forward(&Variable::constant(Tensor::zeros(&[2, 3, 4])))?;
+/// assert_eq!(y.shape(), [2, 2]);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Sequential {
+    names: Vec<String>,
+    modules: Vec<Box<dyn Module>>,
+    training: AtomicBool,
+}
+
+impl Default for Sequential {
+    fn default() -> Sequential {
+        Sequential::new()
+    }
+}
+
+impl Sequential {
+    /// An empty chain (the identity), in training mode.
+    pub fn new() -> Sequential {
+        Sequential {
+            names: Vec::new(),
+            modules: Vec::new(),
+            training: AtomicBool::new(true),
+        }
+    }
+
+    /// Appends `module` and returns the chain (`Sequential.append`, builder
+    /// style).
+    pub fn append(mut self, module: impl Module + 'static) -> Sequential {
+        self.push(Box::new(module));
+        self
+    }
+
+    /// Appends a boxed module.
+    pub fn push(&mut self, module: Box<dyn Module>) {
+        self.names.push(self.modules.len().to_string());
+        self.modules.push(module);
+    }
+
+    /// The number of modules.
+    pub fn len(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// Whether the chain is empty.
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+
+    /// The `i`-th module, if any.
+    pub fn get(&self, i: usize) -> Option<&dyn Module> {
+        self.modules.get(i).map(|m| m.as_ref())
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        let mut y = x.clone();
+        for m in &self.modules {
+            y = m.forward(&y)?;
+        }
+        Ok(y)
+    }
+
+    fn children(&self) -> Vec<(&str, &dyn Module)> {
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.modules.iter().map(|m| m.as_ref() as &dyn Module))
+            .collect()
+    }
+
+    fn set_local_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.load(Ordering::Relaxed)
+    }
+}
