@@ -31,17 +31,36 @@
 //! ```
 #![warn(missing_docs)]
 
+mod activation;
+mod container;
+mod conv_extra;
+mod embedding;
 mod error;
 pub mod init;
 mod layers;
 mod linear;
+mod loss;
 mod module;
 mod norm;
+mod norm_extra;
+mod pool;
+mod rnn;
 pub mod state;
 
+pub use activation::{LeakyReLU, LogSoftmax, SiLU, Softmax, ELU};
+pub use container::{Identity, ModuleList};
+pub use conv_extra::{Conv1d, Conv1dOptions, ConvTranspose2d, ConvTranspose2dOptions};
+pub use embedding::Embedding;
 pub use error::{NnError, Result};
 pub use layers::{Dropout, Flatten, MaxPool2d, ReLU, Sigmoid, Tanh, GELU};
 pub use linear::{Conv2d, Conv2dOptions, Linear};
+pub use loss::{
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, KLDivReduction, L1Loss,
+    MSELoss, NLLLoss, Reduction, SmoothL1Loss,
+};
 pub use module::{Module, Sequential};
 pub use norm::BatchNorm2d;
+pub use norm_extra::{BatchNorm1d, GroupNorm, LayerNorm};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d};
+pub use rnn::{Nonlinearity, RnnOptions, GRU, LSTM, RNN};
 pub use state::{LoadReport, Mismatch};

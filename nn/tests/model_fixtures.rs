@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use torchlet_autograd::{no_grad, Variable};
 use torchlet_nn::{
-    state, BatchNorm2d, Conv2d, Conv2dOptions, Flatten, Linear, MaxPool2d, Module, Result,
+    state, BatchNorm2d, Conv2d, Conv2dOptions, Embedding, Flatten, Linear, MaxPool2d, Module,
+    Result, RnnOptions, GRU, LSTM,
 };
 use torchlet_tensor::{DType, Tensor};
 
@@ -92,13 +93,91 @@ impl Module for LeNetBn {
     }
 }
 
+/// `embed Embedding(50,16,padding_idx=0) - lstm LSTM(16,24,num_layers=2,
+/// batch_first) - head Linear(24,4)` on the last layer's final hidden state.
+struct TextLstm {
+    embed: Embedding,
+    lstm: LSTM,
+    head: Linear,
+}
+
+impl TextLstm {
+    fn new() -> Result<TextLstm> {
+        Ok(TextLstm {
+            embed: Embedding::with_padding(50, 16, Some(0))?,
+            lstm: LSTM::with_options(
+                16,
+                24,
+                RnnOptions::default().num_layers(2).batch_first(true),
+            )?,
+            head: Linear::new(24, 4)?,
+        })
+    }
+}
+
+impl Module for TextLstm {
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        let (_, h_n, _) = self
+            .lstm
+            .forward_with_state(&self.embed.forward(x)?, None)?;
+        self.head.forward(&h_n.select(0, -1)?)
+    }
+
+    fn children(&self) -> Vec<(&str, &dyn Module)> {
+        vec![
+            ("embed", &self.embed),
+            ("lstm", &self.lstm),
+            ("head", &self.head),
+        ]
+    }
+}
+
+/// `embed Embedding(50,16) - gru GRU(16,12,bidirectional,batch_first) -
+/// head Linear(24,4)` on the output's last time step.
+struct TextGru {
+    embed: Embedding,
+    gru: GRU,
+    head: Linear,
+}
+
+impl TextGru {
+    fn new() -> Result<TextGru> {
+        Ok(TextGru {
+            embed: Embedding::new(50, 16)?,
+            gru: GRU::with_options(
+                16,
+                12,
+                RnnOptions::default().bidirectional(true).batch_first(true),
+            )?,
+            head: Linear::new(24, 4)?,
+        })
+    }
+}
+
+impl Module for TextGru {
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        let out = self.gru.forward(&self.embed.forward(x)?)?;
+        self.head.forward(&out.select(1, -1)?)
+    }
+
+    fn children(&self) -> Vec<(&str, &dyn Module)> {
+        vec![
+            ("embed", &self.embed),
+            ("gru", &self.gru),
+            ("head", &self.head),
+        ]
+    }
+}
+
 /// Models whose layers torchlet-nn does not have yet.
-const NOT_YET_SUPPORTED: &[&str] = &["text_lstm", "text_gru"];
+const NOT_YET_SUPPORTED: &[&str] = &[];
 
 fn build(name: &str) -> Option<Result<Box<dyn Module>>> {
     match name {
         "mlp" => Some(Mlp::new().map(|m| Box::new(m) as Box<dyn Module>)),
         "lenet_bn" => Some(LeNetBn::new().map(|m| Box::new(m) as Box<dyn Module>)),
+        "text_lstm" => Some(TextLstm::new().map(|m| Box::new(m) as Box<dyn Module>)),
+        "text_gru" => Some(TextGru::new().map(|m| Box::new(m) as Box<dyn Module>)),
         _ => None,
     }
 }

@@ -1,0 +1,171 @@
+//! [`Identity`] and [`ModuleList`].
+
+use std::ops::Index;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use torchlet_autograd::Variable;
+
+use crate::error::{NnError, Result};
+use crate::module::Module;
+
+/// The identity (`torch.nn.Identity`): returns its input unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Identity;
+
+impl Module for Identity {
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        Ok(x.clone())
+    }
+}
+
+/// A list of sub-modules (`torch.nn.ModuleList`): child `i` is named `"i"`,
+/// so its parameters appear as `0.weight`, `1.bias`, ... It registers the
+/// modules (parameters, state dict, `train()`/`eval()`) but, as in
+/// PyTorch, has no forward of its own: index it (`list[i]`) or iterate.
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Linear, Module, ModuleList, Result};
+/// use torchlet_tensor::Tensor;
+///
+/// # fn main() -> Result<()> {
+/// let layers = ModuleList::new().append(Linear::new(3, 3)?).append(Linear::new(3, 2)?);
+/// let mut x = Variable::constant(Tensor::ones(&[1, 3]));
+/// for layer in layers.iter() {
+///     x = layer.forward(&x)?;
+/// }
+/// assert_eq!(x.shape(), [1, 2]);
+/// assert_eq!(layers[1].parameters().len(), 2);
+/// assert!(layers.state_dict().contains_key("1.weight"));
+/// # Ok(())
+/// # }
+/// ```
+pub struct ModuleList {
+    names: Vec<String>,
+    modules: Vec<Box<dyn Module>>,
+    training: AtomicBool,
+}
+
+impl Default for ModuleList {
+    fn default() -> ModuleList {
+        ModuleList::new()
+    }
+}
+
+impl ModuleList {
+    /// An empty list, in training mode.
+    pub fn new() -> ModuleList {
+        ModuleList {
+            names: Vec::new(),
+            modules: Vec::new(),
+            training: AtomicBool::new(true),
+        }
+    }
+
+    /// Appends `module` and returns the list (builder style).
+    pub fn append(mut self, module: impl Module + 'static) -> ModuleList {
+        self.push(Box::new(module));
+        self
+    }
+
+    /// Appends a boxed module (`ModuleList.append`).
+    pub fn push(&mut self, module: Box<dyn Module>) {
+        self.names.push(self.modules.len().to_string());
+        self.modules.push(module);
+    }
+
+    /// The number of modules.
+    pub fn len(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+
+    /// The `i`-th module, if any.
+    pub fn get(&self, i: usize) -> Option<&dyn Module> {
+        self.modules.get(i).map(|m| m.as_ref())
+    }
+
+    /// The modules in order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
+        self.modules.iter().map(|m| m.as_ref() as &dyn Module)
+    }
+}
+
+impl Index<usize> for ModuleList {
+    type Output = dyn Module;
+
+    /// The `i`-th module; panics when `i >= len()`.
+    fn index(&self, i: usize) -> &(dyn Module + 'static) {
+        self.modules[i].as_ref()
+    }
+}
+
+impl Module for ModuleList {
+    /// Always fails: a `ModuleList` has no forward (index or iterate it).
+    fn forward(&self, _x: &Variable) -> Result<Variable> {
+        Err(NnError::input(
+            "ModuleList",
+            "a ModuleList has no forward; call its modules (list[i].forward(x))",
+        ))
+    }
+
+    fn children(&self) -> Vec<(&str, &dyn Module)> {
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.iter())
+            .collect()
+    }
+
+    fn set_local_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Dropout, Linear};
+    use torchlet_tensor::Tensor;
+
+    #[test]
+    fn identity_and_list() {
+        let x = Variable::constant(Tensor::ones(&[2, 2]));
+        assert_eq!(
+            Identity
+                .forward(&x)
+                .unwrap()
+                .data()
+                .to_vec::<f32>()
+                .unwrap(),
+            [1.0; 4]
+        );
+
+        let mut list = ModuleList::new().append(Linear::new(2, 3).unwrap());
+        list.push(Box::new(Dropout::new(0.5).unwrap()));
+        list.push(Box::new(Linear::with_bias(3, 1, false).unwrap()));
+        assert_eq!(list.len(), 3);
+        assert!(!list.is_empty() && list.get(3).is_none());
+        let names: Vec<String> = list
+            .named_parameters()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["0.weight", "0.bias", "2.weight"]);
+        assert_eq!(list[2].parameters()[0].shape(), [1, 3]);
+        assert!(list.forward(&x).is_err());
+        list.eval();
+        assert!(!list.is_training() && !list[1].is_training());
+        list.train();
+        assert!(list[1].is_training());
+        assert!(ModuleList::default().is_empty());
+    }
+}

@@ -1,0 +1,96 @@
+//! Average pooling: [`AvgPool2d`] and [`AdaptiveAvgPool2d`].
+
+use torchlet_autograd::Variable;
+
+use crate::error::Result;
+use crate::linear::check_image;
+use crate::module::Module;
+
+/// 2-d average pooling (`torch.nn.AvgPool2d`) over `[N, C, H, W]` or
+/// `[C, H, W]`; stride defaults to the kernel size, padding to 0, and zero
+/// padding counts towards the average (`count_include_pad=True`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AvgPool2d {
+    /// Window size `[kH, kW]`.
+    pub kernel_size: [usize; 2],
+    /// Step of the window.
+    pub stride: [usize; 2],
+    /// Implicit zero padding on both sides.
+    pub padding: [usize; 2],
+}
+
+impl AvgPool2d {
+    /// A square window of `kernel_size` with stride `kernel_size`
+    /// (`AvgPool2d(k)`).
+    pub fn new(kernel_size: usize) -> AvgPool2d {
+        AvgPool2d::with_stride(kernel_size, kernel_size, 0)
+    }
+
+    /// Square window, stride and padding (`AvgPool2d(k, stride, padding)`).
+    pub fn with_stride(kernel_size: usize, stride: usize, padding: usize) -> AvgPool2d {
+        AvgPool2d {
+            kernel_size: [kernel_size; 2],
+            stride: [stride; 2],
+            padding: [padding; 2],
+        }
+    }
+}
+
+impl Module for AvgPool2d {
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        check_image("AvgPool2d", x, None)?;
+        Ok(x.avg_pool2d(self.kernel_size, self.stride, self.padding)?)
+    }
+}
+
+/// Adaptive 2-d average pooling to a fixed `[H_out, W_out]`
+/// (`torch.nn.AdaptiveAvgPool2d`); window `i` spans
+/// `floor(i·H/H_out)..ceil((i+1)·H/H_out)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdaptiveAvgPool2d {
+    /// The output size `[H_out, W_out]`.
+    pub output_size: [usize; 2],
+}
+
+impl AdaptiveAvgPool2d {
+    /// `AdaptiveAvgPool2d((h, w))`; `AdaptiveAvgPool2d::new([1, 1])` is global
+    /// average pooling.
+    pub fn new(output_size: [usize; 2]) -> AdaptiveAvgPool2d {
+        AdaptiveAvgPool2d { output_size }
+    }
+}
+
+impl Module for AdaptiveAvgPool2d {
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        check_image("AdaptiveAvgPool2d", x, None)?;
+        Ok(x.adaptive_avg_pool2d(self.output_size)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use torchlet_tensor::Tensor;
+
+    #[test]
+    fn pools() {
+        let x: Vec<f32> = (0..16).map(|i| i as f32).collect();
+        let x = Variable::parameter(Tensor::from_vec(x, &[1, 1, 4, 4]).unwrap());
+        let y = AvgPool2d::new(2).forward(&x).unwrap();
+        assert_eq!(y.shape(), [1, 1, 2, 2]);
+        assert_eq!(y.data().to_vec::<f32>().unwrap(), [2.5, 4.5, 10.5, 12.5]);
+        let y = AvgPool2d::with_stride(2, 2, 1).forward(&x).unwrap();
+        assert_eq!(y.shape(), [1, 1, 3, 3]);
+        assert_eq!(y.data().to_vec::<f32>().unwrap()[0], 0.0);
+
+        let g = AdaptiveAvgPool2d::new([1, 1]).forward(&x).unwrap();
+        assert_eq!(g.data().to_vec::<f32>().unwrap(), [7.5]);
+        let a = AdaptiveAvgPool2d::new([2, 2]).forward(&x).unwrap();
+        assert_eq!(a.data().to_vec::<f32>().unwrap(), [2.5, 4.5, 10.5, 12.5]);
+        g.sum().unwrap().backward().unwrap();
+        let grad = x.grad().unwrap().to_vec::<f32>().unwrap();
+        assert!(grad.iter().all(|&v| (v - 1.0 / 16.0).abs() < 1e-7));
+        let bad = Variable::constant(Tensor::zeros(&[4, 4]));
+        assert!(AvgPool2d::new(2).forward(&bad).is_err());
+    }
+}

@@ -1,0 +1,643 @@
+//! Recurrent layers: [`RNN`], [`LSTM`] and [`GRU`].
+//!
+//! All three run over `[T, N, input_size]` (or `[N, T, input_size]` with
+//! `batch_first`, or an unbatched `[T, input_size]`), with PyTorch's
+//! parameter names (`weight_ih_l0`, `bias_hh_l1_reverse`, ...), gate
+//! orders and initialisation `U(-1/√hidden_size, 1/√hidden_size)`. The
+//! input projection `x W_ihᵀ + b_ih` of a layer and direction is computed
+//! for all time steps with one matmul; the recurrence then runs step by
+//! step with differentiable ops, so gradients flow to every parameter, the
+//! input and the initial states.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use torchlet_autograd::{functional, Variable};
+use torchlet_tensor::{with_global_generator, Tensor};
+
+use crate::error::{NnError, Result};
+use crate::init::{default_bound, uniform_parameter};
+use crate::module::Module;
+
+/// Options of a recurrent layer beyond its sizes, with PyTorch's defaults
+/// (one layer, biases, time-major, no dropout, one direction).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RnnOptions {
+    /// Number of stacked layers.
+    pub num_layers: usize,
+    /// Whether the layers have the biases `b_ih` and `b_hh`.
+    pub bias: bool,
+    /// Whether input and output are `[N, T, *]` instead of `[T, N, *]`
+    /// (the final states are `[D * num_layers, N, H]` either way).
+    pub batch_first: bool,
+    /// Dropout probability on the outputs of every layer but the last, in
+    /// training mode only.
+    pub dropout: f64,
+    /// Whether each layer also runs backwards in time (outputs are then
+    /// `2 * hidden_size` wide: forward then backward).
+    pub bidirectional: bool,
+}
+
+impl Default for RnnOptions {
+    fn default() -> Self {
+        RnnOptions {
+            num_layers: 1,
+            bias: true,
+            batch_first: false,
+            dropout: 0.0,
+            bidirectional: false,
+        }
+    }
+}
+
+impl RnnOptions {
+    /// Sets the number of stacked layers.
+    pub fn num_layers(mut self, n: usize) -> Self {
+        self.num_layers = n;
+        self
+    }
+
+    /// Sets whether the layers have biases.
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Sets whether input and output are batch-first.
+    pub fn batch_first(mut self, batch_first: bool) -> Self {
+        self.batch_first = batch_first;
+        self
+    }
+
+    /// Sets the dropout probability between layers.
+    pub fn dropout(mut self, p: f64) -> Self {
+        self.dropout = p;
+        self
+    }
+
+    /// Sets whether the layers are bidirectional.
+    pub fn bidirectional(mut self, bidirectional: bool) -> Self {
+        self.bidirectional = bidirectional;
+        self
+    }
+}
+
+/// The activation of an Elman [`RNN`] (`nonlinearity='tanh'` or `'relu'`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Nonlinearity {
+    /// `h' = tanh(...)` (PyTorch's default).
+    #[default]
+    Tanh,
+    /// `h' = relu(...)`.
+    Relu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cell {
+    Tanh,
+    Relu,
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    fn gates(self) -> usize {
+        match self {
+            Cell::Tanh | Cell::Relu => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+}
+
+/// The weights of one layer and direction.
+struct Weights {
+    w_ih: Variable,
+    w_hh: Variable,
+    b_ih: Option<Variable>,
+    b_hh: Option<Variable>,
+}
+
+/// What the three public layers share.
+struct RnnCore {
+    module: &'static str,
+    cell: Cell,
+    input_size: usize,
+    hidden_size: usize,
+    options: RnnOptions,
+    /// `[layer * D + direction]`.
+    weights: Vec<Weights>,
+    /// PyTorch's names, in PyTorch's order.
+    names: Vec<(String, Variable)>,
+    training: AtomicBool,
+}
+
+impl RnnCore {
+    fn new(
+        module: &'static str,
+        cell: Cell,
+        input_size: usize,
+        hidden_size: usize,
+        options: RnnOptions,
+    ) -> Result<RnnCore> {
+        let bad = |m: String| Err(NnError::config(module, m));
+        if input_size == 0 || hidden_size == 0 || options.num_layers == 0 {
+            return bad(format!(
+                "input_size, hidden_size and num_layers must be positive, got {input_size}, {hidden_size} and {}",
+                options.num_layers
+            ));
+        }
+        if !(0.0..=1.0).contains(&options.dropout) {
+            return bad(format!(
+                "dropout should be a number in range [0, 1], got {}",
+                options.dropout
+            ));
+        }
+        let dirs = if options.bidirectional { 2 } else { 1 };
+        let rows = cell.gates() * hidden_size;
+        let bound = default_bound(hidden_size);
+        let mut weights = Vec::new();
+        let mut names = Vec::new();
+        for layer in 0..options.num_layers {
+            let in_size = if layer == 0 {
+                input_size
+            } else {
+                hidden_size * dirs
+            };
+            for dir in 0..dirs {
+                let suffix = if dir == 1 { "_reverse" } else { "" };
+                let w_ih = uniform_parameter(&[rows, in_size], bound);
+                let w_hh = uniform_parameter(&[rows, hidden_size], bound);
+                names.push((format!("weight_ih_l{layer}{suffix}"), w_ih.clone()));
+                names.push((format!("weight_hh_l{layer}{suffix}"), w_hh.clone()));
+                let (b_ih, b_hh) = if options.bias {
+                    let b_ih = uniform_parameter(&[rows], bound);
+                    let b_hh = uniform_parameter(&[rows], bound);
+                    names.push((format!("bias_ih_l{layer}{suffix}"), b_ih.clone()));
+                    names.push((format!("bias_hh_l{layer}{suffix}"), b_hh.clone()));
+                    (Some(b_ih), Some(b_hh))
+                } else {
+                    (None, None)
+                };
+                weights.push(Weights {
+                    w_ih,
+                    w_hh,
+                    b_ih,
+                    b_hh,
+                });
+            }
+        }
+        Ok(RnnCore {
+            module,
+            cell,
+            input_size,
+            hidden_size,
+            options,
+            weights,
+            names,
+            training: AtomicBool::new(true),
+        })
+    }
+
+    fn dirs(&self) -> usize {
+        if self.options.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Checks `x` and returns it as `[T, N, input_size]` with whether it
+    /// was unbatched.
+    fn prepare_input(&self, x: &Variable) -> Result<(Variable, bool)> {
+        let shape = x.shape();
+        if (shape.len() != 2 && shape.len() != 3) || shape.last() != Some(&self.input_size) {
+            return Err(NnError::input(
+                self.module,
+                format!(
+                    "expected a 3-d input (or a 2-d unbatched one) whose last dimension is input_size = {}, got shape {shape:?}",
+                    self.input_size
+                ),
+            ));
+        }
+        if shape.len() == 2 {
+            Ok((x.unsqueeze(1)?, true))
+        } else if self.options.batch_first {
+            Ok((x.transpose(0, 1)?, false))
+        } else {
+            Ok((x.clone(), false))
+        }
+    }
+
+    /// Checks an initial state against `[D * num_layers, N, H]` (or
+    /// `[D * num_layers, H]` unbatched) and returns the 3-d form.
+    fn prepare_state(
+        &self,
+        what: &str,
+        state: Option<&Variable>,
+        batch: usize,
+        unbatched: bool,
+        like: &Variable,
+    ) -> Result<Variable> {
+        let layers = self.dirs() * self.options.num_layers;
+        let want: Vec<usize> = if unbatched {
+            vec![layers, self.hidden_size]
+        } else {
+            vec![layers, batch, self.hidden_size]
+        };
+        match state {
+            None => Ok(Variable::constant(Tensor::zeros_dtype(
+                &[layers, batch, self.hidden_size],
+                like.dtype(),
+            ))),
+            Some(s) if s.shape() == want => {
+                if unbatched {
+                    Ok(s.unsqueeze(1)?)
+                } else {
+                    Ok(s.clone())
+                }
+            }
+            Some(s) => Err(NnError::input(
+                self.module,
+                format!("expected {what} of shape {want:?}, got {:?}", s.shape()),
+            )),
+        }
+    }
+
+    /// One layer and direction over the whole sequence `x` `[T, N, in]`:
+    /// the outputs `[T, N, H]` and the final `(h, c)`.
+    fn run_direction(
+        &self,
+        w: &Weights,
+        x: &Variable,
+        reverse: bool,
+        mut h: Variable,
+        mut c: Option<Variable>,
+    ) -> Result<(Variable, Variable, Option<Variable>)> {
+        let shape = x.shape();
+        let (steps, batch) = (shape[0], shape[1]);
+        let rows = (self.cell.gates() * self.hidden_size) as i64;
+        // x W_ihᵀ + b_ih for every step at once.
+        let gi_all = functional::linear(
+            &x.reshape(&[(steps * batch) as i64, shape[2] as i64])?,
+            &w.w_ih,
+            w.b_ih.as_ref(),
+        )?
+        .reshape(&[steps as i64, batch as i64, rows])?;
+        let mut outs = Vec::with_capacity(steps);
+        for k in 0..steps {
+            let t = if reverse { steps - 1 - k } else { k };
+            let gi = gi_all.select(0, t as i64)?;
+            let gh = functional::linear(&h, &w.w_hh, w.b_hh.as_ref())?;
+            h = match self.cell {
+                Cell::Tanh => gi.add(&gh)?.tanh(),
+                Cell::Relu => gi.add(&gh)?.relu(),
+                Cell::Lstm => {
+                    let g = gi.add(&gh)?.chunk(4, -1)?;
+                    let (i, f, cell, o) =
+                        (g[0].sigmoid(), g[1].sigmoid(), g[2].tanh(), g[3].sigmoid());
+                    let prev = c.as_ref().expect("an LSTM carries a cell state");
+                    let c_next = f.mul(prev)?.add(&i.mul(&cell)?)?;
+                    let h_next = o.mul(&c_next.tanh())?;
+                    c = Some(c_next);
+                    h_next
+                }
+                Cell::Gru => {
+                    let gi = gi.chunk(3, -1)?;
+                    let gh = gh.chunk(3, -1)?;
+                    let r = gi[0].add(&gh[0])?.sigmoid();
+                    let z = gi[1].add(&gh[1])?.sigmoid();
+                    let n = gi[2].add(&r.mul(&gh[2])?)?.tanh();
+                    z.rsub_scalar(1.0).mul(&n)?.add(&z.mul(&h)?)?
+                }
+            };
+            outs.push(h.clone());
+        }
+        if reverse {
+            outs.reverse();
+        }
+        Ok((Variable::stack(&outs, 0)?, h, c))
+    }
+
+    /// The whole stack: output (in the input's layout) and the final
+    /// `h_n` (and `c_n` for an LSTM), `[D * num_layers, N, H]`.
+    fn run(
+        &self,
+        x: &Variable,
+        h0: Option<&Variable>,
+        c0: Option<&Variable>,
+    ) -> Result<(Variable, Variable, Option<Variable>)> {
+        let (mut layer_in, unbatched) = self.prepare_input(x)?;
+        let batch = layer_in.shape()[1];
+        let h0 = self.prepare_state("h0", h0, batch, unbatched, x)?;
+        let c0 = if self.cell == Cell::Lstm {
+            Some(self.prepare_state("c0", c0, batch, unbatched, x)?)
+        } else {
+            None
+        };
+        let dirs = self.dirs();
+        let (mut h_n, mut c_n) = (Vec::new(), Vec::new());
+        for layer in 0..self.options.num_layers {
+            let mut outs = Vec::with_capacity(dirs);
+            for dir in 0..dirs {
+                let idx = layer * dirs + dir;
+                let h = h0.select(0, idx as i64)?;
+                let c = c0.as_ref().map(|c0| c0.select(0, idx as i64)).transpose()?;
+                let (out, h, c) =
+                    self.run_direction(&self.weights[idx], &layer_in, dir == 1, h, c)?;
+                outs.push(out);
+                h_n.push(h);
+                c_n.extend(c);
+            }
+            layer_in = if dirs == 1 {
+                outs.pop().expect("one direction")
+            } else {
+                Variable::cat(&outs, -1)?
+            };
+            let p = self.options.dropout;
+            if layer + 1 < self.options.num_layers && p > 0.0 && self.is_training() {
+                let shape = layer_in.shape();
+                let dtype = layer_in.dtype();
+                let mask = if p == 1.0 {
+                    Tensor::zeros_dtype(&shape, dtype)
+                } else {
+                    with_global_generator(|g| Tensor::bernoulli_with(&shape, 1.0 - p, dtype, g))
+                        .mul_scalar(1.0 / (1.0 - p))
+                };
+                layer_in = layer_in.mul(&Variable::constant(mask))?;
+            }
+        }
+        let mut h_n = Variable::stack(&h_n, 0)?;
+        let mut c_n = if c_n.is_empty() {
+            None
+        } else {
+            Some(Variable::stack(&c_n, 0)?)
+        };
+        let output = if unbatched {
+            h_n = h_n.squeeze_dim(1)?;
+            c_n = c_n.map(|c| c.squeeze_dim(1)).transpose()?;
+            layer_in.squeeze_dim(1)?
+        } else if self.options.batch_first {
+            layer_in.transpose(0, 1)?
+        } else {
+            layer_in
+        };
+        Ok((output, h_n, c_n))
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.load(Ordering::Relaxed)
+    }
+
+    fn local_parameters(&self) -> Vec<(&str, Variable)> {
+        self.names
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone()))
+            .collect()
+    }
+}
+
+macro_rules! rnn_common {
+    ($t:ident) => {
+        impl $t {
+            /// The number of input features.
+            pub fn input_size(&self) -> usize {
+                self.core.input_size
+            }
+
+            /// The number of hidden features per direction.
+            pub fn hidden_size(&self) -> usize {
+                self.core.hidden_size
+            }
+
+            /// Layers, biases, layout, dropout and directions.
+            pub fn options(&self) -> RnnOptions {
+                self.core.options
+            }
+        }
+    };
+}
+
+macro_rules! rnn_module_common {
+    () => {
+        fn local_parameters(&self) -> Vec<(&str, Variable)> {
+            self.core.local_parameters()
+        }
+
+        fn set_local_training(&self, training: bool) {
+            self.core.training.store(training, Ordering::Relaxed);
+        }
+
+        fn is_training(&self) -> bool {
+            self.core.is_training()
+        }
+    };
+}
+
+/// An Elman RNN (`torch.nn.RNN`): `h_t = act(x_t W_ihᵀ + b_ih + h_{t-1}
+/// W_hhᵀ + b_hh)` with `act` tanh or relu; `weight_ih_l{k}` is
+/// `[H, in]`, `weight_hh_l{k}` `[H, H]`.
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Module, Result, RnnOptions, RNN};
+/// use torchlet_tensor::Tensor;
+///
+/// # fn main() -> Result<()> {
+/// let rnn = RNN::with_options(3, 5, Default::default(), RnnOptions::default().num_layers(2))?;
+/// let (out, h_n) = rnn.forward_with_state(&Variable::constant(Tensor::rand(&[7, 2, 3])), None)?;
+/// assert_eq!(out.shape(), [7, 2, 5]);
+/// assert_eq!(h_n.shape(), [2, 2, 5]);
+/// # Ok(())
+/// # }
+/// ```
+#[allow(clippy::upper_case_acronyms)]
+pub struct RNN {
+    core: RnnCore,
+    nonlinearity: Nonlinearity,
+}
+
+impl RNN {
+    /// A one-layer tanh RNN with the default options.
+    pub fn new(input_size: usize, hidden_size: usize) -> Result<RNN> {
+        RNN::with_options(
+            input_size,
+            hidden_size,
+            Nonlinearity::Tanh,
+            RnnOptions::default(),
+        )
+    }
+
+    /// An RNN with the given activation and options.
+    pub fn with_options(
+        input_size: usize,
+        hidden_size: usize,
+        nonlinearity: Nonlinearity,
+        options: RnnOptions,
+    ) -> Result<RNN> {
+        let cell = match nonlinearity {
+            Nonlinearity::Tanh => Cell::Tanh,
+            Nonlinearity::Relu => Cell::Relu,
+        };
+        Ok(RNN {
+            core: RnnCore::new("RNN", cell, input_size, hidden_size, options)?,
+            nonlinearity,
+        })
+    }
+
+    /// The activation.
+    pub fn nonlinearity(&self) -> Nonlinearity {
+        self.nonlinearity
+    }
+
+    /// Runs over `x` from `h0` (`[D * num_layers, N, H]`, zeros if `None`)
+    /// and returns `(output, h_n)`: output `[T, N, D * H]` (`[N, T, D * H]`
+    /// batch-first) and `h_n` `[D * num_layers, N, H]`. An unbatched
+    /// `[T, in]` input takes and gives states without the `N` dim.
+    pub fn forward_with_state(
+        &self,
+        x: &Variable,
+        h0: Option<&Variable>,
+    ) -> Result<(Variable, Variable)> {
+        let (out, h, _) = self.core.run(x, h0, None)?;
+        Ok((out, h))
+    }
+}
+
+rnn_common!(RNN);
+
+impl Module for RNN {
+    /// The output of [`RNN::forward_with_state`] from zero states.
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        Ok(self.forward_with_state(x, None)?.0)
+    }
+
+    rnn_module_common!();
+}
+
+/// A long short-term memory layer (`torch.nn.LSTM`) with PyTorch's gate
+/// order (input, forget, cell, output): `weight_ih_l{k}` is `[4H, in]`,
+/// `weight_hh_l{k}` `[4H, H]`.
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Result, RnnOptions, LSTM};
+/// use torchlet_tensor::Tensor;
+///
+/// # fn main() -> Result<()> {
+/// let lstm = LSTM::with_options(3, 4, RnnOptions::default().batch_first(true).bidirectional(true))?;
+/// let x = Variable::constant(Tensor::rand(&[2, 6, 3]));
+/// let (out, h_n, c_n) = lstm.forward_with_state(&x, None)?;
+/// assert_eq!(out.shape(), [2, 6, 8]);
+/// assert_eq!(h_n.shape(), [2, 2, 4]);
+/// assert_eq!(c_n.shape(), [2, 2, 4]);
+/// # Ok(())
+/// # }
+/// ```
+#[allow(clippy::upper_case_acronyms)]
+pub struct LSTM {
+    core: RnnCore,
+}
+
+impl LSTM {
+    /// A one-layer LSTM with the default options.
+    pub fn new(input_size: usize, hidden_size: usize) -> Result<LSTM> {
+        LSTM::with_options(input_size, hidden_size, RnnOptions::default())
+    }
+
+    /// An LSTM with the given options.
+    pub fn with_options(
+        input_size: usize,
+        hidden_size: usize,
+        options: RnnOptions,
+    ) -> Result<LSTM> {
+        Ok(LSTM {
+            core: RnnCore::new("LSTM", Cell::Lstm, input_size, hidden_size, options)?,
+        })
+    }
+
+    /// Runs over `x` from `(h0, c0)` (each `[D * num_layers, N, H]`, zeros
+    /// if `None`) and returns `(output, h_n, c_n)`: output `[T, N, D * H]`
+    /// (`[N, T, D * H]` batch-first), `h_n` and `c_n`
+    /// `[D * num_layers, N, H]`. An unbatched `[T, in]` input takes and
+    /// gives states without the `N` dim.
+    pub fn forward_with_state(
+        &self,
+        x: &Variable,
+        state: Option<(&Variable, &Variable)>,
+    ) -> Result<(Variable, Variable, Variable)> {
+        let (h0, c0) = state.unzip();
+        let (out, h, c) = self.core.run(x, h0, c0)?;
+        Ok((out, h, c.expect("an LSTM returns a cell state")))
+    }
+}
+
+rnn_common!(LSTM);
+
+impl Module for LSTM {
+    /// The output of [`LSTM::forward_with_state`] from zero states.
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        Ok(self.forward_with_state(x, None)?.0)
+    }
+
+    rnn_module_common!();
+}
+
+/// A gated recurrent unit layer (`torch.nn.GRU`) with PyTorch's gate
+/// order (reset, update, new): `weight_ih_l{k}` is `[3H, in]`,
+/// `weight_hh_l{k}` `[3H, H]`.
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Module, Result, GRU};
+/// use torchlet_tensor::Tensor;
+///
+/// # fn main() -> Result<()> {
+/// let gru = GRU::new(3, 4)?;
+/// let (out, h_n) = gru.forward_with_state(&Variable::constant(Tensor::rand(&[5, 3])), None)?;
+/// assert_eq!(out.shape(), [5, 4]); // unbatched
+/// assert_eq!(h_n.shape(), [1, 4]);
+/// # Ok(())
+/// # }
+/// ```
+#[allow(clippy::upper_case_acronyms)]
+pub struct GRU {
+    core: RnnCore,
+}
+
+impl GRU {
+    /// A one-layer GRU with the default options.
+    pub fn new(input_size: usize, hidden_size: usize) -> Result<GRU> {
+        GRU::with_options(input_size, hidden_size, RnnOptions::default())
+    }
+
+    /// A GRU with the given options.
+    pub fn with_options(input_size: usize, hidden_size: usize, options: RnnOptions) -> Result<GRU> {
+        Ok(GRU {
+            core: RnnCore::new("GRU", Cell::Gru, input_size, hidden_size, options)?,
+        })
+    }
+
+    /// Runs over `x` from `h0` (`[D * num_layers, N, H]`, zeros if `None`)
+    /// and returns `(output, h_n)`: output `[T, N, D * H]` (`[N, T, D * H]`
+    /// batch-first) and `h_n` `[D * num_layers, N, H]`. An unbatched
+    /// `[T, in]` input takes and gives states without the `N` dim.
+    pub fn forward_with_state(
+        &self,
+        x: &Variable,
+        h0: Option<&Variable>,
+    ) -> Result<(Variable, Variable)> {
+        let (out, h, _) = self.core.run(x, h0, None)?;
+        Ok((out, h))
+    }
+}
+
+rnn_common!(GRU);
+
+impl Module for GRU {
+    /// The output of [`GRU::forward_with_state`] from zero states.
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        Ok(self.forward_with_state(x, None)?.0)
+    }
+
+    rnn_module_common!();
+}
