@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use torchlet_autograd::Variable;
-use torchlet_tensor::{with_global_generator, Tensor};
+use torchlet_tensor::{with_global_generator, Generator, Tensor};
 
 use crate::error::{NnError, Result};
 use crate::linear::check_image;
@@ -147,25 +147,34 @@ impl Dropout {
     }
 }
 
+/// Training-mode dropout of `x` with probability `p` (already checked to
+/// lie in `[0, 1]`), masks drawn from `g`: each element is zeroed with
+/// probability `p` and the rest scaled by `1 / (1 - p)`.
+pub(crate) fn dropout(x: &Variable, p: f64, g: &mut Generator) -> Result<Variable> {
+    if p == 0.0 {
+        return Ok(x.clone());
+    }
+    let dtype = x.dtype();
+    if !dtype.is_float() {
+        return Err(NnError::input(
+            "Dropout",
+            format!("expected a floating-point input, got dtype {dtype}"),
+        ));
+    }
+    let mask = if p == 1.0 {
+        Tensor::zeros_dtype(&x.shape(), dtype)
+    } else {
+        Tensor::bernoulli_with(&x.shape(), 1.0 - p, dtype, g).mul_scalar(1.0 / (1.0 - p))
+    };
+    Ok(x.mul(&Variable::constant(mask))?)
+}
+
 impl Module for Dropout {
     fn forward(&self, x: &Variable) -> Result<Variable> {
-        if !self.is_training() || self.p == 0.0 {
+        if !self.is_training() {
             return Ok(x.clone());
         }
-        let dtype = x.dtype();
-        if !dtype.is_float() {
-            return Err(NnError::input(
-                "Dropout",
-                format!("expected a floating-point input, got dtype {dtype}"),
-            ));
-        }
-        let mask = if self.p == 1.0 {
-            Tensor::zeros_dtype(&x.shape(), dtype)
-        } else {
-            with_global_generator(|g| Tensor::bernoulli_with(&x.shape(), 1.0 - self.p, dtype, g))
-                .mul_scalar(1.0 / (1.0 - self.p))
-        };
-        Ok(x.mul(&Variable::constant(mask))?)
+        with_global_generator(|g| dropout(x, self.p, g))
     }
 
     fn set_local_training(&self, training: bool) {

@@ -32,10 +32,13 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod attention;
+mod bilinear;
 mod container;
 mod conv_extra;
 mod embedding;
 mod error;
+pub mod functional;
 pub mod init;
 mod layers;
 mod linear;
@@ -48,6 +51,11 @@ mod rnn;
 pub mod state;
 
 pub use activation::{LeakyReLU, LogSoftmax, SiLU, Softmax, ELU};
+pub use attention::{
+    MultiheadAttention, TransformerActivation, TransformerEncoderLayer,
+    TransformerEncoderLayerOptions,
+};
+pub use bilinear::Bilinear;
 pub use container::{Identity, ModuleList};
 pub use conv_extra::{Conv1d, Conv1dOptions, ConvTranspose2d, ConvTranspose2dOptions};
 pub use embedding::Embedding;

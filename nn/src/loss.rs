@@ -12,7 +12,7 @@ pub use torchlet_autograd::functional::Reduction;
 
 use crate::error::{NnError, Result};
 
-fn reduce(loss: Variable, reduction: Reduction) -> Result<Variable> {
+pub(crate) fn reduce(loss: Variable, reduction: Reduction) -> Result<Variable> {
     Ok(match reduction {
         Reduction::None => loss,
         Reduction::Mean => loss.mean()?,
@@ -61,7 +61,7 @@ impl L1Loss {
 
 /// Per-element smooth-L1 with threshold `beta`: `0.5 d² / beta` where
 /// `|d| < beta`, `|d| - 0.5 beta` elsewhere (plain L1 when `beta = 0`).
-fn smooth_l1(input: &Variable, target: &Variable, beta: f64) -> Result<Variable> {
+pub(crate) fn smooth_l1(input: &Variable, target: &Variable, beta: f64) -> Result<Variable> {
     broadcast_shapes("smooth_l1_loss", &input.shape(), &target.shape())?;
     let d = input.sub(target)?;
     let a = d.abs();
@@ -346,29 +346,41 @@ impl KLDivLoss {
     /// The divergence of `target` from the distribution whose logs are
     /// `input` (shapes broadcast).
     pub fn forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
-        broadcast_shapes("kl_div", &input.shape(), &target.shape())?;
-        let per = if self.log_target {
-            target.exp().mul(&target.sub(input)?)?
-        } else {
-            // xlogy(t, t) - t · input, with 0 · log 0 = 0.
-            let t = target.data();
-            let positive = t.gt(&Tensor::full_dtype(&[], 0.0, t.dtype()))?;
-            let one = Variable::constant(Tensor::full_dtype(&[], 1.0, t.dtype()));
-            let zero = Variable::constant(Tensor::full_dtype(&[], 0.0, t.dtype()));
-            let safe = Variable::where_cond(&positive, target, &one)?;
-            let tlogt = Variable::where_cond(&positive, &target.mul(&safe.log())?, &zero)?;
-            tlogt.sub(&target.mul(input)?)?
-        };
-        Ok(match self.reduction {
-            KLDivReduction::None => per,
-            KLDivReduction::Mean => per.mean()?,
-            KLDivReduction::Sum => per.sum()?,
-            KLDivReduction::BatchMean => {
-                let n = per.shape().first().copied().unwrap_or(1).max(1);
-                per.sum()?.div_scalar(n as f64)
-            }
-        })
+        kl_div(input, target, self.reduction, self.log_target)
     }
+}
+
+/// The KL divergence of [`KLDivLoss`] (`F.kl_div`): per-element
+/// `target · (log target - input)` (`0` where `target = 0`), or
+/// `exp(target) · (target - input)` with `log_target`, then reduced.
+pub(crate) fn kl_div(
+    input: &Variable,
+    target: &Variable,
+    reduction: KLDivReduction,
+    log_target: bool,
+) -> Result<Variable> {
+    broadcast_shapes("kl_div", &input.shape(), &target.shape())?;
+    let per = if log_target {
+        target.exp().mul(&target.sub(input)?)?
+    } else {
+        // xlogy(t, t) - t · input, with 0 · log 0 = 0.
+        let t = target.data();
+        let positive = t.gt(&Tensor::full_dtype(&[], 0.0, t.dtype()))?;
+        let one = Variable::constant(Tensor::full_dtype(&[], 1.0, t.dtype()));
+        let zero = Variable::constant(Tensor::full_dtype(&[], 0.0, t.dtype()));
+        let safe = Variable::where_cond(&positive, target, &one)?;
+        let tlogt = Variable::where_cond(&positive, &target.mul(&safe.log())?, &zero)?;
+        tlogt.sub(&target.mul(input)?)?
+    };
+    Ok(match reduction {
+        KLDivReduction::None => per,
+        KLDivReduction::Mean => per.mean()?,
+        KLDivReduction::Sum => per.sum()?,
+        KLDivReduction::BatchMean => {
+            let n = per.shape().first().copied().unwrap_or(1).max(1);
+            per.sum()?.div_scalar(n as f64)
+        }
+    })
 }
 
 #[cfg(test)]

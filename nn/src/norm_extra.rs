@@ -350,23 +350,13 @@ impl Module for GroupNorm {
                 ),
             ));
         }
-        let n = shape[0] as i64;
-        let grouped = x.reshape(&[n, self.num_groups as i64, -1])?;
-        let mean = grouped.mean_keepdim(2)?;
-        let centered = grouped.sub(&mean)?;
-        let var = centered.square().mean_keepdim(2)?;
-        let normed = centered.mul(&var.add_scalar(self.eps).rsqrt())?;
-        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-        let mut y = normed.reshape(&dims)?;
-        let mut view = vec![1i64; shape.len()];
-        view[1] = self.num_channels as i64;
-        if let Some(w) = &self.weight {
-            y = y.mul(&w.reshape(&view)?)?;
-        }
-        if let Some(b) = &self.bias {
-            y = y.add(&b.reshape(&view)?)?;
-        }
-        Ok(y)
+        group_norm(
+            x,
+            self.num_groups,
+            self.weight.as_ref(),
+            self.bias.as_ref(),
+            self.eps,
+        )
     }
 
     fn local_parameters(&self) -> Vec<(&str, Variable)> {
@@ -375,6 +365,36 @@ impl Module for GroupNorm {
         out.extend(self.bias.iter().map(|b| ("bias", b.clone())));
         out
     }
+}
+
+/// Group normalization of an `[N, C, *]` input whose `C` divides by
+/// `num_groups` (checked by the callers), with optional per-channel
+/// `weight` and `bias` of shape `[C]`.
+pub(crate) fn group_norm(
+    x: &Variable,
+    num_groups: usize,
+    weight: Option<&Variable>,
+    bias: Option<&Variable>,
+    eps: f64,
+) -> Result<Variable> {
+    let shape = x.shape();
+    let n = shape[0] as i64;
+    let grouped = x.reshape(&[n, num_groups as i64, -1])?;
+    let mean = grouped.mean_keepdim(2)?;
+    let centered = grouped.sub(&mean)?;
+    let var = centered.square().mean_keepdim(2)?;
+    let normed = centered.mul(&var.add_scalar(eps).rsqrt())?;
+    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    let mut y = normed.reshape(&dims)?;
+    let mut view = vec![1i64; shape.len()];
+    view[1] = shape[1] as i64;
+    if let Some(w) = weight {
+        y = y.mul(&w.reshape(&view)?)?;
+    }
+    if let Some(b) = bias {
+        y = y.add(&b.reshape(&view)?)?;
+    }
+    Ok(y)
 }
 
 #[cfg(test)]

@@ -1,10 +1,17 @@
 //! Adagrad (`torch.optim.Adagrad`).
 
+use std::collections::BTreeMap;
+
+use serde_json::Map;
 use torchlet_autograd::Variable;
 use torchlet_tensor::Tensor;
 
-use crate::error::{check, Result};
+use crate::error::{check, OptimError, Result};
 use crate::optimizer::{grad_of, group_access, with_weight_decay, Optimizer, ParamGroup};
+use crate::state::{
+    check_groups, check_like, get_bool, get_f64, get_initial_lr, params_value, read_step,
+    split_state, step_tensor, OptimizerStateDict, StatefulOptimizer,
+};
 
 /// Options of [`Adagrad`], with PyTorch's defaults (`lr = 1e-2`,
 /// `eps = 1e-10`, the rest zero).
@@ -150,4 +157,101 @@ impl Optimizer for Adagrad {
     }
 
     group_access!();
+}
+
+impl StatefulOptimizer for Adagrad {
+    /// `state.{i}.step` (0-d float64) and `state.{i}.sum` for every
+    /// parameter stepped at least once, and each group's `lr`, `lr_decay`,
+    /// `weight_decay`, `initial_accumulator_value`, `eps`, `maximize` (and
+    /// `initial_lr` when set).
+    fn state_dict(&self) -> OptimizerStateDict {
+        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
+        let mut state = BTreeMap::new();
+        for (i, st) in self.state.iter().flatten().enumerate() {
+            if let Some(sum) = &st.sum {
+                state.insert(format!("state.{i}.step"), step_tensor(st.step));
+                state.insert(format!("state.{i}.sum"), sum.clone());
+            }
+        }
+        let param_groups = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| {
+                let o = group.options;
+                let mut m = Map::new();
+                m.insert("lr".into(), o.lr.into());
+                m.insert("lr_decay".into(), o.lr_decay.into());
+                m.insert("weight_decay".into(), o.weight_decay.into());
+                m.insert(
+                    "initial_accumulator_value".into(),
+                    o.initial_accumulator_value.into(),
+                );
+                m.insert("eps".into(), o.eps.into());
+                m.insert("maximize".into(), o.maximize.into());
+                if let Some(lr) = group.initial_lr {
+                    m.insert("initial_lr".into(), lr.into());
+                }
+                m.insert("params".into(), params_value(&sizes, g));
+                m
+            })
+            .collect();
+        OptimizerStateDict {
+            optimizer: "Adagrad".into(),
+            state,
+            param_groups,
+        }
+    }
+
+    fn load_state_dict(&mut self, dict: &OptimizerStateDict) -> Result<()> {
+        const WHAT: &str = "Adagrad";
+        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
+        let mut options = Vec::new();
+        for group in check_groups(WHAT, dict, &sizes)? {
+            let o = AdagradOptions {
+                lr: get_f64(WHAT, group, "lr")?,
+                lr_decay: get_f64(WHAT, group, "lr_decay")?,
+                weight_decay: get_f64(WHAT, group, "weight_decay")?,
+                initial_accumulator_value: get_f64(WHAT, group, "initial_accumulator_value")?,
+                eps: get_f64(WHAT, group, "eps")?,
+                maximize: get_bool(WHAT, group, "maximize")?,
+            };
+            o.validate()?;
+            options.push((o, get_initial_lr(WHAT, group)?));
+        }
+        let params = self.params();
+        let per = split_state(WHAT, &dict.state, params.len(), &["step", "sum"])?;
+        let mut new_states = Vec::with_capacity(params.len());
+        for (i, (p, s)) in params.iter().zip(&per).enumerate() {
+            if s.is_empty() {
+                new_states.push(AdagradState::default());
+                continue;
+            }
+            let (Some(step), Some(sum)) = (s.get("step"), s.get("sum")) else {
+                return Err(OptimError::Usage {
+                    what: WHAT,
+                    message: format!("state.{i} needs both step and sum"),
+                });
+            };
+            check_like(WHAT, &format!("state.{i}.sum"), sum, p)?;
+            new_states.push(AdagradState {
+                step: read_step(WHAT, &format!("state.{i}.step"), step)?,
+                sum: Some(sum.contiguous()),
+            });
+        }
+        let mut new_states = new_states.into_iter();
+        for ((group, states), (o, initial_lr)) in self
+            .groups
+            .iter_mut()
+            .zip(self.state.iter_mut())
+            .zip(options)
+        {
+            group.options = o;
+            group.initial_lr = initial_lr;
+            for st in states.iter_mut() {
+                *st = new_states.next().expect("one state per parameter");
+            }
+        }
+        Ok(())
+    }
 }

@@ -1,10 +1,17 @@
 //! Adam and AdamW (`torch.optim.Adam`, `torch.optim.AdamW`).
 
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
 use torchlet_autograd::Variable;
 use torchlet_tensor::Tensor;
 
 use crate::error::{check, Result};
 use crate::optimizer::{grad_of, group_access, with_weight_decay, Optimizer, ParamGroup};
+use crate::state::{
+    check_groups, check_like, get_bool, get_f64, get_initial_lr, params_value, read_step,
+    split_state, step_tensor, OptimizerStateDict, StatefulOptimizer,
+};
 
 /// Options of [`Adam`] and [`AdamW`]. `Default` gives Adam's defaults
 /// (`lr = 1e-3`, `betas = (0.9, 0.999)`, `eps = 1e-8`, no weight decay);
@@ -158,6 +165,149 @@ impl AdamCore {
     }
 }
 
+impl AdamCore {
+    fn what(&self) -> &'static str {
+        if self.decoupled {
+            "AdamW"
+        } else {
+            "Adam"
+        }
+    }
+
+    fn state_dict(&self) -> OptimizerStateDict {
+        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
+        let mut state = BTreeMap::new();
+        for (i, st) in self.state.iter().flatten().enumerate() {
+            if st.step == 0 {
+                continue;
+            }
+            state.insert(format!("state.{i}.step"), step_tensor(st.step));
+            let buffers = [
+                ("exp_avg", &st.exp_avg),
+                ("exp_avg_sq", &st.exp_avg_sq),
+                ("max_exp_avg_sq", &st.max_exp_avg_sq),
+            ];
+            for (name, t) in buffers {
+                if let Some(t) = t {
+                    state.insert(format!("state.{i}.{name}"), t.clone());
+                }
+            }
+        }
+        let param_groups = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| {
+                let o = group.options;
+                let mut m = Map::new();
+                m.insert("lr".into(), o.lr.into());
+                m.insert("betas".into(), Value::from(vec![o.betas.0, o.betas.1]));
+                m.insert("eps".into(), o.eps.into());
+                m.insert("weight_decay".into(), o.weight_decay.into());
+                m.insert("amsgrad".into(), o.amsgrad.into());
+                m.insert("maximize".into(), o.maximize.into());
+                if let Some(lr) = group.initial_lr {
+                    m.insert("initial_lr".into(), lr.into());
+                }
+                m.insert("params".into(), params_value(&sizes, g));
+                m
+            })
+            .collect();
+        OptimizerStateDict {
+            optimizer: self.what().into(),
+            state,
+            param_groups,
+        }
+    }
+
+    fn load_state_dict(&mut self, dict: &OptimizerStateDict) -> Result<()> {
+        let what = self.what();
+        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
+        let mut options = Vec::new();
+        for group in check_groups(what, dict, &sizes)? {
+            let betas = match group.get("betas").and_then(Value::as_array) {
+                Some(b) if b.len() == 2 && b.iter().all(Value::is_number) => (
+                    b[0].as_f64().unwrap_or_default(),
+                    b[1].as_f64().unwrap_or_default(),
+                ),
+                _ => {
+                    return Err(crate::error::OptimError::Usage {
+                        what,
+                        message: "parameter group: betas must be two numbers".into(),
+                    })
+                }
+            };
+            let o = AdamOptions {
+                lr: get_f64(what, group, "lr")?,
+                betas,
+                eps: get_f64(what, group, "eps")?,
+                weight_decay: get_f64(what, group, "weight_decay")?,
+                amsgrad: get_bool(what, group, "amsgrad")?,
+                maximize: get_bool(what, group, "maximize")?,
+            };
+            o.validate(what)?;
+            options.push((o, get_initial_lr(what, group)?));
+        }
+        let params: Vec<Variable> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.params.iter().cloned())
+            .collect();
+        let per = split_state(
+            what,
+            &dict.state,
+            params.len(),
+            &["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+        )?;
+        let mut new_states = Vec::with_capacity(params.len());
+        for (i, (p, s)) in params.iter().zip(&per).enumerate() {
+            if s.is_empty() {
+                new_states.push(AdamState::default());
+                continue;
+            }
+            let missing = ["step", "exp_avg", "exp_avg_sq"]
+                .into_iter()
+                .find(|k| !s.contains_key(*k));
+            if let Some(k) = missing {
+                return Err(crate::error::OptimError::Usage {
+                    what,
+                    message: format!("missing key state.{i}.{k}"),
+                });
+            }
+            let step = read_step(what, &format!("state.{i}.step"), &s["step"])?;
+            let buffer = |name: &str| -> Result<Option<Tensor>> {
+                match s.get(name) {
+                    None => Ok(None),
+                    Some(t) => {
+                        check_like(what, &format!("state.{i}.{name}"), t, p)?;
+                        Ok(Some(t.contiguous()))
+                    }
+                }
+            };
+            new_states.push(AdamState {
+                step,
+                exp_avg: buffer("exp_avg")?,
+                exp_avg_sq: buffer("exp_avg_sq")?,
+                max_exp_avg_sq: buffer("max_exp_avg_sq")?,
+            });
+        }
+        let mut new_states = new_states.into_iter();
+        for ((group, states), (o, initial_lr)) in self
+            .groups
+            .iter_mut()
+            .zip(self.state.iter_mut())
+            .zip(options)
+        {
+            group.options = o;
+            group.initial_lr = initial_lr;
+            for st in states.iter_mut() {
+                *st = new_states.next().expect("one state per parameter");
+            }
+        }
+        Ok(())
+    }
+}
+
 macro_rules! adam_like {
     ($name:ident, $decoupled:expr) => {
         impl $name {
@@ -195,6 +345,21 @@ macro_rules! adam_like {
 
             fn set_momentum(&mut self, group: usize, momentum: f64) {
                 self.0.groups[group].options.betas.0 = momentum;
+            }
+        }
+
+        impl StatefulOptimizer for $name {
+            /// `state.{i}.step` (0-d float64), `state.{i}.exp_avg`,
+            /// `state.{i}.exp_avg_sq` (and `state.{i}.max_exp_avg_sq` with
+            /// AMSGrad) for every parameter stepped at least once, and each
+            /// group's `lr`, `betas`, `eps`, `weight_decay`, `amsgrad`,
+            /// `maximize` (and `initial_lr` when set).
+            fn state_dict(&self) -> OptimizerStateDict {
+                self.0.state_dict()
+            }
+
+            fn load_state_dict(&mut self, dict: &OptimizerStateDict) -> Result<()> {
+                self.0.load_state_dict(dict)
             }
         }
     };

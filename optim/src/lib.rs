@@ -34,6 +34,7 @@ pub mod lr_scheduler;
 mod optimizer;
 mod rmsprop;
 mod sgd;
+mod state;
 
 pub use adagrad::{Adagrad, AdagradOptions};
 pub use adam::{Adam, AdamOptions, AdamW};
@@ -42,6 +43,7 @@ pub use error::{OptimError, Result};
 pub use optimizer::{Optimizer, ParamGroup};
 pub use rmsprop::{RmsProp, RmsPropOptions};
 pub use sgd::{Sgd, SgdOptions};
+pub use state::{OptimizerStateDict, StatefulOptimizer};
 
 #[cfg(test)]
 mod tests;

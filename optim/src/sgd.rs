@@ -1,10 +1,17 @@
 //! Stochastic gradient descent (`torch.optim.SGD`).
 
+use std::collections::BTreeMap;
+
+use serde_json::Map;
 use torchlet_autograd::Variable;
 use torchlet_tensor::Tensor;
 
 use crate::error::{check, OptimError, Result};
 use crate::optimizer::{grad_of, group_access, with_weight_decay, Optimizer, ParamGroup};
+use crate::state::{
+    check_groups, check_like, get_bool, get_f64, get_initial_lr, params_value, split_state,
+    OptimizerStateDict, StatefulOptimizer,
+};
 
 /// Options of [`Sgd`], with PyTorch's defaults (`lr = 1e-3`, everything
 /// else off).
@@ -157,5 +164,85 @@ impl Optimizer for Sgd {
 
     fn set_momentum(&mut self, group: usize, momentum: f64) {
         self.groups[group].options.momentum = momentum;
+    }
+}
+
+impl StatefulOptimizer for Sgd {
+    /// `state.{i}.momentum_buffer` for every parameter that has one, and
+    /// each group's `lr`, `momentum`, `dampening`, `weight_decay`,
+    /// `nesterov`, `maximize` (and `initial_lr` when set).
+    fn state_dict(&self) -> OptimizerStateDict {
+        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
+        let mut state = BTreeMap::new();
+        for (i, buf) in self.momentum_buffers.iter().flatten().enumerate() {
+            if let Some(b) = buf {
+                state.insert(format!("state.{i}.momentum_buffer"), b.clone());
+            }
+        }
+        let param_groups = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| {
+                let o = group.options;
+                let mut m = Map::new();
+                m.insert("lr".into(), o.lr.into());
+                m.insert("momentum".into(), o.momentum.into());
+                m.insert("dampening".into(), o.dampening.into());
+                m.insert("weight_decay".into(), o.weight_decay.into());
+                m.insert("nesterov".into(), o.nesterov.into());
+                m.insert("maximize".into(), o.maximize.into());
+                if let Some(lr) = group.initial_lr {
+                    m.insert("initial_lr".into(), lr.into());
+                }
+                m.insert("params".into(), params_value(&sizes, g));
+                m
+            })
+            .collect();
+        OptimizerStateDict {
+            optimizer: "SGD".into(),
+            state,
+            param_groups,
+        }
+    }
+
+    fn load_state_dict(&mut self, dict: &OptimizerStateDict) -> Result<()> {
+        const WHAT: &str = "SGD";
+        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
+        let mut options = Vec::new();
+        for group in check_groups(WHAT, dict, &sizes)? {
+            let o = SgdOptions {
+                lr: get_f64(WHAT, group, "lr")?,
+                momentum: get_f64(WHAT, group, "momentum")?,
+                dampening: get_f64(WHAT, group, "dampening")?,
+                weight_decay: get_f64(WHAT, group, "weight_decay")?,
+                nesterov: get_bool(WHAT, group, "nesterov")?,
+                maximize: get_bool(WHAT, group, "maximize")?,
+            };
+            o.validate()?;
+            options.push((o, get_initial_lr(WHAT, group)?));
+        }
+        let params = self.params();
+        let mut per = split_state(WHAT, &dict.state, params.len(), &["momentum_buffer"])?;
+        for (i, (p, s)) in params.iter().zip(&per).enumerate() {
+            if let Some(t) = s.get("momentum_buffer") {
+                check_like(WHAT, &format!("state.{i}.momentum_buffer"), t, p)?;
+            }
+        }
+        let mut per = per.iter_mut();
+        for ((group, bufs), (o, initial_lr)) in self
+            .groups
+            .iter_mut()
+            .zip(self.momentum_buffers.iter_mut())
+            .zip(options)
+        {
+            group.options = o;
+            group.initial_lr = initial_lr;
+            for buf in bufs.iter_mut() {
+                let s = per.next().expect("one state map per parameter");
+                *buf = s.remove("momentum_buffer").map(|t| t.contiguous());
+            }
+        }
+        Ok(())
     }
 }
