@@ -273,20 +273,15 @@ impl RnnCore {
         mut h: Variable,
         mut c: Option<Variable>,
     ) -> Result<(Variable, Variable, Option<Variable>)> {
-        let shape = x.shape();
-        let (steps, batch) = (shape[0], shape[1]);
-        let rows = (self.cell.gates() * self.hidden_size) as i64;
-        // x W_ihᵀ + b_ih for every step at once.
-        let gi_all = functional::linear(
-            &x.reshape(&[(steps * batch) as i64, shape[2] as i64])?,
-            &w.w_ih,
-            w.b_ih.as_ref(),
-        )?
-        .reshape(&[steps as i64, batch as i64, rows])?;
+        let steps = x.shape()[0];
         let mut outs = Vec::with_capacity(steps);
         for k in 0..steps {
             let t = if reverse { steps - 1 - k } else { k };
-            let gi = gi_all.select(0, t as i64)?;
+            // Project each step's input separately: slicing one big
+            // precomputed [T, N, gates*H] projection would make every
+            // step's backward pad a gradient of that full size (O(T²)
+            // traffic); the input [T, N, in] is much smaller.
+            let gi = functional::linear(&x.select(0, t as i64)?, &w.w_ih, w.b_ih.as_ref())?;
             let gh = functional::linear(&h, &w.w_hh, w.b_hh.as_ref())?;
             h = match self.cell {
                 Cell::Tanh => gi.add(&gh)?.tanh(),
