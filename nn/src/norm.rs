@@ -91,34 +91,16 @@ impl BatchNorm2d {
     }
 
     fn update_running_stats(&self, x: &Tensor) -> Result<()> {
-        let stats = x.batch_norm_stats()?;
-        if stats.count <= 1 {
-            return Err(NnError::input(
-                "BatchNorm2d",
-                format!(
-                    "expected more than 1 value per channel when training, got input shape {:?}",
-                    x.shape()
-                ),
-            ));
-        }
-        let m = self.momentum;
-        let n = stats.count as f64;
-        let mean = self.running_mean.data();
-        let var = self.running_var.data();
-        let new_mean = mean
-            .mul_scalar(1.0 - m)
-            .add(&stats.mean.to_dtype(mean.dtype()).mul_scalar(m))?;
-        let new_var = var.mul_scalar(1.0 - m).add(
-            &stats
-                .var
-                .to_dtype(var.dtype())
-                .mul_scalar(m * n / (n - 1.0)),
-        )?;
-        let tracked = self.num_batches_tracked.data().add_scalar(1.0);
-        self.running_mean.set_data(new_mean)?;
-        self.running_var.set_data(new_var)?;
-        self.num_batches_tracked.set_data(tracked)?;
-        Ok(())
+        update_running_stats(
+            "BatchNorm2d",
+            x,
+            self.momentum,
+            [
+                &self.running_mean,
+                &self.running_var,
+                &self.num_batches_tracked,
+            ],
+        )
     }
 }
 
@@ -177,4 +159,45 @@ impl Module for BatchNorm2d {
     fn is_training(&self) -> bool {
         self.training.load(Ordering::Relaxed)
     }
+}
+
+/// PyTorch's running-statistics update after a training batch, shared by
+/// the batch-norm modules: `running = (1 - momentum) · running + momentum ·
+/// batch` with the unbiased batch variance, and one more tracked batch.
+/// `stats` are `[running_mean, running_var, num_batches_tracked]`.
+pub(crate) fn update_running_stats(
+    module: &'static str,
+    x: &Tensor,
+    momentum: f64,
+    stats: [&Variable; 3],
+) -> Result<()> {
+    let [running_mean, running_var, tracked] = stats;
+    let batch = x.batch_norm_stats()?;
+    if batch.count <= 1 {
+        return Err(NnError::input(
+            module,
+            format!(
+                "expected more than 1 value per channel when training, got input shape {:?}",
+                x.shape()
+            ),
+        ));
+    }
+    let m = momentum;
+    let n = batch.count as f64;
+    let mean = running_mean.data();
+    let var = running_var.data();
+    let new_mean = mean
+        .mul_scalar(1.0 - m)
+        .add(&batch.mean.to_dtype(mean.dtype()).mul_scalar(m))?;
+    let new_var = var.mul_scalar(1.0 - m).add(
+        &batch
+            .var
+            .to_dtype(var.dtype())
+            .mul_scalar(m * n / (n - 1.0)),
+    )?;
+    let count = tracked.data().add_scalar(1.0);
+    running_mean.set_data(new_mean)?;
+    running_var.set_data(new_var)?;
+    tracked.set_data(count)?;
+    Ok(())
 }

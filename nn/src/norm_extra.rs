@@ -7,6 +7,7 @@ use torchlet_tensor::{DType, Tensor};
 
 use crate::error::{NnError, Result};
 use crate::module::Module;
+use crate::norm::update_running_stats;
 
 /// Batch normalization over the channels of `[N, C]` or `[N, C, L]`
 /// (`torch.nn.BatchNorm1d`, `momentum = 0.1`, `eps = 1e-5`, affine,
@@ -87,34 +88,16 @@ impl BatchNorm1d {
     }
 
     fn update_running_stats(&self, x: &Tensor) -> Result<()> {
-        let stats = x.batch_norm_stats()?;
-        if stats.count <= 1 {
-            return Err(NnError::input(
-                "BatchNorm1d",
-                format!(
-                    "expected more than 1 value per channel when training, got input shape {:?}",
-                    x.shape()
-                ),
-            ));
-        }
-        let m = self.momentum;
-        let n = stats.count as f64;
-        let mean = self.running_mean.data();
-        let var = self.running_var.data();
-        let new_mean = mean
-            .mul_scalar(1.0 - m)
-            .add(&stats.mean.to_dtype(mean.dtype()).mul_scalar(m))?;
-        let new_var = var.mul_scalar(1.0 - m).add(
-            &stats
-                .var
-                .to_dtype(var.dtype())
-                .mul_scalar(m * n / (n - 1.0)),
-        )?;
-        let tracked = self.num_batches_tracked.data().add_scalar(1.0);
-        self.running_mean.set_data(new_mean)?;
-        self.running_var.set_data(new_var)?;
-        self.num_batches_tracked.set_data(tracked)?;
-        Ok(())
+        update_running_stats(
+            "BatchNorm1d",
+            x,
+            self.momentum,
+            [
+                &self.running_mean,
+                &self.running_var,
+                &self.num_batches_tracked,
+            ],
+        )
     }
 }
 
