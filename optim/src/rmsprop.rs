@@ -1,10 +1,17 @@
 //! RMSprop (`torch.optim.RMSprop`).
 
+use std::collections::BTreeMap;
+
+use serde_json::Map;
 use torchlet_autograd::Variable;
 use torchlet_tensor::Tensor;
 
-use crate::error::{check, Result};
+use crate::error::{check, OptimError, Result};
 use crate::optimizer::{grad_of, group_access, with_weight_decay, Optimizer, ParamGroup};
+use crate::state::{
+    check_groups, check_like, get_bool, get_f64, get_initial_lr, params_value, read_step,
+    split_state, step_tensor, OptimizerStateDict, StatefulOptimizer,
+};
 
 /// Options of [`RmsProp`], with PyTorch's defaults (`lr = 1e-2`,
 /// `alpha = 0.99`, `eps = 1e-8`, the rest off).
@@ -65,6 +72,7 @@ impl RmsPropOptions {
 
 #[derive(Clone, Default)]
 struct RmsState {
+    step: u64,
     square_avg: Option<Tensor>,
     grad_avg: Option<Tensor>,
     momentum_buffer: Option<Tensor>,
@@ -132,6 +140,7 @@ impl Optimizer for RmsProp {
                 let Some(g) = grad_of(p, o.maximize) else {
                     continue;
                 };
+                st.step += 1;
                 let g = with_weight_decay(g, p, o.weight_decay)?;
                 let mut v = st.square_avg.take().unwrap_or_else(|| g.zeros_like());
                 v.mul_scalar_(o.alpha);
@@ -171,5 +180,140 @@ impl Optimizer for RmsProp {
 
     fn set_momentum(&mut self, group: usize, momentum: f64) {
         self.groups[group].options.momentum = momentum;
+    }
+}
+
+impl StatefulOptimizer for RmsProp {
+    /// `state.{i}.step` (0-d float64) and `state.{i}.square_avg` for every
+    /// parameter stepped at least once, with `state.{i}.momentum_buffer`
+    /// once it has taken a step with momentum and `state.{i}.grad_avg` once
+    /// it has taken a centered step; and each group's `lr`, `alpha`, `eps`,
+    /// `weight_decay`, `momentum`, `centered`, `maximize` (and `initial_lr`
+    /// when set), as in PyTorch's `RMSprop.state_dict()`.
+    fn state_dict(&self) -> OptimizerStateDict {
+        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
+        let mut state = BTreeMap::new();
+        for (i, st) in self.state.iter().flatten().enumerate() {
+            let Some(v) = &st.square_avg else {
+                continue;
+            };
+            state.insert(format!("state.{i}.step"), step_tensor(st.step));
+            state.insert(format!("state.{i}.square_avg"), v.clone());
+            if let Some(b) = &st.momentum_buffer {
+                state.insert(format!("state.{i}.momentum_buffer"), b.clone());
+            }
+            if let Some(ga) = &st.grad_avg {
+                state.insert(format!("state.{i}.grad_avg"), ga.clone());
+            }
+        }
+        let param_groups = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| {
+                let o = group.options;
+                let mut m = Map::new();
+                m.insert("lr".into(), o.lr.into());
+                m.insert("alpha".into(), o.alpha.into());
+                m.insert("eps".into(), o.eps.into());
+                m.insert("weight_decay".into(), o.weight_decay.into());
+                m.insert("momentum".into(), o.momentum.into());
+                m.insert("centered".into(), o.centered.into());
+                m.insert("maximize".into(), o.maximize.into());
+                if let Some(lr) = group.initial_lr {
+                    m.insert("initial_lr".into(), lr.into());
+                }
+                m.insert("params".into(), params_value(&sizes, g));
+                m
+            })
+            .collect();
+        OptimizerStateDict {
+            optimizer: "RMSprop".into(),
+            state,
+            param_groups,
+        }
+    }
+
+    /// Every parameter with state needs `step` and `square_avg`, and
+    /// `grad_avg` when its group is centered (PyTorch's `step()` would
+    /// fail on such a state). A missing `momentum_buffer` starts from
+    /// zero, as it does when momentum is switched on between steps (e.g.
+    /// by [`OneCycleLr`](crate::lr_scheduler::OneCycleLr)).
+    fn load_state_dict(&mut self, dict: &OptimizerStateDict) -> Result<()> {
+        const WHAT: &str = "RMSprop";
+        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
+        let mut options = Vec::new();
+        for group in check_groups(WHAT, dict, &sizes)? {
+            let o = RmsPropOptions {
+                lr: get_f64(WHAT, group, "lr")?,
+                alpha: get_f64(WHAT, group, "alpha")?,
+                eps: get_f64(WHAT, group, "eps")?,
+                weight_decay: get_f64(WHAT, group, "weight_decay")?,
+                momentum: get_f64(WHAT, group, "momentum")?,
+                centered: get_bool(WHAT, group, "centered")?,
+                maximize: get_bool(WHAT, group, "maximize")?,
+            };
+            o.validate()?;
+            options.push((o, get_initial_lr(WHAT, group)?));
+        }
+        let centered: Vec<bool> = options
+            .iter()
+            .zip(&sizes)
+            .flat_map(|((o, _), &n)| std::iter::repeat_n(o.centered, n))
+            .collect();
+        let params = self.params();
+        let per = split_state(
+            WHAT,
+            &dict.state,
+            params.len(),
+            &["step", "square_avg", "momentum_buffer", "grad_avg"],
+        )?;
+        let mut new_states = Vec::with_capacity(params.len());
+        for (i, ((p, s), &centered)) in params.iter().zip(&per).zip(&centered).enumerate() {
+            if s.is_empty() {
+                new_states.push(RmsState::default());
+                continue;
+            }
+            let required: &[&str] = if centered {
+                &["step", "square_avg", "grad_avg"]
+            } else {
+                &["step", "square_avg"]
+            };
+            if let Some(k) = required.iter().find(|k| !s.contains_key(**k)) {
+                return Err(OptimError::Usage {
+                    what: WHAT,
+                    message: format!("missing key state.{i}.{k}"),
+                });
+            }
+            let buffer = |name: &str| -> Result<Option<Tensor>> {
+                match s.get(name) {
+                    None => Ok(None),
+                    Some(t) => {
+                        check_like(WHAT, &format!("state.{i}.{name}"), t, p)?;
+                        Ok(Some(t.contiguous()))
+                    }
+                }
+            };
+            new_states.push(RmsState {
+                step: read_step(WHAT, &format!("state.{i}.step"), &s["step"])?,
+                square_avg: buffer("square_avg")?,
+                grad_avg: buffer("grad_avg")?,
+                momentum_buffer: buffer("momentum_buffer")?,
+            });
+        }
+        let mut new_states = new_states.into_iter();
+        for ((group, states), (o, initial_lr)) in self
+            .groups
+            .iter_mut()
+            .zip(self.state.iter_mut())
+            .zip(options)
+        {
+            group.options = o;
+            group.initial_lr = initial_lr;
+            for st in states.iter_mut() {
+                *st = new_states.next().expect("one state per parameter");
+            }
+        }
+        Ok(())
     }
 }

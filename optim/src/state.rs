@@ -25,7 +25,7 @@ use crate::optimizer::Optimizer;
 #[derive(Clone, Debug, Default)]
 pub struct OptimizerStateDict {
     /// The optimizer that wrote it (`"SGD"`, `"Adam"`, `"AdamW"`,
-    /// `"Adagrad"`).
+    /// `"Adagrad"`, `"RMSprop"`).
     pub optimizer: String,
     /// The per-parameter state, keyed `state.{param_index}.{name}`.
     pub state: BTreeMap<String, Tensor>,
@@ -409,7 +409,9 @@ fn read_state_dict(path: &Path) -> Result<OptimizerStateDict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Adagrad, AdagradOptions, Adam, AdamOptions, AdamW, Sgd, SgdOptions};
+    use crate::{
+        Adagrad, AdagradOptions, Adam, AdamOptions, AdamW, RmsProp, RmsPropOptions, Sgd, SgdOptions,
+    };
     use torchlet_autograd::functional::{mse_loss, Reduction};
 
     fn det(n: usize, shape: &[usize], seed: f32) -> Tensor {
@@ -585,6 +587,175 @@ mod tests {
             },
             "adagrad",
         );
+    }
+
+    fn rmsprop_opts(real: bool) -> RmsPropOptions {
+        if real {
+            RmsPropOptions {
+                lr: 0.01,
+                alpha: 0.9,
+                weight_decay: 1e-3,
+                momentum: 0.8,
+                centered: true,
+                ..Default::default()
+            }
+        } else {
+            RmsPropOptions::default()
+        }
+    }
+
+    #[test]
+    fn rmsprop_resume_is_bit_exact() {
+        // centered, with momentum and weight decay: all four buffers
+        check_resume(
+            |p, real| RmsProp::new(p, rmsprop_opts(real)).unwrap(),
+            "rmsprop",
+        );
+        // momentum only
+        check_resume(
+            |p, real| {
+                let o = RmsPropOptions {
+                    centered: false,
+                    ..rmsprop_opts(real)
+                };
+                RmsProp::new(p, o).unwrap()
+            },
+            "rmsprop_momentum",
+        );
+        // plain: step and square_avg only
+        check_resume(
+            |p, real| {
+                let o = if real {
+                    RmsPropOptions {
+                        lr: 0.02,
+                        maximize: true,
+                        ..Default::default()
+                    }
+                } else {
+                    RmsPropOptions::default()
+                };
+                RmsProp::new(p, o).unwrap()
+            },
+            "rmsprop_plain",
+        );
+    }
+
+    #[test]
+    fn rmsprop_state_dict_holds_pytorch_buffers() {
+        // One step on loss = sum(w²) from w = [1, -0.5]: g = 2w = [2, -1].
+        // PyTorch's RMSprop (alpha = 0.9, centered, momentum = 0.5):
+        //   square_avg = 0.1 g²            = [0.4, 0.1]
+        //   grad_avg   = 0.1 g             = [0.2, -0.1]
+        //   avg = sqrt(square_avg - grad_avg²) + eps = [0.6, 0.3] (+1e-8)
+        //   momentum_buffer = g / avg      = [10/3, -10/3]
+        let w = Variable::parameter(Tensor::from_vec(vec![1.0f32, -0.5], &[2]).unwrap());
+        let o = RmsPropOptions {
+            lr: 0.1,
+            alpha: 0.9,
+            momentum: 0.5,
+            centered: true,
+            ..Default::default()
+        };
+        let mut opt = RmsProp::new(vec![w.clone()], o).unwrap();
+        assert!(opt.state_dict().state.is_empty());
+        w.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+        opt.step().unwrap();
+        let d = opt.state_dict();
+        assert_eq!(d.optimizer, "RMSprop");
+        assert_eq!(
+            d.state.keys().collect::<Vec<_>>(),
+            [
+                "state.0.grad_avg",
+                "state.0.momentum_buffer",
+                "state.0.square_avg",
+                "state.0.step"
+            ]
+        );
+        let close = |key: &str, want: &[f32]| {
+            let got = d.state[key].to_vec::<f32>().unwrap();
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-6, "{key}: got {got:?}, want {want:?}");
+            }
+        };
+        close("state.0.square_avg", &[0.4, 0.1]);
+        close("state.0.grad_avg", &[0.2, -0.1]);
+        close("state.0.momentum_buffer", &[10.0 / 3.0, -10.0 / 3.0]);
+        assert_eq!(d.state["state.0.step"].item::<f64>().unwrap(), 1.0);
+        let g = &d.param_groups[0];
+        assert_eq!(g["alpha"], Value::from(0.9));
+        assert_eq!(g["momentum"], Value::from(0.5));
+        assert_eq!(g["centered"], Value::from(true));
+        assert_eq!(g["params"], Value::from(vec![0]));
+
+        // Without momentum or centering only step and square_avg are kept.
+        let p = params();
+        let mut plain = RmsProp::new(p.clone(), RmsPropOptions::default()).unwrap();
+        train(&mut plain, &p, 2);
+        let d = plain.state_dict();
+        assert_eq!(d.state.len(), 2 * p.len());
+        assert_eq!(d.state["state.3.step"].item::<f64>().unwrap(), 2.0);
+        assert!(d.state.contains_key("state.3.square_avg"));
+    }
+
+    #[test]
+    fn rmsprop_load_rejects_mismatched_state_by_key() {
+        let p = params();
+        let mut opt = RmsProp::new(p.clone(), rmsprop_opts(true)).unwrap();
+        train(&mut opt, &p, 2);
+        let good = opt.state_dict();
+        let mut fresh = RmsProp::new(params(), RmsPropOptions::default()).unwrap();
+        let err = |d: &OptimizerStateDict, fresh: &mut RmsProp| {
+            let e = fresh.load_state_dict(d).unwrap_err().to_string();
+            assert!(fresh.state_dict().state.is_empty(), "changed on error");
+            assert_eq!(fresh.param_groups()[0].options, RmsPropOptions::default());
+            e
+        };
+
+        let mut d = good.clone();
+        d.state
+            .insert("state.2.square_avg".into(), Tensor::zeros(&[4, 2]));
+        let e = err(&d, &mut fresh);
+        assert!(
+            e.contains("state.2.square_avg: expected shape [2, 4]"),
+            "{e}"
+        );
+
+        let mut d = good.clone();
+        d.state
+            .insert("state.1.momentum_buffer".into(), Tensor::zeros(&[5]));
+        assert!(err(&d, &mut fresh).contains("state.1.momentum_buffer"));
+
+        let mut d = good.clone();
+        d.state.remove("state.0.square_avg");
+        assert!(err(&d, &mut fresh).contains("missing key state.0.square_avg"));
+
+        // centered groups need grad_avg
+        let mut d = good.clone();
+        d.state.remove("state.3.grad_avg");
+        assert!(err(&d, &mut fresh).contains("missing key state.3.grad_avg"));
+
+        let mut d = good.clone();
+        d.state
+            .insert("state.0.exp_avg".into(), Tensor::zeros(&[4, 3]));
+        assert!(err(&d, &mut fresh).contains("unexpected key state.0.exp_avg"));
+
+        let mut d = good.clone();
+        d.param_groups[0].remove("alpha");
+        assert!(err(&d, &mut fresh).contains("alpha"));
+
+        let mut d = good.clone();
+        d.optimizer = "Adam".into();
+        assert!(err(&d, &mut fresh).contains("Adam"));
+
+        // A non-centered state without grad_avg is fine, and a missing
+        // momentum buffer starts from zero.
+        let mut d = good.clone();
+        d.param_groups[0].insert("centered".into(), Value::from(false));
+        d.state.retain(|k, _| !k.ends_with(".grad_avg"));
+        d.state.remove("state.0.momentum_buffer");
+        fresh.load_state_dict(&d).unwrap();
+        assert!(!fresh.param_groups()[0].options.centered);
+        assert_eq!(fresh.state_dict().state.len(), good.state.len() - 5);
     }
 
     #[test]
