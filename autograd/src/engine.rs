@@ -355,3 +355,18 @@ pub fn grad(
         .map(|v| captured.get(&v.key()).cloned())
         .collect())
 }
+
+/// Vector-Jacobian products with recorded gradients: the gradients of
+/// `inputs` when each root receives its (possibly graph-carrying)
+/// gradient, as `grad(create_graph = true)` computes them. Ops whose
+/// backward replays a differentiable version of themselves use it.
+pub(crate) fn vjp_with_graph(
+    roots: &[(Variable, Variable)],
+    inputs: &[Variable],
+) -> Result<Vec<Option<Variable>>> {
+    let captured = run(roots, Sink::Capture(inputs), true, true)?;
+    Ok(inputs
+        .iter()
+        .map(|v| captured.get(&v.key()).cloned())
+        .collect())
+}

@@ -30,6 +30,7 @@ use crate::graph::record;
 use crate::ops::sum_to;
 use crate::variable::Variable;
 
+pub use crate::rnn::{lstm_sequence, lstm_sequence_unfused, LstmWeights};
 pub use torchlet_tensor::functional::Reduction;
 
 fn reduce(loss: Variable, reduction: Reduction) -> Result<Variable> {

@@ -32,6 +32,7 @@ mod gradcheck;
 mod graph;
 mod mode;
 mod ops;
+mod rnn;
 mod variable;
 
 pub use engine::grad;

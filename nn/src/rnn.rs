@@ -271,8 +271,21 @@ impl RnnCore {
         x: &Variable,
         reverse: bool,
         mut h: Variable,
-        mut c: Option<Variable>,
+        c: Option<Variable>,
     ) -> Result<(Variable, Variable, Option<Variable>)> {
+        if self.cell == Cell::Lstm {
+            // One fused op for the whole sequence (see
+            // `torchlet_autograd::functional::lstm_sequence`).
+            let c0 = c.expect("an LSTM carries a cell state");
+            let weights = functional::LstmWeights {
+                w_ih: &w.w_ih,
+                w_hh: &w.w_hh,
+                b_ih: w.b_ih.as_ref(),
+                b_hh: w.b_hh.as_ref(),
+            };
+            let (out, h_n, c_n) = functional::lstm_sequence(x, &h, &c0, weights, reverse)?;
+            return Ok((out, h_n, Some(c_n)));
+        }
         let steps = x.shape()[0];
         let mut outs = Vec::with_capacity(steps);
         for k in 0..steps {
@@ -286,16 +299,7 @@ impl RnnCore {
             h = match self.cell {
                 Cell::Tanh => gi.add(&gh)?.tanh(),
                 Cell::Relu => gi.add(&gh)?.relu(),
-                Cell::Lstm => {
-                    let g = gi.add(&gh)?.chunk(4, -1)?;
-                    let (i, f, cell, o) =
-                        (g[0].sigmoid(), g[1].sigmoid(), g[2].tanh(), g[3].sigmoid());
-                    let prev = c.as_ref().expect("an LSTM carries a cell state");
-                    let c_next = f.mul(prev)?.add(&i.mul(&cell)?)?;
-                    let h_next = o.mul(&c_next.tanh())?;
-                    c = Some(c_next);
-                    h_next
-                }
+                Cell::Lstm => unreachable!("LSTMs run fused above"),
                 Cell::Gru => {
                     let gi = gi.chunk(3, -1)?;
                     let gh = gh.chunk(3, -1)?;

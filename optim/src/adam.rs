@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 use torchlet_autograd::Variable;
-use torchlet_tensor::Tensor;
+use torchlet_tensor::{AdamStep, Tensor};
 
 use crate::error::{check, Result};
-use crate::optimizer::{grad_of, group_access, with_weight_decay, Optimizer, ParamGroup};
+use crate::optimizer::{group_access, Optimizer, ParamGroup};
 use crate::state::{
     check_groups, check_like, get_bool, get_f64, get_initial_lr, params_value, read_step,
     split_state, step_tensor, OptimizerStateDict, StatefulOptimizer,
@@ -119,46 +119,34 @@ impl AdamCore {
             let o = group.options;
             let (b1, b2) = o.betas;
             for (p, st) in group.params.iter().zip(states.iter_mut()) {
-                let Some(g) = grad_of(p, o.maximize) else {
+                let Some(g) = p.grad() else {
                     continue;
                 };
-                let g = if self.decoupled {
-                    if o.weight_decay != 0.0 {
-                        p.update_data(|t| t.mul_scalar_(1.0 - o.lr * o.weight_decay))?;
-                    }
-                    g
-                } else {
-                    with_weight_decay(g, p, o.weight_decay)?
-                };
-                // exp_avg.lerp_(g, 1 - beta1)
+                // One fused pass per parameter (the element-wise math is
+                // PyTorch's, see `Tensor::adam_step_`).
                 let mut m = st.exp_avg.take().unwrap_or_else(|| g.zeros_like());
-                let diff = g.sub(&m)?;
-                m.add_scaled_(&diff, 1.0 - b1)?;
-                // exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
                 let mut v = st.exp_avg_sq.take().unwrap_or_else(|| g.zeros_like());
-                v.mul_scalar_(b2);
-                v.add_scaled_(&g.mul(&g)?, 1.0 - b2)?;
-                st.step += 1;
-                let step = st.step as f64;
-                let bias_correction1 = 1.0 - b1.powf(step);
-                let bias_correction2 = 1.0 - b2.powf(step);
-                let step_size = o.lr / bias_correction1;
-                let bc2_sqrt = bias_correction2.sqrt();
-                let second = if o.amsgrad {
-                    let mx = match st.max_exp_avg_sq.take() {
-                        None => v.clone(),
-                        Some(mx) => mx.maximum(&v)?,
-                    };
-                    st.max_exp_avg_sq = Some(mx.clone());
-                    mx
+                let mut mx = if o.amsgrad {
+                    Some(st.max_exp_avg_sq.take().unwrap_or_else(|| g.zeros_like()))
                 } else {
-                    v.clone()
+                    None
                 };
-                let denom = second.sqrt().div_scalar(bc2_sqrt).add_scalar(o.eps);
-                let update = m.div(&denom)?;
-                p.update_data(|t| t.add_scaled_(&update, -step_size))??;
+                st.step += 1;
+                let h = AdamStep {
+                    lr: o.lr,
+                    beta1: b1,
+                    beta2: b2,
+                    eps: o.eps,
+                    weight_decay: o.weight_decay,
+                    decoupled_weight_decay: self.decoupled,
+                    maximize: o.maximize,
+                    step: st.step,
+                };
+                let g = g.to_dtype(p.dtype());
+                p.update_data(|t| t.adam_step_(&g, &mut m, &mut v, mx.as_mut(), &h))??;
                 st.exp_avg = Some(m);
                 st.exp_avg_sq = Some(v);
+                st.max_exp_avg_sq = mx;
             }
         }
         Ok(())

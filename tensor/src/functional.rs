@@ -15,6 +15,10 @@ use crate::dtype::DType;
 use crate::error::{Result, TensorError};
 use crate::tensor::Tensor;
 
+pub use crate::ops::{
+    lstm_sequence, lstm_sequence_backward, LstmSequence, LstmSequenceGrads, LstmTrace,
+};
+
 /// How a loss combines its per-element values (`reduction=` in PyTorch).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Reduction {

@@ -13,7 +13,7 @@ use crate::tensor::{with_dtype, with_numeric, Tensor};
 impl Tensor {
     /// Makes this handle the sole owner of a contiguous buffer holding
     /// exactly its elements, copying only when needed, and returns it.
-    fn unique_data<T: Element>(&mut self) -> &mut Vec<T> {
+    pub(crate) fn unique_data<T: Element>(&mut self) -> &mut Vec<T> {
         let exact = self.layout.is_contiguous()
             && self.layout.offset == 0
             && self.storage.len() == self.numel();

@@ -7,9 +7,13 @@ mod index;
 mod inplace;
 mod matmul;
 mod norm;
+mod optim;
 mod pool;
 pub(crate) mod reduce;
+mod rnn;
 mod softmax;
 mod unary;
 
 pub use norm::BatchNormStats;
+pub use optim::AdamStep;
+pub use rnn::{lstm_sequence, lstm_sequence_backward, LstmSequence, LstmSequenceGrads, LstmTrace};
