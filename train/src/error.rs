@@ -1,0 +1,51 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong while training.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A tensor op failed.
+    #[error(transparent)]
+    Tensor(#[from] torchlet_tensor::TensorError),
+    /// The forward or backward pass failed.
+    #[error(transparent)]
+    Autograd(#[from] torchlet_autograd::AutogradError),
+    /// A module failed (forward, state dict, checkpoint file).
+    #[error(transparent)]
+    Nn(#[from] torchlet_nn::NnError),
+    /// The optimizer or a learning-rate scheduler failed.
+    #[error(transparent)]
+    Optim(#[from] torchlet_optim::OptimError),
+    /// A batch source failed to produce a batch.
+    #[error("data: {0}")]
+    Data(Box<dyn std::error::Error + Send + Sync>),
+    /// A file could not be written or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A batch or configuration that the trainer cannot use (wrong target
+    /// dtype, empty epoch, bad option, a non-finite loss).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<torchlet_data::DataError> for TrainError {
+    fn from(e: torchlet_data::DataError) -> Self {
+        TrainError::Data(Box::new(e))
+    }
+}
+
+impl TrainError {
+    /// Wraps any error from a batch source.
+    pub fn data(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        TrainError::Data(e.into())
+    }
+}
+
+/// `Result` with [`TrainError`].
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;

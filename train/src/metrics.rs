@@ -1,0 +1,200 @@
+//! Per-epoch metrics, the training history and the running accumulators.
+
+use torchlet_tensor::{DType, Tensor};
+
+use crate::Result;
+
+/// What one epoch measured. Accuracies are `NaN` when the targets are not
+/// int64 class indices of `[N, C]` logits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochMetrics {
+    /// The epoch's number, counting from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's samples (weighted by batch size).
+    pub train_loss: f64,
+    /// Training accuracy (argmax of the logits equal to the target).
+    pub train_acc: f64,
+    /// Loss on the evaluation data, when there is some.
+    pub eval_loss: Option<f64>,
+    /// Accuracy on the evaluation data, when there is some.
+    pub eval_acc: Option<f64>,
+    /// Wall-clock seconds of the epoch (training and evaluation).
+    pub seconds: f64,
+    /// Training samples seen.
+    pub samples: usize,
+    /// Learning rate of the optimizer's first group during the epoch.
+    pub lr: f64,
+}
+
+/// Loss and accuracy over a whole data set ([`Trainer::evaluate`](crate::Trainer::evaluate)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalMetrics {
+    /// Mean loss per sample.
+    pub loss: f64,
+    /// Fraction of samples classified correctly (`NaN` if not a
+    /// classification problem).
+    pub accuracy: f64,
+    /// Number of samples.
+    pub samples: usize,
+}
+
+/// What [`fit`](crate::Trainer::fit) returns: one entry per completed epoch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// The epochs, in order.
+    pub epochs: Vec<EpochMetrics>,
+    /// Whether a callback stopped training before the last epoch.
+    pub stopped_early: bool,
+}
+
+impl History {
+    /// The last epoch's metrics.
+    pub fn last(&self) -> Option<&EpochMetrics> {
+        self.epochs.last()
+    }
+
+    /// The epoch with the best value of `metric` (lowest loss, highest
+    /// accuracy).
+    pub fn best(&self, metric: Metric) -> Option<&EpochMetrics> {
+        let mode = metric.mode();
+        self.epochs
+            .iter()
+            .filter(|m| metric.value(m).is_some_and(|v| !v.is_nan()))
+            .fold(None, |best: Option<&EpochMetrics>, m| match best {
+                Some(b) if !mode.better(metric.value(m).unwrap(), metric.value(b).unwrap()) => {
+                    Some(b)
+                }
+                _ => Some(m),
+            })
+    }
+}
+
+/// A quantity callbacks can watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// [`EpochMetrics::train_loss`].
+    TrainLoss,
+    /// [`EpochMetrics::train_acc`].
+    TrainAccuracy,
+    /// [`EpochMetrics::eval_loss`].
+    EvalLoss,
+    /// [`EpochMetrics::eval_acc`].
+    EvalAccuracy,
+}
+
+impl Metric {
+    /// The metric's value in `m` (`None` for an evaluation metric without
+    /// evaluation data).
+    pub fn value(self, m: &EpochMetrics) -> Option<f64> {
+        match self {
+            Metric::TrainLoss => Some(m.train_loss),
+            Metric::TrainAccuracy => Some(m.train_acc),
+            Metric::EvalLoss => m.eval_loss,
+            Metric::EvalAccuracy => m.eval_acc,
+        }
+    }
+
+    /// Whether lower ([`Mode::Min`], losses) or higher ([`Mode::Max`],
+    /// accuracies) is better.
+    pub fn mode(self) -> Mode {
+        match self {
+            Metric::TrainLoss | Metric::EvalLoss => Mode::Min,
+            Metric::TrainAccuracy | Metric::EvalAccuracy => Mode::Max,
+        }
+    }
+
+    /// A short name (`train_loss`, `eval_acc`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::TrainLoss => "train_loss",
+            Metric::TrainAccuracy => "train_acc",
+            Metric::EvalLoss => "eval_loss",
+            Metric::EvalAccuracy => "eval_acc",
+        }
+    }
+}
+
+/// Which direction counts as an improvement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Lower is better.
+    Min,
+    /// Higher is better.
+    Max,
+}
+
+impl Mode {
+    /// Whether `value` beats `best` by more than `min_delta`.
+    pub fn improves(self, value: f64, best: f64, min_delta: f64) -> bool {
+        match self {
+            Mode::Min => value < best - min_delta,
+            Mode::Max => value > best + min_delta,
+        }
+    }
+
+    /// Whether `a` is strictly better than `b`.
+    pub fn better(self, a: f64, b: f64) -> bool {
+        self.improves(a, b, 0.0)
+    }
+}
+
+/// Running sums of loss and correct predictions over batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunningMetrics {
+    loss_sum: f64,
+    correct: usize,
+    counted: usize,
+    samples: usize,
+}
+
+impl RunningMetrics {
+    /// Adds a batch: its mean loss, its logits `[N, C]` and int64 targets
+    /// `[N]`. Non-classification batches (other shapes or dtypes) count
+    /// for the loss only.
+    pub fn update(&mut self, mean_loss: f64, logits: &Tensor, targets: &Tensor) -> Result<()> {
+        let n = targets.shape().first().copied().unwrap_or(1);
+        self.loss_sum += mean_loss * n as f64;
+        self.samples += n;
+        if let Some(correct) = correct_predictions(logits, targets)? {
+            self.correct += correct;
+            self.counted += n;
+        }
+        Ok(())
+    }
+
+    /// Mean loss per sample so far (`NaN` before any batch).
+    pub fn loss(&self) -> f64 {
+        if self.samples == 0 {
+            f64::NAN
+        } else {
+            self.loss_sum / self.samples as f64
+        }
+    }
+
+    /// Accuracy so far (`NaN` before any classification batch).
+    pub fn accuracy(&self) -> f64 {
+        if self.counted == 0 {
+            f64::NAN
+        } else {
+            self.correct as f64 / self.counted as f64
+        }
+    }
+
+    /// Samples seen.
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+}
+
+/// How many rows of `logits` (`[N, C]`) have their argmax equal to the
+/// int64 `targets` (`[N]`); `None` when the shapes or dtype do not describe
+/// a classification batch.
+pub fn correct_predictions(logits: &Tensor, targets: &Tensor) -> Result<Option<usize>> {
+    let (ls, ts) = (logits.shape(), targets.shape());
+    if targets.dtype() != DType::I64 || ls.len() != 2 || ts.len() != 1 || ls[0] != ts[0] {
+        return Ok(None);
+    }
+    let pred = logits.argmax(1, false)?.to_vec::<i64>()?;
+    let want = targets.to_vec::<i64>()?;
+    Ok(Some(pred.iter().zip(&want).filter(|(p, t)| p == t).count()))
+}
