@@ -8,8 +8,16 @@
 //!   -> Linear(128, 4), sequence 32, batch 32, Adam (lr 1e-3).
 //!
 //! `cargo bench -p torchlet-nn --bench training_steps`
+//!
+//! Like torchlet's binaries, the bench runs on mimalloc: a training step
+//! allocates and frees multi-megabyte buffers, which glibc's malloc hands
+//! back to the kernel and faults in again on every step (a third of the
+//! LSTM step when measured).
 
 use std::hint::black_box;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use torchlet_autograd::Variable;

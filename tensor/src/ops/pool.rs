@@ -272,6 +272,11 @@ fn max_window(o: usize, s: usize, p: usize, k: usize, d: usize, len: usize) -> (
 /// the maximum, or the last NaN.
 fn max_plane<T: Float>(g: &Pool2d, x: &[T], out: &mut [T], mut idx: Option<&mut [i64]>) {
     let is_nan = |v: T| num_traits::Float::is_nan(v);
+    let whole_windows = 2 * g.oh <= g.h && 2 * g.ow <= g.w; // not a ceil-mode tail
+    if (g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw) == (2, 2, 2, 2, 0, 0, 1, 1) && whole_windows
+    {
+        return max_plane_2x2(g, x, out, idx);
+    }
     for oh in 0..g.oh {
         let (h0, h1) = max_window(oh, g.sh, g.ph, g.kh, g.dh, g.h);
         for ow in 0..g.ow {
@@ -310,6 +315,50 @@ fn max_plane<T: Float>(g: &Pool2d, x: &[T], out: &mut [T], mut idx: Option<&mut 
                     }
                 }
                 idx[o] = at.unwrap_or(h0 * g.w + w0) as i64;
+            }
+        }
+    }
+}
+
+/// [`max_plane`] for the common 2x2 window with stride 2 and no padding:
+/// one pass that keeps the value and its index together, with the same
+/// tie (first maximum) and NaN (last NaN) rules.
+fn max_plane_2x2<T: Float>(g: &Pool2d, x: &[T], out: &mut [T], idx: Option<&mut [i64]>) {
+    let is_nan = |v: T| num_traits::Float::is_nan(v);
+    let mut idx = idx;
+    for oh in 0..g.oh {
+        let (b0, b1) = (2 * oh * g.w, (2 * oh + 1) * g.w);
+        let (r0, r1) = (&x[b0..b0 + g.w], &x[b1..b1 + g.w]);
+        let o_row = &mut out[oh * g.ow..(oh + 1) * g.ow];
+        match idx.as_deref_mut() {
+            None => {
+                for (ow, o) in o_row.iter_mut().enumerate() {
+                    let c = 2 * ow;
+                    let mut best = r0[c];
+                    for v in [r0[c + 1], r1[c], r1[c + 1]] {
+                        best = if v > best || is_nan(v) { v } else { best };
+                    }
+                    *o = best;
+                }
+            }
+            Some(idx) => {
+                let i_row = &mut idx[oh * g.ow..(oh + 1) * g.ow];
+                for (ow, (o, i)) in o_row.iter_mut().zip(i_row.iter_mut()).enumerate() {
+                    let c = 2 * ow;
+                    let (mut best, mut at) = (r0[c], b0 + c);
+                    for (v, pos) in [
+                        (r0[c + 1], b0 + c + 1),
+                        (r1[c], b1 + c),
+                        (r1[c + 1], b1 + c + 1),
+                    ] {
+                        if v > best || is_nan(v) {
+                            best = v;
+                            at = pos;
+                        }
+                    }
+                    *o = best;
+                    *i = at as i64;
+                }
             }
         }
     }
@@ -883,6 +932,8 @@ mod tests {
 
     const CASES: &[Case] = &[
         case(&[2, 3, 6, 6], [2, 2], [2, 2], [0, 0], [1, 1], false),
+        case(&[1, 1, 5, 7], [2, 2], [2, 2], [0, 0], [1, 1], true),
+        case(&[1, 2, 7, 5], [2, 2], [2, 2], [0, 0], [1, 1], false),
         case(&[1, 2, 7, 5], [3, 3], [2, 2], [1, 1], [1, 1], false),
         case(&[2, 2, 7, 5], [3, 3], [2, 2], [1, 1], [1, 1], true),
         case(&[1, 3, 8, 9], [3, 2], [1, 2], [1, 1], [1, 1], true),

@@ -12,7 +12,9 @@
 use crate::dtype::{Element, Float};
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, MatView, GEMM_PAR_THRESHOLD};
-use crate::parallel::maybe_parallel;
+use rayon::prelude::*;
+
+use crate::parallel::{get_num_threads, maybe_parallel, pool};
 use crate::simd::with_simd;
 use crate::tensor::{with_float, Tensor};
 
@@ -305,6 +307,19 @@ struct Forward<T> {
     tanh_cells: Vec<T>,
 }
 
+/// Into how many blocks of batch rows each step's work is split across
+/// threads: one step's GEMM is too small for faer to thread well, but
+/// rows are independent, so each thread takes whole rows (the GEMM and
+/// the gate pass). One block when the step is too small to pay for the
+/// hand-off, or when already running inside the pool.
+fn row_blocks(batch: usize, hidden: usize) -> usize {
+    let work = batch * 4 * hidden * hidden;
+    if work < (1 << 18) || batch < 8 || rayon::current_thread_index().is_some() {
+        return 1;
+    }
+    get_num_threads().min(batch / 4).max(1)
+}
+
 /// `dst = a @ b`, threaded when large.
 fn gemm_threaded<T: Float>(dst: &mut [T], a: MatView<'_, T>, b: MatView<'_, T>) {
     maybe_parallel(a.rows * a.cols * b.cols, GEMM_PAR_THRESHOLD, |th| {
@@ -344,29 +359,54 @@ fn forward<T: Float>(
     let mut cells = vec![T::ZERO; t * nh];
     let mut tanh_cells = vec![T::ZERO; t * nh];
     let (mut h_prev, mut c_prev) = (h0.to_vec(), c0.to_vec());
-    for k in 0..t {
-        let s = d.time(k);
-        let g = &mut gates[s * n * g4..][..n * g4];
-        gemm_nt(g, &h_prev, w_hh, n, h, g4, true);
-        let (c, tc, hs) = (
-            &mut cells[s * nh..][..nh],
-            &mut tanh_cells[s * nh..][..nh],
-            &mut out[s * nh..][..nh],
-        );
-        with_simd(|| {
-            for r in 0..n {
-                let row = r * h..(r + 1) * h;
-                cell_forward(
-                    &mut g[r * g4..][..g4],
-                    &c_prev[row.clone()],
-                    &mut c[row.clone()],
-                    &mut tc[row.clone()],
-                    &mut hs[row],
-                );
+    let blocks = row_blocks(n, h);
+    let rows_per = n.div_ceil(blocks);
+    let mut steps = || {
+        for k in 0..t {
+            let s = d.time(k);
+            let g = &mut gates[s * n * g4..][..n * g4];
+            let (c, tc, hs) = (
+                &mut cells[s * nh..][..nh],
+                &mut tanh_cells[s * nh..][..nh],
+                &mut out[s * nh..][..nh],
+            );
+            let block =
+                |g: &mut [T], hp: &[T], cp: &[T], c: &mut [T], tc: &mut [T], hs: &mut [T]| {
+                    let rows = hp.len() / h;
+                    gemm_nt(g, hp, w_hh, rows, h, g4, true);
+                    with_simd(|| {
+                        for r in 0..rows {
+                            let row = r * h..(r + 1) * h;
+                            cell_forward(
+                                &mut g[r * g4..][..g4],
+                                &cp[row.clone()],
+                                &mut c[row.clone()],
+                                &mut tc[row.clone()],
+                                &mut hs[row],
+                            );
+                        }
+                    });
+                };
+            if blocks == 1 {
+                block(g, &h_prev, &c_prev, c, tc, hs);
+            } else {
+                let rh = rows_per * h;
+                g.par_chunks_mut(rows_per * g4)
+                    .zip(h_prev.par_chunks(rh))
+                    .zip(c_prev.par_chunks(rh))
+                    .zip(c.par_chunks_mut(rh))
+                    .zip(tc.par_chunks_mut(rh))
+                    .zip(hs.par_chunks_mut(rh))
+                    .for_each(|(((((g, hp), cp), c), tc), hs)| block(g, hp, cp, c, tc, hs));
             }
-        });
-        h_prev.copy_from_slice(hs);
-        c_prev.copy_from_slice(c);
+            h_prev.copy_from_slice(hs);
+            c_prev.copy_from_slice(c);
+        }
+    };
+    if blocks == 1 {
+        steps();
+    } else {
+        pool().install(steps);
     }
     Forward {
         out,
@@ -426,35 +466,74 @@ fn backward<T: Float>(s: Saved<'_, T>, d_out: &[T], d_c_n: Vec<T>, d: Dims) -> G
     let mut dgates = vec![T::ZERO; t * n * g4];
     let mut dh = vec![T::ZERO; nh];
     let mut dc = d_c_n;
-    for k in (0..t).rev() {
-        let st = d.time(k);
-        dh.iter_mut()
-            .zip(&d_out[st * nh..][..nh])
-            .for_each(|(a, &b)| *a += b);
-        let c_prev = match d.previous(st) {
-            Some(p) => &s.cells[p * nh..][..nh],
-            None => s.c0,
-        };
-        let dg = &mut dgates[st * n * g4..][..n * g4];
-        with_simd(|| {
-            for r in 0..n {
-                let row = r * h..(r + 1) * h;
-                cell_backward(
-                    &s.gates[(st * n + r) * g4..][..g4],
-                    &s.tanh_cells[st * nh..][row.clone()],
-                    &c_prev[row.clone()],
-                    &dh[row.clone()],
-                    &mut dc[row],
-                    &mut dg[r * g4..][..g4],
+    let blocks = row_blocks(n, h);
+    let rows_per = n.div_ceil(blocks);
+    let mut steps = || {
+        for k in (0..t).rev() {
+            let st = d.time(k);
+            let c_prev = match d.previous(st) {
+                Some(p) => &s.cells[p * nh..][..nh],
+                None => s.c0,
+            };
+            let (gates, tc) = (
+                &s.gates[st * n * g4..][..n * g4],
+                &s.tanh_cells[st * nh..][..nh],
+            );
+            let d_out = &d_out[st * nh..][..nh];
+            let dg = &mut dgates[st * n * g4..][..n * g4];
+            // One block of rows: the gate gradients of this step, then
+            // the hidden state's gradient for the step before,
+            // dh = dgates @ W_hh.
+            let block = |gates: &[T],
+                         tc: &[T],
+                         cp: &[T],
+                         d_out: &[T],
+                         dh: &mut [T],
+                         dc: &mut [T],
+                         dg: &mut [T]| {
+                let rows = tc.len() / h;
+                dh.iter_mut().zip(d_out).for_each(|(a, &b)| *a += b);
+                with_simd(|| {
+                    for r in 0..rows {
+                        let row = r * h..(r + 1) * h;
+                        cell_backward(
+                            &gates[r * g4..][..g4],
+                            &tc[row.clone()],
+                            &cp[row.clone()],
+                            &dh[row.clone()],
+                            &mut dc[row],
+                            &mut dg[r * g4..][..g4],
+                        );
+                    }
+                });
+                let (av, bv) = (
+                    MatView::row_major(&*dg, rows, g4),
+                    MatView::row_major(s.w_hh, g4, h),
                 );
+                gemm(dh, av, bv, false, 1);
+            };
+            if blocks == 1 {
+                block(gates, tc, c_prev, d_out, &mut dh, &mut dc, dg);
+            } else {
+                let rh = rows_per * h;
+                gates
+                    .par_chunks(rows_per * g4)
+                    .zip(tc.par_chunks(rh))
+                    .zip(c_prev.par_chunks(rh))
+                    .zip(d_out.par_chunks(rh))
+                    .zip(dh.par_chunks_mut(rh))
+                    .zip(dc.par_chunks_mut(rh))
+                    .zip(dg.par_chunks_mut(rows_per * g4))
+                    .for_each(|((((((g, tc), cp), d_out), dh), dc), dg)| {
+                        block(g, tc, cp, d_out, dh, dc, dg)
+                    });
             }
-        });
-        // dh_{prev} = dgates @ W_hh
-        let (av, bv) = (
-            MatView::row_major(dg, n, g4),
-            MatView::row_major(s.w_hh, g4, h),
-        );
-        gemm(&mut dh, av, bv, false, 1);
+        }
+    };
+    if blocks == 1 {
+        steps();
+    } else {
+        pool().install(steps);
     }
     let rows = t * n;
     let dgv = MatView::row_major(&dgates, rows, g4);
@@ -657,6 +736,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Batch rows are independent: a batch large enough to be split
+    /// across threads gives, row for row, what its two halves give alone
+    /// (small enough to run on one thread), and the weight gradients add.
+    #[test]
+    fn split_batch_equals_halves() {
+        let (t, n, i, h) = (3, 16, 4, 64);
+        assert!(row_blocks(n, h) > 1 || get_num_threads() == 1);
+        assert_eq!(row_blocks(n / 2, h), 1);
+        let [x, h0, c0, w_ih, w_hh, b_ih, b_hh] = setup(t, n, i, h);
+        let d_out = Tensor::rand(&[t, n, h]).to_dtype(crate::DType::F64);
+        let d_cn = Tensor::rand(&[n, h]).to_dtype(crate::DType::F64);
+        let run = |rows: std::ops::Range<usize>| {
+            let (start, len) = (rows.start as i64, rows.len());
+            let cut = |v: &Tensor, dim: i64| v.narrow(dim, start, len).unwrap().contiguous();
+            let (x, h0, c0) = (cut(&x, 1), cut(&h0, 0), cut(&c0, 0));
+            let r =
+                lstm_sequence(&x, &h0, &c0, &w_ih, &w_hh, Some(&b_ih), Some(&b_hh), true).unwrap();
+            let g = lstm_sequence_backward(
+                &r.trace,
+                &x,
+                &h0,
+                &c0,
+                &w_ih,
+                &w_hh,
+                &r.output,
+                &cut(&d_out, 1),
+                &cut(&d_cn, 0),
+                true,
+            )
+            .unwrap();
+            (r, g)
+        };
+        let (full, gf) = run(0..n);
+        let (a, ga) = run(0..n / 2);
+        let (b, gb) = run(n / 2..n);
+        let cat =
+            |u: &Tensor, v: &Tensor, dim: i64| Tensor::cat(&[u.clone(), v.clone()], dim).unwrap();
+        assert!(close(&full.output, &cat(&a.output, &b.output, 1)));
+        assert!(close(&full.c_n, &cat(&a.c_n, &b.c_n, 0)));
+        assert!(close(&gf.input, &cat(&ga.input, &gb.input, 1)));
+        assert!(close(&gf.h0, &cat(&ga.h0, &gb.h0, 0)));
+        assert!(close(&gf.c0, &cat(&ga.c0, &gb.c0, 0)));
+        assert!(close(&gf.w_hh, &ga.w_hh.add(&gb.w_hh).unwrap()));
+        assert!(close(&gf.w_ih, &ga.w_ih.add(&gb.w_ih).unwrap()));
+        assert!(close(&gf.bias, &ga.bias.add(&gb.bias).unwrap()));
     }
 
     #[test]
