@@ -1,16 +1,31 @@
 //! The `torchlet` command.
 //!
-//! With no subcommand it runs the main job, which for now is the seed
-//! course's tensor walkthrough (`torchlet seed`).
+//! - `torchlet train`: trains a model on MNIST (default: LeNet-5 with
+//!   BatchNorm on the 10k digits embedded in torchlet-vision, Adam lr 1e-3,
+//!   batch 64, 5 epochs, seed 0) and writes a run folder: `model.safetensors`,
+//!   `config.json`, `metrics.csv`, `curves.png`.
+//! - `torchlet eval --run DIR`: reloads a run and prints its test accuracy.
+//! - `torchlet predict --run DIR IMAGE...`: classifies PNG/JPEG images.
+//! - `torchlet seed` (also the default with no subcommand): the seed
+//!   course's tensor walkthrough.
+//!
+//! Errors are one line on stderr and a non-zero exit code; files are
+//! written to a temporary name in the same folder, then renamed.
 
 use std::error::Error;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod plot;
+mod predict;
+mod run;
 mod seed;
+mod train;
 
-/// PyTorch's stack rebuilt in Rust: follow the seed course from the command line.
+/// PyTorch's stack rebuilt in Rust: train, evaluate and query models, or
+/// follow the seed course from the command line.
 #[derive(Debug, Parser)]
 #[command(name = "torchlet", version, about)]
 struct Cli {
@@ -23,17 +38,45 @@ enum Command {
     /// Print the seed course's tensor walkthrough: creating tensors,
     /// reshaping, reductions, element access, sigmoid and softmax.
     Seed,
+    /// Train a model on MNIST and save the run (model, config, metrics,
+    /// curves); ends with `test accuracy: 0.XXXX`.
+    Train(train::TrainArgs),
+    /// Reload a run and print its test accuracy.
+    Eval {
+        /// The run folder `torchlet train` wrote.
+        #[arg(long)]
+        run: PathBuf,
+        /// Folder with MNIST's IDX files (default: the run's dataset).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Compute threads.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Print the predicted class and the class probabilities of images
+    /// (PNG/JPEG, any size; converted to 28x28 grey like MNIST).
+    Predict {
+        /// The run folder `torchlet train` wrote.
+        #[arg(long)]
+        run: PathBuf,
+        /// The images.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), Box<dyn Error>> = match cli.command.unwrap_or(Command::Seed) {
         Command::Seed => seed::walkthrough(&mut std::io::stdout().lock()),
+        Command::Train(args) => train::train(&args),
+        Command::Eval { run, data, threads } => train::eval(&run, data.as_deref(), threads),
+        Command::Predict { run, images } => predict::predict(&run, &images),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", run::one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }

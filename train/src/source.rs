@@ -140,9 +140,7 @@ where
     /// The indices of epoch `epoch`, in visiting order.
     pub fn indices(&self, epoch: u64) -> Vec<usize> {
         if self.shuffle {
-            RandomSampler::new(self.len)
-                .seed(self.seed)
-                .indices(epoch)
+            RandomSampler::new(self.len).seed(self.seed).indices(epoch)
         } else {
             (0..self.len).collect()
         }

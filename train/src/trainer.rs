@@ -20,7 +20,10 @@ pub type LossFn = dyn Fn(&Variable, &Tensor) -> torchlet_autograd::Result<Variab
 
 /// Mean cross-entropy of logits `[N, C]` against int64 classes `[N]`
 /// (`F.cross_entropy`), the trainer's default loss.
-pub fn cross_entropy_loss(logits: &Variable, targets: &Tensor) -> torchlet_autograd::Result<Variable> {
+pub fn cross_entropy_loss(
+    logits: &Variable,
+    targets: &Tensor,
+) -> torchlet_autograd::Result<Variable> {
     cross_entropy(logits, targets, None, -100, Reduction::Mean, 0.0)
 }
 
@@ -222,8 +225,15 @@ impl Trainer {
                 }
             }
             let bar = show.then(|| self.bar(train, epoch));
-            let running =
-                self.train_epoch(model, optimizer, train, e as u64, callbacks, history, bar.as_ref())?;
+            let running = self.train_epoch(
+                model,
+                optimizer,
+                train,
+                e as u64,
+                callbacks,
+                history,
+                bar.as_ref(),
+            )?;
             let evaluated = match eval {
                 Some(data) => {
                     if let Some(bar) = &bar {
@@ -387,7 +397,11 @@ pub fn evaluate(model: &dyn Module, data: &dyn BatchSource) -> Result<EvalMetric
 }
 
 /// [`evaluate`] with another loss.
-pub fn evaluate_with(model: &dyn Module, data: &dyn BatchSource, loss: &LossFn) -> Result<EvalMetrics> {
+pub fn evaluate_with(
+    model: &dyn Module,
+    data: &dyn BatchSource,
+    loss: &LossFn,
+) -> Result<EvalMetrics> {
     let was_training = model.is_training();
     model.eval();
     let result = torchlet_autograd::no_grad(|| -> Result<EvalMetrics> {

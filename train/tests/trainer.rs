@@ -9,7 +9,7 @@ use torchlet_optim::lr_scheduler::StepLr;
 use torchlet_optim::{Adam, AdamOptions, Optimizer, Sgd, SgdOptions};
 use torchlet_tensor::{manual_seed, DType, Tensor};
 use torchlet_train::{
-    BestCheckpoint, BatchSource, Callback, Context, Control, CsvLogger, EarlyStopping,
+    BatchSource, BestCheckpoint, Callback, Context, Control, CsvLogger, EarlyStopping,
     EpochMetrics, IndexBatches, LrSchedulerStep, Metric, Progress, Trainer,
 };
 
@@ -66,7 +66,12 @@ fn weights(m: &dyn Module) -> BTreeMap<String, Vec<u32>> {
     m.state_dict()
         .into_iter()
         .map(|(k, t)| {
-            let bits = t.to_vec::<f32>().unwrap().iter().map(|v| v.to_bits()).collect();
+            let bits = t
+                .to_vec::<f32>()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
             (k, bits)
         })
         .collect()
@@ -249,15 +254,28 @@ fn data_loader_is_a_batch_source_and_callbacks_see_every_batch() {
     let _rng = lock();
     struct Count(usize, Vec<usize>);
     impl Callback for Count {
-        fn on_batch_end(&mut self, _: &mut Context<'_>, _: usize, loss: f64) -> torchlet_train::Result<()> {
+        fn on_batch_end(
+            &mut self,
+            _: &mut Context<'_>,
+            _: usize,
+            loss: f64,
+        ) -> torchlet_train::Result<()> {
             assert!(loss.is_finite());
             self.0 += 1;
             Ok(())
         }
-        fn on_epoch_end(&mut self, ctx: &mut Context<'_>, m: &EpochMetrics) -> torchlet_train::Result<Control> {
+        fn on_epoch_end(
+            &mut self,
+            ctx: &mut Context<'_>,
+            m: &EpochMetrics,
+        ) -> torchlet_train::Result<Control> {
             assert_eq!(ctx.history.len() + 1, m.epoch);
             self.1.push(self.0);
-            Ok(if m.epoch == 2 { Control::Stop } else { Control::Continue })
+            Ok(if m.epoch == 2 {
+                Control::Stop
+            } else {
+                Control::Continue
+            })
         }
     }
     let (x, y) = blobs(4);
@@ -271,7 +289,9 @@ fn data_loader_is_a_batch_source_and_callbacks_see_every_batch() {
     assert_eq!(loader.num_samples(), Some(300));
     let m = model();
     let mut opt = Adam::new(m.parameters(), AdamOptions::default()).unwrap();
-    let mut trainer = Trainer::new(5).progress(Progress::Hidden).callback(Count(0, vec![]));
+    let mut trainer = Trainer::new(5)
+        .progress(Progress::Hidden)
+        .callback(Count(0, vec![]));
     let history = trainer.fit(&m, &mut opt, &loader, None).unwrap();
     assert_eq!(history.epochs.len(), 2);
     assert!(history.stopped_early);

@@ -1,0 +1,220 @@
+//! What a run folder holds and how to rebuild its model and data:
+//! `config.json` ([`RunConfig`]), `model.safetensors`, `metrics.csv`,
+//! `curves.png`.
+
+use std::error::Error;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use torchlet_nn::Module;
+use torchlet_tensor::Tensor;
+use torchlet_train::IndexBatches;
+use torchlet_vision::models::{mlp, LeNet5, LeNet5Options, ResNet};
+use torchlet_vision::Mnist;
+
+/// `Box<dyn Error>` for the CLI's one-line messages.
+pub type BoxError = Box<dyn Error>;
+
+/// An error with a plain message.
+#[derive(Debug)]
+pub struct Msg(pub String);
+
+impl fmt::Display for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for Msg {}
+
+/// Returns `Err(Msg(..))`.
+macro_rules! bail {
+    ($($arg:tt)*) => { return Err(Box::new($crate::run::Msg(format!($($arg)*)))) };
+}
+pub(crate) use bail;
+
+/// MNIST's mean and standard deviation (torchvision's usual `Normalize`).
+pub const MNIST_MEAN: f32 = 0.1307;
+/// See [`MNIST_MEAN`].
+pub const MNIST_STD: f32 = 0.3081;
+
+/// The model families `--model` accepts.
+pub const MODELS: [&str; 3] = ["mlp", "lenet", "resnet"];
+
+/// Options of the model that the state dict alone does not say.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelOptions {
+    /// LeNet-5 with BatchNorm after both convolutions.
+    pub batch_norm: bool,
+}
+
+/// Input normalization: `(x - mean) / std` per channel, after scaling the
+/// bytes to `[0, 1]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Normalization {
+    /// Per-channel mean.
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation.
+    pub std: Vec<f32>,
+}
+
+/// The data a run trained on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DatasetConfig {
+    /// `mnist-embedded` (the 10k digits built into torchlet-vision) or
+    /// `mnist` (IDX files in `dir`).
+    pub name: String,
+    /// The folder of the IDX files (for `mnist`).
+    pub dir: Option<PathBuf>,
+    /// Training samples.
+    pub train_samples: usize,
+    /// Test samples.
+    pub test_samples: usize,
+}
+
+/// `config.json`: all that is needed to rebuild the model and replay the
+/// run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunConfig {
+    /// The torchlet version that wrote the run.
+    pub torchlet_version: String,
+    /// `mlp`, `lenet` or `resnet`.
+    pub model: String,
+    /// Model options.
+    pub model_options: ModelOptions,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// Input channels.
+    pub in_channels: usize,
+    /// Input height and width.
+    pub image_size: [usize; 2],
+    /// Class names, by index.
+    pub classes: Vec<String>,
+    /// Input normalization.
+    pub normalize: Normalization,
+    /// Training data.
+    pub dataset: DatasetConfig,
+    /// Seed of weights and shuffling.
+    pub seed: u64,
+    /// `sgd`, `adam` or `adamw`.
+    pub optimizer: String,
+    /// Learning rate.
+    pub lr: f64,
+    /// SGD momentum (0 for Adam/AdamW).
+    pub momentum: f64,
+    /// Epochs.
+    pub epochs: usize,
+    /// Training batch size.
+    pub batch_size: usize,
+    /// Worker threads (`null`: all cores).
+    pub threads: Option<usize>,
+    /// Test accuracy at the end of training.
+    pub test_accuracy: Option<f64>,
+}
+
+impl RunConfig {
+    /// Reads `dir/config.json`, checking that the folder exists.
+    pub fn load(dir: &Path) -> Result<RunConfig, BoxError> {
+        if !dir.is_dir() {
+            bail!("run folder {} does not exist", dir.display());
+        }
+        let path = dir.join("config.json");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Msg(format!("{}: {e}", path.display())))?;
+        let config: RunConfig = serde_json::from_str(&text)
+            .map_err(|e| Msg(format!("{}: not a valid run config: {e}", path.display())))?;
+        if !MODELS.contains(&config.model.as_str()) {
+            bail!("{}: unknown model {:?}", path.display(), config.model);
+        }
+        Ok(config)
+    }
+
+    /// Builds the (freshly initialised) model.
+    pub fn build_model(&self) -> Result<Box<dyn Module>, BoxError> {
+        Ok(match self.model.as_str() {
+            "mlp" => Box::new(mlp()?),
+            "lenet" => Box::new(LeNet5::with_options(LeNet5Options {
+                in_channels: self.in_channels,
+                num_classes: self.num_classes,
+                batch_norm: [self.model_options.batch_norm; 2],
+            })?),
+            "resnet" => Box::new(ResNet::resnet8(self.in_channels, self.num_classes)?),
+            other => bail!("unknown model {other:?} (expected mlp, lenet or resnet)"),
+        })
+    }
+
+    /// Builds the model and loads `dir/model.safetensors` into it (strict).
+    pub fn load_model(&self, dir: &Path) -> Result<Box<dyn Module>, BoxError> {
+        let model = self.build_model()?;
+        let path = dir.join("model.safetensors");
+        if !path.is_file() {
+            bail!("{}: no such file", path.display());
+        }
+        torchlet_nn::state::load_safetensors(&*model, &path, true).map_err(|e| {
+            Msg(format!(
+                "cannot load checkpoint: {}",
+                one_line(&e.to_string())
+            ))
+        })?;
+        model.eval();
+        Ok(model)
+    }
+
+    /// The split of the run's dataset (or of `--data DIR` when given).
+    pub fn dataset(&self, data: Option<&Path>, train: bool) -> Result<Mnist, BoxError> {
+        let dir = data.or(self.dataset.dir.as_deref());
+        load_mnist(dir, train)
+    }
+}
+
+/// The embedded MNIST-10k split, or full MNIST from `dir`.
+pub fn load_mnist(dir: Option<&Path>, train: bool) -> Result<Mnist, BoxError> {
+    Ok(match dir {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!("data folder {} does not exist", dir.display());
+            }
+            Mnist::from_dir(dir, train).map_err(|e| Msg(one_line(&e.to_string())))?
+        }
+        None => Mnist::embedded(train)?,
+    })
+}
+
+/// Collapses a message onto one line.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A batch source over an MNIST split that builds each normalized batch
+/// straight from the bytes (one pass, a 256-entry lookup table).
+pub fn mnist_batches<'a>(
+    data: &'a Mnist,
+    norm: &Normalization,
+    batch_size: usize,
+) -> IndexBatches<impl Fn(&[usize]) -> torchlet_tensor::Result<(Tensor, Tensor)> + 'a> {
+    let [c, h, w] = data.image_shape();
+    let (mean, std) = (norm.mean[0], norm.std[0]);
+    let lut: Vec<f32> = (0..256).map(|v| (v as f32 / 255.0 - mean) / std).collect();
+    let fetch = move |idx: &[usize]| {
+        let mut x = Vec::with_capacity(idx.len() * c * h * w);
+        let mut y = Vec::with_capacity(idx.len());
+        for &i in idx {
+            x.extend(data.image_bytes(i).iter().map(|&b| lut[b as usize]));
+            y.push(data.labels()[i] as i64);
+        }
+        Ok((
+            Tensor::from_vec(x, &[idx.len(), c, h, w])?,
+            Tensor::from_vec(y, &[idx.len()])?,
+        ))
+    };
+    IndexBatches::new(data.len(), batch_size, fetch)
+}
+
+/// Batch size of evaluation passes (larger batches, fewer calls).
+pub const EVAL_BATCH: usize = 500;
+
+/// The line `train` and `eval` end with.
+pub fn accuracy_line(acc: f64) -> String {
+    format!("test accuracy: {acc:.4}")
+}

@@ -1,0 +1,270 @@
+//! `torchlet train` and `torchlet eval`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use torchlet_optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
+use torchlet_train::{write_atomic, CsvLogger, Trainer};
+
+use crate::plot;
+use crate::run::{
+    accuracy_line, bail, load_mnist, mnist_batches, BoxError, DatasetConfig, ModelOptions, Msg,
+    Normalization, RunConfig, EVAL_BATCH, MNIST_MEAN, MNIST_STD,
+};
+
+/// The model to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelKind {
+    /// 784-256-128-10 multilayer perceptron.
+    Mlp,
+    /// LeNet-5 with BatchNorm after both convolutions.
+    Lenet,
+    /// CIFAR-style ResNet-8.
+    Resnet,
+}
+
+/// The optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerKind {
+    /// SGD with momentum 0.9 (default lr 0.01).
+    Sgd,
+    /// Adam (default lr 1e-3).
+    Adam,
+    /// AdamW, weight decay 0.01 (default lr 1e-3).
+    Adamw,
+}
+
+/// Options of `torchlet train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Model.
+    #[arg(long, value_enum, default_value = "lenet")]
+    pub model: ModelKind,
+    /// Epochs.
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Training batch size.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Learning rate (default: 1e-3 for Adam/AdamW, 0.01 for SGD).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value = "adam")]
+    pub optimizer: OptimizerKind,
+    /// Seed of the initial weights and of the shuffling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute threads (default: all cores, or TORCHLET_NUM_THREADS).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Folder with MNIST's IDX files (default: the 10k digits embedded in
+    /// torchlet: 8,000 train / 2,000 test).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Run folder (default: runs/<model>-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC for `secs` since the Unix epoch (civil-from-days,
+/// Howard Hinnant's algorithm).
+pub fn utc_timestamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn model_name(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Mlp => "mlp",
+        ModelKind::Lenet => "lenet",
+        ModelKind::Resnet => "resnet",
+    }
+}
+
+/// Runs `torchlet train`.
+pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    if args.batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    if let Some(t) = args.threads {
+        if t == 0 {
+            bail!("--threads must be at least 1");
+        }
+        torchlet_tensor::set_num_threads(t);
+    }
+    let name = model_name(args.model);
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            PathBuf::from("runs").join(format!("{name}-{}", utc_timestamp(secs)))
+        }
+    };
+    let (optimizer, default_lr, momentum) = match args.optimizer {
+        OptimizerKind::Sgd => ("sgd", 0.01, 0.9),
+        OptimizerKind::Adam => ("adam", 1e-3, 0.0),
+        OptimizerKind::Adamw => ("adamw", 1e-3, 0.0),
+    };
+    let lr = args.lr.unwrap_or(default_lr);
+    if !(lr.is_finite() && lr > 0.0) {
+        bail!("--lr must be a positive number, got {lr}");
+    }
+
+    let train_data = load_mnist(args.data.as_deref(), true)?;
+    let test_data = load_mnist(args.data.as_deref(), false)?;
+    let [c, h, w] = train_data.image_shape();
+    let mut config = RunConfig {
+        torchlet_version: env!("CARGO_PKG_VERSION").into(),
+        model: name.into(),
+        model_options: ModelOptions {
+            batch_norm: args.model == ModelKind::Lenet,
+        },
+        num_classes: 10,
+        in_channels: c,
+        image_size: [h, w],
+        classes: (0..10).map(|d| d.to_string()).collect(),
+        normalize: Normalization {
+            mean: vec![MNIST_MEAN],
+            std: vec![MNIST_STD],
+        },
+        dataset: DatasetConfig {
+            name: if args.data.is_some() {
+                "mnist"
+            } else {
+                "mnist-embedded"
+            }
+            .into(),
+            dir: args
+                .data
+                .as_ref()
+                .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
+            train_samples: train_data.len(),
+            test_samples: test_data.len(),
+        },
+        seed: args.seed,
+        optimizer: optimizer.into(),
+        lr,
+        momentum,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        threads: args.threads,
+        test_accuracy: None,
+    };
+
+    std::fs::create_dir_all(&out)
+        .map_err(|e| Msg(format!("cannot create run folder {}: {e}", out.display())))?;
+    println!(
+        "training {name} on {} ({} train / {} test), {optimizer} lr {lr}, batch {}, {} epochs, seed {} -> {}",
+        config.dataset.name,
+        train_data.len(),
+        test_data.len(),
+        args.batch_size,
+        args.epochs,
+        args.seed,
+        out.display()
+    );
+
+    torchlet_tensor::manual_seed(args.seed);
+    let model = config.build_model()?;
+    let params = model.parameters();
+    let mut opt: Box<dyn Optimizer> = match args.optimizer {
+        OptimizerKind::Sgd => Box::new(Sgd::new(
+            params,
+            SgdOptions {
+                lr,
+                momentum,
+                ..Default::default()
+            },
+        )?),
+        OptimizerKind::Adam => Box::new(Adam::new(
+            params,
+            AdamOptions {
+                lr,
+                ..Default::default()
+            },
+        )?),
+        OptimizerKind::Adamw => Box::new(AdamW::new(
+            params,
+            AdamOptions {
+                lr,
+                ..AdamOptions::adamw_default()
+            },
+        )?),
+    };
+
+    let train_src = mnist_batches(&train_data, &config.normalize, args.batch_size)
+        .shuffle(true)
+        .seed(args.seed);
+    let test_src = mnist_batches(&test_data, &config.normalize, EVAL_BATCH);
+    let mut trainer = Trainer::new(args.epochs)
+        .seed(args.seed)
+        .log_epochs(true)
+        .eval_name("test")
+        .callback(CsvLogger::new(out.join("metrics.csv")).eval_name("test"));
+    if args.quiet {
+        trainer = trainer.progress(torchlet_train::Progress::Hidden);
+    }
+    let history = trainer.fit(&*model, &mut *opt, &train_src, Some(&test_src))?;
+    let acc = history
+        .last()
+        .and_then(|m| m.eval_acc)
+        .ok_or_else(|| Msg("training produced no test accuracy".into()))?;
+    config.test_accuracy = Some(acc);
+
+    torchlet_nn::state::save_safetensors(&*model, out.join("model.safetensors"))?;
+    plot::curves(&history.epochs, &out.join("curves.png"))?;
+    let json = serde_json::to_string_pretty(&config)?;
+    write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;
+    println!("run saved to {}", out.display());
+    println!("{}", accuracy_line(acc));
+    Ok(())
+}
+
+/// Runs `torchlet eval --run DIR [--data DIR]`.
+pub fn eval(run: &Path, data: Option<&Path>, threads: Option<usize>) -> Result<(), BoxError> {
+    if let Some(t) = threads {
+        torchlet_tensor::set_num_threads(t.max(1));
+    }
+    let config = RunConfig::load(run)?;
+    let model = config.load_model(run)?;
+    let test = config.dataset(data, false)?;
+    let src = mnist_batches(&test, &config.normalize, EVAL_BATCH);
+    let metrics = torchlet_train::evaluate(&*model, &src)?;
+    println!("{}", accuracy_line(metrics.accuracy));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_utc_civil_dates() {
+        assert_eq!(super::utc_timestamp(0), "19700101-000000");
+        assert_eq!(super::utc_timestamp(951_782_400), "20000229-000000");
+        assert_eq!(super::utc_timestamp(1_700_000_000), "20231114-221320");
+    }
+}
