@@ -114,12 +114,16 @@ impl Variable {
 
     /// `max(x, 0)` (`torch.relu`).
     pub fn relu(&self) -> Variable {
-        unary(self, "ReluBackward0", self.data().relu(), |c| {
+        record("ReluBackward0", self.data().relu(), &[self], |c| {
             let x = c.inputs[0].data();
-            Ok(mask(
-                x.gt(&Tensor::zeros_dtype(&[], x.dtype()))?,
-                &c.inputs[0],
-            ))
+            if !c.create_graph {
+                // One fused pass; the mask product below is the same
+                // function, written differentiably for double backward.
+                let g = x.threshold_backward(&c.grad.data(), 0.0)?;
+                return Ok(vec![Some(Variable::constant(g))]);
+            }
+            let m = mask(x.gt(&Tensor::zeros_dtype(&[], x.dtype()))?, &c.inputs[0]);
+            Ok(vec![Some(c.grad.mul(&m)?)])
         })
     }
 

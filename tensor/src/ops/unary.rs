@@ -147,6 +147,44 @@ impl Tensor {
         })
     }
 
+    /// The gradient of `relu`-like thresholds (`torch.ops.aten.threshold_backward`):
+    /// `grad` where this tensor is greater than `threshold`, 0 elsewhere —
+    /// one pass instead of a comparison, a cast and a product. `grad` must
+    /// have this tensor's shape and be a float tensor.
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![-1.0f32, 0.0, 2.0], &[3]).unwrap();
+    /// let g = Tensor::from_vec(vec![5.0f32, 6.0, 7.0], &[3]).unwrap();
+    /// assert_eq!(x.threshold_backward(&g, 0.0).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 0.0, 7.0]);
+    /// ```
+    pub fn threshold_backward(&self, grad: &Tensor, threshold: f64) -> crate::Result<Tensor> {
+        const OP: &str = "threshold_backward";
+        if grad.shape() != self.shape() {
+            return Err(crate::TensorError::shapes(
+                OP,
+                &[grad.shape(), self.shape()],
+                "the gradient must have the input's shape",
+            ));
+        }
+        if !grad.dtype().is_float() {
+            return Err(crate::TensorError::dtype(
+                OP,
+                "a float gradient",
+                grad.dtype(),
+            ));
+        }
+        let x = self.to_dtype(grad.dtype());
+        Ok(with_float!(grad.dtype(), T => {
+            let th = T::from_f64(threshold);
+            let (g, xv) = (grad.values::<T>(), x.values::<T>());
+            Tensor::from_data(
+                simd::zip_map(&g, &xv, |g: T, x: T| if x > th { g } else { T::ZERO }),
+                self.shape(),
+            )
+        }))
+    }
+
     /// `x` for `x > 0`, `alpha * (e^x - 1)` otherwise (`F.elu`).
     pub fn elu(&self, alpha: f64) -> Tensor {
         let t = self.to_float();
