@@ -101,6 +101,10 @@ pub struct RunConfig {
     pub optimizer: String,
     /// Learning rate.
     pub lr: f64,
+    /// Learning-rate schedule: `cosine` (to 0 over all steps, per batch) or
+    /// `constant`.
+    #[serde(default = "constant")]
+    pub lr_schedule: String,
     /// SGD momentum (0 for Adam/AdamW).
     pub momentum: f64,
     /// Epochs.
@@ -209,6 +213,10 @@ pub fn mnist_batches<'a>(
         ))
     };
     IndexBatches::new(data.len(), batch_size, fetch)
+}
+
+fn constant() -> String {
+    "constant".into()
 }
 
 /// Batch size of evaluation passes (larger batches, fewer calls).

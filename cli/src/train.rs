@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use torchlet_optim::lr_scheduler::CosineAnnealingLr;
 use torchlet_optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
-use torchlet_train::{write_atomic, CsvLogger, Trainer};
+use torchlet_train::{write_atomic, BatchSource, CsvLogger, LrSchedulerStep, Trainer};
 
 use crate::plot;
 use crate::run::{
@@ -34,6 +35,16 @@ pub enum OptimizerKind {
     Adamw,
 }
 
+/// The learning-rate schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleKind {
+    /// Cosine annealing from `--lr` to 0 over all the run's steps, stepped
+    /// after every batch.
+    Cosine,
+    /// A constant learning rate.
+    Constant,
+}
+
 /// Options of `torchlet train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -52,6 +63,9 @@ pub struct TrainArgs {
     /// Optimizer.
     #[arg(long, value_enum, default_value = "adam")]
     pub optimizer: OptimizerKind,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub schedule: ScheduleKind,
     /// Seed of the initial weights and of the shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -169,6 +183,11 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
         seed: args.seed,
         optimizer: optimizer.into(),
         lr,
+        lr_schedule: match args.schedule {
+            ScheduleKind::Cosine => "cosine",
+            ScheduleKind::Constant => "constant",
+        }
+        .into(),
         momentum,
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -221,11 +240,16 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
         .shuffle(true)
         .seed(args.seed);
     let test_src = mnist_batches(&test_data, &config.normalize, EVAL_BATCH);
-    let mut trainer = Trainer::new(args.epochs)
+    let mut trainer: Trainer = Trainer::new(args.epochs)
         .seed(args.seed)
         .log_epochs(true)
         .eval_name("test")
         .callback(CsvLogger::new(out.join("metrics.csv")).eval_name("test"));
+    if args.schedule == ScheduleKind::Cosine {
+        let steps = train_src.num_batches().unwrap_or(1) * args.epochs;
+        let cosine = CosineAnnealingLr::new(&mut *opt, steps, 0.0)?;
+        trainer = trainer.callback(LrSchedulerStep::per_batch(cosine));
+    }
     if args.quiet {
         trainer = trainer.progress(torchlet_train::Progress::Hidden);
     }
