@@ -8,6 +8,8 @@
 //! handling follow PyTorch's CPU kernels exactly, so results (including
 //! which index wins a tie) match `torch.nn.functional`.
 
+use std::hint::select_unpredictable;
+
 use rayon::prelude::*;
 
 use crate::dtype::{Float, Numeric};
@@ -324,37 +326,47 @@ fn max_plane<T: Float>(g: &Pool2d, x: &[T], out: &mut [T], mut idx: Option<&mut 
 /// one pass that keeps the value and its index together, with the same
 /// tie (first maximum) and NaN (last NaN) rules.
 fn max_plane_2x2<T: Float>(g: &Pool2d, x: &[T], out: &mut [T], idx: Option<&mut [i64]>) {
-    let is_nan = |v: T| num_traits::Float::is_nan(v);
+    // `v != v`: NaN, without a call that might not inline.
+    #[allow(clippy::eq_op)]
+    let is_nan = |v: T| v != v;
+    let ow = g.ow;
     let mut idx = idx;
     for oh in 0..g.oh {
         let (b0, b1) = (2 * oh * g.w, (2 * oh + 1) * g.w);
-        let (r0, r1) = (&x[b0..b0 + g.w], &x[b1..b1 + g.w]);
-        let o_row = &mut out[oh * g.ow..(oh + 1) * g.ow];
+        let pairs = x[b0..b0 + 2 * ow]
+            .chunks_exact(2)
+            .zip(x[b1..b1 + 2 * ow].chunks_exact(2));
+        let o_row = &mut out[oh * ow..(oh + 1) * ow];
         match idx.as_deref_mut() {
             None => {
-                for (ow, o) in o_row.iter_mut().enumerate() {
-                    let c = 2 * ow;
-                    let mut best = r0[c];
-                    for v in [r0[c + 1], r1[c], r1[c + 1]] {
-                        best = if v > best || is_nan(v) { v } else { best };
+                for (o, (top, bottom)) in o_row.iter_mut().zip(pairs) {
+                    let mut best = top[0];
+                    for v in [top[1], bottom[0], bottom[1]] {
+                        best = select_unpredictable((v > best) | is_nan(v), v, best);
                     }
                     *o = best;
                 }
             }
             Some(idx) => {
-                let i_row = &mut idx[oh * g.ow..(oh + 1) * g.ow];
-                for (ow, (o, i)) in o_row.iter_mut().zip(i_row.iter_mut()).enumerate() {
-                    let c = 2 * ow;
-                    let (mut best, mut at) = (r0[c], b0 + c);
+                let i_row = &mut idx[oh * ow..(oh + 1) * ow];
+                for (c, ((o, i), (top, bottom))) in o_row
+                    .iter_mut()
+                    .zip(i_row.iter_mut())
+                    .zip(pairs)
+                    .enumerate()
+                {
+                    // Selects, not branches: on real data which tap wins
+                    // is a coin toss, and mispredictions would cost more
+                    // than the whole window.
+                    let (mut best, mut at) = (top[0], b0 + 2 * c);
                     for (v, pos) in [
-                        (r0[c + 1], b0 + c + 1),
-                        (r1[c], b1 + c),
-                        (r1[c + 1], b1 + c + 1),
+                        (top[1], b0 + 2 * c + 1),
+                        (bottom[0], b1 + 2 * c),
+                        (bottom[1], b1 + 2 * c + 1),
                     ] {
-                        if v > best || is_nan(v) {
-                            best = v;
-                            at = pos;
-                        }
+                        let take = (v > best) | is_nan(v);
+                        best = select_unpredictable(take, v, best);
+                        at = select_unpredictable(take, pos, at);
                     }
                     *o = best;
                     *i = at as i64;
