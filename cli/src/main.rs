@@ -18,6 +18,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Training allocates and frees multi-megabyte buffers every step; glibc's
+/// malloc returns them to the kernel and faults them in again each time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod plot;
 mod predict;
 mod run;
