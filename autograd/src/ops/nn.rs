@@ -636,8 +636,17 @@ impl Variable {
                 let (xhat, rstd) = normalize(x, &layout.stat_dims, eps)?;
                 norm_backward(c.grad, &xhat, &rstd, w, &layout, needs)?
             } else {
-                let xhat = Variable::constant(x.data().sub(&mean)?.mul(&rstd)?);
-                norm_backward(c.grad, &xhat, &rstd_v, w, &layout, needs)?
+                // First order: PyTorch's two-pass kernel.
+                let flat = |t: &Tensor| t.reshape(&[-1]);
+                let wd = w.map(|w| w.data());
+                let (gx, gw, gb) = x.data().batch_norm_backward(
+                    &c.grad.data(),
+                    &flat(&mean)?,
+                    &flat(&rstd)?,
+                    wd.as_ref(),
+                )?;
+                let keep = |g: Tensor, need: bool| need.then(|| Variable::constant(g));
+                [keep(gx, needs[0]), keep(gw, needs[1]), keep(gb, needs[2])]
             };
             Ok(place(grads, w_pos, b_pos))
         }))

@@ -2,9 +2,49 @@
 //! layer norm, with the statistics exposed for the backward pass and for
 //! updating running averages.
 
+use rayon::prelude::*;
+
 use crate::dtype::{Element, Float, Numeric};
 use crate::error::{Result, TensorError};
+use crate::ops::reduce::sum_slice;
+use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
+use crate::simd::with_simd;
 use crate::tensor::{with_float, Tensor};
+
+/// `Σ (v - m)²` with independent lanes, so it vectorizes.
+#[inline(always)]
+fn sum_sq_dev<T: Float>(x: &[T], m: T) -> T {
+    let mut acc = [T::ZERO; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks
+        .remainder()
+        .iter()
+        .fold(T::ZERO, |s, &v| s + (v - m) * (v - m));
+    for ch in chunks {
+        for i in 0..8 {
+            acc[i] += (ch[i] - m) * (ch[i] - m);
+        }
+    }
+    acc.iter().fold(rest, |s, &a| s + a)
+}
+
+/// `Σ g · (v - m)` with independent lanes.
+#[inline(always)]
+fn dot_dev<T: Float>(g: &[T], x: &[T], m: T) -> T {
+    let mut acc = [T::ZERO; 8];
+    let (gc, xc) = (g.chunks_exact(8), x.chunks_exact(8));
+    let rest = gc
+        .remainder()
+        .iter()
+        .zip(xc.remainder())
+        .fold(T::ZERO, |s, (&g, &v)| s + g * (v - m));
+    for (g, v) in gc.zip(xc) {
+        for i in 0..8 {
+            acc[i] += g[i] * (v[i] - m);
+        }
+    }
+    acc.iter().fold(rest, |s, &a| s + a)
+}
 
 /// Per-channel statistics of a batch-norm input `[N, C, *]`.
 #[derive(Clone, Debug)]
@@ -66,17 +106,127 @@ impl Tensor {
         }
         Ok(with_float!(t.dtype(), T => {
             let x = t.values::<T>();
-            let mut mean = vec![T::ZERO; c];
-            let mut var = vec![T::ZERO; c];
-            for ch in 0..c {
+            let per_channel = |ch: usize| {
                 let plane = |b: usize| &x[(b * c + ch) * inner..][..inner];
-                let s = (0..n).fold(T::ZERO, |s, b| s + crate::ops::reduce::sum_slice(plane(b)));
-                let m = s / <T as Float>::from_usize(count);
-                let ss = (0..n).fold(T::ZERO, |s, b| plane(b).iter().fold(s, |s, &v| s + (v - m) * (v - m)));
-                mean[ch] = m;
-                var[ch] = ss / <T as Float>::from_usize(count);
-            }
+                with_simd(|| {
+                    let s = (0..n).fold(T::ZERO, |s, b| s + sum_slice(plane(b)));
+                    let m = s / <T as Float>::from_usize(count);
+                    let ss = (0..n).fold(T::ZERO, |s, b| s + sum_sq_dev(plane(b), m));
+                    (m, ss / <T as Float>::from_usize(count))
+                })
+            };
+            let stats: Vec<(T, T)> = maybe_parallel(x.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
+                if threads > 1 && c > 1 {
+                    (0..c).into_par_iter().map(per_channel).collect()
+                } else {
+                    (0..c).map(per_channel).collect()
+                }
+            });
+            let (mean, var): (Vec<T>, Vec<T>) = stats.into_iter().unzip();
             BatchNormStats { mean: Tensor::from_data(mean, &[c]), var: Tensor::from_data(var, &[c]), count }
+        }))
+    }
+
+    /// The training-mode backward of [`Tensor::batch_norm`] in two passes
+    /// (PyTorch's `native_batch_norm_backward`): for this input `x`
+    /// `[N, C, *]`, the incoming `grad`, the batch statistics `mean` and
+    /// `rstd = 1 / sqrt(var + eps)` (each `[C]`) and the optional `weight`,
+    /// returns `(grad_input, grad_weight, grad_bias)` where, per channel
+    /// over its `M` values,
+    ///
+    /// ```text
+    /// grad_bias   = Σ dy
+    /// grad_weight = Σ dy · (x - mean) · rstd
+    /// grad_input  = (dy - Σdy / M - (x - mean) · rstd² · Σ dy·(x - mean) / M) · rstd · weight
+    /// ```
+    pub fn batch_norm_backward(
+        &self,
+        grad: &Tensor,
+        mean: &Tensor,
+        rstd: &Tensor,
+        weight: Option<&Tensor>,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        const OP: &str = "batch_norm_backward";
+        if self.dim() < 2 || grad.shape() != self.shape() {
+            return Err(TensorError::shapes(
+                OP,
+                &[self.shape(), grad.shape()],
+                "expected an input [N, C, *] and a gradient of the same shape",
+            ));
+        }
+        let c = self.shape()[1];
+        for (name, p) in [
+            ("mean", Some(mean)),
+            ("rstd", Some(rstd)),
+            ("weight", weight),
+        ] {
+            check_channel(OP, name, p, c, self)?;
+        }
+        let dt = grad.dtype();
+        if !dt.is_float() {
+            return Err(TensorError::dtype(OP, "a float gradient", dt));
+        }
+        let n = self.shape()[0];
+        let inner: usize = self.shape()[2..].iter().product();
+        let count = n * inner;
+        let x = self.to_dtype(dt);
+        Ok(with_float!(dt, T => {
+            let (x, dy) = (x.values::<T>(), grad.values::<T>());
+            let vals = |p: &Tensor| p.to_dtype(dt).values::<T>().into_owned();
+            let (mean, rstd) = (vals(mean), vals(rstd));
+            let w = weight.map(vals);
+            // Pass 1: Σ dy and Σ dy·(x - mean) per channel.
+            let per_channel = |ch: usize| {
+                let plane = |b: usize| (b * c + ch) * inner..(b * c + ch + 1) * inner;
+                with_simd(|| {
+                    (0..n).fold((T::ZERO, T::ZERO), |(s, d), b| {
+                        let r = plane(b);
+                        (s + sum_slice(&dy[r.clone()]), d + dot_dev(&dy[r.clone()], &x[r], mean[ch]))
+                    })
+                })
+            };
+            let sums: Vec<(T, T)> = maybe_parallel(x.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
+                if threads > 1 && c > 1 {
+                    (0..c).into_par_iter().map(per_channel).collect()
+                } else {
+                    (0..c).map(per_channel).collect()
+                }
+            });
+            let m = <T as Float>::from_usize(count.max(1));
+            // Pass 2: grad_input = dy * a - x * b + k per channel.
+            let coef: Vec<(T, T, T)> = (0..c)
+                .map(|ch| {
+                    let (sum_dy, dot) = sums[ch];
+                    let scale = rstd[ch] * w.as_ref().map_or(T::ONE, |w| w[ch]);
+                    let proj = dot * rstd[ch] * rstd[ch] / m;
+                    // (dy - sum_dy/m - (x - mean) proj) scale
+                    (scale, proj * scale, (mean[ch] * proj - sum_dy / m) * scale)
+                })
+                .collect();
+            let mut gx = vec![T::ZERO; x.len()];
+            let fill = |p: usize, out: &mut [T]| {
+                let (a, b, k) = coef[p % c];
+                let r = p * inner..(p + 1) * inner;
+                with_simd(|| {
+                    for ((o, &g), &v) in out.iter_mut().zip(&dy[r.clone()]).zip(&x[r]) {
+                        *o = g * a - v * b + k;
+                    }
+                })
+            };
+            maybe_parallel(x.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
+                if threads > 1 {
+                    gx.par_chunks_mut(inner.max(1)).enumerate().for_each(|(p, o)| fill(p, o));
+                } else {
+                    gx.chunks_mut(inner.max(1)).enumerate().for_each(|(p, o)| fill(p, o));
+                }
+            });
+            let gw: Vec<T> = (0..c).map(|ch| sums[ch].1 * rstd[ch]).collect();
+            let gb: Vec<T> = sums.iter().map(|s| s.0).collect();
+            (
+                Tensor::from_data(gx, self.shape()),
+                Tensor::from_data(gw, &[c]),
+                Tensor::from_data(gb, &[c]),
+            )
         }))
     }
 
