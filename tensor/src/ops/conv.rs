@@ -491,30 +491,47 @@ fn valid_range(out: usize, len: usize, stride: usize, off: usize, pad: usize) ->
 /// w_out + ow] = plane[oh*sh + ki*dh - ph][ow*sw + kj*dw - pw]`, zero in
 /// the padding.
 fn im2col_row<T: Float>(g: &Geom, plane: &[T], ki: usize, kj: usize, row: &mut [T]) {
+    // Positions that fall in the padding are left alone: `im2col` hands
+    // out rows whose padding already holds zeros.
     let (offh, offw) = (ki * g.dh, kj * g.dw);
     let (oh_lo, oh_hi) = valid_range(g.h_out, g.h, g.sh, offh, g.ph);
     let (ow_lo, ow_hi) = valid_range(g.w_out, g.w, g.sw, offw, g.pw);
-    row[..oh_lo * g.w_out].fill(T::ZERO);
-    row[oh_hi * g.w_out..].fill(T::ZERO);
+    if ow_lo >= ow_hi {
+        return;
+    }
     for oh in oh_lo..oh_hi {
         let ih = oh * g.sh + offh - g.ph;
         let src = &plane[ih * g.w..(ih + 1) * g.w];
-        let dst = &mut row[oh * g.w_out..(oh + 1) * g.w_out];
-        dst[..ow_lo].fill(T::ZERO);
-        dst[ow_hi..].fill(T::ZERO);
-        if ow_lo < ow_hi {
-            let iw0 = ow_lo * g.sw + offw - g.pw;
-            if g.sw == 1 {
-                dst[ow_lo..ow_hi].copy_from_slice(&src[iw0..iw0 + (ow_hi - ow_lo)]);
-            } else {
-                for (d, s) in dst[ow_lo..ow_hi]
-                    .iter_mut()
-                    .zip(src[iw0..].iter().step_by(g.sw))
-                {
-                    *d = *s;
-                }
+        let dst = &mut row[oh * g.w_out + ow_lo..oh * g.w_out + ow_hi];
+        let iw0 = ow_lo * g.sw + offw - g.pw;
+        if g.sw == 1 {
+            copy_short(dst, &src[iw0..iw0 + dst.len()]);
+        } else {
+            for (d, s) in dst.iter_mut().zip(src[iw0..].iter().step_by(g.sw)) {
+                *d = *s;
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the short rows of small images: blocks
+/// of 8 with constant size compile to vector moves, where a `memcpy` call
+/// per row would cost more than the copy.
+#[inline(always)]
+fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
+    let n = dst.len();
+    if !(8..=64).contains(&n) {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        dst[i..i + 8].copy_from_slice(&src[i..i + 8]);
+        i += 8;
+    }
+    if i < n {
+        // The last block overlaps the previous one: same values.
+        dst[n - 8..].copy_from_slice(&src[n - 8..n]);
     }
 }
 
@@ -545,8 +562,18 @@ fn col2im_row<T: Float>(g: &Geom, row: &[T], ki: usize, kj: usize, plane: &mut [
 
 /// Unrolls one group of one sample (`xg: [C_in/groups, H, W]`) into
 /// `cols: [C_in/groups * kH * kW, H_out * W_out]`.
-fn im2col<T: Float>(g: &Geom, xg: &[T], cols: &mut [T], threads: usize) {
+///
+/// `cols` is a scratch buffer private to one op: empty, or last filled by
+/// `im2col` with the same geometry. Either way its padding positions hold
+/// zeros after the resize, and only the positions inside the input are
+/// (re)written.
+fn im2col<T: Float>(g: &Geom, xg: &[T], cols: &mut Vec<T>, threads: usize) {
     let (hw, hwo, kk) = (g.hw_in(), g.hw_out(), g.kh * g.kw);
+    let len = g.k() * hwo;
+    if cols.len() != len {
+        cols.clear();
+        cols.resize(len, T::ZERO);
+    }
     let fill = |r: usize, row: &mut [T]| {
         let c = r / kk;
         im2col_row(g, &xg[c * hw..(c + 1) * hw], (r % kk) / g.kw, r % g.kw, row);
@@ -655,7 +682,6 @@ fn forward_sample<T: Float>(
                 threads,
             );
         } else {
-            cols.resize(k * hwo, T::ZERO);
             im2col(g, xg, cols, threads);
             gemm(
                 dst,
@@ -710,7 +736,6 @@ fn backward_weight_sample<T: Float>(
         if g.pointwise() {
             gemm(dst, gg, MatView::row_major(xg, cg, hw).t(), true, threads);
         } else {
-            cols.resize(k * hwo, T::ZERO);
             im2col(g, xg, cols, threads);
             gemm(dst, gg, MatView::row_major(cols, k, hwo).t(), true, threads);
         }
