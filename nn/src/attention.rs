@@ -83,7 +83,7 @@ impl MultiheadAttention {
         bias: bool,
         batch_first: bool,
     ) -> Result<MultiheadAttention> {
-        if embed_dim == 0 || num_heads == 0 || embed_dim % num_heads != 0 {
+        if embed_dim == 0 || num_heads == 0 || !embed_dim.is_multiple_of(num_heads) {
             return Err(NnError::config(
                 "MultiheadAttention",
                 format!(

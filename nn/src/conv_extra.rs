@@ -47,7 +47,7 @@ fn check_config(
             "in_channels, out_channels and groups must be positive, got {in_channels}, {out_channels} and {groups}"
         ));
     }
-    if in_channels % groups != 0 || out_channels % groups != 0 {
+    if !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
         return bad(format!(
             "in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({groups})"
         ));

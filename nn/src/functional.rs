@@ -158,7 +158,7 @@ pub fn group_norm(
     eps: f64,
 ) -> Result<Variable> {
     let shape = x.shape();
-    if shape.len() < 2 || num_groups == 0 || shape[1] % num_groups != 0 {
+    if shape.len() < 2 || num_groups == 0 || !shape[1].is_multiple_of(num_groups) {
         return Err(NnError::input(
             "group_norm",
             format!(

@@ -198,7 +198,7 @@ impl Conv2d {
                 "in_channels, out_channels and groups must be positive, got {in_channels}, {out_channels} and {g}"
             ));
         }
-        if in_channels % g != 0 || out_channels % g != 0 {
+        if !in_channels.is_multiple_of(g) || !out_channels.is_multiple_of(g) {
             return bad(format!(
                 "in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by groups ({g})"
             ));

@@ -274,7 +274,7 @@ impl GroupNorm {
         eps: f64,
         affine: bool,
     ) -> Result<GroupNorm> {
-        if num_groups == 0 || num_channels == 0 || num_channels % num_groups != 0 {
+        if num_groups == 0 || num_channels == 0 || !num_channels.is_multiple_of(num_groups) {
             return Err(NnError::config(
                 "GroupNorm",
                 format!(

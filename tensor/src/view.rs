@@ -401,7 +401,7 @@ fn infer_shape(op: &'static str, shape: &[i64], from: &[usize]) -> Result<Vec<us
     }
     let mut out: Vec<usize> = shape.iter().map(|&s| s.max(0) as usize).collect();
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(TensorError::shapes(
                 op,
                 &[from],

@@ -20,6 +20,18 @@ pub use torchlet_nn as nn;
 #[cfg(feature = "optim")]
 pub use torchlet_optim as optim;
 
+/// Datasets, samplers and the multi-threaded `DataLoader` (`torch.utils.data`).
+#[cfg(feature = "data")]
+pub use torchlet_data as data;
+
+/// Image datasets (MNIST, CIFAR, image folders), transforms and models (torchvision).
+#[cfg(feature = "vision")]
+pub use torchlet_vision as vision;
+
+/// A reusable training loop: metrics, callbacks, progress bar.
+#[cfg(feature = "train")]
+pub use torchlet_train as train;
+
 #[cfg(feature = "autograd")]
 pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
 
@@ -40,6 +52,12 @@ pub mod prelude {
 
     #[cfg(feature = "optim")]
     pub use torchlet_optim::Optimizer;
+
+    #[cfg(feature = "data")]
+    pub use torchlet_data::{DataLoader, Dataset};
+
+    #[cfg(feature = "train")]
+    pub use torchlet_train::Trainer;
 }
 
 // Runs the code blocks of the workspace README as doctests (`cargo test`),

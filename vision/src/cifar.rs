@@ -110,7 +110,7 @@ fn parse(bytes: &[u8], source: &str, format: &str, labels: &[(&str, u8)]) -> Res
             ),
         ));
     }
-    if bytes.len() % record != 0 {
+    if !bytes.len().is_multiple_of(record) {
         return Err(VisionError::format(
             source,
             format!(

@@ -252,7 +252,7 @@ fn conv_geometry(op: &'static str, input: &[usize], weight: &[usize], hy: &Hyper
     hy.check(op)?;
     let groups = hy.groups;
     let c_out = weight[0];
-    if c_out % groups != 0 {
+    if !c_out.is_multiple_of(groups) {
         return Err(TensorError::shapes(
             op,
             &[input, weight],

@@ -175,9 +175,9 @@ fn adam_chunk<T: Float>(
         let mut gi = if k.maximize { -g[i] } else { g[i] };
         if with_decay {
             if k.decoupled {
-                p[i] = p[i] * k.decay;
+                p[i] *= k.decay;
             } else {
-                gi = gi + k.weight_decay * p[i];
+                gi += k.weight_decay * p[i];
             }
         }
         // exp_avg.lerp_(g, 1 - beta1)
@@ -186,8 +186,8 @@ fn adam_chunk<T: Float>(
         v[i] = v[i] * k.beta2 + k.one_minus_beta2 * gi * gi;
         let second = match mx.as_deref_mut() {
             Some(mx) => {
-                // torch.maximum propagates NaN.
-                if !(mx[i] >= v[i]) {
+                // torch.maximum propagates NaN from either side.
+                if v[i] > mx[i] || v[i].is_nan() {
                     mx[i] = v[i];
                 }
                 mx[i]
@@ -196,7 +196,7 @@ fn adam_chunk<T: Float>(
         };
         let denom = second.sqrt() / k.bias_correction2_sqrt + k.eps;
         // param.addcdiv_(exp_avg, denom, value=-step_size)
-        p[i] = p[i] + k.neg_step_size * m[i] / denom;
+        p[i] += k.neg_step_size * m[i] / denom;
     }
 }
 
