@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""The torchlet benchmark workloads in PyTorch.
+
+Same names, command line and JSON output as torchlet's runner
+(`cargo run --release -p torchlet-benches --bin workloads -- ...`):
+
+    python benches/pytorch/workloads.py NAME... [--threads N] [--steps N]
+    python benches/pytorch/workloads.py --all | --list
+
+prints one JSON object per line:
+{"workload": ..., "threads": ..., "median_ms": ..., "p10_ms": ..., "steps": ...}
+plus "gflops" (matmul), "gb_per_s" (memory-bound ops) or "us_per_op"
+(op_overhead). All tensors are float32, inputs are random and made in
+process, models use PyTorch's default initialization, and a training step
+is the full step: zero_grad, forward, loss, backward, optimizer step.
+
+Needs `pip install torch numpy`.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:
+    print(
+        f"PyTorch not found in {sys.executable}: install it with "
+        f"`{sys.executable} -m pip install torch numpy`",
+        file=sys.stderr,
+    )
+    sys.exit(2)
+
+N4M = 4 * 1024 * 1024
+OVERHEAD_OPS = 1000
+
+
+class Workload:
+    """One step to run repeatedly, plus what it computes per step."""
+
+    def __init__(self, step, flops=None, bytes_=None, ops=None):
+        self.step = step
+        self.flops = flops
+        self.bytes = bytes_
+        self.ops = ops
+
+
+def matmul(n):
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=g)
+    b = torch.randn(n, n, generator=g)
+    return Workload(lambda: torch.mm(a, b), flops=2.0 * n**3)
+
+
+def add4m():
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(N4M, generator=g), torch.randn(N4M, generator=g)
+    return Workload(lambda: a + b, bytes_=3 * 4 * N4M)
+
+
+def sigmoid4m():
+    a = torch.randn(N4M, generator=torch.Generator().manual_seed(1))
+    return Workload(lambda: torch.sigmoid(a), bytes_=2 * 4 * N4M)
+
+
+def sum4m():
+    a = torch.randn(N4M, generator=torch.Generator().manual_seed(1))
+    return Workload(lambda: a.sum(), bytes_=4 * N4M)
+
+
+def softmax4096x1024():
+    x = torch.randn(4096, 1024, generator=torch.Generator().manual_seed(2))
+    return Workload(lambda: torch.softmax(x, 1), bytes_=2 * 4 * 4096 * 1024)
+
+
+def transpose2048():
+    t = torch.randn(2048, 2048, generator=torch.Generator().manual_seed(3)).t()
+    return Workload(lambda: t.contiguous(), bytes_=2 * 4 * 2048 * 2048)
+
+
+def op_overhead():
+    a = torch.tensor([1.0], requires_grad=True)
+    b = torch.tensor([2.0], requires_grad=True)
+
+    def step():
+        for _ in range(OVERHEAD_OPS):
+            a + b
+
+    return Workload(step, ops=OVERHEAD_OPS)
+
+
+def seed_b1():
+    # The course's seed network with the slides' weights (see
+    # torchlet/examples/seed_mlp.rs), written the idiomatic PyTorch way.
+    model = nn.Sequential(
+        nn.Linear(3, 3), nn.Sigmoid(), nn.Linear(3, 3), nn.Sigmoid(), nn.Linear(3, 2), nn.Softmax(0)
+    )
+    with torch.no_grad():
+        for layer, w in zip((model[0], model[2], model[4]), (0.05, 0.025, 1.0)):
+            layer.weight.fill_(w)
+        model[0].bias.copy_(torch.tensor([0.01, 0.02, 0.03]))
+        model[2].bias.copy_(torch.tensor([0.01, 0.02, 0.03]))
+        model[4].bias.copy_(torch.tensor([0.01, 0.02]))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.tensor([1.5, 2.5, 3.0])
+    y = torch.tensor([1.0, 0.0])
+
+    def step():
+        opt.zero_grad()
+        loss = F.binary_cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return Workload(step)
+
+
+def classifier(model, opt, x, y):
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return Workload(step)
+
+
+def mlp(batch):
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return classifier(model, opt, torch.randn(batch, 784), torch.randint(0, 10, (batch,)))
+
+
+def lenet_b64():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return classifier(model, opt, torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)))
+
+
+class LstmClassifier(nn.Module):
+    """Embedding(5000, 64) -> LSTM(64 -> 128) -> last hidden -> Linear(128, 4)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(5000, 64)
+        self.lstm = nn.LSTM(64, 128)
+        self.head = nn.Linear(128, 4)
+
+    def forward(self, tokens):  # tokens: [T, N], sequence first
+        _, (h_n, _) = self.lstm(self.embedding(tokens))
+        return self.head(h_n[0])
+
+
+def lstm_b32():
+    torch.manual_seed(0)
+    model = LstmClassifier()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return classifier(model, opt, torch.randint(0, 5000, (32, 32)), torch.randint(0, 4, (32,)))
+
+
+# name -> (builder, default timed steps); the same defaults as torchlet's runner.
+WORKLOADS = {
+    "matmul64": (lambda: matmul(64), 2000),
+    "matmul256": (lambda: matmul(256), 300),
+    "matmul1024": (lambda: matmul(1024), 40),
+    "add4m": (add4m, 100),
+    "sigmoid4m": (sigmoid4m, 100),
+    "sum4m": (sum4m, 200),
+    "softmax4096x1024": (softmax4096x1024, 50),
+    "transpose2048": (transpose2048, 50),
+    "op_overhead": (op_overhead, 200),
+    "seed_b1": (seed_b1, 3000),
+    "mlp_b64": (lambda: mlp(64), 200),
+    "mlp_b256": (lambda: mlp(256), 100),
+    "lenet_b64": (lenet_b64, 50),
+    "lstm_b32": (lstm_b32, 30),
+}
+
+
+def summarize(times_ms):
+    """Median and 10th percentile (nearest rank), as torchlet's runner."""
+    t = sorted(times_ms)
+    return statistics.median(t), t[round((len(t) - 1) * 0.1)]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("names", nargs="*", help="workloads to run (see --list)")
+    p.add_argument("--all", action="store_true", help="run every workload")
+    p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--steps", type=int, help="timed steps (default: each workload's own)")
+    p.add_argument("--warmup", type=int, help="warm-up steps (default: steps/10, 1..20)")
+    args = p.parse_args()
+    if args.list:
+        for name in WORKLOADS:
+            print(name)
+        return
+    names = list(WORKLOADS) if args.all else args.names
+    if not names:
+        p.error("no workload given: name some (see --list) or pass --all")
+    for name in names:
+        if name not in WORKLOADS:
+            p.error(f"unknown workload {name!r}; --list shows them")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    for name in names:
+        build, default_steps = WORKLOADS[name]
+        steps = max(1, args.steps or default_steps)
+        warmup = args.warmup if args.warmup is not None else min(max(steps // 10, 1), 20)
+        w = build()
+        for _ in range(warmup):
+            w.step()
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            w.step()
+            times.append((time.perf_counter() - start) * 1e3)
+        median, p10 = summarize(times)
+        out = {"workload": name, "threads": threads, "median_ms": median, "p10_ms": p10,
+               "steps": steps}
+        if w.flops:
+            out["gflops"] = w.flops / (median * 1e-3) / 1e9
+        if w.bytes:
+            out["gb_per_s"] = w.bytes / (median * 1e-3) / 1e9
+        if w.ops:
+            out["us_per_op"] = median * 1e3 / w.ops
+        print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
