@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Map;
 use torchlet_autograd::Variable;
-use torchlet_tensor::Tensor;
+use torchlet_tensor::{SgdStep, Tensor};
 
 use crate::error::{check, OptimError, Result};
-use crate::optimizer::{grad_of, group_access, with_weight_decay, Optimizer, ParamGroup};
+use crate::optimizer::{group_access, Optimizer, ParamGroup};
 use crate::state::{
     check_groups, check_like, get_bool, get_f64, get_initial_lr, params_value, split_state,
     OptimizerStateDict, StatefulOptimizer,
@@ -130,27 +130,32 @@ impl Optimizer for Sgd {
         for (group, bufs) in self.groups.iter().zip(self.momentum_buffers.iter_mut()) {
             let o = group.options;
             for (p, buf) in group.params.iter().zip(bufs.iter_mut()) {
-                let Some(g) = grad_of(p, o.maximize) else {
+                let Some(g) = p.grad() else {
                     continue;
                 };
-                let mut g = with_weight_decay(g, p, o.weight_decay)?;
-                if o.momentum != 0.0 {
-                    let b = match buf.take() {
-                        None => g.contiguous(),
-                        Some(mut b) => {
-                            b.mul_scalar_(o.momentum);
-                            b.add_scaled_(&g, 1.0 - o.dampening)?;
-                            b
-                        }
-                    };
-                    if o.nesterov {
-                        g.add_scaled_(&b, o.momentum)?;
-                    } else {
-                        g = b.clone();
-                    }
-                    *buf = Some(b);
+                // One fused pass per parameter (PyTorch's arithmetic, see
+                // `Tensor::sgd_step_`).
+                let g = g.to_dtype(p.dtype());
+                let with_momentum = o.momentum != 0.0;
+                let first_step = with_momentum && buf.is_none();
+                let mut b = if with_momentum {
+                    Some(buf.take().unwrap_or_else(|| g.zeros_like()))
+                } else {
+                    None
+                };
+                let h = SgdStep {
+                    lr: o.lr,
+                    momentum: o.momentum,
+                    dampening: o.dampening,
+                    weight_decay: o.weight_decay,
+                    nesterov: o.nesterov,
+                    maximize: o.maximize,
+                    first_step,
+                };
+                p.update_data(|t| t.sgd_step_(&g, b.as_mut(), &h))??;
+                if with_momentum {
+                    *buf = b;
                 }
-                p.update_data(|t| t.add_scaled_(&g, -o.lr))??;
             }
         }
         Ok(())

@@ -75,7 +75,7 @@ mod view;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Result, TensorError};
 pub use layout::{broadcast_shapes, contiguous_strides, normalize_dim, Layout};
-pub use ops::{AdamStep, BatchNormStats};
+pub use ops::{AdamStep, BatchNormStats, SgdStep};
 pub use parallel::{get_num_threads, set_num_threads};
 pub use random::{manual_seed, with_global_generator, Generator, DEFAULT_SEED};
 pub use storage::Storage;

@@ -15,5 +15,5 @@ mod softmax;
 mod unary;
 
 pub use norm::BatchNormStats;
-pub use optim::AdamStep;
+pub use optim::{AdamStep, SgdStep};
 pub use rnn::{lstm_sequence, lstm_sequence_backward, LstmSequence, LstmSequenceGrads, LstmTrace};
