@@ -172,8 +172,7 @@ impl Tensor {
             let p = self.unique_data::<T>();
             let n = p.len();
             let flags = (h.momentum != 0.0, h.nesterov, h.maximize, h.first_step, h.weight_decay != 0.0);
-            let mut buf = momentum_buffer;
-            let b: &mut [T] = match buf.as_deref_mut() {
+            let b: &mut [T] = match momentum_buffer {
                 Some(b) if flags.0 => b.unique_data::<T>(),
                 _ => &mut [],
             };
