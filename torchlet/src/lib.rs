@@ -32,6 +32,10 @@ pub use torchlet_vision as vision;
 #[cfg(feature = "train")]
 pub use torchlet_train as train;
 
+/// Tokenizers, vocabularies, padding, bucketing and text datasets (torchtext).
+#[cfg(feature = "text")]
+pub use torchlet_text as text;
+
 #[cfg(feature = "autograd")]
 pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
 
