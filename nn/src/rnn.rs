@@ -117,6 +117,60 @@ struct Weights {
     b_hh: Option<Variable>,
 }
 
+/// The lengths of the sequences in a padded `[T, N, *]` batch: sequence
+/// `n` is `x[..lengths[n], n]`, the rest is padding.
+struct Lengths {
+    lengths: Vec<usize>,
+    /// Row `t * N + n` of a `[T * N, *]` view holds, after reversal, row
+    /// `(lengths[n] - 1 - t) * N + n` (padding rows stay in place).
+    reversal: Tensor,
+}
+
+impl Lengths {
+    fn new(module: &'static str, lengths: &[usize], steps: usize, batch: usize) -> Result<Lengths> {
+        if lengths.len() != batch {
+            return Err(NnError::input(
+                module,
+                format!(
+                    "expected one length per sequence ({batch}), got {} lengths",
+                    lengths.len()
+                ),
+            ));
+        }
+        if let Some(bad) = lengths.iter().find(|&&l| l == 0 || l > steps) {
+            return Err(NnError::input(
+                module,
+                format!("every length must be in 1..={steps} (the padded length), got {bad}"),
+            ));
+        }
+        let mut reversal = Vec::with_capacity(steps * batch);
+        for t in 0..steps {
+            for (n, &len) in lengths.iter().enumerate() {
+                let src = if t < len { len - 1 - t } else { t };
+                reversal.push((src * batch + n) as i64);
+            }
+        }
+        Ok(Lengths {
+            lengths: lengths.to_vec(),
+            reversal: Tensor::from_vec(reversal, &[steps * batch])?,
+        })
+    }
+
+    /// `[N, 1]`: whether each sequence still runs at step `t`.
+    fn active(&self, t: usize) -> Result<Tensor> {
+        let active: Vec<bool> = self.lengths.iter().map(|&l| t < l).collect();
+        Ok(Tensor::from_vec(active, &[self.lengths.len(), 1])?)
+    }
+
+    /// Reverses each sequence of `x` `[T, N, F]` within its length.
+    fn reverse(&self, x: &Variable) -> Result<Variable> {
+        let shape = x.shape();
+        let rows = x.reshape(&[(shape[0] * shape[1]) as i64, shape[2] as i64])?;
+        let reversed = rows.index_select(0, &self.reversal)?;
+        Ok(reversed.reshape(&[shape[0] as i64, shape[1] as i64, shape[2] as i64])?)
+    }
+}
+
 /// What the three public layers share.
 struct RnnCore {
     module: &'static str,
@@ -264,15 +318,20 @@ impl RnnCore {
     }
 
     /// One layer and direction over the whole sequence `x` `[T, N, in]`:
-    /// the outputs `[T, N, H]` and the final `(h, c)`.
+    /// the outputs `[T, N, H]` and the final `(h, c)`. With `lengths`,
+    /// each sequence stops at its length (see [`Lengths`]).
     fn run_direction(
         &self,
         w: &Weights,
         x: &Variable,
         reverse: bool,
-        mut h: Variable,
+        h: Variable,
         c: Option<Variable>,
+        lengths: Option<&Lengths>,
     ) -> Result<(Variable, Variable, Option<Variable>)> {
+        if let Some(lengths) = lengths {
+            return self.run_direction_masked(w, x, reverse, h, c, lengths);
+        }
         if self.cell == Cell::Lstm {
             // One fused op for the whole sequence (see
             // `torchlet_autograd::functional::lstm_sequence`).
@@ -287,6 +346,7 @@ impl RnnCore {
             return Ok((out, h_n, Some(c_n)));
         }
         let steps = x.shape()[0];
+        let (mut h, mut c) = (h, c);
         let mut outs = Vec::with_capacity(steps);
         for k in 0..steps {
             let t = if reverse { steps - 1 - k } else { k };
@@ -294,21 +354,7 @@ impl RnnCore {
             // precomputed [T, N, gates*H] projection would make every
             // step's backward pad a gradient of that full size (O(T²)
             // traffic); the input [T, N, in] is much smaller.
-            let gi = functional::linear(&x.select(0, t as i64)?, &w.w_ih, w.b_ih.as_ref())?;
-            let gh = functional::linear(&h, &w.w_hh, w.b_hh.as_ref())?;
-            h = match self.cell {
-                Cell::Tanh => gi.add(&gh)?.tanh(),
-                Cell::Relu => gi.add(&gh)?.relu(),
-                Cell::Lstm => unreachable!("LSTMs run fused above"),
-                Cell::Gru => {
-                    let gi = gi.chunk(3, -1)?;
-                    let gh = gh.chunk(3, -1)?;
-                    let r = gi[0].add(&gh[0])?.sigmoid();
-                    let z = gi[1].add(&gh[1])?.sigmoid();
-                    let n = gi[2].add(&r.mul(&gh[2])?)?.tanh();
-                    z.rsub_scalar(1.0).mul(&n)?.add(&z.mul(&h)?)?
-                }
-            };
+            (h, c) = self.step(w, &x.select(0, t as i64)?, &h, c.as_ref())?;
             outs.push(h.clone());
         }
         if reverse {
@@ -317,16 +363,95 @@ impl RnnCore {
         Ok((Variable::stack(&outs, 0)?, h, c))
     }
 
+    /// [`RnnCore::run_direction`] for sequences of different lengths:
+    /// step `t` updates only the rows with `t < length` (the others keep
+    /// their state and output zeros), and the reverse direction runs over
+    /// each sequence reversed within its length, so padding never reaches
+    /// a state: PyTorch's `pack_padded_sequence` semantics.
+    fn run_direction_masked(
+        &self,
+        w: &Weights,
+        x: &Variable,
+        reverse: bool,
+        mut h: Variable,
+        mut c: Option<Variable>,
+        lengths: &Lengths,
+    ) -> Result<(Variable, Variable, Option<Variable>)> {
+        let x = if reverse {
+            lengths.reverse(x)?
+        } else {
+            x.clone()
+        };
+        let steps = x.shape()[0];
+        let mut outs = Vec::with_capacity(steps);
+        let zeros = Variable::constant(Tensor::zeros_dtype(&h.shape(), h.dtype()));
+        for t in 0..steps {
+            let active = lengths.active(t)?;
+            let (h_new, c_new) = self.step(w, &x.select(0, t as i64)?, &h, c.as_ref())?;
+            h = Variable::where_cond(&active, &h_new, &h)?;
+            c = match (c_new, c) {
+                (Some(c_new), Some(c_old)) => Some(Variable::where_cond(&active, &c_new, &c_old)?),
+                _ => None,
+            };
+            outs.push(Variable::where_cond(&active, &h_new, &zeros)?);
+        }
+        let out = Variable::stack(&outs, 0)?;
+        let out = if reverse { lengths.reverse(&out)? } else { out };
+        Ok((out, h, c))
+    }
+
+    /// One time step of the cell from `(h, c)`: the new `(h, c)`.
+    fn step(
+        &self,
+        w: &Weights,
+        x: &Variable,
+        h: &Variable,
+        c: Option<&Variable>,
+    ) -> Result<(Variable, Option<Variable>)> {
+        let (b_ih, b_hh) = (w.b_ih.as_ref(), w.b_hh.as_ref());
+        Ok(match self.cell {
+            Cell::Tanh => (
+                functional::rnn_tanh_cell(x, h, &w.w_ih, &w.w_hh, b_ih, b_hh)?,
+                None,
+            ),
+            Cell::Relu => {
+                let gi = functional::linear(x, &w.w_ih, b_ih)?;
+                (gi.add(&functional::linear(h, &w.w_hh, b_hh)?)?.relu(), None)
+            }
+            Cell::Gru => (
+                functional::gru_cell(x, h, &w.w_ih, &w.w_hh, b_ih, b_hh)?,
+                None,
+            ),
+            Cell::Lstm => {
+                let c = c.expect("an LSTM carries a cell state");
+                let (h, c) = functional::lstm_cell(x, h, c, &w.w_ih, &w.w_hh, b_ih, b_hh)?;
+                (h, Some(c))
+            }
+        })
+    }
+
     /// The whole stack: output (in the input's layout) and the final
-    /// `h_n` (and `c_n` for an LSTM), `[D * num_layers, N, H]`.
+    /// `h_n` (and `c_n` for an LSTM), `[D * num_layers, N, H]`; with
+    /// `lengths`, each sequence of the padded batch stops at its length.
     fn run(
         &self,
         x: &Variable,
         h0: Option<&Variable>,
         c0: Option<&Variable>,
+        lengths: Option<&[usize]>,
     ) -> Result<(Variable, Variable, Option<Variable>)> {
         let (mut layer_in, unbatched) = self.prepare_input(x)?;
         let batch = layer_in.shape()[1];
+        let lengths = match lengths {
+            None => None,
+            Some(_) if unbatched => {
+                return Err(NnError::input(
+                    self.module,
+                    "lengths need a batched 3-d input",
+                ))
+            }
+            Some(l) => Some(Lengths::new(self.module, l, layer_in.shape()[0], batch)?),
+        };
         let h0 = self.prepare_state("h0", h0, batch, unbatched, x)?;
         let c0 = if self.cell == Cell::Lstm {
             Some(self.prepare_state("c0", c0, batch, unbatched, x)?)
@@ -341,8 +466,14 @@ impl RnnCore {
                 let idx = layer * dirs + dir;
                 let h = h0.select(0, idx as i64)?;
                 let c = c0.as_ref().map(|c0| c0.select(0, idx as i64)).transpose()?;
-                let (out, h, c) =
-                    self.run_direction(&self.weights[idx], &layer_in, dir == 1, h, c)?;
+                let (out, h, c) = self.run_direction(
+                    &self.weights[idx],
+                    &layer_in,
+                    dir == 1,
+                    h,
+                    c,
+                    lengths.as_ref(),
+                )?;
                 outs.push(out);
                 h_n.push(h);
                 c_n.extend(c);
@@ -497,7 +628,23 @@ impl RNN {
         x: &Variable,
         h0: Option<&Variable>,
     ) -> Result<(Variable, Variable)> {
-        let (out, h, _) = self.core.run(x, h0, None)?;
+        let (out, h, _) = self.core.run(x, h0, None, None)?;
+        Ok((out, h))
+    }
+
+    /// [`RNN::forward_with_state`] on a padded batch whose sequence `n`
+    /// has `lengths[n]` real steps (1 to `T`, any order): PyTorch's
+    /// `pack_padded_sequence(x, lengths, enforce_sorted=False)` → RNN →
+    /// `pad_packed_sequence`. Outputs at padded steps are zero, and `h_n`
+    /// holds each sequence's state at its own end, so padding never
+    /// leaks into it.
+    pub fn forward_with_lengths(
+        &self,
+        x: &Variable,
+        lengths: &[usize],
+        h0: Option<&Variable>,
+    ) -> Result<(Variable, Variable)> {
+        let (out, h, _) = self.core.run(x, h0, None, Some(lengths))?;
         Ok((out, h))
     }
 }
@@ -565,7 +712,42 @@ impl LSTM {
         state: Option<(&Variable, &Variable)>,
     ) -> Result<(Variable, Variable, Variable)> {
         let (h0, c0) = state.unzip();
-        let (out, h, c) = self.core.run(x, h0, c0)?;
+        let (out, h, c) = self.core.run(x, h0, c0, None)?;
+        Ok((out, h, c.expect("an LSTM returns a cell state")))
+    }
+
+    /// [`LSTM::forward_with_state`] on a padded batch whose sequence `n`
+    /// has `lengths[n]` real steps (1 to `T`, any order): PyTorch's
+    /// `pack_padded_sequence(x, lengths, enforce_sorted=False)` → LSTM →
+    /// `pad_packed_sequence`. Outputs at padded steps are zero, and `h_n`
+    /// and `c_n` hold each sequence's states at its own end (the reverse
+    /// direction starts at each sequence's last real step).
+    ///
+    /// ```
+    /// use torchlet_autograd::Variable;
+    /// use torchlet_nn::{Result, LSTM};
+    /// use torchlet_tensor::Tensor;
+    ///
+    /// # fn main() -> Result<()> {
+    /// let lstm = LSTM::new(2, 3)?;
+    /// let x = Variable::constant(Tensor::rand(&[4, 2, 2])); // T = 4, N = 2
+    /// let (out, h_n, _) = lstm.forward_with_lengths(&x, &[4, 1], None)?;
+    /// // The second sequence is one step long: its final state is its
+    /// // first output, and its later outputs are zero.
+    /// let out = out.data();
+    /// assert_eq!(h_n.data().select(1, 1)?.to_vec::<f32>()?, out.select(0, 0)?.select(0, 1)?.to_vec::<f32>()?);
+    /// assert_eq!(out.select(0, 3)?.select(0, 1)?.to_vec::<f32>()?, [0.0; 3]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn forward_with_lengths(
+        &self,
+        x: &Variable,
+        lengths: &[usize],
+        state: Option<(&Variable, &Variable)>,
+    ) -> Result<(Variable, Variable, Variable)> {
+        let (h0, c0) = state.unzip();
+        let (out, h, c) = self.core.run(x, h0, c0, Some(lengths))?;
         Ok((out, h, c.expect("an LSTM returns a cell state")))
     }
 }
@@ -625,7 +807,22 @@ impl GRU {
         x: &Variable,
         h0: Option<&Variable>,
     ) -> Result<(Variable, Variable)> {
-        let (out, h, _) = self.core.run(x, h0, None)?;
+        let (out, h, _) = self.core.run(x, h0, None, None)?;
+        Ok((out, h))
+    }
+
+    /// [`GRU::forward_with_state`] on a padded batch whose sequence `n`
+    /// has `lengths[n]` real steps (1 to `T`, any order): PyTorch's
+    /// `pack_padded_sequence(x, lengths, enforce_sorted=False)` → GRU →
+    /// `pad_packed_sequence`. Outputs at padded steps are zero, and `h_n`
+    /// holds each sequence's state at its own end.
+    pub fn forward_with_lengths(
+        &self,
+        x: &Variable,
+        lengths: &[usize],
+        h0: Option<&Variable>,
+    ) -> Result<(Variable, Variable)> {
+        let (out, h, _) = self.core.run(x, h0, None, Some(lengths))?;
         Ok((out, h))
     }
 }
