@@ -256,6 +256,34 @@ pub struct EncodedTexts {
 }
 
 impl EncodedTexts {
+    /// Sequences `ids` with class indices `labels` (as many) into
+    /// `classes`.
+    pub fn new(ids: Vec<Vec<i64>>, labels: Vec<i64>, classes: Vec<String>) -> Result<EncodedTexts> {
+        if ids.len() != labels.len() {
+            return Err(TextError::invalid(
+                "EncodedTexts::new",
+                format!("{} sequences but {} labels", ids.len(), labels.len()),
+            ));
+        }
+        if let Some(&bad) = labels
+            .iter()
+            .find(|&&l| l < 0 || l as usize >= classes.len())
+        {
+            return Err(TextError::invalid(
+                "EncodedTexts::new",
+                format!(
+                    "label {bad} is not a class index for {} classes",
+                    classes.len()
+                ),
+            ));
+        }
+        Ok(EncodedTexts {
+            ids,
+            labels,
+            classes,
+        })
+    }
+
     /// Each text's token indices.
     pub fn ids(&self) -> &[Vec<i64>] {
         &self.ids

@@ -12,6 +12,7 @@
 //! | `pad_sequence(batch_first=True)` + lengths + `key_padding_mask` | [`pad_batch`] → [`PaddedBatch`]; [`PadCollate`] for a `DataLoader` |
 //! | `BucketIterator` | [`BucketBatchSampler`] (a [`torchlet_data::BatchSampling`]) |
 //! | `AG_NEWS`-style `(label, text)` datasets | [`LabeledTexts`] (TSV/CSV), [`EncodedTexts`], [`Fortunes`] (built in), [`Corpus`] |
+//! | `word_language_model`'s `batchify`/`get_batch` | [`LmWindows`] (next-token windows, batch first) |
 //!
 //! Every tokenizer implements [`Tokenizer`], so a model or the CLI can hold
 //! a `Box<dyn Tokenizer>`. Batches are **batch first**: token indices
@@ -79,6 +80,7 @@ mod dataset;
 mod error;
 mod fortunes;
 mod io;
+mod lm;
 mod pad;
 mod records;
 mod tokenizer;
@@ -90,6 +92,7 @@ pub use corpus::Corpus;
 pub use dataset::{EncodedTexts, LabeledTexts};
 pub use error::{Result, TextError};
 pub use fortunes::Fortunes;
+pub use lm::LmWindows;
 pub use pad::{add_bos_eos, pad_batch, truncate_pad, PadCollate, PaddedBatch};
 pub use tokenizer::{
     basic_english, get_tokenizer, is_python_space, BasicEnglish, CharTokenizer, FnTokenizer,
