@@ -99,3 +99,8 @@ pub use tokenizer::{
     Tokenizer, Whitespace,
 };
 pub use vocab::{Vocab, VocabOptions, BOS, EOS, PAD, UNK};
+
+// Runs this crate's README example as a doctest, so it cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

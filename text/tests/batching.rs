@@ -182,3 +182,25 @@ proptest! {
         prop_assert!(batches.iter().all(|b| !b.is_empty() && b.len() <= batch_size));
     }
 }
+
+proptest! {
+    #[test]
+    fn pad_batch_invariants(
+        seqs in proptest::collection::vec(proptest::collection::vec(2i64..100, 0..12), 1..10),
+        max_len in proptest::option::of(0usize..8),
+    ) {
+        let b = pad_batch(&seqs, 1, max_len).unwrap();
+        let t = b.max_len();
+        let tokens = b.tokens.to_vec::<i64>().unwrap();
+        let mask = b.padding_mask.to_vec::<bool>().unwrap();
+        for (row, seq) in seqs.iter().enumerate() {
+            let len = max_len.map_or(seq.len(), |m| seq.len().min(m));
+            prop_assert_eq!(b.lengths_vec()[row], len);
+            prop_assert_eq!(&tokens[row * t..row * t + len], &seq[..len]);
+            prop_assert!(tokens[row * t + len..(row + 1) * t].iter().all(|&x| x == 1));
+            for k in 0..t {
+                prop_assert_eq!(mask[row * t + k], k >= len);
+            }
+        }
+    }
+}

@@ -160,3 +160,33 @@ fn corpus_reader() {
     assert!(err.to_string().contains("none.txt"), "{err}");
     assert_eq!(Corpus::from_text("", "e").lines().count(), 0);
 }
+
+/// Writes a CSV field the way Python's `csv.writer` does (quoting when
+/// needed, doubling quotes).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn csv_round_trips_written_rows(
+        rows in proptest::collection::vec(("[a-z]{1,6}", "[a-zé東 ,\"\\n.]{0,20}"), 0..20),
+        crlf: bool,
+    ) {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let mut csv = format!("label,text{eol}");
+        for (label, text) in &rows {
+            csv += &format!("{},{}{eol}", csv_field(label), csv_field(text));
+        }
+        let data = LabeledTexts::from_csv_str(&csv, "p.csv").unwrap();
+        let texts: Vec<String> = rows.iter().map(|(_, t)| t.clone()).collect();
+        proptest::prop_assert_eq!(data.texts(), texts.as_slice());
+        for ((label, _), &k) in rows.iter().zip(data.labels()) {
+            proptest::prop_assert_eq!(&data.classes()[k], label);
+        }
+    }
+}

@@ -212,3 +212,25 @@ fn load_errors_name_the_file() {
         .unwrap_err();
     assert!(err.to_string().contains("v.json"), "{err}");
 }
+
+proptest::proptest! {
+    #[test]
+    fn json_round_trips_any_tokens(
+        seqs in proptest::collection::vec(proptest::collection::vec(".{0,6}", 0..10), 0..10),
+        min_freq in 1usize..3,
+    ) {
+        let options = VocabOptions { min_freq, ..Default::default() };
+        let v = Vocab::build(&seqs, options).unwrap();
+        let back = Vocab::from_json(&v.to_json(), "p.json").unwrap();
+        proptest::prop_assert_eq!(&back, &v);
+        // Every kept token maps to its position; counts decide the order.
+        for (i, t) in v.itos().iter().enumerate() {
+            proptest::prop_assert_eq!(v.index(t).unwrap(), i);
+        }
+        let count = |t: &str| seqs.iter().flatten().filter(|s| s.as_str() == t).count();
+        for pair in v.itos()[4..].windows(2) {
+            let (a, b) = (count(&pair[0]), count(&pair[1]));
+            proptest::prop_assert!(a > b || (a == b && pair[0] < pair[1]));
+        }
+    }
+}
