@@ -81,6 +81,7 @@ mod error;
 mod fortunes;
 mod io;
 mod lm;
+pub mod models;
 mod pad;
 mod records;
 mod tokenizer;
