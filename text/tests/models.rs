@@ -91,6 +91,13 @@ fn rnn_classifier_ignores_padding_given_lengths() {
             let model = RnnClassifier::new(13, 3, options).unwrap();
             model.eval();
             let all = model.forward_tokens(&batch, Some(&lengths)).unwrap().data();
+            // Module::forward infers the same lengths from the padding.
+            assert_eq!(model.infer_lengths(&batch).unwrap(), Some(lengths.clone()));
+            let inferred = model.forward(&Variable::constant(batch.clone())).unwrap();
+            assert_eq!(
+                inferred.to_vec::<f32>().unwrap(),
+                all.to_vec::<f32>().unwrap()
+            );
             for (n, r) in rows.iter().enumerate() {
                 let alone = Tensor::from_vec(r.to_vec(), &[1, r.len()]).unwrap();
                 let want = model

@@ -152,11 +152,36 @@ impl RnnClassifier {
     }
 }
 
+impl RnnClassifier {
+    /// Each row's length in a right-padded batch: one past its last
+    /// non-padding token (at least 1, so an all-padding row reads one
+    /// step). `None` without a padding index.
+    pub fn infer_lengths(&self, tokens: &Tensor) -> Result<Option<Vec<usize>>> {
+        let Some(pad) = self.options.pad_index else {
+            return Ok(None);
+        };
+        let (_, t) = check_batch("RnnClassifier", tokens, None)?;
+        let ids = tokens.contiguous().to_vec::<i64>()?;
+        let lengths = ids
+            .chunks(t.max(1))
+            .map(|row| {
+                row.iter()
+                    .rposition(|&i| i != pad as i64)
+                    .map_or(1, |p| p + 1)
+            })
+            .collect();
+        Ok(Some(lengths))
+    }
+}
+
 impl Module for RnnClassifier {
-    /// `x` holds int64 token indices `[N, T]`, all of length `T`; use
-    /// [`RnnClassifier::forward_tokens`] to pass lengths.
+    /// `x` holds int64 token indices `[N, T]`, right-padded. With a
+    /// padding index each row is read up to its last non-padding token
+    /// ([`RnnClassifier::infer_lengths`]); without, to `T`.
     fn forward(&self, x: &Variable) -> Result<Variable> {
-        self.forward_tokens(&x.data(), None)
+        let tokens = x.data();
+        let lengths = self.infer_lengths(&tokens)?;
+        self.forward_tokens(&tokens, lengths.as_deref())
     }
 
     fn children(&self) -> Vec<(&str, &dyn Module)> {
