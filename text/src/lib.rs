@@ -84,6 +84,7 @@ mod lm;
 pub mod models;
 mod pad;
 mod records;
+mod subword;
 mod tokenizer;
 mod vocab;
 
@@ -99,6 +100,7 @@ pub use tokenizer::{
     basic_english, get_tokenizer, is_python_space, BasicEnglish, CharTokenizer, FnTokenizer,
     Tokenizer, Whitespace,
 };
+pub use subword::SubwordNgrams;
 pub use vocab::{Vocab, VocabOptions, BOS, EOS, PAD, UNK};
 
 // Runs this crate's README example as a doctest, so it cannot drift.
