@@ -28,6 +28,7 @@ use torchlet_tensor::{broadcast_shapes, DType, Tensor, TensorError};
 use crate::error::Result;
 use crate::graph::record;
 use crate::ops::sum_to;
+use crate::trace::{OpKind, TraceArg};
 use crate::variable::Variable;
 
 pub use crate::rnn::{lstm_sequence, lstm_sequence_unfused, LstmWeights};
@@ -47,17 +48,27 @@ fn dims_i64(shape: &[usize]) -> Vec<i64> {
 
 /// `x @ weight^T + bias` (`F.linear`), weight `[out, in]`.
 pub fn linear(x: &Variable, weight: &Variable, bias: Option<&Variable>) -> Result<Variable> {
-    let y = x.matmul(&weight.t()?).map_err(|_| {
-        TensorError::shapes(
-            "linear",
-            &[&x.shape(), &weight.shape()],
-            "the input's last dim must equal weight.shape[1]",
-        )
-    })?;
-    match bias {
-        Some(b) => y.add(b),
-        None => Ok(y),
-    }
+    crate::trace::traced(
+        || {
+            (
+                OpKind::Linear,
+                vec![TraceArg::var(x), TraceArg::var(weight), TraceArg::opt(bias)],
+            )
+        },
+        || {
+            let y = x.matmul(&weight.t()?).map_err(|_| {
+                TensorError::shapes(
+                    "linear",
+                    &[&x.shape(), &weight.shape()],
+                    "the input's last dim must equal weight.shape[1]",
+                )
+            })?;
+            match bias {
+                Some(b) => y.add(b),
+                None => Ok(y),
+            }
+        },
+    )
 }
 
 /// Rows of `weight` (`[num_embeddings, dim]`) looked up by the int64
@@ -65,17 +76,27 @@ pub fn linear(x: &Variable, weight: &Variable, bias: Option<&Variable>) -> Resul
 /// `indices.shape + [dim]`. The gradient adds each looked-up row's
 /// gradient into its row of `weight` (repeated indices accumulate).
 pub fn embedding(indices: &Tensor, weight: &Variable) -> Result<Variable> {
-    if weight.dim() != 2 {
-        return Err(TensorError::invalid(
-            "embedding",
-            format!("weight must be 2-D, got shape {:?}", weight.shape()),
-        )
-        .into());
-    }
-    let rows = weight.index_select(0, &indices.flatten())?;
-    let mut shape = dims_i64(indices.shape());
-    shape.push(weight.shape()[1] as i64);
-    rows.reshape(&shape)
+    crate::trace::traced(
+        || {
+            (
+                OpKind::Embedding,
+                vec![TraceArg::Tensor(indices.clone()), TraceArg::var(weight)],
+            )
+        },
+        || {
+            if weight.dim() != 2 {
+                return Err(TensorError::invalid(
+                    "embedding",
+                    format!("weight must be 2-D, got shape {:?}", weight.shape()),
+                )
+                .into());
+            }
+            let rows = weight.index_select(0, &indices.flatten())?;
+            let mut shape = dims_i64(indices.shape());
+            shape.push(weight.shape()[1] as i64);
+            rows.reshape(&shape)
+        },
+    )
 }
 
 /// Moves the class dim (1) last and flattens: `[N, C, d...]` → `[N*d..., C]`,

@@ -57,6 +57,7 @@ pub fn record(
     inputs: &[&Variable],
     backward: impl Fn(&Ctx<'_>) -> Result<Vec<Option<Variable>>> + Send + Sync + 'static,
 ) -> Variable {
+    crate::trace::note_record(op);
     if !is_grad_enabled() || !inputs.iter().any(|v| v.requires_grad()) {
         return Variable::constant(output);
     }

@@ -33,6 +33,7 @@ mod graph;
 mod mode;
 mod ops;
 mod rnn;
+pub mod trace;
 mod variable;
 
 pub use engine::grad;

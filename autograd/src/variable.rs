@@ -177,6 +177,12 @@ impl Variable {
         Arc::as_ptr(&self.inner) as usize
     }
 
+    /// An identity for this variable and its clones, unique among the
+    /// variables alive at the same time (what tracers key values by).
+    pub fn id(&self) -> usize {
+        self.key()
+    }
+
     /// The shape of the value.
     pub fn shape(&self) -> Vec<usize> {
         self.with_data(|t| t.shape().to_vec())

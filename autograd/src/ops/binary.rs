@@ -5,6 +5,7 @@ use torchlet_tensor::Tensor;
 
 use crate::error::Result;
 use crate::graph::record;
+use crate::trace::{BinaryOp, OpKind, TraceArg};
 use crate::variable::Variable;
 
 /// `g` summed over the dims that broadcasting added or expanded, so it has
@@ -29,106 +30,174 @@ pub(crate) fn sum_to(g: &Variable, shape: &[usize]) -> Result<Variable> {
 impl Variable {
     /// `self + other` with broadcasting (`torch.add`).
     pub fn add(&self, other: &Variable) -> Result<Variable> {
-        let out = self.data().add(&other.data())?;
-        Ok(record("AddBackward0", out, &[self, other], |c| {
-            let g = c.grad;
-            Ok(vec![
-                c.needs(0)
-                    .then(|| sum_to(g, &c.inputs[0].shape()))
-                    .transpose()?,
-                c.needs(1)
-                    .then(|| sum_to(g, &c.inputs[1].shape()))
-                    .transpose()?,
-            ])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Add),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || {
+                let out = self.data().add(&other.data())?;
+                Ok(record("AddBackward0", out, &[self, other], |c| {
+                    let g = c.grad;
+                    Ok(vec![
+                        c.needs(0)
+                            .then(|| sum_to(g, &c.inputs[0].shape()))
+                            .transpose()?,
+                        c.needs(1)
+                            .then(|| sum_to(g, &c.inputs[1].shape()))
+                            .transpose()?,
+                    ])
+                }))
+            },
+        )
     }
 
     /// `self - other` with broadcasting (`torch.sub`).
     pub fn sub(&self, other: &Variable) -> Result<Variable> {
-        let out = self.data().sub(&other.data())?;
-        Ok(record("SubBackward0", out, &[self, other], |c| {
-            let g = c.grad;
-            Ok(vec![
-                c.needs(0)
-                    .then(|| sum_to(g, &c.inputs[0].shape()))
-                    .transpose()?,
-                c.needs(1)
-                    .then(|| sum_to(&g.neg(), &c.inputs[1].shape()))
-                    .transpose()?,
-            ])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Sub),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || {
+                let out = self.data().sub(&other.data())?;
+                Ok(record("SubBackward0", out, &[self, other], |c| {
+                    let g = c.grad;
+                    Ok(vec![
+                        c.needs(0)
+                            .then(|| sum_to(g, &c.inputs[0].shape()))
+                            .transpose()?,
+                        c.needs(1)
+                            .then(|| sum_to(&g.neg(), &c.inputs[1].shape()))
+                            .transpose()?,
+                    ])
+                }))
+            },
+        )
     }
 
     /// `self * other` with broadcasting (`torch.mul`).
     pub fn mul(&self, other: &Variable) -> Result<Variable> {
-        let out = self.data().mul(&other.data())?;
-        Ok(record("MulBackward0", out, &[self, other], |c| {
-            let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
-            Ok(vec![
-                c.needs(0)
-                    .then(|| sum_to(&g.mul(b)?, &a.shape()))
-                    .transpose()?,
-                c.needs(1)
-                    .then(|| sum_to(&g.mul(a)?, &b.shape()))
-                    .transpose()?,
-            ])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Mul),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || {
+                let out = self.data().mul(&other.data())?;
+                Ok(record("MulBackward0", out, &[self, other], |c| {
+                    let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
+                    Ok(vec![
+                        c.needs(0)
+                            .then(|| sum_to(&g.mul(b)?, &a.shape()))
+                            .transpose()?,
+                        c.needs(1)
+                            .then(|| sum_to(&g.mul(a)?, &b.shape()))
+                            .transpose()?,
+                    ])
+                }))
+            },
+        )
     }
 
     /// `self / other` with broadcasting (`torch.div`, true division).
     pub fn div(&self, other: &Variable) -> Result<Variable> {
-        let out = self.data().div(&other.data())?;
-        Ok(record("DivBackward0", out, &[self, other], |c| {
-            let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
-            Ok(vec![
-                c.needs(0)
-                    .then(|| sum_to(&g.div(b)?, &a.shape()))
-                    .transpose()?,
-                // d(a/b)/db = -a / b²
-                c.needs(1)
-                    .then(|| sum_to(&g.mul(a)?.div(&b.mul(b)?)?.neg(), &b.shape()))
-                    .transpose()?,
-            ])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Div),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || {
+                let out = self.data().div(&other.data())?;
+                Ok(record("DivBackward0", out, &[self, other], |c| {
+                    let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
+                    Ok(vec![
+                        c.needs(0)
+                            .then(|| sum_to(&g.div(b)?, &a.shape()))
+                            .transpose()?,
+                        // d(a/b)/db = -a / b²
+                        c.needs(1)
+                            .then(|| sum_to(&g.mul(a)?.div(&b.mul(b)?)?.neg(), &b.shape()))
+                            .transpose()?,
+                    ])
+                }))
+            },
+        )
     }
 
     /// `self ** other` elementwise (`torch.pow`).
     pub fn pow(&self, other: &Variable) -> Result<Variable> {
-        let out = self.data().pow(&other.data())?;
-        Ok(record("PowBackward1", out, &[self, other], |c| {
-            let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
-            Ok(vec![
-                // b * a^(b-1)
-                c.needs(0)
-                    .then(|| sum_to(&g.mul(&b.mul(&a.pow(&b.sub_scalar(1.0))?)?)?, &a.shape()))
-                    .transpose()?,
-                // a^b * ln a (0 where a == 0 and b > 0, as PyTorch masks it)
-                c.needs(1)
-                    .then(|| {
-                        let ab = a.pow(b)?;
-                        let ln = a.log();
-                        let zero = Variable::constant(
-                            a.data()
-                                .eq(&Tensor::scalar(0.0f32))?
-                                .logical_and(&b.data().gt(&Tensor::scalar(0.0f32))?)?,
-                        );
-                        let term = ab.mul(&ln)?.masked_fill(&zero, 0.0)?;
-                        sum_to(&g.mul(&term)?, &b.shape())
-                    })
-                    .transpose()?,
-            ])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Pow),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || {
+                let out = self.data().pow(&other.data())?;
+                Ok(record("PowBackward1", out, &[self, other], |c| {
+                    let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
+                    Ok(vec![
+                        // b * a^(b-1)
+                        c.needs(0)
+                            .then(|| {
+                                sum_to(&g.mul(&b.mul(&a.pow(&b.sub_scalar(1.0))?)?)?, &a.shape())
+                            })
+                            .transpose()?,
+                        // a^b * ln a (0 where a == 0 and b > 0, as PyTorch masks it)
+                        c.needs(1)
+                            .then(|| {
+                                let ab = a.pow(b)?;
+                                let ln = a.log();
+                                let zero = Variable::constant(
+                                    a.data()
+                                        .eq(&Tensor::scalar(0.0f32))?
+                                        .logical_and(&b.data().gt(&Tensor::scalar(0.0f32))?)?,
+                                );
+                                let term = ab.mul(&ln)?.masked_fill(&zero, 0.0)?;
+                                sum_to(&g.mul(&term)?, &b.shape())
+                            })
+                            .transpose()?,
+                    ])
+                }))
+            },
+        )
     }
 
     /// Elementwise maximum (`torch.maximum`); the gradient goes to the larger
     /// input, split evenly on ties as in PyTorch.
     pub fn maximum(&self, other: &Variable) -> Result<Variable> {
-        self.extreme(other, true)
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Maximum),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || self.extreme(other, true),
+        )
     }
 
     /// Elementwise minimum (`torch.minimum`).
     pub fn minimum(&self, other: &Variable) -> Result<Variable> {
-        self.extreme(other, false)
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Minimum),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || self.extreme(other, false),
+        )
     }
 
     fn extreme(&self, other: &Variable, max: bool) -> Result<Variable> {
@@ -158,76 +227,187 @@ impl Variable {
 
     /// `self + value`.
     pub fn add_scalar(&self, value: f64) -> Variable {
-        let out = self.data().add_scalar(value);
-        record("AddBackward1", out, &[self], |c| {
-            Ok(vec![Some(c.grad.clone())])
-        })
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Scalar {
+                        op: BinaryOp::Add,
+                        value,
+                        reversed: false,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let out = self.data().add_scalar(value);
+                record("AddBackward1", out, &[self], |c| {
+                    Ok(vec![Some(c.grad.clone())])
+                })
+            },
+        )
     }
 
     /// `self - value`.
     pub fn sub_scalar(&self, value: f64) -> Variable {
-        self.add_scalar(-value)
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Scalar {
+                        op: BinaryOp::Sub,
+                        value,
+                        reversed: false,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || self.add_scalar(-value),
+        )
     }
 
     /// `value - self`.
     pub fn rsub_scalar(&self, value: f64) -> Variable {
-        let out = self.data().rsub_scalar(value);
-        record("RsubBackward1", out, &[self], |c| {
-            Ok(vec![Some(c.grad.neg())])
-        })
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Scalar {
+                        op: BinaryOp::Sub,
+                        value,
+                        reversed: true,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let out = self.data().rsub_scalar(value);
+                record("RsubBackward1", out, &[self], |c| {
+                    Ok(vec![Some(c.grad.neg())])
+                })
+            },
+        )
     }
 
     /// `self * value`.
     pub fn mul_scalar(&self, value: f64) -> Variable {
-        let out = self.data().mul_scalar(value);
-        record("MulBackward1", out, &[self], move |c| {
-            Ok(vec![Some(c.grad.mul_scalar(value))])
-        })
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Scalar {
+                        op: BinaryOp::Mul,
+                        value,
+                        reversed: false,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let out = self.data().mul_scalar(value);
+                record("MulBackward1", out, &[self], move |c| {
+                    Ok(vec![Some(c.grad.mul_scalar(value))])
+                })
+            },
+        )
     }
 
     /// `self / value`.
     pub fn div_scalar(&self, value: f64) -> Variable {
-        let out = self.data().div_scalar(value);
-        record("DivBackward1", out, &[self], move |c| {
-            Ok(vec![Some(c.grad.div_scalar(value))])
-        })
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Scalar {
+                        op: BinaryOp::Div,
+                        value,
+                        reversed: false,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let out = self.data().div_scalar(value);
+                record("DivBackward1", out, &[self], move |c| {
+                    Ok(vec![Some(c.grad.div_scalar(value))])
+                })
+            },
+        )
     }
 
     /// `self ** value` (`x.pow(2.5)`).
     pub fn pow_scalar(&self, value: f64) -> Variable {
-        let out = self.data().pow_scalar(value);
-        record("PowBackward0", out, &[self], move |c| {
-            if value == 0.0 {
-                return Ok(vec![Some(c.grad.mul_scalar(0.0))]);
-            }
-            let x = &c.inputs[0];
-            Ok(vec![Some(
-                c.grad.mul(&x.pow_scalar(value - 1.0).mul_scalar(value))?,
-            )])
-        })
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Scalar {
+                        op: BinaryOp::Pow,
+                        value,
+                        reversed: false,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let out = self.data().pow_scalar(value);
+                record("PowBackward0", out, &[self], move |c| {
+                    if value == 0.0 {
+                        return Ok(vec![Some(c.grad.mul_scalar(0.0))]);
+                    }
+                    let x = &c.inputs[0];
+                    Ok(vec![Some(
+                        c.grad.mul(&x.pow_scalar(value - 1.0).mul_scalar(value))?,
+                    )])
+                })
+            },
+        )
     }
 
     /// `-self` (`torch.neg`).
     pub fn neg(&self) -> Variable {
-        let out = self.data().neg();
-        record("NegBackward0", out, &[self], |c| {
-            Ok(vec![Some(c.grad.neg())])
-        })
+        crate::trace::traced(
+            || (OpKind::Neg, vec![TraceArg::var(self)]),
+            || {
+                let out = self.data().neg();
+                record("NegBackward0", out, &[self], |c| {
+                    Ok(vec![Some(c.grad.neg())])
+                })
+            },
+        )
     }
 
     /// `self == other`, a constant bool variable.
     pub fn eq(&self, other: &Variable) -> Result<Variable> {
-        Ok(Variable::constant(self.data().eq(&other.data())?))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Eq),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || Ok(Variable::constant(self.data().eq(&other.data())?)),
+        )
     }
 
     /// `self < other`, a constant bool variable.
     pub fn lt(&self, other: &Variable) -> Result<Variable> {
-        Ok(Variable::constant(self.data().lt(&other.data())?))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Lt),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || Ok(Variable::constant(self.data().lt(&other.data())?)),
+        )
     }
 
     /// `self > other`, a constant bool variable.
     pub fn gt(&self, other: &Variable) -> Result<Variable> {
-        Ok(Variable::constant(self.data().gt(&other.data())?))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Binary(BinaryOp::Gt),
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || Ok(Variable::constant(self.data().gt(&other.data())?)),
+        )
     }
 }
 

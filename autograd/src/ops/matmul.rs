@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::graph::record;
 use crate::ops::sum_to;
+use crate::trace::{OpKind, TraceArg};
 use crate::variable::Variable;
 
 impl Variable {
@@ -10,44 +11,68 @@ impl Variable {
     /// broadcasting). Gradients: `g @ b^T` and `a^T @ g`, with vectors
     /// lifted to matrices and broadcast batch dims summed back.
     pub fn matmul(&self, other: &Variable) -> Result<Variable> {
-        let out = self.data().matmul(&other.data())?;
-        Ok(record("MmBackward0", out, &[self, other], |c| {
-            let (a, b) = (&c.inputs[0], &c.inputs[1]);
-            let (ra, rb) = (a.dim(), b.dim());
-            // Lift to matrices as the forward did, so one formula fits all.
-            let a2 = if ra == 1 { a.unsqueeze(0)? } else { a.clone() };
-            let b2 = if rb == 1 { b.unsqueeze(1)? } else { b.clone() };
-            let mut g = c.grad.clone();
-            if ra == 1 {
-                g = g.unsqueeze(if rb == 1 { 0 } else { -2 })?;
-            }
-            if rb == 1 {
-                g = g.unsqueeze(-1)?;
-            }
-            let ga = if c.needs(0) {
-                let full = g.matmul(&b2.transpose(-1, -2)?)?;
-                let r = sum_to(&full, &a2.shape())?;
-                Some(if ra == 1 { r.squeeze_dim(0)? } else { r })
-            } else {
-                None
-            };
-            let gb = if c.needs(1) {
-                let full = a2.transpose(-1, -2)?.matmul(&g)?;
-                let r = sum_to(&full, &b2.shape())?;
-                Some(if rb == 1 { r.squeeze_dim(-1)? } else { r })
-            } else {
-                None
-            };
-            Ok(vec![ga, gb])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::MatMul,
+                    vec![TraceArg::var(self), TraceArg::var(other)],
+                )
+            },
+            || {
+                let out = self.data().matmul(&other.data())?;
+                Ok(record("MmBackward0", out, &[self, other], |c| {
+                    let (a, b) = (&c.inputs[0], &c.inputs[1]);
+                    let (ra, rb) = (a.dim(), b.dim());
+                    // Lift to matrices as the forward did, so one formula fits all.
+                    let a2 = if ra == 1 { a.unsqueeze(0)? } else { a.clone() };
+                    let b2 = if rb == 1 { b.unsqueeze(1)? } else { b.clone() };
+                    let mut g = c.grad.clone();
+                    if ra == 1 {
+                        g = g.unsqueeze(if rb == 1 { 0 } else { -2 })?;
+                    }
+                    if rb == 1 {
+                        g = g.unsqueeze(-1)?;
+                    }
+                    let ga = if c.needs(0) {
+                        let full = g.matmul(&b2.transpose(-1, -2)?)?;
+                        let r = sum_to(&full, &a2.shape())?;
+                        Some(if ra == 1 { r.squeeze_dim(0)? } else { r })
+                    } else {
+                        None
+                    };
+                    let gb = if c.needs(1) {
+                        let full = a2.transpose(-1, -2)?.matmul(&g)?;
+                        let r = sum_to(&full, &b2.shape())?;
+                        Some(if rb == 1 { r.squeeze_dim(-1)? } else { r })
+                    } else {
+                        None
+                    };
+                    Ok(vec![ga, gb])
+                }))
+            },
+        )
     }
 
     /// `x @ weight^T + bias` (`F.linear`), weight `[out, in]`.
     pub fn linear(&self, weight: &Variable, bias: Option<&Variable>) -> Result<Variable> {
-        let y = self.matmul(&weight.t()?)?;
-        match bias {
-            Some(b) => y.add(b),
-            None => Ok(y),
-        }
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Linear,
+                    vec![
+                        TraceArg::var(self),
+                        TraceArg::var(weight),
+                        TraceArg::opt(bias),
+                    ],
+                )
+            },
+            || {
+                let y = self.matmul(&weight.t()?)?;
+                match bias {
+                    Some(b) => y.add(b),
+                    None => Ok(y),
+                }
+            },
+        )
     }
 }

@@ -20,6 +20,7 @@ use torchlet_tensor::{Tensor, TensorError};
 use crate::error::Result;
 use crate::graph::record;
 use crate::mode::is_grad_enabled;
+use crate::trace::{OpKind, TraceArg};
 use crate::variable::Variable;
 
 /// The hyper-parameters of a 1-d or 2-d convolution (for 1-d only entry 0
@@ -374,16 +375,35 @@ impl Variable {
         dilation: [usize; 2],
         groups: usize,
     ) -> Result<Variable> {
-        conv(
-            self,
-            weight,
-            bias,
-            Conv {
-                spatial: 2,
-                stride,
-                padding,
-                dilation,
-                groups,
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Conv {
+                        stride: stride.to_vec(),
+                        padding: padding.to_vec(),
+                        dilation: dilation.to_vec(),
+                        groups,
+                    },
+                    vec![
+                        TraceArg::var(self),
+                        TraceArg::var(weight),
+                        TraceArg::opt(bias),
+                    ],
+                )
+            },
+            || {
+                conv(
+                    self,
+                    weight,
+                    bias,
+                    Conv {
+                        spatial: 2,
+                        stride,
+                        padding,
+                        dilation,
+                        groups,
+                    },
+                )
             },
         )
     }
@@ -400,14 +420,33 @@ impl Variable {
         dilation: usize,
         groups: usize,
     ) -> Result<Variable> {
-        let p = Conv {
-            spatial: 1,
-            stride: [stride, 1],
-            padding: [padding, 0],
-            dilation: [dilation, 1],
-            groups,
-        };
-        conv(self, weight, bias, p)
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Conv {
+                        stride: vec![stride],
+                        padding: vec![padding],
+                        dilation: vec![dilation],
+                        groups,
+                    },
+                    vec![
+                        TraceArg::var(self),
+                        TraceArg::var(weight),
+                        TraceArg::opt(bias),
+                    ],
+                )
+            },
+            || {
+                let p = Conv {
+                    spatial: 1,
+                    stride: [stride, 1],
+                    padding: [padding, 0],
+                    dilation: [dilation, 1],
+                    groups,
+                };
+                conv(self, weight, bias, p)
+            },
+        )
     }
 
     /// 2-d transposed convolution (`F.conv_transpose2d`): weight
@@ -426,51 +465,71 @@ impl Variable {
         dilation: [usize; 2],
         groups: usize,
     ) -> Result<Variable> {
-        let b = bias.map(|b| b.data());
-        let out = self.data().conv_transpose2d(
-            &weight.data(),
-            b.as_ref(),
-            stride,
-            padding,
-            output_padding,
-            dilation,
-            groups,
-        )?;
-        let p = Conv {
-            spatial: 2,
-            stride,
-            padding,
-            dilation,
-            groups,
-        };
-        let mut inputs = vec![self, weight];
-        inputs.extend(bias);
-        Ok(record("ConvolutionBackward0", out, &inputs, move |c| {
-            // y = conv^T(x, w), the adjoint of x' -> conv(x', w) from y's
-            // space to x's: <y, g> = <x, conv(g, w)>. When output_padding
-            // reaches the stride, conv(g, w) has extra trailing positions
-            // that no input element maps to.
-            let (x, w, g) = (&c.inputs[0], &c.inputs[1], c.grad);
-            let (xs, ws, gs) = (x.shape(), w.shape(), g.shape());
-            let r = xs.len();
-            let x_hw = [xs[r - 2], xs[r - 1]];
-            let conv_hw = [
-                p.out_len(0, gs[r - 2], ws[2]),
-                p.out_len(1, gs[r - 1], ws[3]),
-            ];
-            let mut grads = vec![
-                c.needs(0)
-                    .then(|| fit_spatial(&conv(g, w, None, p)?, x_hw))
-                    .transpose()?,
-                c.needs(1)
-                    .then(|| conv_weight_grad(&fit_spatial(x, conv_hw)?, g, &ws, p))
-                    .transpose()?,
-            ];
-            if c.inputs.len() > 2 {
-                grads.push(c.needs(2).then(|| channel_sum(g, 2)).transpose()?);
-            }
-            Ok(grads)
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::ConvTranspose {
+                        stride: stride.to_vec(),
+                        padding: padding.to_vec(),
+                        output_padding: output_padding.to_vec(),
+                        dilation: dilation.to_vec(),
+                        groups,
+                    },
+                    vec![
+                        TraceArg::var(self),
+                        TraceArg::var(weight),
+                        TraceArg::opt(bias),
+                    ],
+                )
+            },
+            || {
+                let b = bias.map(|b| b.data());
+                let out = self.data().conv_transpose2d(
+                    &weight.data(),
+                    b.as_ref(),
+                    stride,
+                    padding,
+                    output_padding,
+                    dilation,
+                    groups,
+                )?;
+                let p = Conv {
+                    spatial: 2,
+                    stride,
+                    padding,
+                    dilation,
+                    groups,
+                };
+                let mut inputs = vec![self, weight];
+                inputs.extend(bias);
+                Ok(record("ConvolutionBackward0", out, &inputs, move |c| {
+                    // y = conv^T(x, w), the adjoint of x' -> conv(x', w) from y's
+                    // space to x's: <y, g> = <x, conv(g, w)>. When output_padding
+                    // reaches the stride, conv(g, w) has extra trailing positions
+                    // that no input element maps to.
+                    let (x, w, g) = (&c.inputs[0], &c.inputs[1], c.grad);
+                    let (xs, ws, gs) = (x.shape(), w.shape(), g.shape());
+                    let r = xs.len();
+                    let x_hw = [xs[r - 2], xs[r - 1]];
+                    let conv_hw = [
+                        p.out_len(0, gs[r - 2], ws[2]),
+                        p.out_len(1, gs[r - 1], ws[3]),
+                    ];
+                    let mut grads = vec![
+                        c.needs(0)
+                            .then(|| fit_spatial(&conv(g, w, None, p)?, x_hw))
+                            .transpose()?,
+                        c.needs(1)
+                            .then(|| conv_weight_grad(&fit_spatial(x, conv_hw)?, g, &ws, p))
+                            .transpose()?,
+                    ];
+                    if c.inputs.len() > 2 {
+                        grads.push(c.needs(2).then(|| channel_sum(g, 2)).transpose()?);
+                    }
+                    Ok(grads)
+                }))
+            },
+        )
     }
 
     /// 2-d max pooling (`F.max_pool2d(x, kernel, stride, padding)`) over
@@ -482,23 +541,37 @@ impl Variable {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Result<Variable> {
-        let x = self.data();
-        if !(is_grad_enabled() && self.requires_grad()) {
-            return Ok(Variable::constant(x.max_pool2d(kernel, stride, padding)?));
-        }
-        let (out, idx) = x.max_pool2d_with_indices(kernel, stride, padding)?;
-        Ok(record(
-            "MaxPool2DWithIndicesBackward0",
-            out,
-            &[self],
-            move |c| {
-                Ok(vec![Some(max_pool_scatter(
-                    c.grad,
-                    &idx,
-                    &c.inputs[0].shape(),
-                )?)])
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::MaxPool2d {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                    vec![TraceArg::var(self)],
+                )
             },
-        ))
+            || {
+                let x = self.data();
+                if !(is_grad_enabled() && self.requires_grad()) {
+                    return Ok(Variable::constant(x.max_pool2d(kernel, stride, padding)?));
+                }
+                let (out, idx) = x.max_pool2d_with_indices(kernel, stride, padding)?;
+                Ok(record(
+                    "MaxPool2DWithIndicesBackward0",
+                    out,
+                    &[self],
+                    move |c| {
+                        Ok(vec![Some(max_pool_scatter(
+                            c.grad,
+                            &idx,
+                            &c.inputs[0].shape(),
+                        )?)])
+                    },
+                ))
+            },
+        )
     }
 
     /// 2-d average pooling (`F.avg_pool2d(x, kernel, stride, padding)`,
@@ -509,28 +582,52 @@ impl Variable {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Result<Variable> {
-        let out = self.data().avg_pool2d(kernel, stride, padding)?;
-        Ok(record("AvgPool2DBackward0", out, &[self], move |c| {
-            Ok(vec![Some(avg_pool_grad(
-                c.grad,
-                &c.inputs[0].shape(),
-                kernel,
-                stride,
-                padding,
-            )?)])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::AvgPool2d {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let out = self.data().avg_pool2d(kernel, stride, padding)?;
+                Ok(record("AvgPool2DBackward0", out, &[self], move |c| {
+                    Ok(vec![Some(avg_pool_grad(
+                        c.grad,
+                        &c.inputs[0].shape(),
+                        kernel,
+                        stride,
+                        padding,
+                    )?)])
+                }))
+            },
+        )
     }
 
     /// Adaptive 2-d average pooling to `output_size`
     /// (`F.adaptive_avg_pool2d`); see [`Tensor::adaptive_avg_pool2d`].
     pub fn adaptive_avg_pool2d(&self, output_size: [usize; 2]) -> Result<Variable> {
-        let out = self.data().adaptive_avg_pool2d(output_size)?;
-        Ok(record("AdaptiveAvgPool2DBackward0", out, &[self], |c| {
-            Ok(vec![Some(adaptive_avg_pool_grad(
-                c.grad,
-                &c.inputs[0].shape(),
-            )?)])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::AdaptiveAvgPool2d { output_size },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let out = self.data().adaptive_avg_pool2d(output_size)?;
+                Ok(record("AdaptiveAvgPool2DBackward0", out, &[self], |c| {
+                    Ok(vec![Some(adaptive_avg_pool_grad(
+                        c.grad,
+                        &c.inputs[0].shape(),
+                    )?)])
+                }))
+            },
+        )
     }
 
     /// Batch normalization of an `[N, C, *]` input (`F.batch_norm`):
@@ -550,106 +647,125 @@ impl Variable {
         training: bool,
         eps: f64,
     ) -> Result<Variable> {
-        let x = self.data();
-        let (w, b) = (weight.map(|v| v.data()), bias.map(|v| v.data()));
-        let (mean, var) = if training {
-            if x.dim() >= 2 {
-                let c = x.shape()[1];
-                for (name, p) in [("running_mean", running_mean), ("running_var", running_var)] {
-                    if let Some(p) = p.filter(|p| p.shape() != [c]) {
-                        return Err(TensorError::shapes(
-                            "batch_norm",
-                            &[x.shape(), p.shape()],
-                            format!("{name} must have shape [{c}]"),
-                        )
-                        .into());
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::BatchNorm { training, eps },
+                    vec![
+                        TraceArg::var(self),
+                        running_mean.map_or(TraceArg::Absent, |t| TraceArg::Tensor(t.clone())),
+                        running_var.map_or(TraceArg::Absent, |t| TraceArg::Tensor(t.clone())),
+                        TraceArg::opt(weight),
+                        TraceArg::opt(bias),
+                    ],
+                )
+            },
+            || {
+                let x = self.data();
+                let (w, b) = (weight.map(|v| v.data()), bias.map(|v| v.data()));
+                let (mean, var) = if training {
+                    if x.dim() >= 2 {
+                        let c = x.shape()[1];
+                        for (name, p) in
+                            [("running_mean", running_mean), ("running_var", running_var)]
+                        {
+                            if let Some(p) = p.filter(|p| p.shape() != [c]) {
+                                return Err(TensorError::shapes(
+                                    "batch_norm",
+                                    &[x.shape(), p.shape()],
+                                    format!("{name} must have shape [{c}]"),
+                                )
+                                .into());
+                            }
+                        }
                     }
-                }
-            }
-            let stats = x.batch_norm_stats()?;
-            (stats.mean, stats.var)
-        } else {
-            match (running_mean, running_var) {
-                (Some(m), Some(v)) => (m.clone(), v.clone()),
-                // the tensor op reports the missing statistics
-                _ => {
-                    return Ok(Variable::constant(x.batch_norm(
-                        running_mean,
-                        running_var,
-                        w.as_ref(),
-                        b.as_ref(),
-                        false,
-                        eps,
-                    )?))
-                }
-            }
-        };
-        // The batch statistics as "running" ones: one fused pass.
-        let out = x.batch_norm(Some(&mean), Some(&var), w.as_ref(), b.as_ref(), false, eps)?;
-        let (r, c) = (x.dim(), x.shape()[1]);
-        let mut view = vec![1i64; r];
-        view[1] = c as i64;
-        let layout = NormLayout {
-            stat_dims: (0..r as i64).filter(|&d| d != 1).collect(),
-            param_dims: (0..r as i64).filter(|&d| d != 1).collect(),
-            param_view: view.clone(),
-            param_shape: vec![c as i64],
-        };
-        let dt = out.dtype();
-        let mean = mean.to_dtype(dt).reshape(&view)?;
-        let rstd = var.to_dtype(dt).add_scalar(eps).rsqrt().reshape(&view)?;
-        let mut inputs = vec![self];
-        inputs.extend(weight);
-        inputs.extend(bias);
-        let (w_pos, b_pos) = param_positions(weight.is_some(), bias.is_some());
-        Ok(record("NativeBatchNormBackward0", out, &inputs, move |c| {
-            let x = &c.inputs[0];
-            let w = w_pos.map(|i| &c.inputs[i]);
-            let needs = [
-                c.needs(0),
-                w_pos.is_some_and(|i| c.needs(i)),
-                b_pos.is_some_and(|i| c.needs(i)),
-            ];
-            let rstd_v = Variable::constant(rstd.clone());
-            let grads = if !training {
-                // Running statistics are constants: y is affine in x.
-                let xhat = x.sub(&Variable::constant(mean.clone()))?.mul(&rstd_v)?;
-                let gx = match (needs[0], w) {
-                    (false, _) => None,
-                    (true, Some(w)) => {
-                        Some(c.grad.mul(&w.reshape(&layout.param_view)?)?.mul(&rstd_v)?)
+                    let stats = x.batch_norm_stats()?;
+                    (stats.mean, stats.var)
+                } else {
+                    match (running_mean, running_var) {
+                        (Some(m), Some(v)) => (m.clone(), v.clone()),
+                        // the tensor op reports the missing statistics
+                        _ => {
+                            return Ok(Variable::constant(x.batch_norm(
+                                running_mean,
+                                running_var,
+                                w.as_ref(),
+                                b.as_ref(),
+                                false,
+                                eps,
+                            )?))
+                        }
                     }
-                    (true, None) => Some(c.grad.mul(&rstd_v)?),
                 };
-                let gw = if needs[1] {
-                    Some(param_sum(&c.grad.mul(&xhat)?, &layout)?)
-                } else {
-                    None
+                // The batch statistics as "running" ones: one fused pass.
+                let out =
+                    x.batch_norm(Some(&mean), Some(&var), w.as_ref(), b.as_ref(), false, eps)?;
+                let (r, c) = (x.dim(), x.shape()[1]);
+                let mut view = vec![1i64; r];
+                view[1] = c as i64;
+                let layout = NormLayout {
+                    stat_dims: (0..r as i64).filter(|&d| d != 1).collect(),
+                    param_dims: (0..r as i64).filter(|&d| d != 1).collect(),
+                    param_view: view.clone(),
+                    param_shape: vec![c as i64],
                 };
-                let gb = if needs[2] {
-                    Some(param_sum(c.grad, &layout)?)
-                } else {
-                    None
-                };
-                [gx, gw, gb]
-            } else if c.create_graph {
-                let (xhat, rstd) = normalize(x, &layout.stat_dims, eps)?;
-                norm_backward(c.grad, &xhat, &rstd, w, &layout, needs)?
-            } else {
-                // First order: PyTorch's two-pass kernel.
-                let flat = |t: &Tensor| t.reshape(&[-1]);
-                let wd = w.map(|w| w.data());
-                let (gx, gw, gb) = x.data().batch_norm_backward(
-                    &c.grad.data(),
-                    &flat(&mean)?,
-                    &flat(&rstd)?,
-                    wd.as_ref(),
-                )?;
-                let keep = |g: Tensor, need: bool| need.then(|| Variable::constant(g));
-                [keep(gx, needs[0]), keep(gw, needs[1]), keep(gb, needs[2])]
-            };
-            Ok(place(grads, w_pos, b_pos))
-        }))
+                let dt = out.dtype();
+                let mean = mean.to_dtype(dt).reshape(&view)?;
+                let rstd = var.to_dtype(dt).add_scalar(eps).rsqrt().reshape(&view)?;
+                let mut inputs = vec![self];
+                inputs.extend(weight);
+                inputs.extend(bias);
+                let (w_pos, b_pos) = param_positions(weight.is_some(), bias.is_some());
+                Ok(record("NativeBatchNormBackward0", out, &inputs, move |c| {
+                    let x = &c.inputs[0];
+                    let w = w_pos.map(|i| &c.inputs[i]);
+                    let needs = [
+                        c.needs(0),
+                        w_pos.is_some_and(|i| c.needs(i)),
+                        b_pos.is_some_and(|i| c.needs(i)),
+                    ];
+                    let rstd_v = Variable::constant(rstd.clone());
+                    let grads = if !training {
+                        // Running statistics are constants: y is affine in x.
+                        let xhat = x.sub(&Variable::constant(mean.clone()))?.mul(&rstd_v)?;
+                        let gx = match (needs[0], w) {
+                            (false, _) => None,
+                            (true, Some(w)) => {
+                                Some(c.grad.mul(&w.reshape(&layout.param_view)?)?.mul(&rstd_v)?)
+                            }
+                            (true, None) => Some(c.grad.mul(&rstd_v)?),
+                        };
+                        let gw = if needs[1] {
+                            Some(param_sum(&c.grad.mul(&xhat)?, &layout)?)
+                        } else {
+                            None
+                        };
+                        let gb = if needs[2] {
+                            Some(param_sum(c.grad, &layout)?)
+                        } else {
+                            None
+                        };
+                        [gx, gw, gb]
+                    } else if c.create_graph {
+                        let (xhat, rstd) = normalize(x, &layout.stat_dims, eps)?;
+                        norm_backward(c.grad, &xhat, &rstd, w, &layout, needs)?
+                    } else {
+                        // First order: PyTorch's two-pass kernel.
+                        let flat = |t: &Tensor| t.reshape(&[-1]);
+                        let wd = w.map(|w| w.data());
+                        let (gx, gw, gb) = x.data().batch_norm_backward(
+                            &c.grad.data(),
+                            &flat(&mean)?,
+                            &flat(&rstd)?,
+                            wd.as_ref(),
+                        )?;
+                        let keep = |g: Tensor, need: bool| need.then(|| Variable::constant(g));
+                        [keep(gx, needs[0]), keep(gw, needs[1]), keep(gb, needs[2])]
+                    };
+                    Ok(place(grads, w_pos, b_pos))
+                }))
+            },
+        )
     }
 
     /// Layer normalization over the trailing `normalized_shape` dims
@@ -663,49 +779,66 @@ impl Variable {
         bias: Option<&Variable>,
         eps: f64,
     ) -> Result<Variable> {
-        let x = self.data();
-        let (w, b) = (weight.map(|v| v.data()), bias.map(|v| v.data()));
-        let (out, mean, rstd) =
-            x.layer_norm_with_stats(normalized_shape, w.as_ref(), b.as_ref(), eps)?;
-        let (r, k) = (x.dim(), normalized_shape.len());
-        let mut view = dims_i64(&x.shape()[..r - k]);
-        view.extend(std::iter::repeat_n(1, k));
-        let mean = mean.reshape(&view)?;
-        let rstd = rstd.reshape(&view)?;
-        let layout = NormLayout {
-            stat_dims: ((r - k) as i64..r as i64).collect(),
-            param_dims: (0..(r - k) as i64).collect(),
-            param_view: dims_i64(normalized_shape),
-            param_shape: dims_i64(normalized_shape),
-        };
-        let mut inputs = vec![self];
-        inputs.extend(weight);
-        inputs.extend(bias);
-        let (w_pos, b_pos) = param_positions(weight.is_some(), bias.is_some());
-        Ok(record("NativeLayerNormBackward0", out, &inputs, move |c| {
-            let x = &c.inputs[0];
-            let w = w_pos.map(|i| &c.inputs[i]);
-            let needs = [
-                c.needs(0),
-                w_pos.is_some_and(|i| c.needs(i)),
-                b_pos.is_some_and(|i| c.needs(i)),
-            ];
-            let grads = if c.create_graph {
-                let (xhat, rstd) = normalize(x, &layout.stat_dims, eps)?;
-                norm_backward(c.grad, &xhat, &rstd, w, &layout, needs)?
-            } else {
-                let xhat = Variable::constant(x.data().sub(&mean)?.mul(&rstd)?);
-                norm_backward(
-                    c.grad,
-                    &xhat,
-                    &Variable::constant(rstd.clone()),
-                    w,
-                    &layout,
-                    needs,
-                )?
-            };
-            Ok(place(grads, w_pos, b_pos))
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::LayerNorm {
+                        normalized_shape: normalized_shape.to_vec(),
+                        eps,
+                    },
+                    vec![
+                        TraceArg::var(self),
+                        TraceArg::opt(weight),
+                        TraceArg::opt(bias),
+                    ],
+                )
+            },
+            || {
+                let x = self.data();
+                let (w, b) = (weight.map(|v| v.data()), bias.map(|v| v.data()));
+                let (out, mean, rstd) =
+                    x.layer_norm_with_stats(normalized_shape, w.as_ref(), b.as_ref(), eps)?;
+                let (r, k) = (x.dim(), normalized_shape.len());
+                let mut view = dims_i64(&x.shape()[..r - k]);
+                view.extend(std::iter::repeat_n(1, k));
+                let mean = mean.reshape(&view)?;
+                let rstd = rstd.reshape(&view)?;
+                let layout = NormLayout {
+                    stat_dims: ((r - k) as i64..r as i64).collect(),
+                    param_dims: (0..(r - k) as i64).collect(),
+                    param_view: dims_i64(normalized_shape),
+                    param_shape: dims_i64(normalized_shape),
+                };
+                let mut inputs = vec![self];
+                inputs.extend(weight);
+                inputs.extend(bias);
+                let (w_pos, b_pos) = param_positions(weight.is_some(), bias.is_some());
+                Ok(record("NativeLayerNormBackward0", out, &inputs, move |c| {
+                    let x = &c.inputs[0];
+                    let w = w_pos.map(|i| &c.inputs[i]);
+                    let needs = [
+                        c.needs(0),
+                        w_pos.is_some_and(|i| c.needs(i)),
+                        b_pos.is_some_and(|i| c.needs(i)),
+                    ];
+                    let grads = if c.create_graph {
+                        let (xhat, rstd) = normalize(x, &layout.stat_dims, eps)?;
+                        norm_backward(c.grad, &xhat, &rstd, w, &layout, needs)?
+                    } else {
+                        let xhat = Variable::constant(x.data().sub(&mean)?.mul(&rstd)?);
+                        norm_backward(
+                            c.grad,
+                            &xhat,
+                            &Variable::constant(rstd.clone()),
+                            w,
+                            &layout,
+                            needs,
+                        )?
+                    };
+                    Ok(place(grads, w_pos, b_pos))
+                }))
+            },
+        )
     }
 }
 

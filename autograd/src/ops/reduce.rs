@@ -4,6 +4,7 @@ use torchlet_tensor::{normalize_dim, Tensor};
 
 use crate::error::Result;
 use crate::graph::{record, Ctx};
+use crate::trace::{OpKind, TraceArg};
 use crate::variable::Variable;
 
 /// `g` (reduced over `dims`) broadcast back to `shape`: unsqueeze the
@@ -32,11 +33,24 @@ fn saved_or(c: &Ctx<'_>, f: impl FnOnce(&Variable) -> Result<Variable>) -> Resul
 impl Variable {
     /// Sum of all elements (`x.sum()`).
     pub fn sum(&self) -> Result<Variable> {
-        let out = self.data().sum();
-        Ok(record("SumBackward0", out, &[self], |c| {
-            let shape: Vec<i64> = c.inputs[0].shape().iter().map(|&n| n as i64).collect();
-            Ok(vec![Some(c.grad.expand(&shape)?)])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Sum {
+                        dims: None,
+                        keepdim: false,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let out = self.data().sum();
+                Ok(record("SumBackward0", out, &[self], |c| {
+                    let shape: Vec<i64> = c.inputs[0].shape().iter().map(|&n| n as i64).collect();
+                    Ok(vec![Some(c.grad.expand(&shape)?)])
+                }))
+            },
+        )
     }
 
     /// Sum over `dim`, removing it (`x.sum(dim)`).
@@ -51,29 +65,55 @@ impl Variable {
 
     /// Sum over several dims (`x.sum(dims, keepdim)`); empty sums all.
     pub fn sum_dims(&self, dims: &[i64], keepdim: bool) -> Result<Variable> {
-        let x = self.data();
-        let out = x.sum_dims(dims, keepdim)?;
-        let ds: Vec<usize> = if dims.is_empty() {
-            (0..x.dim()).collect()
-        } else {
-            dims.iter()
-                .map(|&d| normalize_dim("sum", d, x.dim()))
-                .collect::<std::result::Result<_, _>>()?
-        };
-        Ok(record("SumBackward1", out, &[self], move |c| {
-            Ok(vec![Some(expand_back(
-                c.grad,
-                &c.inputs[0].shape(),
-                &ds,
-                keepdim,
-            )?)])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Sum {
+                        dims: (!dims.is_empty()).then(|| dims.to_vec()),
+                        keepdim,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let x = self.data();
+                let out = x.sum_dims(dims, keepdim)?;
+                let ds: Vec<usize> = if dims.is_empty() {
+                    (0..x.dim()).collect()
+                } else {
+                    dims.iter()
+                        .map(|&d| normalize_dim("sum", d, x.dim()))
+                        .collect::<std::result::Result<_, _>>()?
+                };
+                Ok(record("SumBackward1", out, &[self], move |c| {
+                    Ok(vec![Some(expand_back(
+                        c.grad,
+                        &c.inputs[0].shape(),
+                        &ds,
+                        keepdim,
+                    )?)])
+                }))
+            },
+        )
     }
 
     /// Mean of all elements (`x.mean()`).
     pub fn mean(&self) -> Result<Variable> {
-        let n = self.numel().max(1) as f64;
-        Ok(self.sum()?.div_scalar(n))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Mean {
+                        dims: None,
+                        keepdim: false,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let n = self.numel().max(1) as f64;
+                Ok(self.sum()?.div_scalar(n))
+            },
+        )
     }
 
     /// Mean over `dim`, removing it.
@@ -88,9 +128,22 @@ impl Variable {
 
     /// Mean over several dims.
     pub fn mean_dims(&self, dims: &[i64], keepdim: bool) -> Result<Variable> {
-        let s = self.sum_dims(dims, keepdim)?;
-        let count = self.numel() / s.numel().max(1);
-        Ok(s.div_scalar(count.max(1) as f64))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Mean {
+                        dims: (!dims.is_empty()).then(|| dims.to_vec()),
+                        keepdim,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let s = self.sum_dims(dims, keepdim)?;
+                let count = self.numel() / s.numel().max(1);
+                Ok(s.div_scalar(count.max(1) as f64))
+            },
+        )
     }
 
     /// Largest values along `dim` and their (constant) indices
@@ -125,12 +178,18 @@ impl Variable {
     /// Largest element (`x.max()`); the gradient is shared evenly by all
     /// elements equal to it, as in PyTorch.
     pub fn max(&self) -> Result<Variable> {
-        self.extreme_all(true)
+        crate::trace::traced(
+            || (OpKind::MaxAll, vec![TraceArg::var(self)]),
+            || self.extreme_all(true),
+        )
     }
 
     /// Smallest element (`x.min()`), gradient shared evenly among ties.
     pub fn min(&self) -> Result<Variable> {
-        self.extreme_all(false)
+        crate::trace::traced(
+            || (OpKind::MinAll, vec![TraceArg::var(self)]),
+            || self.extreme_all(false),
+        )
     }
 
     fn extreme_all(&self, largest: bool) -> Result<Variable> {
@@ -159,38 +218,43 @@ impl Variable {
 
     /// Product over `dim` (`torch.prod(x, dim, keepdim)`).
     pub fn prod_dim(&self, dim: i64, keepdim: bool) -> Result<Variable> {
-        let x = self.data();
-        let d = normalize_dim("prod", dim, x.dim())?;
-        let out = x.prod_dim(dim, keepdim)?;
-        Ok(record("ProdBackward1", out, &[self], move |c| {
-            let x = &c.inputs[0];
-            let g = expand_back(c.grad, &x.shape(), &[d], keepdim)?;
-            let has_zero = x
-                .data()
-                .eq(&Tensor::zeros_dtype(&[], x.dtype()))?
-                .to_dtype(torchlet_tensor::DType::I64)
-                .sum()
-                .item::<i64>()?
-                > 0;
-            if !has_zero {
-                // prod / x_i
-                let p = x.prod_dim(d as i64, true)?;
-                let shape: Vec<i64> = x.shape().iter().map(|&n| n as i64).collect();
-                return Ok(vec![Some(g.mul(&p.expand(&shape)?.div(x)?)?)]);
-            }
-            // With zeros, prod / x_i is undefined: build the product of the
-            // other entries for each position from differentiable slices, so
-            // higher-order gradients stay exact.
-            let r = x.shape()[d];
-            let di = d as i64;
-            let mut parts = Vec::with_capacity(r);
-            for i in 0..r {
-                let left = x.narrow(di, 0, i)?;
-                let right = x.narrow(di, i as i64 + 1, r - i - 1)?;
-                parts.push(Variable::cat(&[left, right], di)?.prod_dim(di, true)?);
-            }
-            Ok(vec![Some(g.mul(&Variable::cat(&parts, di)?)?)])
-        }))
+        crate::trace::traced(
+            || (OpKind::Prod { dim, keepdim }, vec![TraceArg::var(self)]),
+            || {
+                let x = self.data();
+                let d = normalize_dim("prod", dim, x.dim())?;
+                let out = x.prod_dim(dim, keepdim)?;
+                Ok(record("ProdBackward1", out, &[self], move |c| {
+                    let x = &c.inputs[0];
+                    let g = expand_back(c.grad, &x.shape(), &[d], keepdim)?;
+                    let has_zero = x
+                        .data()
+                        .eq(&Tensor::zeros_dtype(&[], x.dtype()))?
+                        .to_dtype(torchlet_tensor::DType::I64)
+                        .sum()
+                        .item::<i64>()?
+                        > 0;
+                    if !has_zero {
+                        // prod / x_i
+                        let p = x.prod_dim(d as i64, true)?;
+                        let shape: Vec<i64> = x.shape().iter().map(|&n| n as i64).collect();
+                        return Ok(vec![Some(g.mul(&p.expand(&shape)?.div(x)?)?)]);
+                    }
+                    // With zeros, prod / x_i is undefined: build the product of the
+                    // other entries for each position from differentiable slices, so
+                    // higher-order gradients stay exact.
+                    let r = x.shape()[d];
+                    let di = d as i64;
+                    let mut parts = Vec::with_capacity(r);
+                    for i in 0..r {
+                        let left = x.narrow(di, 0, i)?;
+                        let right = x.narrow(di, i as i64 + 1, r - i - 1)?;
+                        parts.push(Variable::cat(&[left, right], di)?.prod_dim(di, true)?);
+                    }
+                    Ok(vec![Some(g.mul(&Variable::cat(&parts, di)?)?)])
+                }))
+            },
+        )
     }
 
     /// Variance over `dim` with Bessel's `correction` (1 = unbiased).
@@ -209,38 +273,58 @@ impl Variable {
 
     /// `log(sum(exp(x)))` over `dim`, stable (`torch.logsumexp`).
     pub fn logsumexp(&self, dim: i64, keepdim: bool) -> Result<Variable> {
-        let x = self.data();
-        let d = normalize_dim("logsumexp", dim, x.dim())?;
-        let out = x.logsumexp(dim, keepdim)?;
-        Ok(record("LogsumexpBackward0", out, &[self], move |c| {
-            let x = &c.inputs[0];
-            let lse = saved_or(c, |x| x.logsumexp(d as i64, keepdim))?;
-            let lse_full = expand_back(&lse, &x.shape(), &[d], keepdim)?;
-            let g = expand_back(c.grad, &x.shape(), &[d], keepdim)?;
-            Ok(vec![Some(g.mul(&x.sub(&lse_full)?.exp())?)])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::LogSumExp { dim, keepdim },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let x = self.data();
+                let d = normalize_dim("logsumexp", dim, x.dim())?;
+                let out = x.logsumexp(dim, keepdim)?;
+                Ok(record("LogsumexpBackward0", out, &[self], move |c| {
+                    let x = &c.inputs[0];
+                    let lse = saved_or(c, |x| x.logsumexp(d as i64, keepdim))?;
+                    let lse_full = expand_back(&lse, &x.shape(), &[d], keepdim)?;
+                    let g = expand_back(c.grad, &x.shape(), &[d], keepdim)?;
+                    Ok(vec![Some(g.mul(&x.sub(&lse_full)?.exp())?)])
+                }))
+            },
+        )
     }
 
     /// softmax along `dim` (`torch.softmax`).
     pub fn softmax(&self, dim: i64) -> Result<Variable> {
-        let out = self.data().softmax(dim)?;
-        Ok(record("SoftmaxBackward0", out, &[self], move |c| {
-            let y = saved_or(c, |x| x.softmax(dim))?;
-            // y * (g - sum(g * y))
-            let gy = c.grad.mul(&y)?;
-            let s = gy.sum_keepdim(dim)?;
-            Ok(vec![Some(gy.sub(&y.mul(&s)?)?)])
-        }))
+        crate::trace::traced(
+            || (OpKind::Softmax(dim), vec![TraceArg::var(self)]),
+            || {
+                let out = self.data().softmax(dim)?;
+                Ok(record("SoftmaxBackward0", out, &[self], move |c| {
+                    let y = saved_or(c, |x| x.softmax(dim))?;
+                    // y * (g - sum(g * y))
+                    let gy = c.grad.mul(&y)?;
+                    let s = gy.sum_keepdim(dim)?;
+                    Ok(vec![Some(gy.sub(&y.mul(&s)?)?)])
+                }))
+            },
+        )
     }
 
     /// log_softmax along `dim` (`torch.log_softmax`).
     pub fn log_softmax(&self, dim: i64) -> Result<Variable> {
-        let out = self.data().log_softmax(dim)?;
-        Ok(record("LogSoftmaxBackward0", out, &[self], move |c| {
-            let y = saved_or(c, |x| x.log_softmax(dim))?;
-            // g - exp(y) * sum(g)
-            let s = c.grad.sum_keepdim(dim)?;
-            Ok(vec![Some(c.grad.sub(&y.exp().mul(&s)?)?)])
-        }))
+        crate::trace::traced(
+            || (OpKind::LogSoftmax(dim), vec![TraceArg::var(self)]),
+            || {
+                let out = self.data().log_softmax(dim)?;
+                Ok(record("LogSoftmaxBackward0", out, &[self], move |c| {
+                    let y = saved_or(c, |x| x.log_softmax(dim))?;
+                    // g - exp(y) * sum(g)
+                    let s = c.grad.sum_keepdim(dim)?;
+                    Ok(vec![Some(c.grad.sub(&y.exp().mul(&s)?)?)])
+                }))
+            },
+        )
     }
 }

@@ -9,6 +9,7 @@ use torchlet_tensor::{normalize_dim, Tensor};
 use crate::error::Result;
 use crate::graph::record;
 use crate::ops::sum_to;
+use crate::trace::{OpKind, TraceArg};
 use crate::variable::Variable;
 
 fn dims_of(shape: &[usize]) -> Vec<i64> {
@@ -18,57 +19,96 @@ fn dims_of(shape: &[usize]) -> Vec<i64> {
 impl Variable {
     /// New shape, same elements (`x.reshape`); one entry may be -1.
     pub fn reshape(&self, shape: &[i64]) -> Result<Variable> {
-        let out = self.data().reshape(shape)?;
-        Ok(record("ViewBackward0", out, &[self], |c| {
-            Ok(vec![Some(c.grad.reshape(&dims_of(&c.inputs[0].shape()))?)])
-        }))
+        crate::trace::traced(
+            || (OpKind::Reshape(shape.to_vec()), vec![TraceArg::var(self)]),
+            || {
+                let out = self.data().reshape(shape)?;
+                Ok(record("ViewBackward0", out, &[self], |c| {
+                    Ok(vec![Some(c.grad.reshape(&dims_of(&c.inputs[0].shape()))?)])
+                }))
+            },
+        )
     }
 
     /// All dims flattened into one.
     pub fn flatten(&self) -> Variable {
-        self.reshape(&[-1]).expect("flattening never fails")
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Flatten { start: 0, end: -1 },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || self.reshape(&[-1]).expect("flattening never fails"),
+        )
     }
 
     /// Dims `start..=end` flattened into one (`x.flatten(start, end)`).
     pub fn flatten_dims(&self, start_dim: i64, end_dim: i64) -> Result<Variable> {
-        let shape = self
-            .data()
-            .flatten_dims(start_dim, end_dim)?
-            .shape()
-            .to_vec();
-        self.reshape(&dims_of(&shape))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Flatten {
+                        start: start_dim,
+                        end: end_dim,
+                    },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let shape = self
+                    .data()
+                    .flatten_dims(start_dim, end_dim)?
+                    .shape()
+                    .to_vec();
+                self.reshape(&dims_of(&shape))
+            },
+        )
     }
 
     /// Dims `dim0` and `dim1` swapped (`x.transpose`).
     pub fn transpose(&self, dim0: i64, dim1: i64) -> Result<Variable> {
-        let out = self.data().transpose(dim0, dim1)?;
-        Ok(record("TransposeBackward0", out, &[self], move |c| {
-            Ok(vec![Some(c.grad.transpose(dim0, dim1)?)])
-        }))
+        crate::trace::traced(
+            || (OpKind::Transpose(dim0, dim1), vec![TraceArg::var(self)]),
+            || {
+                let out = self.data().transpose(dim0, dim1)?;
+                Ok(record("TransposeBackward0", out, &[self], move |c| {
+                    Ok(vec![Some(c.grad.transpose(dim0, dim1)?)])
+                }))
+            },
+        )
     }
 
     /// The transpose of a matrix (`x.t()`).
     pub fn t(&self) -> Result<Variable> {
-        match self.dim() {
-            0 | 1 => Ok(self.clone()),
-            _ => {
-                self.data().t()?;
-                self.transpose(0, 1)
-            }
-        }
+        crate::trace::traced(
+            || (OpKind::Transpose(0, -1), vec![TraceArg::var(self)]),
+            || match self.dim() {
+                0 | 1 => Ok(self.clone()),
+                _ => {
+                    self.data().t()?;
+                    self.transpose(0, 1)
+                }
+            },
+        )
     }
 
     /// Dims reordered (`x.permute`).
     pub fn permute(&self, dims: &[i64]) -> Result<Variable> {
-        let out = self.data().permute(dims)?;
-        let r = dims.len();
-        let mut inverse = vec![0i64; r];
-        for (i, &d) in dims.iter().enumerate() {
-            inverse[normalize_dim("permute", d, r)?] = i as i64;
-        }
-        Ok(record("PermuteBackward0", out, &[self], move |c| {
-            Ok(vec![Some(c.grad.permute(&inverse)?)])
-        }))
+        crate::trace::traced(
+            || (OpKind::Permute(dims.to_vec()), vec![TraceArg::var(self)]),
+            || {
+                let out = self.data().permute(dims)?;
+                let r = dims.len();
+                let mut inverse = vec![0i64; r];
+                for (i, &d) in dims.iter().enumerate() {
+                    inverse[normalize_dim("permute", d, r)?] = i as i64;
+                }
+                Ok(record("PermuteBackward0", out, &[self], move |c| {
+                    Ok(vec![Some(c.grad.permute(&inverse)?)])
+                }))
+            },
+        )
     }
 
     /// Dim `source` moved to `destination` (`x.movedim`).
@@ -83,62 +123,102 @@ impl Variable {
 
     /// Dim `dim` removed if its size is 1 (`x.squeeze(dim)`).
     pub fn squeeze_dim(&self, dim: i64) -> Result<Variable> {
-        let shape = self.data().squeeze_dim(dim)?.shape().to_vec();
-        self.reshape(&dims_of(&shape))
+        crate::trace::traced(
+            || (OpKind::Squeeze(Some(dim)), vec![TraceArg::var(self)]),
+            || {
+                let shape = self.data().squeeze_dim(dim)?.shape().to_vec();
+                self.reshape(&dims_of(&shape))
+            },
+        )
     }
 
     /// All size-1 dims removed (`x.squeeze()`).
     pub fn squeeze(&self) -> Variable {
-        let shape = self.data().squeeze().shape().to_vec();
-        self.reshape(&dims_of(&shape))
-            .expect("same number of elements")
+        crate::trace::traced(
+            || (OpKind::Squeeze(None), vec![TraceArg::var(self)]),
+            || {
+                let shape = self.data().squeeze().shape().to_vec();
+                self.reshape(&dims_of(&shape))
+                    .expect("same number of elements")
+            },
+        )
     }
 
     /// A size-1 dim inserted at `dim` (`x.unsqueeze`).
     pub fn unsqueeze(&self, dim: i64) -> Result<Variable> {
-        let shape = self.data().unsqueeze(dim)?.shape().to_vec();
-        self.reshape(&dims_of(&shape))
+        crate::trace::traced(
+            || (OpKind::Unsqueeze(dim), vec![TraceArg::var(self)]),
+            || {
+                let shape = self.data().unsqueeze(dim)?.shape().to_vec();
+                self.reshape(&dims_of(&shape))
+            },
+        )
     }
 
     /// Broadcast to `shape` (`x.expand`); the gradient sums back.
     pub fn expand(&self, shape: &[i64]) -> Result<Variable> {
-        let out = self.data().expand(shape)?;
-        Ok(record("ExpandBackward0", out, &[self], |c| {
-            Ok(vec![Some(sum_to(c.grad, &c.inputs[0].shape())?)])
-        }))
+        crate::trace::traced(
+            || (OpKind::Expand(shape.to_vec()), vec![TraceArg::var(self)]),
+            || {
+                let out = self.data().expand(shape)?;
+                Ok(record("ExpandBackward0", out, &[self], |c| {
+                    Ok(vec![Some(sum_to(c.grad, &c.inputs[0].shape())?)])
+                }))
+            },
+        )
     }
 
     /// A contiguous copy when needed; the gradient passes through.
     pub fn contiguous(&self) -> Variable {
-        let out = self.data().contiguous();
-        record("CloneBackward0", out, &[self], |c| {
-            Ok(vec![Some(c.grad.clone())])
-        })
+        crate::trace::traced(
+            || (OpKind::Identity, vec![TraceArg::var(self)]),
+            || {
+                let out = self.data().contiguous();
+                record("CloneBackward0", out, &[self], |c| {
+                    Ok(vec![Some(c.grad.clone())])
+                })
+            },
+        )
     }
 
     /// `length` entries of `dim` from `start` (`x.narrow`).
     pub fn narrow(&self, dim: i64, start: i64, length: usize) -> Result<Variable> {
-        let x = self.data();
-        let d = normalize_dim("narrow", dim, x.dim())?;
-        let size = x.shape()[d];
-        let s = if start < 0 {
-            start + size as i64
-        } else {
-            start
-        } as usize;
-        let out = x.narrow(dim, start, length)?;
-        Ok(record("NarrowBackward0", out, &[self], move |c| {
-            Ok(vec![Some(pad_dim(c.grad, d, s, size)?)])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Narrow { dim, start, length },
+                    vec![TraceArg::var(self)],
+                )
+            },
+            || {
+                let x = self.data();
+                let d = normalize_dim("narrow", dim, x.dim())?;
+                let size = x.shape()[d];
+                let s = if start < 0 {
+                    start + size as i64
+                } else {
+                    start
+                } as usize;
+                let out = x.narrow(dim, start, length)?;
+                Ok(record("NarrowBackward0", out, &[self], move |c| {
+                    Ok(vec![Some(pad_dim(c.grad, d, s, size)?)])
+                }))
+            },
+        )
     }
 
     /// Entry `index` of `dim`, removing the dim (`x.select`, `x[:, i]`).
     pub fn select(&self, dim: i64, index: i64) -> Result<Variable> {
-        let d = normalize_dim("select", dim, self.dim())?;
-        let size = self.shape().get(d).copied().unwrap_or(1) as i64;
-        let i = if index < 0 { index + size } else { index };
-        self.data().select(dim, index)?;
-        self.narrow(d as i64, i, 1)?.squeeze_dim(d as i64)
+        crate::trace::traced(
+            || (OpKind::Select { dim, index }, vec![TraceArg::var(self)]),
+            || {
+                let d = normalize_dim("select", dim, self.dim())?;
+                let size = self.shape().get(d).copied().unwrap_or(1) as i64;
+                let i = if index < 0 { index + size } else { index };
+                self.data().select(dim, index)?;
+                self.narrow(d as i64, i, 1)?.squeeze_dim(d as i64)
+            },
+        )
     }
 
     /// Pieces of `split_size` along `dim` (`x.split`).
@@ -168,117 +248,182 @@ impl Variable {
 
     /// Variables joined along `dim` (`torch.cat`).
     pub fn cat<V: Borrow<Variable>>(vars: &[V], dim: i64) -> Result<Variable> {
-        let vs: Vec<&Variable> = vars.iter().map(|v| v.borrow()).collect();
-        let datas: Vec<Tensor> = vs.iter().map(|v| v.data()).collect();
-        let out = Tensor::cat(&datas, dim)?;
-        let d = normalize_dim("cat", dim, out.dim())? as i64;
-        let sizes: Vec<usize> = datas
-            .iter()
-            .map(|t| {
-                if t.dim() == 0 {
-                    0
-                } else {
-                    t.shape()[d as usize]
-                }
-            })
-            .collect();
-        Ok(record("CatBackward0", out, &vs, move |c| {
-            let mut start = 0i64;
-            sizes
-                .iter()
-                .enumerate()
-                .map(|(i, &len)| {
-                    let g = if c.needs(i) {
-                        Some(c.grad.narrow(d, start, len)?)
-                    } else {
-                        None
-                    };
-                    start += len as i64;
-                    Ok(g)
-                })
-                .collect()
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Cat(dim),
+                    vars.iter().map(|v| TraceArg::var(v.borrow())).collect(),
+                )
+            },
+            || {
+                let vs: Vec<&Variable> = vars.iter().map(|v| v.borrow()).collect();
+                let datas: Vec<Tensor> = vs.iter().map(|v| v.data()).collect();
+                let out = Tensor::cat(&datas, dim)?;
+                let d = normalize_dim("cat", dim, out.dim())? as i64;
+                let sizes: Vec<usize> = datas
+                    .iter()
+                    .map(|t| {
+                        if t.dim() == 0 {
+                            0
+                        } else {
+                            t.shape()[d as usize]
+                        }
+                    })
+                    .collect();
+                Ok(record("CatBackward0", out, &vs, move |c| {
+                    let mut start = 0i64;
+                    sizes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &len)| {
+                            let g = if c.needs(i) {
+                                Some(c.grad.narrow(d, start, len)?)
+                            } else {
+                                None
+                            };
+                            start += len as i64;
+                            Ok(g)
+                        })
+                        .collect()
+                }))
+            },
+        )
     }
 
     /// Same-shaped variables joined along a new `dim` (`torch.stack`).
     pub fn stack<V: Borrow<Variable>>(vars: &[V], dim: i64) -> Result<Variable> {
-        let vs: Vec<&Variable> = vars.iter().map(|v| v.borrow()).collect();
-        let datas: Vec<Tensor> = vs.iter().map(|v| v.data()).collect();
-        Tensor::stack(&datas, dim)?; // validates shapes and dim
-        let d = if dim < 0 {
-            dim + vs[0].dim() as i64 + 1
-        } else {
-            dim
-        };
-        let ups: Vec<Variable> = vs.iter().map(|v| v.unsqueeze(d)).collect::<Result<_>>()?;
-        Variable::cat(&ups, d)
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Stack(dim),
+                    vars.iter().map(|v| TraceArg::var(v.borrow())).collect(),
+                )
+            },
+            || {
+                let vs: Vec<&Variable> = vars.iter().map(|v| v.borrow()).collect();
+                let datas: Vec<Tensor> = vs.iter().map(|v| v.data()).collect();
+                Tensor::stack(&datas, dim)?; // validates shapes and dim
+                let d = if dim < 0 {
+                    dim + vs[0].dim() as i64 + 1
+                } else {
+                    dim
+                };
+                let ups: Vec<Variable> =
+                    vs.iter().map(|v| v.unsqueeze(d)).collect::<Result<_>>()?;
+                Variable::cat(&ups, d)
+            },
+        )
     }
 
     /// Entries of `dim` at the int64 `index` (`torch.index_select`).
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Variable> {
-        let out = self.data().index_select(dim, index)?;
-        let index = index.clone();
-        Ok(record("IndexSelectBackward0", out, &[self], move |c| {
-            Ok(vec![Some(index_add_into(
-                &c.inputs[0].shape(),
-                dim,
-                &index,
-                c.grad,
-            )?)])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::IndexSelect(dim),
+                    vec![TraceArg::var(self), TraceArg::Tensor(index.clone())],
+                )
+            },
+            || {
+                let out = self.data().index_select(dim, index)?;
+                let index = index.clone();
+                Ok(record("IndexSelectBackward0", out, &[self], move |c| {
+                    Ok(vec![Some(index_add_into(
+                        &c.inputs[0].shape(),
+                        dim,
+                        &index,
+                        c.grad,
+                    )?)])
+                }))
+            },
+        )
     }
 
     /// Values at `index` along `dim` (`torch.gather`).
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Variable> {
-        let out = self.data().gather(dim, index)?;
-        let index = index.clone();
-        Ok(record("GatherBackward0", out, &[self], move |c| {
-            Ok(vec![Some(scatter_add_into(
-                &c.inputs[0].shape(),
-                dim,
-                &index,
-                c.grad,
-            )?)])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Gather(dim),
+                    vec![TraceArg::var(self), TraceArg::Tensor(index.clone())],
+                )
+            },
+            || {
+                let out = self.data().gather(dim, index)?;
+                let index = index.clone();
+                Ok(record("GatherBackward0", out, &[self], move |c| {
+                    Ok(vec![Some(scatter_add_into(
+                        &c.inputs[0].shape(),
+                        dim,
+                        &index,
+                        c.grad,
+                    )?)])
+                }))
+            },
+        )
     }
 
     /// `a` where `cond`, else `b`, broadcast (`torch.where`).
     pub fn where_cond(cond: &Tensor, a: &Variable, b: &Variable) -> Result<Variable> {
-        let out = Tensor::where_cond(cond, &a.data(), &b.data())?;
-        let cond = cond.clone();
-        Ok(record("WhereBackward0", out, &[a, b], move |c| {
-            let g = c.grad;
-            let zero = Variable::constant(Tensor::zeros_dtype(&[], g.dtype()));
-            Ok(vec![
-                c.needs(0)
-                    .then(|| {
-                        sum_to(
-                            &Variable::where_cond(&cond, g, &zero)?,
-                            &c.inputs[0].shape(),
-                        )
-                    })
-                    .transpose()?,
-                c.needs(1)
-                    .then(|| {
-                        sum_to(
-                            &Variable::where_cond(&cond, &zero, g)?,
-                            &c.inputs[1].shape(),
-                        )
-                    })
-                    .transpose()?,
-            ])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::Where,
+                    vec![
+                        TraceArg::Tensor(cond.clone()),
+                        TraceArg::var(a),
+                        TraceArg::var(b),
+                    ],
+                )
+            },
+            || {
+                let out = Tensor::where_cond(cond, &a.data(), &b.data())?;
+                let cond = cond.clone();
+                Ok(record("WhereBackward0", out, &[a, b], move |c| {
+                    let g = c.grad;
+                    let zero = Variable::constant(Tensor::zeros_dtype(&[], g.dtype()));
+                    Ok(vec![
+                        c.needs(0)
+                            .then(|| {
+                                sum_to(
+                                    &Variable::where_cond(&cond, g, &zero)?,
+                                    &c.inputs[0].shape(),
+                                )
+                            })
+                            .transpose()?,
+                        c.needs(1)
+                            .then(|| {
+                                sum_to(
+                                    &Variable::where_cond(&cond, &zero, g)?,
+                                    &c.inputs[1].shape(),
+                                )
+                            })
+                            .transpose()?,
+                    ])
+                }))
+            },
+        )
     }
 
     /// `value` where the bool `mask` holds (`x.masked_fill`).
     pub fn masked_fill(&self, mask: &Variable, value: f64) -> Result<Variable> {
-        let m = mask.data();
-        let out = self.data().masked_fill(&m, value)?;
-        Ok(record("MaskedFillBackward0", out, &[self], move |c| {
-            Ok(vec![Some(
-                c.grad.masked_fill(&Variable::constant(m.clone()), 0.0)?,
-            )])
-        }))
+        crate::trace::traced(
+            || {
+                (
+                    OpKind::MaskedFill(value),
+                    vec![TraceArg::var(self), TraceArg::var(mask)],
+                )
+            },
+            || {
+                let m = mask.data();
+                let out = self.data().masked_fill(&m, value)?;
+                Ok(record("MaskedFillBackward0", out, &[self], move |c| {
+                    Ok(vec![Some(
+                        c.grad.masked_fill(&Variable::constant(m.clone()), 0.0)?,
+                    )])
+                }))
+            },
+        )
     }
 }
 

@@ -1,0 +1,94 @@
+//! Exports the ONNX check set (MLP, LeNet-5 with BatchNorm, ResNet-8, a
+//! 2-layer LSTM text model, a bidirectional GRU text model, a Transformer
+//! encoder layer) into a folder, with inputs and torchlet's outputs for
+//! two batch sizes as `.npy`, and a `manifest.txt` for
+//! `onnx-export/scripts/check_onnx.py`:
+//!
+//! ```sh
+//! cargo run --release -p torchlet-onnx --example export_models -- OUT_DIR [--opset N]
+//! python3 onnx-export/scripts/check_onnx.py OUT_DIR
+//! ```
+
+#[path = "../tests/common/models.rs"]
+mod models;
+#[path = "../tests/common/npy.rs"]
+mod npy;
+
+use std::error::Error;
+use std::path::PathBuf;
+
+use torchlet_autograd::no_grad;
+use torchlet_onnx::{export_to_file, ExportOptions, DEFAULT_OPSET};
+
+/// Batch sizes the checks run (the first is the traced example).
+const BATCHES: [usize; 2] = [3, 5];
+/// Sequence lengths for models with a sequence axis, per batch size.
+const SEQ_LENS: [usize; 2] = [7, 11];
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut args = std::env::args().skip(1);
+    let mut dir = None;
+    let mut opset = DEFAULT_OPSET;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--opset" => opset = args.next().ok_or("--opset needs a value")?.parse()?,
+            _ => dir = Some(PathBuf::from(a)),
+        }
+    }
+    let dir = dir.ok_or("usage: export_models OUT_DIR [--opset N]")?;
+    std::fs::create_dir_all(&dir)?;
+    let mut manifest = String::new();
+    let mut failures = 0;
+    for m in models::all_models()? {
+        let mut options = ExportOptions::with_opset(opset);
+        if m.sequence {
+            options = options.with_sequence_axis();
+            if m.name == "transformer_encoder" {
+                options.output_dynamic_axes.push((1, "sequence".into()));
+            }
+        }
+        options.doc_string = format!("torchlet ONNX check model {}", m.name);
+        let path = dir.join(format!("{}.onnx", m.name));
+        let example = m.example(BATCHES[0], 1);
+        if let Err(e) = export_to_file(m.module.as_ref(), &example, &path, &options) {
+            eprintln!("FAIL {}: {e}", m.name);
+            failures += 1;
+            continue;
+        }
+        for (i, &n) in BATCHES.iter().enumerate() {
+            let x = with_len(&m, n, SEQ_LENS[i], 10 + i as u64);
+            let y = no_grad(|| m.module.forward(&x))?;
+            npy::write_npy(&dir.join(format!("{}_in_{i}.npy", m.name)), &x.data())?;
+            npy::write_npy(&dir.join(format!("{}_out_{i}.npy", m.name)), &y.data())?;
+        }
+        manifest.push_str(m.name);
+        manifest.push('\n');
+        println!("exported {}", path.display());
+    }
+    std::fs::write(dir.join("manifest.txt"), manifest)?;
+    if failures > 0 {
+        return Err(format!("{failures} model(s) failed to export").into());
+    }
+    Ok(())
+}
+
+/// An input of batch `n`; sequence models also get another length.
+fn with_len(m: &models::TestModel, n: usize, len: usize, seed: u64) -> torchlet_autograd::Variable {
+    use models::InputKind;
+    if !m.sequence {
+        return m.example(n, seed);
+    }
+    let other = models::TestModel {
+        name: m.name,
+        module: Box::new(torchlet_nn::Identity),
+        input: match m.input {
+            InputKind::Tokens { vocab, .. } => InputKind::Tokens { len, vocab },
+            InputKind::Float(s) => {
+                let shape: &'static [usize] = Box::leak(vec![len, s[1]].into_boxed_slice());
+                InputKind::Float(shape)
+            }
+        },
+        sequence: true,
+    };
+    other.example(n, seed)
+}

@@ -1,0 +1,204 @@
+//! The IR ([`Graph`]) as an ONNX `ModelProto`, and writing it to a file.
+
+use std::path::Path;
+
+use prost::Message;
+use torchlet_tensor::{DType, Tensor};
+
+use crate::error::{OnnxError, Result};
+use crate::ir::{Attr, Dim, Graph, ValueInfo};
+use crate::proto::attribute_proto::AttributeType;
+use crate::proto::tensor_proto::DataType;
+use crate::proto::tensor_shape_proto::{dimension, Dimension};
+use crate::proto::{
+    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+};
+
+/// Model-level metadata written into the `ModelProto`.
+pub(crate) struct ModelMeta<'a> {
+    pub opset: i64,
+    pub producer_name: &'a str,
+    pub producer_version: &'a str,
+    pub doc_string: &'a str,
+    pub graph_name: &'a str,
+    pub metadata: &'a [(String, String)],
+}
+
+/// The IR version that goes with an opset (onnx/helper.py's table).
+pub(crate) fn ir_version(opset: i64) -> i64 {
+    match opset {
+        ..=14 => 7,
+        15..=18 => 8,
+        19..=20 => 9,
+        _ => 10,
+    }
+}
+
+fn data_type(dtype: DType) -> DataType {
+    match dtype {
+        DType::F32 => DataType::Float,
+        DType::F64 => DataType::Double,
+        DType::I64 => DataType::Int64,
+        DType::Bool => DataType::Bool,
+    }
+}
+
+/// A tensor as a `TensorProto` (little-endian `raw_data`).
+pub(crate) fn tensor_proto(name: &str, t: &Tensor) -> Result<TensorProto> {
+    let raw: Vec<u8> = match t.dtype() {
+        DType::F32 => t
+            .to_vec::<f32>()?
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        DType::F64 => t
+            .to_vec::<f64>()?
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        DType::I64 => t
+            .to_vec::<i64>()?
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
+        DType::Bool => t.to_vec::<bool>()?.iter().map(|&v| v as u8).collect(),
+    };
+    Ok(TensorProto {
+        dims: t.shape().iter().map(|&d| d as i64).collect(),
+        data_type: Some(data_type(t.dtype()) as i32),
+        name: Some(name.to_string()),
+        raw_data: Some(raw),
+        ..Default::default()
+    })
+}
+
+fn attribute(name: &str, value: &Attr) -> AttributeProto {
+    let mut a = AttributeProto {
+        name: Some(name.to_string()),
+        ..Default::default()
+    };
+    let kind = match value {
+        Attr::Int(i) => {
+            a.i = Some(*i);
+            AttributeType::Int
+        }
+        Attr::Ints(v) => {
+            a.ints = v.clone();
+            AttributeType::Ints
+        }
+        Attr::Float(f) => {
+            a.f = Some(*f);
+            AttributeType::Float
+        }
+        Attr::Floats(v) => {
+            a.floats = v.clone();
+            AttributeType::Floats
+        }
+        Attr::Str(s) => {
+            a.s = Some(s.clone().into_bytes());
+            AttributeType::String
+        }
+    };
+    a.r#type = Some(kind as i32);
+    a
+}
+
+fn value_info(v: &ValueInfo) -> ValueInfoProto {
+    let dim = v
+        .dims
+        .iter()
+        .map(|d| Dimension {
+            denotation: None,
+            value: Some(match d {
+                Dim::Fixed(n) => dimension::Value::DimValue(*n as i64),
+                Dim::Symbol(s) => dimension::Value::DimParam(s.clone()),
+            }),
+        })
+        .collect();
+    ValueInfoProto {
+        name: Some(v.name.clone()),
+        r#type: Some(TypeProto {
+            denotation: None,
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: Some(data_type(v.dtype) as i32),
+                shape: Some(TensorShapeProto { dim }),
+            })),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The graph as a complete `ModelProto`.
+pub(crate) fn model_proto(graph: &Graph, meta: &ModelMeta<'_>) -> Result<ModelProto> {
+    let node = graph
+        .nodes
+        .iter()
+        .map(|n| NodeProto {
+            input: n.inputs.clone(),
+            output: n.outputs.clone(),
+            name: Some(n.name.clone()),
+            op_type: Some(n.op_type.clone()),
+            domain: Some(String::new()),
+            attribute: n.attrs.iter().map(|(k, v)| attribute(k, v)).collect(),
+            ..Default::default()
+        })
+        .collect();
+    let initializer = graph
+        .initializers
+        .iter()
+        .map(|(name, t)| tensor_proto(name, t))
+        .collect::<Result<Vec<_>>>()?;
+    let graph = GraphProto {
+        node,
+        name: Some(meta.graph_name.to_string()),
+        initializer,
+        input: graph.inputs.iter().map(value_info).collect(),
+        output: graph.outputs.iter().map(value_info).collect(),
+        ..Default::default()
+    };
+    Ok(ModelProto {
+        ir_version: Some(ir_version(meta.opset)),
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(meta.opset),
+        }],
+        producer_name: Some(meta.producer_name.to_string()),
+        producer_version: Some(meta.producer_version.to_string()),
+        doc_string: Some(meta.doc_string.to_string()),
+        graph: Some(graph),
+        metadata_props: meta
+            .metadata
+            .iter()
+            .map(|(k, v)| StringStringEntryProto {
+                key: Some(k.clone()),
+                value: Some(v.clone()),
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// Writes `model` to `path` through a temporary file in the same folder,
+/// synced and renamed, so a crash never leaves a half-written model.
+pub fn save_model(model: &ModelProto, path: impl AsRef<Path>) -> Result<()> {
+    use std::io::Write;
+    let path = path.as_ref();
+    let io = |source| OnnxError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&model.encode_to_vec())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}

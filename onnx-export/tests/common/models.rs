@@ -1,0 +1,197 @@
+//! The models the ONNX checks export (shared by the `export_models`
+//! example and the integration tests through `#[path]`).
+#![allow(dead_code)]
+
+use std::error::Error;
+
+use torchlet_autograd::{no_grad, Variable};
+use torchlet_nn::{
+    Embedding, Linear, Module, Result as NnResult, RnnOptions, TransformerEncoderLayer,
+    TransformerEncoderLayerOptions, GRU, LSTM,
+};
+use torchlet_tensor::{manual_seed, Tensor};
+use torchlet_vision::models::{mlp, LeNet5, ResNet};
+
+/// `embed Embedding(50,16,padding_idx=0) - lstm LSTM(16,24,num_layers=2,
+/// batch_first) - head Linear(24,4)` on the last layer's final hidden state.
+pub struct TextLstm {
+    embed: Embedding,
+    lstm: LSTM,
+    head: Linear,
+}
+
+impl Module for TextLstm {
+    fn forward(&self, x: &Variable) -> NnResult<Variable> {
+        let (_, h_n, _) = self
+            .lstm
+            .forward_with_state(&self.embed.forward(x)?, None)?;
+        self.head.forward(&h_n.select(0, -1)?)
+    }
+
+    fn children(&self) -> Vec<(&str, &dyn Module)> {
+        vec![
+            ("embed", &self.embed),
+            ("lstm", &self.lstm),
+            ("head", &self.head),
+        ]
+    }
+}
+
+/// `embed Embedding(50,16) - gru GRU(16,12,bidirectional,batch_first) -
+/// head Linear(24,4)` on the output's last time step.
+pub struct TextGru {
+    embed: Embedding,
+    gru: GRU,
+    head: Linear,
+}
+
+impl Module for TextGru {
+    fn forward(&self, x: &Variable) -> NnResult<Variable> {
+        let out = self.gru.forward(&self.embed.forward(x)?)?;
+        self.head.forward(&out.select(1, -1)?)
+    }
+
+    fn children(&self) -> Vec<(&str, &dyn Module)> {
+        vec![
+            ("embed", &self.embed),
+            ("gru", &self.gru),
+            ("head", &self.head),
+        ]
+    }
+}
+
+/// What a test model takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// Float images / features of this per-sample shape.
+    Float(&'static [usize]),
+    /// Token ids `[N, T]` below this vocabulary size.
+    Tokens {
+        /// Sequence length.
+        len: usize,
+        /// Vocabulary size.
+        vocab: usize,
+    },
+}
+
+/// One model of the check set.
+pub struct TestModel {
+    /// File stem.
+    pub name: &'static str,
+    /// The model (eval mode, non-trivial BatchNorm statistics).
+    pub module: Box<dyn Module>,
+    /// Its input.
+    pub input: InputKind,
+    /// Whether axis 1 of the input is a dynamic sequence axis.
+    pub sequence: bool,
+}
+
+impl TestModel {
+    /// A seeded input of batch size `n` (sequence length `len` for text).
+    pub fn example(&self, n: usize, seed: u64) -> Variable {
+        manual_seed(seed);
+        let t = match self.input {
+            InputKind::Float(shape) => {
+                let mut s = vec![n];
+                s.extend_from_slice(shape);
+                Tensor::rand(&s)
+            }
+            InputKind::Tokens { len, vocab } => {
+                Tensor::randint(0, vocab as i64, &[n, len]).expect("valid range")
+            }
+        };
+        Variable::constant(t)
+    }
+}
+
+/// Runs a few train-mode batches so BatchNorm's running statistics are not
+/// the identity, then switches to eval.
+fn settle(module: &dyn Module, shape: &[usize]) -> NnResult<()> {
+    module.train();
+    for _ in 0..3 {
+        let x = Variable::constant(Tensor::randn(shape).mul_scalar(2.0).add_scalar(0.5));
+        no_grad(|| module.forward(&x))?;
+    }
+    module.eval();
+    Ok(())
+}
+
+/// The six checked models: MLP, LeNet-5 with BatchNorm, ResNet-8, a
+/// 2-layer LSTM text model, a bidirectional GRU text model and a
+/// Transformer encoder layer.
+pub fn all_models() -> Result<Vec<TestModel>, Box<dyn Error>> {
+    manual_seed(7);
+    let lenet = LeNet5::with_batch_norm()?;
+    settle(&lenet, &[8, 1, 28, 28])?;
+    let resnet = ResNet::resnet8(3, 10)?;
+    settle(&resnet, &[8, 3, 32, 32])?;
+    let text_lstm = TextLstm {
+        embed: Embedding::with_padding(50, 16, Some(0))?,
+        lstm: LSTM::with_options(
+            16,
+            24,
+            RnnOptions::default().num_layers(2).batch_first(true),
+        )?,
+        head: Linear::new(24, 4)?,
+    };
+    let text_gru = TextGru {
+        embed: Embedding::new(50, 16)?,
+        gru: GRU::with_options(
+            16,
+            12,
+            RnnOptions::default().bidirectional(true).batch_first(true),
+        )?,
+        head: Linear::new(24, 4)?,
+    };
+    let encoder = TransformerEncoderLayer::with_options(
+        16,
+        4,
+        TransformerEncoderLayerOptions {
+            dim_feedforward: 32,
+            batch_first: true,
+            ..Default::default()
+        },
+    )?;
+    let models = vec![
+        TestModel {
+            name: "mlp",
+            module: Box::new(mlp()?),
+            input: InputKind::Float(&[1, 28, 28]),
+            sequence: false,
+        },
+        TestModel {
+            name: "lenet_bn",
+            module: Box::new(lenet),
+            input: InputKind::Float(&[1, 28, 28]),
+            sequence: false,
+        },
+        TestModel {
+            name: "resnet8",
+            module: Box::new(resnet),
+            input: InputKind::Float(&[3, 32, 32]),
+            sequence: false,
+        },
+        TestModel {
+            name: "text_lstm",
+            module: Box::new(text_lstm),
+            input: InputKind::Tokens { len: 7, vocab: 50 },
+            sequence: true,
+        },
+        TestModel {
+            name: "text_bigru",
+            module: Box::new(text_gru),
+            input: InputKind::Tokens { len: 7, vocab: 50 },
+            sequence: true,
+        },
+        TestModel {
+            name: "transformer_encoder",
+            module: Box::new(encoder),
+            input: InputKind::Float(&[7, 16]),
+            sequence: true,
+        },
+    ];
+    for m in &models {
+        m.module.eval();
+    }
+    Ok(models)
+}

@@ -1,0 +1,133 @@
+//! The exported graphs' structure, metadata and errors.
+
+use torchlet_autograd::{record, Variable};
+use torchlet_nn::{
+    AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, Module, ReLU,
+    Result as NnResult, Sequential,
+};
+use torchlet_onnx::proto::tensor_shape_proto::dimension::Value as DimValue;
+use torchlet_onnx::{export, ExportOptions, OnnxError};
+use torchlet_tensor::Tensor;
+
+fn ops(m: &torchlet_onnx::ModelProto) -> Vec<String> {
+    let g = m.graph.as_ref().unwrap();
+    g.node.iter().map(|n| n.op_type().to_string()).collect()
+}
+
+#[test]
+fn mlp_graph_names_and_metadata() {
+    let model = Sequential::new()
+        .append(Flatten::new())
+        .append(Linear::new(12, 8).unwrap())
+        .append(ReLU)
+        .append(Dropout::new(0.5).unwrap())
+        .append(Linear::new(8, 3).unwrap());
+    model.train();
+    let x = Variable::constant(Tensor::rand(&[2, 3, 4]));
+    let m = export(&model, &x, &ExportOptions::default()).unwrap();
+    // Dropout is gone in eval; the training flag is restored.
+    assert_eq!(ops(&m), ["Flatten", "Gemm", "Relu", "Gemm"]);
+    assert!(model.is_training());
+    let g = m.graph.as_ref().unwrap();
+    let inits: Vec<&str> = g.initializer.iter().map(|t| t.name()).collect();
+    assert_eq!(inits, ["1.weight", "1.bias", "4.weight", "4.bias"]);
+    assert_eq!(m.opset_import[0].version(), 17);
+    assert_eq!(m.ir_version(), 8);
+    assert_eq!(m.producer_name(), "torchlet");
+    assert_eq!(m.producer_version(), env!("CARGO_PKG_VERSION"));
+    assert_eq!(g.input[0].name(), "input");
+    assert_eq!(g.output[0].name(), "output");
+    let dims = |v: &torchlet_onnx::proto::ValueInfoProto| -> Vec<DimValue> {
+        match v.r#type.as_ref().unwrap().value.as_ref().unwrap() {
+            torchlet_onnx::proto::type_proto::Value::TensorType(t) => t
+                .shape
+                .as_ref()
+                .unwrap()
+                .dim
+                .iter()
+                .map(|d| d.value.clone().unwrap())
+                .collect(),
+            _ => unreachable!(),
+        }
+    };
+    assert_eq!(
+        dims(&g.input[0]),
+        [
+            DimValue::DimParam("batch".into()),
+            DimValue::DimValue(3),
+            DimValue::DimValue(4)
+        ]
+    );
+    assert_eq!(
+        dims(&g.output[0]),
+        [DimValue::DimParam("batch".into()), DimValue::DimValue(3)]
+    );
+    // the last node writes the graph output
+    assert_eq!(g.node.last().unwrap().output, ["output"]);
+}
+
+#[test]
+fn batch_norm_uses_buffers_by_name() {
+    let model = Sequential::new()
+        .append(Conv2d::new(1, 2, 3).unwrap())
+        .append(BatchNorm2d::new(2).unwrap())
+        .append(AdaptiveAvgPool2d::new([1, 1]));
+    let x = Variable::constant(Tensor::rand(&[1, 1, 5, 5]));
+    let m = export(&model, &x, &ExportOptions::with_opset(13)).unwrap();
+    assert_eq!(ops(&m), ["Conv", "BatchNormalization", "GlobalAveragePool"]);
+    let g = m.graph.as_ref().unwrap();
+    let bn = &g.node[1];
+    assert_eq!(
+        bn.input,
+        [
+            "/Conv_1_output",
+            "1.weight",
+            "1.bias",
+            "1.running_mean",
+            "1.running_var"
+        ]
+    );
+    assert_eq!(m.ir_version(), 7);
+}
+
+/// A module whose op records a graph node without telling the tracer.
+struct Custom;
+
+impl Module for Custom {
+    fn forward(&self, x: &Variable) -> NnResult<Variable> {
+        let w = Variable::parameter(Tensor::ones(&[1]));
+        let out = x.data().mul_scalar(3.0);
+        Ok(record("MyCustomOp", out, &[x, &w], |c| {
+            Ok(vec![Some(c.grad.clone()), None])
+        }))
+    }
+}
+
+#[test]
+fn an_unmapped_op_fails_naming_it() {
+    let x = Variable::constant(Tensor::rand(&[2, 3]));
+    let err = export(&Custom, &x, &ExportOptions::default()).unwrap_err();
+    assert!(matches!(err, OnnxError::Unsupported { ref op, .. } if op == "MyCustomOp"));
+    assert!(err.to_string().contains("MyCustomOp"), "{err}");
+
+    let pool = AdaptiveAvgPool2d::new([2, 2]);
+    let x = Variable::constant(Tensor::rand(&[1, 1, 5, 5]));
+    let err = export(&pool, &x, &ExportOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("AdaptiveAvgPool2d") && msg.contains("[5, 5]"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn opset_outside_the_range_is_an_error() {
+    let x = Variable::constant(Tensor::rand(&[2, 3]));
+    for opset in [12, 22] {
+        let err = export(&ReLU, &x, &ExportOptions::with_opset(opset)).unwrap_err();
+        assert!(matches!(err, OnnxError::Options(_)), "{err}");
+    }
+    // an identity model still has an output
+    let m = export(&Dropout::new(0.1).unwrap(), &x, &ExportOptions::default()).unwrap();
+    assert_eq!(ops(&m), ["Identity"]);
+}
