@@ -306,7 +306,7 @@ pub enum OpKind {
     /// `F.embedding`: inputs `[indices (tensor), weight]`.
     Embedding,
     /// A recurrent layer (all its layers and directions): inputs
-    /// `[x, h0?, c0?]` then, per layer and direction,
+    /// `[x, h0?, c0?]` then, per layer and direction (forward first),
     /// `w_ih, w_hh, b_ih?, b_hh?`; outputs `[output, h_n]` (`c_n` too for
     /// an LSTM). Weights use PyTorch's gate order.
     Rnn {
@@ -437,6 +437,14 @@ impl TraceOutput for (Variable, Variable) {
 impl TraceOutput for (Variable, (Variable, Variable)) {
     fn outputs(&self) -> Option<Vec<Variable>> {
         Some(vec![self.0.clone(), self.1 .0.clone(), self.1 .1.clone()])
+    }
+}
+
+impl TraceOutput for (Variable, Variable, Option<Variable>) {
+    fn outputs(&self) -> Option<Vec<Variable>> {
+        let mut out = vec![self.0.clone(), self.1.clone()];
+        out.extend(self.2.clone());
+        Some(out)
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use torchlet_autograd::{functional, Variable};
+use torchlet_autograd::{functional, trace, Variable};
 use torchlet_tensor::{with_global_generator, Tensor};
 
 use crate::error::{NnError, Result};
@@ -434,6 +434,58 @@ impl RnnCore {
     /// `h_n` (and `c_n` for an LSTM), `[D * num_layers, N, H]`; with
     /// `lengths`, each sequence of the padded batch stops at its length.
     fn run(
+        &self,
+        x: &Variable,
+        h0: Option<&Variable>,
+        c0: Option<&Variable>,
+        lengths: Option<&[usize]>,
+    ) -> Result<(Variable, Variable, Option<Variable>)> {
+        // Traced as one op (exporters write one ONNX RNN/LSTM/GRU node).
+        trace::traced(
+            || self.trace_kind(x, h0, c0, lengths.is_some()),
+            || self.run_layers(x, h0, c0, lengths),
+        )
+    }
+
+    /// How [`RnnCore::run`] appears in a trace.
+    fn trace_kind(
+        &self,
+        x: &Variable,
+        h0: Option<&Variable>,
+        c0: Option<&Variable>,
+        with_lengths: bool,
+    ) -> (trace::OpKind, Vec<trace::TraceArg>) {
+        use trace::{OpKind, RnnCell, TraceArg};
+        if with_lengths {
+            return (OpKind::Other("RNN with lengths"), vec![TraceArg::var(x)]);
+        }
+        let cell = match self.cell {
+            Cell::Tanh => RnnCell::Tanh,
+            Cell::Relu => RnnCell::Relu,
+            Cell::Lstm => RnnCell::Lstm,
+            Cell::Gru => RnnCell::Gru,
+        };
+        let mut args = vec![TraceArg::var(x), TraceArg::opt(h0), TraceArg::opt(c0)];
+        for w in &self.weights {
+            args.extend([TraceArg::var(&w.w_ih), TraceArg::var(&w.w_hh)]);
+            args.extend([
+                TraceArg::opt(w.b_ih.as_ref()),
+                TraceArg::opt(w.b_hh.as_ref()),
+            ]);
+        }
+        let o = self.options;
+        let kind = OpKind::Rnn {
+            cell,
+            hidden_size: self.hidden_size,
+            num_layers: o.num_layers,
+            bidirectional: o.bidirectional,
+            batch_first: o.batch_first,
+            bias: o.bias,
+        };
+        (kind, args)
+    }
+
+    fn run_layers(
         &self,
         x: &Variable,
         h0: Option<&Variable>,

@@ -17,6 +17,8 @@ pub enum Attr {
     Floats(Vec<f32>),
     /// A string.
     Str(String),
+    /// A list of strings.
+    Strs(Vec<String>),
 }
 
 /// One ONNX node.

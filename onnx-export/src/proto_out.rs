@@ -99,6 +99,10 @@ fn attribute(name: &str, value: &Attr) -> AttributeProto {
             a.s = Some(s.clone().into_bytes());
             AttributeType::String
         }
+        Attr::Strs(v) => {
+            a.strings = v.iter().map(|s| s.clone().into_bytes()).collect();
+            AttributeType::Strings
+        }
     };
     a.r#type = Some(kind as i32);
     a
