@@ -4,7 +4,11 @@
 //!   BatchNorm on the 10k digits embedded in torchlet-vision, Adam lr 1e-3,
 //!   batch 64, 5 epochs, seed 0) and writes a run folder: `model.safetensors`,
 //!   `config.json`, `metrics.csv`, `curves.png`.
+//!   With `--dataset fortunes --model bag|lstm|gru|charlm` it trains a text
+//!   model on fortunes-4 instead (the run also holds `vocab.json`).
 //! - `torchlet eval --run DIR`: reloads a run and prints its test accuracy.
+//! - `torchlet generate --run DIR --prompt TEXT --len N`: continues a
+//!   prompt with a character-level language model run.
 //! - `torchlet predict --run DIR IMAGE...`: classifies PNG/JPEG images.
 //! - `torchlet seed` (also the default with no subcommand): the seed
 //!   course's tensor walkthrough.
@@ -27,6 +31,8 @@ mod plot;
 mod predict;
 mod run;
 mod seed;
+mod text;
+mod text_train;
 mod train;
 
 /// PyTorch's stack rebuilt in Rust: train, evaluate and query models, or
@@ -43,8 +49,9 @@ enum Command {
     /// Print the seed course's tensor walkthrough: creating tensors,
     /// reshaping, reductions, element access, sigmoid and softmax.
     Seed,
-    /// Train a model on MNIST and save the run (model, config, metrics,
-    /// curves); ends with `test accuracy: 0.XXXX`.
+    /// Train a model on MNIST (or, with `--dataset fortunes`, a text
+    /// model) and save the run (model, config, metrics, curves); ends with
+    /// `test accuracy: 0.XXXX`.
     Train(train::TrainArgs),
     /// Reload a run and print its test accuracy.
     Eval {
@@ -57,6 +64,26 @@ enum Command {
         /// Compute threads.
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Continue a prompt with a character-level language model run
+    /// (`torchlet train --dataset fortunes --model charlm`).
+    Generate {
+        /// The run folder `torchlet train` wrote.
+        #[arg(long)]
+        run: PathBuf,
+        /// The text to continue.
+        #[arg(long)]
+        prompt: String,
+        /// Characters to generate.
+        #[arg(long, default_value_t = 200)]
+        len: usize,
+        /// Sampling temperature: 0 always picks the likeliest character,
+        /// higher values are more surprising.
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f64,
+        /// Seed of the sampling.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Print the predicted class and the class probabilities of images
     /// (PNG/JPEG, any size; converted to 28x28 grey like MNIST).
@@ -75,8 +102,34 @@ fn main() -> ExitCode {
     let result: Result<(), Box<dyn Error>> = match cli.command.unwrap_or(Command::Seed) {
         Command::Seed => seed::walkthrough(&mut std::io::stdout().lock()),
         Command::Train(args) => train::train(&args),
-        Command::Eval { run, data, threads } => train::eval(&run, data.as_deref(), threads),
-        Command::Predict { run, images } => predict::predict(&run, &images),
+        Command::Eval { run, data, threads } => {
+            if text::is_text_run(&run) {
+                if let Some(t) = threads {
+                    torchlet_tensor::set_num_threads(t.max(1));
+                }
+                text_train::eval(&run, data.as_deref())
+            } else {
+                train::eval(&run, data.as_deref(), threads)
+            }
+        }
+        Command::Generate {
+            run,
+            prompt,
+            len,
+            temperature,
+            seed,
+        } => text::generate(&run, &prompt, len, temperature, seed),
+        Command::Predict { run, images } => {
+            if text::is_text_run(&run) {
+                Err(format!(
+                    "{} is a text run; predict classifies images (use eval, or generate for a charlm run)",
+                    run.display()
+                )
+                .into())
+            } else {
+                predict::predict(&run, &images)
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

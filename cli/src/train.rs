@@ -16,12 +16,30 @@ use crate::run::{
 /// The model to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModelKind {
-    /// 784-256-128-10 multilayer perceptron.
+    /// MNIST: 784-256-128-10 multilayer perceptron.
     Mlp,
-    /// LeNet-5 with BatchNorm after both convolutions.
+    /// MNIST: LeNet-5 with BatchNorm after both convolutions (the default).
     Lenet,
-    /// CIFAR-style ResNet-8.
+    /// MNIST: CIFAR-style ResNet-8.
     Resnet,
+    /// fortunes: bag of word and subword embeddings (the default).
+    Bag,
+    /// fortunes: word embeddings, an LSTM, a linear head.
+    Lstm,
+    /// fortunes: word embeddings, a bidirectional GRU, a linear head.
+    Gru,
+    /// fortunes: a character-level LSTM language model (see `generate`).
+    Charlm,
+}
+
+/// The dataset to train on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatasetKind {
+    /// Handwritten digits (embedded MNIST-10k, or `--data DIR`).
+    Mnist,
+    /// fortunes-4 text classification (embedded, or `--data DIR` with
+    /// train.tsv and test.tsv).
+    Fortunes,
 }
 
 /// The optimizer.
@@ -48,24 +66,31 @@ pub enum ScheduleKind {
 /// Options of `torchlet train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Model.
-    #[arg(long, value_enum, default_value = "lenet")]
-    pub model: ModelKind,
-    /// Epochs.
-    #[arg(long, default_value_t = 5)]
-    pub epochs: usize,
-    /// Training batch size.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    /// Learning rate (default: 1e-3 for Adam/AdamW, 0.01 for SGD).
+    /// Dataset.
+    #[arg(long, value_enum, default_value = "mnist")]
+    pub dataset: DatasetKind,
+    /// Model (default: lenet for mnist, bag for fortunes).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// Epochs (default: 5 for mnist; 10 for the text classifiers, 5 for
+    /// charlm).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Training batch size (default: 64 for mnist; 16 for bag, 32 for the
+    /// other text models).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate (default: 1e-3 for Adam/AdamW, 0.01 for SGD on
+    /// mnist; 1e-2 for bag, 2e-3 for lstm and gru, 5e-3 for charlm).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Optimizer.
     #[arg(long, value_enum, default_value = "adam")]
     pub optimizer: OptimizerKind,
-    /// Learning-rate schedule.
-    #[arg(long, value_enum, default_value = "constant")]
-    pub schedule: ScheduleKind,
+    /// Learning-rate schedule (default: constant for mnist, cosine for
+    /// fortunes).
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleKind>,
     /// Seed of the initial weights and of the shuffling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -73,7 +98,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// Folder with MNIST's IDX files (default: the 10k digits embedded in
-    /// torchlet: 8,000 train / 2,000 test).
+    /// torchlet: 8,000 train / 2,000 test), or with fortunes' train.tsv
+    /// and test.tsv.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Run folder (default: runs/<model>-<UTC timestamp>).
@@ -111,15 +137,20 @@ fn model_name(kind: ModelKind) -> &'static str {
         ModelKind::Mlp => "mlp",
         ModelKind::Lenet => "lenet",
         ModelKind::Resnet => "resnet",
+        ModelKind::Bag => "bag",
+        ModelKind::Lstm => "lstm",
+        ModelKind::Gru => "gru",
+        ModelKind::Charlm => "charlm",
     }
 }
 
-/// Runs `torchlet train`.
-pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
-    if args.epochs == 0 {
+/// Checks the options every dataset shares, sets the thread count, and
+/// returns the model's name.
+fn check_common(args: &TrainArgs) -> Result<&'static str, BoxError> {
+    if args.epochs == Some(0) {
         bail!("--epochs must be at least 1");
     }
-    if args.batch_size == 0 {
+    if args.batch_size == Some(0) {
         bail!("--batch-size must be at least 1");
     }
     if let Some(t) = args.threads {
@@ -128,8 +159,28 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
         }
         torchlet_tensor::set_num_threads(t);
     }
-    let name = model_name(args.model);
-    let out = match &args.out {
+    let text = args.dataset == DatasetKind::Fortunes;
+    let model = args.model.unwrap_or(if text {
+        ModelKind::Bag
+    } else {
+        ModelKind::Lenet
+    });
+    let name = model_name(model);
+    let text_model = crate::text::TEXT_MODELS.contains(&name);
+    if text && !text_model {
+        bail!(
+            "--model {name} trains on images; with --dataset fortunes use bag, lstm, gru or charlm"
+        );
+    }
+    if !text && text_model {
+        bail!("--model {name} is a text model; add --dataset fortunes");
+    }
+    Ok(name)
+}
+
+/// The run folder: `--out`, or `runs/<model>-<UTC timestamp>`.
+pub fn out_folder(args: &TrainArgs, name: &str) -> PathBuf {
+    match &args.out {
         Some(out) => out.clone(),
         None => {
             let secs = std::time::SystemTime::now()
@@ -138,16 +189,119 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
                 .unwrap_or(0);
             PathBuf::from("runs").join(format!("{name}-{}", utc_timestamp(secs)))
         }
-    };
+    }
+}
+
+/// The optimizer's name, learning rate (`--lr` or `adam_lr` for
+/// Adam/AdamW, ten times it for SGD) and momentum.
+pub fn optimizer_settings(
+    args: &TrainArgs,
+    adam_lr: f64,
+) -> Result<(&'static str, f64, f64), BoxError> {
     let (optimizer, default_lr, momentum) = match args.optimizer {
-        OptimizerKind::Sgd => ("sgd", 0.01, 0.9),
-        OptimizerKind::Adam => ("adam", 1e-3, 0.0),
-        OptimizerKind::Adamw => ("adamw", 1e-3, 0.0),
+        OptimizerKind::Sgd => ("sgd", adam_lr * 10.0, 0.9),
+        OptimizerKind::Adam => ("adam", adam_lr, 0.0),
+        OptimizerKind::Adamw => ("adamw", adam_lr, 0.0),
     };
     let lr = args.lr.unwrap_or(default_lr);
     if !(lr.is_finite() && lr > 0.0) {
         bail!("--lr must be a positive number, got {lr}");
     }
+    Ok((optimizer, lr, momentum))
+}
+
+/// The optimizer `--optimizer` names over `params`.
+pub fn make_optimizer(
+    kind: OptimizerKind,
+    params: Vec<torchlet_autograd::Variable>,
+    lr: f64,
+    momentum: f64,
+) -> Result<Box<dyn Optimizer>, BoxError> {
+    Ok(match kind {
+        OptimizerKind::Sgd => Box::new(Sgd::new(
+            params,
+            SgdOptions {
+                lr,
+                momentum,
+                ..Default::default()
+            },
+        )?),
+        OptimizerKind::Adam => Box::new(Adam::new(
+            params,
+            AdamOptions {
+                lr,
+                ..Default::default()
+            },
+        )?),
+        OptimizerKind::Adamw => Box::new(AdamW::new(
+            params,
+            AdamOptions {
+                lr,
+                ..AdamOptions::adamw_default()
+            },
+        )?),
+    })
+}
+
+/// A trainer with the CLI's settings: seeded, epoch lines, `metrics.csv`,
+/// the schedule, the progress bar unless `--quiet`.
+pub fn make_trainer(
+    args: &TrainArgs,
+    epochs: usize,
+    out: &Path,
+    opt: &mut dyn Optimizer,
+    batches_per_epoch: usize,
+) -> Result<Trainer, BoxError> {
+    let mut trainer: Trainer = Trainer::new(epochs)
+        .seed(args.seed)
+        .log_epochs(true)
+        .eval_name("test")
+        .callback(CsvLogger::new(out.join("metrics.csv")).eval_name("test"));
+    if schedule(args) == ScheduleKind::Cosine {
+        let cosine = CosineAnnealingLr::new(opt, batches_per_epoch * epochs, 0.0)?;
+        trainer = trainer.callback(LrSchedulerStep::per_batch(cosine));
+    }
+    if args.quiet {
+        trainer = trainer.progress(torchlet_train::Progress::Hidden);
+    }
+    Ok(trainer)
+}
+
+/// `--schedule`, or the dataset's default: constant for MNIST (the
+/// issue's recipe), cosine for the text models (it settles the small
+/// fortunes set's noisy last epochs).
+pub fn schedule(args: &TrainArgs) -> ScheduleKind {
+    args.schedule.unwrap_or(match args.dataset {
+        DatasetKind::Mnist => ScheduleKind::Constant,
+        DatasetKind::Fortunes => ScheduleKind::Cosine,
+    })
+}
+
+/// The `lr_schedule` a config records.
+pub fn schedule_name(args: &TrainArgs) -> &'static str {
+    match schedule(args) {
+        ScheduleKind::Cosine => "cosine",
+        ScheduleKind::Constant => "constant",
+    }
+}
+
+/// Creates the run folder.
+pub fn create_folder(out: &Path) -> Result<(), BoxError> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| Msg(format!("cannot create run folder {}: {e}", out.display())))?;
+    Ok(())
+}
+
+/// Runs `torchlet train`.
+pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
+    let name = check_common(args)?;
+    if args.dataset == DatasetKind::Fortunes {
+        return crate::text_train::train(args, name);
+    }
+    let epochs = args.epochs.unwrap_or(5);
+    let batch_size = args.batch_size.unwrap_or(64);
+    let out = out_folder(args, name);
+    let (optimizer, lr, momentum) = optimizer_settings(args, 1e-3)?;
 
     let train_data = load_mnist(args.data.as_deref(), true)?;
     let test_data = load_mnist(args.data.as_deref(), false)?;
@@ -156,7 +310,7 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
         torchlet_version: env!("CARGO_PKG_VERSION").into(),
         model: name.into(),
         model_options: ModelOptions {
-            batch_norm: args.model == ModelKind::Lenet,
+            batch_norm: name == "lenet",
         },
         num_classes: 10,
         in_channels: c,
@@ -183,76 +337,35 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
         seed: args.seed,
         optimizer: optimizer.into(),
         lr,
-        lr_schedule: match args.schedule {
-            ScheduleKind::Cosine => "cosine",
-            ScheduleKind::Constant => "constant",
-        }
-        .into(),
+        lr_schedule: schedule_name(args).into(),
         momentum,
-        epochs: args.epochs,
-        batch_size: args.batch_size,
+        epochs,
+        batch_size,
         threads: args.threads,
         test_accuracy: None,
     };
 
-    std::fs::create_dir_all(&out)
-        .map_err(|e| Msg(format!("cannot create run folder {}: {e}", out.display())))?;
+    create_folder(&out)?;
     println!(
         "training {name} on {} ({} train / {} test), {optimizer} lr {lr}, batch {}, {} epochs, seed {} -> {}",
         config.dataset.name,
         train_data.len(),
         test_data.len(),
-        args.batch_size,
-        args.epochs,
+        batch_size,
+        epochs,
         args.seed,
         out.display()
     );
 
     torchlet_tensor::manual_seed(args.seed);
     let model = config.build_model()?;
-    let params = model.parameters();
-    let mut opt: Box<dyn Optimizer> = match args.optimizer {
-        OptimizerKind::Sgd => Box::new(Sgd::new(
-            params,
-            SgdOptions {
-                lr,
-                momentum,
-                ..Default::default()
-            },
-        )?),
-        OptimizerKind::Adam => Box::new(Adam::new(
-            params,
-            AdamOptions {
-                lr,
-                ..Default::default()
-            },
-        )?),
-        OptimizerKind::Adamw => Box::new(AdamW::new(
-            params,
-            AdamOptions {
-                lr,
-                ..AdamOptions::adamw_default()
-            },
-        )?),
-    };
-
-    let train_src = mnist_batches(&train_data, &config.normalize, args.batch_size)
+    let mut opt = make_optimizer(args.optimizer, model.parameters(), lr, momentum)?;
+    let train_src = mnist_batches(&train_data, &config.normalize, batch_size)
         .shuffle(true)
         .seed(args.seed);
     let test_src = mnist_batches(&test_data, &config.normalize, EVAL_BATCH);
-    let mut trainer: Trainer = Trainer::new(args.epochs)
-        .seed(args.seed)
-        .log_epochs(true)
-        .eval_name("test")
-        .callback(CsvLogger::new(out.join("metrics.csv")).eval_name("test"));
-    if args.schedule == ScheduleKind::Cosine {
-        let steps = train_src.num_batches().unwrap_or(1) * args.epochs;
-        let cosine = CosineAnnealingLr::new(&mut *opt, steps, 0.0)?;
-        trainer = trainer.callback(LrSchedulerStep::per_batch(cosine));
-    }
-    if args.quiet {
-        trainer = trainer.progress(torchlet_train::Progress::Hidden);
-    }
+    let batches = train_src.num_batches().unwrap_or(1);
+    let mut trainer = make_trainer(args, epochs, &out, &mut *opt, batches)?;
     let history = trainer.fit(&*model, &mut *opt, &train_src, Some(&test_src))?;
     let acc = history
         .last()

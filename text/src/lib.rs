@@ -96,11 +96,11 @@ pub use error::{Result, TextError};
 pub use fortunes::Fortunes;
 pub use lm::LmWindows;
 pub use pad::{add_bos_eos, pad_batch, truncate_pad, PadCollate, PaddedBatch};
+pub use subword::SubwordNgrams;
 pub use tokenizer::{
     basic_english, get_tokenizer, is_python_space, BasicEnglish, CharTokenizer, FnTokenizer,
     Tokenizer, Whitespace,
 };
-pub use subword::SubwordNgrams;
 pub use vocab::{Vocab, VocabOptions, BOS, EOS, PAD, UNK};
 
 // Runs this crate's README example as a doctest, so it cannot drift.

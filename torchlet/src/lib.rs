@@ -32,7 +32,8 @@ pub use torchlet_vision as vision;
 #[cfg(feature = "train")]
 pub use torchlet_train as train;
 
-/// Tokenizers, vocabularies, padding, bucketing and text datasets (torchtext).
+/// Tokenizers, vocabularies, padding, bucketing, text datasets and text
+/// models (torchtext).
 #[cfg(feature = "text")]
 pub use torchlet_text as text;
 
