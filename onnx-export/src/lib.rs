@@ -50,7 +50,7 @@ use torchlet_nn::Module;
 
 pub use error::{OnnxError, Result};
 pub use proto::ModelProto;
-pub use proto_out::save_model;
+pub use proto_out::{read_model, save_model};
 
 /// The default opset.
 pub const DEFAULT_OPSET: i64 = 17;

@@ -183,6 +183,19 @@ pub(crate) fn model_proto(graph: &Graph, meta: &ModelMeta<'_>) -> Result<ModelPr
     })
 }
 
+/// Reads an ONNX file (any producer's) into a `ModelProto`.
+pub fn read_model(path: impl AsRef<Path>) -> Result<ModelProto> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    ModelProto::decode(bytes.as_slice()).map_err(|e| OnnxError::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
+}
+
 /// Writes `model` to `path` through a temporary file in the same folder,
 /// synced and renamed, so a crash never leaves a half-written model.
 pub fn save_model(model: &ModelProto, path: impl AsRef<Path>) -> Result<()> {
