@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             continue;
         }
         for (i, &n) in BATCHES.iter().enumerate() {
-            let x = with_len(&m, n, SEQ_LENS[i], 10 + i as u64);
+            let x = m.example_with_len(n, SEQ_LENS[i], 10 + i as u64);
             let y = no_grad(|| m.module.forward(&x))?;
             npy::write_npy(&dir.join(format!("{}_in_{i}.npy", m.name)), &x.data())?;
             npy::write_npy(&dir.join(format!("{}_out_{i}.npy", m.name)), &y.data())?;
@@ -70,25 +70,4 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err(format!("{failures} model(s) failed to export").into());
     }
     Ok(())
-}
-
-/// An input of batch `n`; sequence models also get another length.
-fn with_len(m: &models::TestModel, n: usize, len: usize, seed: u64) -> torchlet_autograd::Variable {
-    use models::InputKind;
-    if !m.sequence {
-        return m.example(n, seed);
-    }
-    let other = models::TestModel {
-        name: m.name,
-        module: Box::new(torchlet_nn::Identity),
-        input: match m.input {
-            InputKind::Tokens { vocab, .. } => InputKind::Tokens { len, vocab },
-            InputKind::Float(s) => {
-                let shape: &'static [usize] = Box::leak(vec![len, s[1]].into_boxed_slice());
-                InputKind::Float(shape)
-            }
-        },
-        sequence: true,
-    };
-    other.example(n, seed)
 }

@@ -131,3 +131,22 @@ fn opset_outside_the_range_is_an_error() {
     let m = export(&Dropout::new(0.1).unwrap(), &x, &ExportOptions::default()).unwrap();
     assert_eq!(ops(&m), ["Identity"]);
 }
+
+/// An LSTM run with per-sequence lengths (no ONNX mapping here).
+struct Packed(torchlet_nn::LSTM);
+
+impl Module for Packed {
+    fn forward(&self, x: &Variable) -> NnResult<Variable> {
+        Ok(self.0.forward_with_lengths(x, &[2, 1], None)?.0)
+    }
+}
+
+#[test]
+fn rnn_with_lengths_is_an_error_not_a_wrong_graph() {
+    let lstm =
+        torchlet_nn::LSTM::with_options(3, 4, torchlet_nn::RnnOptions::default().batch_first(true))
+            .unwrap();
+    let x = Variable::constant(Tensor::rand(&[2, 2, 3]));
+    let err = export(&Packed(lstm), &x, &ExportOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("RNN with lengths"), "{err}");
+}

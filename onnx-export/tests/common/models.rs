@@ -104,6 +104,22 @@ impl TestModel {
     }
 }
 
+impl TestModel {
+    /// A seeded input of batch size `n`; models with a sequence axis get
+    /// sequences of length `len`.
+    pub fn example_with_len(&self, n: usize, len: usize, seed: u64) -> Variable {
+        manual_seed(seed);
+        let t = match self.input {
+            InputKind::Tokens { vocab, .. } if self.sequence => {
+                Tensor::randint(0, vocab as i64, &[n, len]).expect("valid range")
+            }
+            InputKind::Float(shape) if self.sequence => Tensor::rand(&[n, len, shape[1]]),
+            _ => return self.example(n, seed),
+        };
+        Variable::constant(t)
+    }
+}
+
 /// Runs a few train-mode batches so BatchNorm's running statistics are not
 /// the identity, then switches to eval.
 fn settle(module: &dyn Module, shape: &[usize]) -> NnResult<()> {
