@@ -117,19 +117,29 @@ pub struct RunConfig {
     pub test_accuracy: Option<f64>,
 }
 
+/// Reads and parses `dir/config.json` (`what` names the kind of config in
+/// errors), checking first that the run folder exists.
+pub fn read_config<T: serde::de::DeserializeOwned>(dir: &Path, what: &str) -> Result<T, BoxError> {
+    if !dir.is_dir() {
+        bail!("run folder {} does not exist", dir.display());
+    }
+    let path = dir.join("config.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| Msg(format!("{}: {e}", path.display())))?;
+    Ok(serde_json::from_str(&text)
+        .map_err(|e| Msg(format!("{}: not a valid {what}: {e}", path.display())))?)
+}
+
 impl RunConfig {
     /// Reads `dir/config.json`, checking that the folder exists.
     pub fn load(dir: &Path) -> Result<RunConfig, BoxError> {
-        if !dir.is_dir() {
-            bail!("run folder {} does not exist", dir.display());
-        }
-        let path = dir.join("config.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| Msg(format!("{}: {e}", path.display())))?;
-        let config: RunConfig = serde_json::from_str(&text)
-            .map_err(|e| Msg(format!("{}: not a valid run config: {e}", path.display())))?;
+        let config: RunConfig = read_config(dir, "run config")?;
         if !MODELS.contains(&config.model.as_str()) {
-            bail!("{}: unknown model {:?}", path.display(), config.model);
+            bail!(
+                "{}: unknown model {:?}",
+                dir.join("config.json").display(),
+                config.model
+            );
         }
         Ok(config)
     }

@@ -21,7 +21,7 @@ use torchlet_text::{
 };
 use torchlet_train::{write_atomic, Batch, FnSource};
 
-use crate::run::{bail, one_line, BoxError, DatasetConfig, Msg};
+use crate::run::{bail, one_line, read_config, BoxError, DatasetConfig, Msg};
 
 /// The text models `--model` accepts with `--dataset fortunes`.
 pub const TEXT_MODELS: [&str; 4] = ["bag", "lstm", "gru", "charlm"];
@@ -223,17 +223,13 @@ impl TextRunConfig {
 
     /// Reads `dir/config.json` of a text run.
     pub fn load(dir: &Path) -> Result<TextRunConfig, BoxError> {
-        let path = dir.join("config.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| Msg(format!("{}: {e}", path.display())))?;
-        let config: TextRunConfig = serde_json::from_str(&text).map_err(|e| {
-            Msg(format!(
-                "{}: not a valid text run config: {e}",
-                path.display()
-            ))
-        })?;
+        let config: TextRunConfig = read_config(dir, "text run config")?;
         if !TEXT_MODELS.contains(&config.model.as_str()) {
-            bail!("{}: unknown model {:?}", path.display(), config.model);
+            bail!(
+                "{}: unknown model {:?}",
+                dir.join("config.json").display(),
+                config.model
+            );
         }
         Ok(config)
     }

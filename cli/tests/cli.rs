@@ -1,23 +1,12 @@
 //! The `torchlet` binary end to end: train (MLP, 1 epoch, embedded MNIST),
 //! eval, predict, and the one-line errors.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-const BIN: &str = env!("CARGO_BIN_EXE_torchlet");
-
-fn torchlet(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run torchlet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{accuracy_line, assert_one_line_error, stderr, stdout, torchlet};
 
 struct Trained {
     _dir: tempfile::TempDir,
@@ -47,13 +36,6 @@ fn trained() -> &'static Trained {
             stdout: stdout(&out),
         }
     })
-}
-
-fn accuracy_line(text: &str) -> &str {
-    text.lines()
-        .rev()
-        .find(|l| l.starts_with("test accuracy: "))
-        .unwrap_or_else(|| panic!("no accuracy line in:\n{text}"))
 }
 
 #[test]
@@ -181,15 +163,6 @@ fn predict_classifies_png_images_of_any_size() {
             .sum();
         assert!((probs - 1.0).abs() < 1e-3, "{line}");
     }
-}
-
-fn assert_one_line_error(out: &Output, needle: &str) {
-    assert!(!out.status.success());
-    let err = stderr(out);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains(needle), "{needle:?} not in {err}");
-    assert!(stdout(out).is_empty(), "{}", stdout(out));
 }
 
 #[test]

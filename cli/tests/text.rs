@@ -1,38 +1,10 @@
 //! `torchlet train --dataset fortunes`, `eval` and `generate` end to end.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_torchlet");
-
-fn torchlet(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run torchlet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn accuracy(text: &str) -> f64 {
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("test accuracy: "))
-        .unwrap_or_else(|| panic!("no accuracy line in:\n{text}"));
-    line["test accuracy: ".len()..].parse().unwrap()
-}
-
-fn assert_one_line_error(out: &Output, needle: &str) {
-    assert!(!out.status.success());
-    let err = stderr(out);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains(needle), "{needle:?} not in {err}");
-}
+use common::{accuracy, assert_one_line_error, stderr, stdout, torchlet};
 
 /// The bag-of-subwords classifier on the embedded fortunes-4: 4 epochs
 /// already beat PyTorch's bag model (66%); eval reloads the same number.

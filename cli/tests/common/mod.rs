@@ -1,0 +1,46 @@
+//! Running the `torchlet` binary and reading what it printed.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_torchlet");
+
+/// Runs `torchlet ARGS...`.
+pub fn torchlet(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run torchlet")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The last `test accuracy: ...` line.
+pub fn accuracy_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .find(|l| l.starts_with("test accuracy: "))
+        .unwrap_or_else(|| panic!("no accuracy line in:\n{text}"))
+}
+
+/// The number on the last `test accuracy: ...` line.
+pub fn accuracy(text: &str) -> f64 {
+    accuracy_line(text)["test accuracy: ".len()..]
+        .parse()
+        .unwrap()
+}
+
+/// A failure with one `error: ...` line on stderr containing `needle`,
+/// and nothing on stdout.
+pub fn assert_one_line_error(out: &Output, needle: &str) {
+    assert!(!out.status.success());
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(needle), "{needle:?} not in {err}");
+    assert!(stdout(out).is_empty(), "{}", stdout(out));
+}
