@@ -13,6 +13,8 @@
 mod models;
 #[path = "../tests/common/npy.rs"]
 mod npy;
+#[path = "../tests/common/zoo.rs"]
+mod zoo;
 
 use std::error::Error;
 use std::path::PathBuf;

@@ -76,6 +76,8 @@ pub enum InputKind {
 
 /// One model of the check set.
 pub struct TestModel {
+    /// Whether the tests' small interpreter runs it (onnxruntime runs all).
+    pub hermetic: bool,
     /// File stem.
     pub name: &'static str,
     /// The model (eval mode, non-trivial BatchNorm statistics).
@@ -170,40 +172,53 @@ pub fn all_models() -> Result<Vec<TestModel>, Box<dyn Error>> {
     )?;
     let models = vec![
         TestModel {
+            hermetic: true,
             name: "mlp",
             module: Box::new(mlp()?),
             input: InputKind::Float(&[1, 28, 28]),
             sequence: false,
         },
         TestModel {
+            hermetic: true,
             name: "lenet_bn",
             module: Box::new(lenet),
             input: InputKind::Float(&[1, 28, 28]),
             sequence: false,
         },
         TestModel {
+            hermetic: true,
             name: "resnet8",
             module: Box::new(resnet),
             input: InputKind::Float(&[3, 32, 32]),
             sequence: false,
         },
         TestModel {
+            hermetic: true,
             name: "text_lstm",
             module: Box::new(text_lstm),
             input: InputKind::Tokens { len: 7, vocab: 50 },
             sequence: true,
         },
         TestModel {
+            hermetic: true,
             name: "text_bigru",
             module: Box::new(text_gru),
             input: InputKind::Tokens { len: 7, vocab: 50 },
             sequence: true,
         },
         TestModel {
+            hermetic: true,
             name: "transformer_encoder",
             module: Box::new(encoder),
             input: InputKind::Float(&[7, 16]),
             sequence: true,
+        },
+        TestModel {
+            hermetic: false,
+            name: "op_zoo",
+            module: Box::new(crate::zoo::OpZoo::new()?),
+            input: InputKind::Float(&[4, 8, 8]),
+            sequence: false,
         },
     ];
     for m in &models {
