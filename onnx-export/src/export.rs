@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use torchlet_autograd::trace::{trace, TraceArg, TracedOp};
-use torchlet_autograd::{enable_grad, Variable};
+use torchlet_autograd::{no_grad, Variable};
 use torchlet_nn::Module;
 use torchlet_tensor::{DType, Tensor};
 
@@ -109,10 +109,12 @@ pub(crate) fn run_trace(
 ) -> Result<(Vec<TracedOp>, Variable)> {
     let was_training = module.is_training();
     module.eval();
-    // Traced with recording on: ops that skip `record` when nothing needs
-    // a gradient still call it here (parameters require grad), so one that
-    // does not report itself to the tracer shows up in `untraced`.
-    let (out, t) = enable_grad(|| trace(|| module.forward(example)));
+    // Traced without gradient recording, as an inference graph: layers take
+    // their eval paths (an Embedding's padding_idx mask, built from the
+    // example's data, is only there for gradients). Every op that records
+    // a graph still calls `record`, so one that does not report itself to
+    // the tracer shows up in `untraced`.
+    let (out, t) = no_grad(|| trace(|| module.forward(example)));
     if was_training {
         module.train();
     }

@@ -150,3 +150,15 @@ fn rnn_with_lengths_is_an_error_not_a_wrong_graph() {
     let err = export(&Packed(lstm), &x, &ExportOptions::default()).unwrap_err();
     assert!(err.to_string().contains("RNN with lengths"), "{err}");
 }
+
+#[test]
+fn embedding_with_padding_is_one_gather_whatever_the_example() {
+    let emb = torchlet_nn::Embedding::with_padding(10, 4, Some(0)).unwrap();
+    let x = Variable::constant(Tensor::from_vec(vec![0i64, 3, 0, 9], &[2, 2]).unwrap());
+    let m = export(&emb, &x, &ExportOptions::default().with_sequence_axis()).unwrap();
+    assert_eq!(ops(&m), ["Gather"]);
+    let g = m.graph.as_ref().unwrap();
+    let inits: Vec<&str> = g.initializer.iter().map(|t| t.name()).collect();
+    assert_eq!(inits, ["weight"]);
+    assert_eq!(g.node[0].input, ["weight", "input"]);
+}
