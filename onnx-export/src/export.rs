@@ -209,10 +209,10 @@ pub(crate) fn build_graph(
             }
         }
     } else {
-        let id = cx.g.op("Identity", vec![result], vec![]);
-        let last = cx.g.nodes.last_mut().expect("just added");
-        last.outputs = vec![output_name.clone()];
-        let _ = id;
+        cx.g.op("Identity", vec![result], vec![]);
+        if let Some(last) = cx.g.nodes.last_mut() {
+            last.outputs = vec![output_name.clone()];
+        }
     }
     let out_dynamic: Vec<(usize, String)> = options
         .output_dynamic_axes
@@ -225,5 +225,6 @@ pub(crate) fn build_graph(
         dtype: out.dtype(),
         dims: dims(&out.shape(), &out_dynamic),
     });
+    cx.g.prune();
     Ok(cx.g)
 }

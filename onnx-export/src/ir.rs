@@ -129,6 +129,23 @@ impl Graph {
         self.constant(t)
     }
 
+    /// Drops the nodes no graph output depends on (an attention layer's
+    /// unused weights, say), then the initializers no node reads.
+    pub fn prune(&mut self) {
+        use std::collections::HashSet;
+        let mut live: HashSet<String> = self.outputs.iter().map(|o| o.name.clone()).collect();
+        let mut keep = vec![false; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate().rev() {
+            if n.outputs.iter().any(|o| live.contains(o)) {
+                keep[i] = true;
+                live.extend(n.inputs.iter().cloned());
+            }
+        }
+        let mut flags = keep.into_iter();
+        self.nodes.retain(|_| flags.next().unwrap_or(false));
+        self.initializers.retain(|(name, _)| live.contains(name));
+    }
+
     /// A 0-d constant of `dtype`.
     pub fn scalar(&mut self, value: f64, dtype: DType) -> String {
         self.constant(Tensor::full_dtype(&[], value, dtype))

@@ -156,6 +156,7 @@ pub(crate) fn model_proto(graph: &Graph, meta: &ModelMeta<'_>) -> Result<ModelPr
     let graph = GraphProto {
         node,
         name: Some(meta.graph_name.to_string()),
+        doc_string: Some(meta.doc_string.to_string()),
         initializer,
         input: graph.inputs.iter().map(value_info).collect(),
         output: graph.outputs.iter().map(value_info).collect(),

@@ -162,3 +162,27 @@ fn embedding_with_padding_is_one_gather_whatever_the_example() {
     assert_eq!(inits, ["weight"]);
     assert_eq!(g.node[0].input, ["weight", "input"]);
 }
+
+#[test]
+fn attention_exports_its_decomposition_without_dead_nodes() {
+    let mha = torchlet_nn::MultiheadAttention::new(8, 2).unwrap();
+    let x = Variable::constant(Tensor::rand(&[5, 3, 8])); // [L, N, E]
+    let mut options = ExportOptions::default();
+    options.input_dynamic_axes = vec![(0, "sequence".into()), (1, "batch".into())];
+    options.output_dynamic_axes = options.input_dynamic_axes.clone();
+    let m = export(&mha, &x, &options).unwrap();
+    let kinds = ops(&m);
+    // the averaged attention weights are not an output: pruned
+    assert!(!kinds.contains(&"ReduceMean".to_string()), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "Softmax").count(), 1);
+    let g = m.graph.as_ref().unwrap();
+    let inits: Vec<&str> = g.initializer.iter().map(|t| t.name()).collect();
+    for want in [
+        "in_proj_weight",
+        "in_proj_bias",
+        "out_proj.weight",
+        "out_proj.bias",
+    ] {
+        assert!(inits.contains(&want), "{want} not in {inits:?}");
+    }
+}
