@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use safetensors::{tensor::TensorView, Dtype, SafeTensors};
-use torchlet_tensor::{DType, Tensor};
+use torchlet_tensor::{io, DType, Tensor};
 
 use crate::error::{NnError, Result};
 use crate::module::Module;
@@ -127,97 +126,24 @@ pub fn load_state_dict<M: Module + ?Sized>(
     Ok(report)
 }
 
-fn to_safetensors_dtype(dtype: DType) -> Dtype {
-    match dtype {
-        DType::F32 => Dtype::F32,
-        DType::F64 => Dtype::F64,
-        DType::I64 => Dtype::I64,
-        DType::Bool => Dtype::BOOL,
+/// A safetensors error from the tensor layer as this crate's.
+fn st_error(e: torchlet_tensor::TensorError) -> NnError {
+    match e {
+        torchlet_tensor::TensorError::InvalidArgument { message, .. } => {
+            NnError::Safetensors(message)
+        }
+        other => NnError::Tensor(other),
     }
-}
-
-fn tensor_bytes(t: &Tensor) -> Result<Vec<u8>> {
-    Ok(match t.dtype() {
-        DType::F32 => t
-            .to_vec::<f32>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::F64 => t
-            .to_vec::<f64>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::I64 => t
-            .to_vec::<i64>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::Bool => t.to_vec::<bool>()?.iter().map(|&v| v as u8).collect(),
-    })
-}
-
-fn tensor_from_view(name: &str, view: &TensorView<'_>) -> Result<Tensor> {
-    let (data, shape) = (view.data(), view.shape());
-    let t = match view.dtype() {
-        Dtype::F32 => Tensor::from_vec(
-            data.chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect::<Vec<f32>>(),
-            shape,
-        )?,
-        Dtype::F64 => Tensor::from_vec(
-            data.chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect::<Vec<f64>>(),
-            shape,
-        )?,
-        Dtype::I64 => Tensor::from_vec(
-            data.chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect::<Vec<i64>>(),
-            shape,
-        )?,
-        Dtype::BOOL => {
-            Tensor::from_vec(data.iter().map(|&b| b != 0).collect::<Vec<bool>>(), shape)?
-        }
-        other => {
-            return Err(NnError::Safetensors(format!(
-                "tensor {name}: dtype {other} is not supported (expected F32, F64, I64 or BOOL)"
-            )))
-        }
-    };
-    Ok(t)
 }
 
 /// Serializes named tensors to safetensors bytes.
 pub fn to_safetensors_bytes(dict: &BTreeMap<String, Tensor>) -> Result<Vec<u8>> {
-    let mut owned = Vec::with_capacity(dict.len());
-    for (name, t) in dict {
-        owned.push((
-            name.as_str(),
-            t.shape().to_vec(),
-            t.dtype(),
-            tensor_bytes(t)?,
-        ));
-    }
-    let views = owned
-        .iter()
-        .map(|(name, shape, dtype, bytes)| {
-            TensorView::new(to_safetensors_dtype(*dtype), shape.clone(), bytes)
-                .map(|v| (*name, v))
-                .map_err(|e| NnError::Safetensors(format!("tensor {name}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, None).map_err(|e| NnError::Safetensors(e.to_string()))
+    io::to_safetensors_bytes(dict, None).map_err(st_error)
 }
 
 /// Parses safetensors bytes into named tensors (F32, F64, I64 and BOOL).
 pub fn from_safetensors_bytes(bytes: &[u8]) -> Result<BTreeMap<String, Tensor>> {
-    let st = SafeTensors::deserialize(bytes).map_err(|e| NnError::Safetensors(e.to_string()))?;
-    st.iter()
-        .map(|(name, view)| Ok((name.to_string(), tensor_from_view(name, &view)?)))
-        .collect()
+    Ok(io::from_safetensors_bytes(bytes).map_err(st_error)?.0)
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> NnError + '_ {
@@ -231,25 +157,9 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> NnError + '_ {
 /// file next to `path`, which is then renamed over it, so a crash never
 /// leaves a half-written checkpoint.
 pub fn write_safetensors(dict: &BTreeMap<String, Tensor>, path: impl AsRef<Path>) -> Result<()> {
-    use std::io::Write;
     let path = path.as_ref();
     let bytes = to_safetensors_bytes(dict)?;
-    let mut tmp_name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "state".into());
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_error(path)(e)
-    })
+    io::write_atomic(path, &bytes).map_err(io_error(path))
 }
 
 /// Reads all tensors of a safetensors file.

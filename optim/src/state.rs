@@ -12,10 +12,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use serde_json::{Map, Value};
 use torchlet_autograd::Variable;
-use torchlet_tensor::{DType, Tensor};
+use torchlet_tensor::{io, DType, Tensor, TensorError};
 
 use crate::error::{OptimError, Result};
 use crate::optimizer::Optimizer;
@@ -254,91 +253,7 @@ fn st_error(path: &Path, e: impl std::fmt::Display) -> OptimError {
     usage("safetensors", format!("{}: {e}", path.display()))
 }
 
-fn tensor_bytes(t: &Tensor) -> Result<Vec<u8>> {
-    Ok(match t.dtype() {
-        DType::F32 => t
-            .to_vec::<f32>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::F64 => t
-            .to_vec::<f64>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::I64 => t
-            .to_vec::<i64>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::Bool => t.to_vec::<bool>()?.iter().map(|&v| v as u8).collect(),
-    })
-}
-
-fn to_st_dtype(dtype: DType) -> Dtype {
-    match dtype {
-        DType::F32 => Dtype::F32,
-        DType::F64 => Dtype::F64,
-        DType::I64 => Dtype::I64,
-        DType::Bool => Dtype::BOOL,
-    }
-}
-
-fn tensor_from_view(path: &Path, name: &str, view: &TensorView<'_>) -> Result<Tensor> {
-    let (data, shape) = (view.data(), view.shape());
-    Ok(match view.dtype() {
-        Dtype::F32 => Tensor::from_vec(
-            data.chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect::<Vec<f32>>(),
-            shape,
-        )?,
-        Dtype::F64 => Tensor::from_vec(
-            data.chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect::<Vec<f64>>(),
-            shape,
-        )?,
-        Dtype::I64 => Tensor::from_vec(
-            data.chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect::<Vec<i64>>(),
-            shape,
-        )?,
-        Dtype::BOOL => {
-            Tensor::from_vec(data.iter().map(|&b| b != 0).collect::<Vec<bool>>(), shape)?
-        }
-        other => {
-            return Err(st_error(
-                path,
-                format!("tensor {name}: unsupported dtype {other}"),
-            ))
-        }
-    })
-}
-
 fn write_state_dict(dict: &OptimizerStateDict, path: &Path) -> Result<()> {
-    use std::io::Write;
-    let owned = dict
-        .state
-        .iter()
-        .map(|(name, t)| {
-            Ok((
-                name.as_str(),
-                t.shape().to_vec(),
-                t.dtype(),
-                tensor_bytes(t)?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let views = owned
-        .iter()
-        .map(|(name, shape, dtype, bytes)| {
-            TensorView::new(to_st_dtype(*dtype), shape.clone(), bytes)
-                .map(|v| (*name, v))
-                .map_err(|e| st_error(path, format!("tensor {name}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
     let groups = Value::from(
         dict.param_groups
             .iter()
@@ -350,32 +265,24 @@ fn write_state_dict(dict: &OptimizerStateDict, path: &Path) -> Result<()> {
         ("optimizer".to_string(), dict.optimizer.clone()),
         ("param_groups".to_string(), groups.to_string()),
     ]);
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| st_error(path, e))?;
-    let mut tmp_name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "optimizer".into());
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        st_error(path, e)
-    })
+    let bytes = io::to_safetensors_bytes(&dict.state, Some(metadata))
+        .map_err(|e| st_error(path, tensor_message(e)))?;
+    io::write_atomic(path, &bytes).map_err(|e| st_error(path, e))
+}
+
+/// The message of a safetensors error from the tensor layer.
+fn tensor_message(e: TensorError) -> String {
+    match e {
+        TensorError::InvalidArgument { message, .. } => message,
+        other => other.to_string(),
+    }
 }
 
 fn read_state_dict(path: &Path) -> Result<OptimizerStateDict> {
     let bytes = std::fs::read(path).map_err(|e| st_error(path, e))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| st_error(path, e))?;
-    let meta = header
-        .metadata()
-        .clone()
-        .ok_or_else(|| st_error(path, "no metadata (not an optimizer state file)"))?;
+    let (state, meta) =
+        io::from_safetensors_bytes(&bytes).map_err(|e| st_error(path, tensor_message(e)))?;
+    let meta = meta.ok_or_else(|| st_error(path, "no metadata (not an optimizer state file)"))?;
     let optimizer = meta
         .get("optimizer")
         .cloned()
@@ -394,11 +301,6 @@ fn read_state_dict(path: &Path) -> Result<OptimizerStateDict> {
             .collect::<Result<Vec<_>>>()?,
         _ => return Err(st_error(path, "param_groups: expected a JSON array")),
     };
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| st_error(path, e))?;
-    let state = st
-        .iter()
-        .map(|(name, view)| Ok((name.to_string(), tensor_from_view(path, name, &view)?)))
-        .collect::<Result<BTreeMap<_, _>>>()?;
     Ok(OptimizerStateDict {
         optimizer,
         state,

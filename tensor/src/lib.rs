@@ -62,6 +62,7 @@ mod dtype;
 mod error;
 pub mod functional;
 mod gemm;
+pub mod io;
 mod layout;
 pub mod math;
 mod ops;

@@ -71,25 +71,9 @@ use std::path::Path;
 /// folder, synced, then renamed over `path`, so readers never see a
 /// half-written file (the temporary file is removed on failure).
 pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
     let path = path.as_ref();
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "file".into());
-    name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(name);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+    torchlet_tensor::io::write_atomic(path, bytes).map_err(|source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
     })
 }
