@@ -6,6 +6,18 @@ use crate::ops::sum_to;
 use crate::trace::{OpKind, TraceArg};
 use crate::variable::Variable;
 
+/// Whether a 2-D operand is stored column by column (a transposed
+/// contiguous matrix, such as `weight.t()` in `linear`). Its gradient is
+/// then computed in that layout, as PyTorch's `mm_mat2_backward` does:
+/// `(g^T @ a)^T` instead of `a^T @ g`, so that the transpose's backward
+/// hands the weight a contiguous gradient rather than a strided one that
+/// every later consumer (accumulation, the optimizer) has to gather.
+fn column_major(v: &Variable) -> bool {
+    let t = v.data();
+    let (s, shape) = (t.strides(), t.shape());
+    s[0] == 1 && s[1] != 1 && shape[0] > 1 && shape[1] > 1
+}
+
 impl Variable {
     /// Matrix product with `torch.matmul`'s rules (1-D, 2-D, batched with
     /// broadcasting). Gradients: `g @ b^T` and `a^T @ g`, with vectors
@@ -34,14 +46,22 @@ impl Variable {
                         g = g.unsqueeze(-1)?;
                     }
                     let ga = if c.needs(0) {
-                        let full = g.matmul(&b2.transpose(-1, -2)?)?;
+                        let full = if ra == 2 && rb == 2 && column_major(a) {
+                            b2.matmul(&g.t()?)?.t()?
+                        } else {
+                            g.matmul(&b2.transpose(-1, -2)?)?
+                        };
                         let r = sum_to(&full, &a2.shape())?;
                         Some(if ra == 1 { r.squeeze_dim(0)? } else { r })
                     } else {
                         None
                     };
                     let gb = if c.needs(1) {
-                        let full = a2.transpose(-1, -2)?.matmul(&g)?;
+                        let full = if ra == 2 && rb == 2 && column_major(b) {
+                            g.t()?.matmul(&a2)?.t()?
+                        } else {
+                            a2.transpose(-1, -2)?.matmul(&g)?
+                        };
                         let r = sum_to(&full, &b2.shape())?;
                         Some(if rb == 1 { r.squeeze_dim(-1)? } else { r })
                     } else {
