@@ -10,6 +10,8 @@
 //! - `torchlet generate --run DIR --prompt TEXT --len N`: continues a
 //!   prompt with a character-level language model run.
 //! - `torchlet predict --run DIR IMAGE...`: classifies PNG/JPEG images.
+//! - `torchlet export --run DIR --onnx FILE [--opset N]`: writes a run's
+//!   model as ONNX (`train` also writes `model.onnx` into the run).
 //! - `torchlet seed` (also the default with no subcommand): the seed
 //!   course's tensor walkthrough.
 //!
@@ -27,6 +29,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod export;
 mod plot;
 mod predict;
 mod run;
@@ -64,6 +67,19 @@ enum Command {
         /// Compute threads.
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Write a run's model as ONNX: raw images in (float [N, C, H, W] in
+    /// [0, 1], the run's normalisation folded into the graph), logits out.
+    Export {
+        /// The run folder `torchlet train` wrote.
+        #[arg(long)]
+        run: PathBuf,
+        /// The ONNX file to write.
+        #[arg(long)]
+        onnx: PathBuf,
+        /// ONNX opset (13 to 21).
+        #[arg(long, default_value_t = torchlet_onnx::DEFAULT_OPSET)]
+        opset: i64,
     },
     /// Continue a prompt with a character-level language model run
     /// (`torchlet train --dataset fortunes --model charlm`).
@@ -110,6 +126,17 @@ fn main() -> ExitCode {
                 text_train::eval(&run, data.as_deref())
             } else {
                 train::eval(&run, data.as_deref(), threads)
+            }
+        }
+        Command::Export { run, onnx, opset } => {
+            if text::is_text_run(&run) {
+                Err(format!(
+                    "{} is a text run; torchlet export writes image runs (export text models from Rust with torchlet_onnx::export)",
+                    run.display()
+                )
+                .into())
+            } else {
+                export::export_run(&run, &onnx, opset)
             }
         }
         Command::Generate {

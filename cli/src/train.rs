@@ -374,6 +374,7 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
     config.test_accuracy = Some(acc);
 
     torchlet_nn::state::save_safetensors(&*model, out.join("model.safetensors"))?;
+    crate::export::write_run_onnx(&out, &config, &*model)?;
     plot::curves(&history.epochs, &out.join("curves.png"))?;
     let json = serde_json::to_string_pretty(&config)?;
     write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;

@@ -70,9 +70,10 @@ fn train_writes_the_run_folder_and_reports_accuracy() {
             "config.json",
             "curves.png",
             "metrics.csv",
+            "model.onnx",
             "model.safetensors"
         ],
-        "exactly the four files, no temporary leftovers"
+        "exactly the five files, no temporary leftovers"
     );
 
     let config: serde_json::Value =
@@ -202,4 +203,39 @@ fn errors_are_one_line_with_a_non_zero_exit() {
         "/no/such/image.png",
     ]);
     assert_one_line_error(&out, "image.png");
+}
+
+/// `torchlet export` writes the same graph `train` put in the run folder
+/// (the numbers are checked against onnxruntime in CI), and rejects a bad
+/// opset or a text run with one line.
+#[test]
+fn export_writes_the_run_as_onnx() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("mlp.onnx");
+    let out = torchlet(&[
+        "export",
+        "--run",
+        t.run.to_str().unwrap(),
+        "--onnx",
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(&onnx).unwrap(),
+        std::fs::read(t.run.join("model.onnx")).unwrap(),
+        "export at the default opset reproduces the run's model.onnx"
+    );
+    let out = torchlet(&[
+        "export",
+        "--run",
+        t.run.to_str().unwrap(),
+        "--onnx",
+        onnx.to_str().unwrap(),
+        "--opset",
+        "9",
+    ]);
+    assert_one_line_error(&out, "9");
+    let out = torchlet(&["export", "--run", "/no/such/run", "--onnx", "x.onnx"]);
+    assert_one_line_error(&out, "does not exist");
 }
