@@ -110,8 +110,9 @@ impl ExportOptions {
         }
     }
 
-    /// Also marks input axis 1 and output axis 1 as `sequence` (text
-    /// models with `[N, T]` token inputs).
+    /// Also marks input axis 1 as `sequence` (text models with `[N, T]`
+    /// token inputs); add output axes to `output_dynamic_axes` when the
+    /// output has one too.
     pub fn with_sequence_axis(mut self) -> Self {
         self.input_dynamic_axes.push((1, "sequence".into()));
         self

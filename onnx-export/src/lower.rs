@@ -413,5 +413,9 @@ fn gelu(cx: &mut Lowering, a: &TraceArg, tanh: bool, dt: DType) -> Result<String
 
 /// The error for an op with no mapping.
 pub(crate) fn unsupported(cx: &Lowering, op: &TracedOp, reason: impl Into<String>) -> OnnxError {
-    OnnxError::unsupported(format!("{:?}", op.kind), cx.opset, reason)
+    let name = match &op.kind {
+        OpKind::Other(name) => name.to_string(),
+        kind => format!("{kind:?}"),
+    };
+    OnnxError::unsupported(name, cx.opset, reason)
 }

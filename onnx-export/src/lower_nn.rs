@@ -151,9 +151,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             eps,
         } => vec![layer_norm(cx, a, normalized_shape.len(), *eps)?],
         OpKind::Rnn { .. } => crate::rnn::lower(cx, op)?,
-        OpKind::Other(name) => {
-            return Err(unsupported(cx, op, format!("{name} has no ONNX mapping")))
-        }
+        OpKind::Other(_) => return Err(unsupported(cx, op, "no ONNX mapping")),
         _ => return Err(unsupported(cx, op, "no ONNX mapping")),
     })
 }
