@@ -1,6 +1,8 @@
 //! Tests of the conv kernels: against naive loops, PyTorch-computed values and finite differences.
 
 use super::*;
+use crate::dtype::DType;
+use crate::error::TensorError;
 use crate::random::Generator;
 
 // ----- helpers -------------------------------------------------------------
