@@ -8,6 +8,8 @@
 //! 64: 7.9 vs 41.7; 128: 72 vs 110; 160: 131 vs 121; 192: 222 vs 161;
 //! 256: 549 vs 296 — the crossover is near 150³.
 
+use std::mem::MaybeUninit;
+
 use faer::{Accum, MatMut, MatRef, Par};
 
 use crate::dtype::Float;
@@ -83,19 +85,55 @@ pub(crate) fn gemm<T: Float>(
     accumulate: bool,
     threads: usize,
 ) {
+    let (m, n) = (a.rows, b.cols);
+    assert_eq!(out.len(), m * n);
+    // SAFETY: `out` is an initialized, exclusively borrowed buffer of m*n values.
+    unsafe { gemm_raw(out.as_mut_ptr(), a, b, accumulate, threads) }
+}
+
+/// `out = a @ b` into a buffer that need not be initialized (a fresh
+/// `Vec::with_capacity`'s spare capacity): a product's output is written
+/// whole, so zero-filling it first (a `vec![0.0; n]` memset of up to a few
+/// MB per matmul) is wasted work. Every element is initialized afterwards.
+pub(crate) fn gemm_uninit<T: Float>(
+    out: &mut [MaybeUninit<T>],
+    a: MatView<'_, T>,
+    b: MatView<'_, T>,
+    threads: usize,
+) {
+    assert_eq!(out.len(), a.rows * b.cols);
+    // SAFETY: `out` holds m*n exclusively borrowed slots; with
+    // `accumulate = false`, faer never reads the destination
+    // (`Accum::Replace`: "the preexisting values in acc are not read") and
+    // writes every element, as does the k = 0 case below.
+    unsafe { gemm_raw(out.as_mut_ptr().cast::<T>(), a, b, false, threads) }
+}
+
+/// # Safety
+/// `out` must point to `a.rows * b.cols` writable elements, exclusively
+/// borrowed, initialized unless `accumulate` is false.
+unsafe fn gemm_raw<T: Float>(
+    out: *mut T,
+    a: MatView<'_, T>,
+    b: MatView<'_, T>,
+    accumulate: bool,
+    threads: usize,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     debug_assert_eq!(b.rows, k);
-    debug_assert_eq!(out.len(), m * n);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            out.fill(T::ZERO);
+            for i in 0..m * n {
+                out.add(i).write(T::ZERO);
+            }
         }
         return;
     }
-    let dst: MatMut<'_, T> = MatMut::from_row_major_slice_mut(out, m, n);
+    // Row-major m x n: row stride n, column stride 1.
+    let dst: MatMut<'_, T> = MatMut::from_raw_parts_mut(out, m, n, n as isize, 1);
     let par = if threads > 1 && m * n * k >= GEMM_PAR_THRESHOLD {
         Par::rayon(threads)
     } else {

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::dtype::{DType, Float};
 use crate::error::{Result, TensorError};
-use crate::gemm::{gemm, MatView, GEMM_PAR_THRESHOLD};
+use crate::gemm::{gemm, gemm_uninit, MatView, GEMM_PAR_THRESHOLD};
 use crate::layout::broadcast_shapes;
 use crate::parallel::maybe_parallel;
 use crate::tensor::{with_float, Tensor};
@@ -161,10 +161,20 @@ fn matmul_float<T: Float>(
     let mut out_shape = batch.to_vec();
     out_shape.extend([m, n]);
     let nb: usize = batch.iter().product();
-    let mut out = vec![T::ZERO; nb * m * n];
-    if out.is_empty() {
-        return Ok(Tensor::from_data(out, &out_shape));
+    if nb * m * n == 0 {
+        return Ok(Tensor::from_data(Vec::<T>::new(), &out_shape));
     }
+    // The two single-GEMM cases write the whole output: no zero fill.
+    let single = |av: MatView<'_, T>, bv: MatView<'_, T>| {
+        let len = av.rows * bv.cols;
+        let mut out: Vec<T> = Vec::with_capacity(len);
+        maybe_parallel(len * av.cols, GEMM_PAR_THRESHOLD, |threads| {
+            gemm_uninit(&mut out.spare_capacity_mut()[..len], av, bv, threads)
+        });
+        // SAFETY: gemm_uninit initialized all `len` elements.
+        unsafe { out.set_len(len) };
+        out
+    };
     if nb == 1 && ra == 2 && rb == 2 {
         // Plain matrix product: no batch bookkeeping.
         let av = MatView {
@@ -183,10 +193,7 @@ fn matmul_float<T: Float>(
             rs: brs,
             cs: bcs,
         };
-        maybe_parallel(m * n * k, GEMM_PAR_THRESHOLD, |threads| {
-            gemm(&mut out, av, bv, false, threads)
-        });
-        return Ok(Tensor::from_data(out, &out_shape));
+        return Ok(Tensor::from_data(single(av, bv), &out_shape));
     }
     // [B, m, k] (rows contiguous across the batch) times a shared [k, n]:
     // one tall GEMM instead of B small ones.
@@ -207,11 +214,9 @@ fn matmul_float<T: Float>(
             rs: brs,
             cs: bcs,
         };
-        maybe_parallel(nb * m * n * k, GEMM_PAR_THRESHOLD, |threads| {
-            gemm(&mut out, av, bv, false, threads)
-        });
-        return Ok(Tensor::from_data(out, &out_shape));
+        return Ok(Tensor::from_data(single(av, bv), &out_shape));
     }
+    let mut out = vec![T::ZERO; nb * m * n];
     let (oa, ob) = (batch_offsets(&a, batch)?, batch_offsets(&b, batch)?);
     let one = |(i, dst): (usize, &mut [T]), threads: usize| {
         let av = MatView {
