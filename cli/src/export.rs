@@ -4,12 +4,9 @@
 //! run's input normalisation folded into the graph as its first nodes
 //! (`Sub` mean, `Div` std), and logits `[N, classes]` out.
 //!
-//! Wiring (cli/src/main.rs and train.rs):
-//! - `torchlet export --run DIR --onnx FILE [--opset N]` calls
-//!   [`export_run`]`(run, onnx, opset)` (default opset
-//!   [`torchlet_onnx::DEFAULT_OPSET`]);
-//! - `torchlet train`, after writing `model.safetensors`, calls
-//!   [`write_run_onnx`]`(run_dir, &config, &*model)`.
+//! `torchlet export --run DIR --onnx FILE [--opset N]` calls
+//! [`export_run`]; `torchlet train` calls [`write_run_onnx`] after saving
+//! the weights. Both are for image runs.
 
 use std::path::Path;
 
