@@ -1,5 +1,6 @@
 //! Bags of embeddings reduced to one vector each: [`EmbeddingBag`].
 
+use torchlet_autograd::trace::{self, OpKind, TraceArg};
 use torchlet_autograd::Variable;
 use torchlet_tensor::{DType, Tensor};
 
@@ -110,7 +111,33 @@ impl EmbeddingBag {
     ///   most `M` (PyTorch's `include_last_offset=False`);
     /// - `per_sample_weights`: one weight per entry of `input` (same
     ///   shape), only with [`BagMode::Sum`]; gradients flow into it.
+    ///
+    /// In a trace (ONNX export) the whole reduction is one op named
+    /// `EmbeddingBag`, which exporters without a mapping refuse: its masks
+    /// come from the input's values, so tracing through it would freeze
+    /// the example's padding into the graph.
     pub fn forward_bags(
+        &self,
+        input: &Tensor,
+        offsets: Option<&Tensor>,
+        per_sample_weights: Option<&Variable>,
+    ) -> Result<Variable> {
+        trace::traced(
+            || {
+                let mut args = vec![
+                    TraceArg::Tensor(input.clone()),
+                    TraceArg::var(self.weight()),
+                ];
+                args.extend(offsets.map(|o| TraceArg::Tensor(o.clone())));
+                args.extend(per_sample_weights.map(TraceArg::var));
+                (OpKind::Other("EmbeddingBag"), args)
+            },
+            || self.reduce_bags(input, offsets, per_sample_weights),
+        )
+    }
+
+    /// [`EmbeddingBag::forward_bags`] without the trace record.
+    fn reduce_bags(
         &self,
         input: &Tensor,
         offsets: Option<&Tensor>,

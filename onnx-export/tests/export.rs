@@ -154,6 +154,20 @@ fn rnn_with_lengths_is_an_error_not_a_wrong_graph() {
     );
 }
 
+/// EmbeddingBag's masks depend on the input's values: the export must
+/// refuse it by name rather than freeze the example's padding.
+#[test]
+fn embedding_bag_is_an_error_not_a_wrong_graph() {
+    let bag = torchlet_nn::EmbeddingBag::with_padding(10, 4, torchlet_nn::BagMode::Mean, Some(0))
+        .unwrap();
+    let x = Variable::constant(Tensor::from_vec(vec![5i64, 3, 0, 9, 0, 0], &[2, 3]).unwrap());
+    let err = export(&bag, &x, &ExportOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, OnnxError::Unsupported { ref op, .. } if op == "EmbeddingBag"),
+        "{err}"
+    );
+}
+
 #[test]
 fn embedding_with_padding_is_one_gather_whatever_the_example() {
     let emb = torchlet_nn::Embedding::with_padding(10, 4, Some(0)).unwrap();
