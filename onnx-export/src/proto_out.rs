@@ -200,23 +200,11 @@ pub fn read_model(path: impl AsRef<Path>) -> Result<ModelProto> {
 /// Writes `model` to `path` through a temporary file in the same folder,
 /// synced and renamed, so a crash never leaves a half-written model.
 pub fn save_model(model: &ModelProto, path: impl AsRef<Path>) -> Result<()> {
-    use std::io::Write;
     let path = path.as_ref();
-    let io = |source| OnnxError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&model.encode_to_vec())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
+    torchlet_tensor::io::write_atomic(path, &model.encode_to_vec()).map_err(|source| {
+        OnnxError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     })
 }
