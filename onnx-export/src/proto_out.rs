@@ -46,24 +46,7 @@ fn data_type(dtype: DType) -> DataType {
 
 /// A tensor as a `TensorProto` (little-endian `raw_data`).
 pub(crate) fn tensor_proto(name: &str, t: &Tensor) -> Result<TensorProto> {
-    let raw: Vec<u8> = match t.dtype() {
-        DType::F32 => t
-            .to_vec::<f32>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::F64 => t
-            .to_vec::<f64>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::I64 => t
-            .to_vec::<i64>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::Bool => t.to_vec::<bool>()?.iter().map(|&v| v as u8).collect(),
-    };
+    let raw = torchlet_tensor::io::le_bytes(t)?;
     Ok(TensorProto {
         dims: t.shape().iter().map(|&d| d as i64).collect(),
         data_type: Some(data_type(t.dtype()) as i32),

@@ -60,8 +60,9 @@ fn st_dtype(dtype: DType) -> Dtype {
     }
 }
 
-/// The little-endian bytes of `t`'s values in row-major order.
-fn le_bytes(t: &Tensor) -> Result<Vec<u8>> {
+/// The little-endian bytes of `t`'s values in row-major order (bools as
+/// one byte, 0 or 1): the raw data of safetensors and ONNX tensors.
+pub fn le_bytes(t: &Tensor) -> Result<Vec<u8>> {
     Ok(match t.dtype() {
         DType::F32 => t
             .to_vec::<f32>()?
