@@ -48,9 +48,9 @@ pub enum OptimizerKind {
     /// SGD with momentum 0.9 (default lr: ten times the Adam default, 0.01
     /// on mnist).
     Sgd,
-    /// Adam (default lr 1e-3).
+    /// Adam (default lr 1e-3 on mnist; see `--lr`).
     Adam,
-    /// AdamW, weight decay 0.01 (default lr 1e-3).
+    /// AdamW, weight decay 0.01 (default lr as for Adam).
     Adamw,
 }
 
