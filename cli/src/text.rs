@@ -381,10 +381,12 @@ pub fn lm_batches(
             .map(|idx| {
                 let mut x = Vec::with_capacity(idx.len() * t);
                 let mut y = Vec::with_capacity(idx.len() * t);
+                // Window i is ids[i*t .. i*t+t], its targets one further
+                // (LmWindows's layout), copied straight from the ids.
+                let ids = windows.ids();
                 for &i in idx {
-                    let (xi, yi) = windows.get(i)?;
-                    x.extend(xi.to_vec::<i64>()?);
-                    y.extend(yi.to_vec::<i64>()?);
+                    x.extend_from_slice(&ids[i * t..i * t + t]);
+                    y.extend_from_slice(&ids[i * t + 1..i * t + t + 1]);
                 }
                 Ok((
                     Tensor::from_vec(x, &[idx.len(), t])?,
