@@ -2,20 +2,23 @@
 //! (matmul, batched matmul, linear, and the GEMM inside convolution).
 //!
 //! Small products run sequentially: handing them to threads costs more
-//! than it saves. From [`GEMM_PAR_THRESHOLD`] multiply-adds up, faer splits
-//! the work over the torchlet pool. Measured with `examples/gemm_threshold`
-//! on the 2-core dev machine (square f32, µs, 1 thread vs 2):
-//! 64: 7.9 vs 41.7; 128: 72 vs 110; 160: 131 vs 121; 192: 222 vs 161;
-//! 256: 549 vs 296 — the crossover is near 150³.
+//! than it saves. From [`GEMM_PAR_THRESHOLD`] multiply-adds up, the output
+//! is split into row or column blocks, one sequential faer GEMM per thread
+//! of the torchlet team. Measured with `examples/gemm_threshold` on the
+//! 2-core dev machine (square f32, µs, 1 thread vs 2): 32: 1.9 vs 3.0;
+//! 64: 6.7 vs 6.0; 96: 20 vs 13; 128: 48 vs 28; 256: 376 vs 201 — the
+//! crossover is near 64³. (faer's own threaded GEMM, woken through rayon,
+//! took 42 µs at 64 and 296 µs at 256.)
 
 use std::mem::MaybeUninit;
 
 use faer::{Accum, MatMut, MatRef, Par};
 
 use crate::dtype::Float;
+use crate::parallel::run_parts;
 
 /// Products with at least this many multiply-adds (m·n·k) use threads.
-pub(crate) const GEMM_PAR_THRESHOLD: usize = 160 * 160 * 160;
+pub(crate) const GEMM_PAR_THRESHOLD: usize = 64 * 64 * 64;
 
 /// A read-only strided matrix: element `(i, j)` is `data[offset + i*rs + j*cs]`.
 #[derive(Clone, Copy)]
@@ -48,6 +51,24 @@ impl<'a, T> MatView<'a, T> {
             cols: self.rows,
             rs: self.cs,
             cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Rows `lo..hi`.
+    fn rows_range(self, lo: usize, hi: usize) -> Self {
+        MatView {
+            offset: self.offset + lo * self.rs,
+            rows: hi - lo,
+            ..self
+        }
+    }
+
+    /// Columns `lo..hi`.
+    fn cols_range(self, lo: usize, hi: usize) -> Self {
+        MatView {
+            offset: self.offset + lo * self.cs,
+            cols: hi - lo,
             ..self
         }
     }
@@ -132,17 +153,68 @@ unsafe fn gemm_raw<T: Float>(
         }
         return;
     }
-    // Row-major m x n: row stride n, column stride 1.
-    let dst: MatMut<'_, T> = MatMut::from_raw_parts_mut(out, m, n, n as isize, 1);
-    let par = if threads > 1 && m * n * k >= GEMM_PAR_THRESHOLD {
-        Par::rayon(threads)
+    let threads = if m * n * k >= GEMM_PAR_THRESHOLD {
+        threads
     } else {
-        Par::Seq
+        1
     };
+    if threads <= 1 {
+        return gemm_block(out, n, a, b, accumulate);
+    }
+    // One block of whole rows or whole columns of `out` per part, split
+    // along the longer side in multiples of the microkernel's tile; `k` is
+    // never split, so every element sums in the same order as on one
+    // thread and results do not depend on the thread count.
+    let out = SendPtr(out);
+    let by_rows = m >= n;
+    let (len, align) = if by_rows { (m, 8) } else { (n, 16) };
+    let parts = threads.min(len.div_ceil(align));
+    let step = len.div_ceil(parts).next_multiple_of(align);
+    run_parts(threads, len.div_ceil(step), |i| {
+        let (lo, hi) = (i * step, ((i + 1) * step).min(len));
+        let out = out.get();
+        // SAFETY: blocks of distinct parts are disjoint rows (or columns)
+        // of `out`, inside it because lo < hi <= m (or n).
+        unsafe {
+            if by_rows {
+                gemm_block(out.add(lo * n), n, a.rows_range(lo, hi), b, accumulate)
+            } else {
+                gemm_block(out.add(lo), n, a, b.cols_range(lo, hi), accumulate)
+            }
+        }
+    });
+}
+
+/// A raw output pointer handed to the parts of a job, each of which
+/// writes its own disjoint block.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: the parts write disjoint elements (see `gemm_raw`).
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// `out = a @ b` (or `+=`) on this thread, `out` with row stride `ld`.
+///
+/// # Safety
+/// `out` must point to an `a.rows x b.cols` block with row stride `ld`,
+/// exclusively borrowed, initialized unless `accumulate` is false.
+unsafe fn gemm_block<T: Float>(
+    out: *mut T,
+    ld: usize,
+    a: MatView<'_, T>,
+    b: MatView<'_, T>,
+    accumulate: bool,
+) {
+    let dst: MatMut<'_, T> = MatMut::from_raw_parts_mut(out, a.rows, b.cols, ld as isize, 1);
     let accum = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
-    faer::linalg::matmul::matmul(dst, accum, a.as_faer(), b.as_faer(), T::ONE, par);
+    faer::linalg::matmul::matmul(dst, accum, a.as_faer(), b.as_faer(), T::ONE, Par::Seq);
 }

@@ -51,9 +51,9 @@
 //! ## Threads
 //!
 //! Kernels run on the caller's thread for small inputs and on a torchlet
-//! rayon pool above size thresholds; [`set_num_threads`] sizes the pool like
-//! `torch.set_num_threads`. Matmul hands large products to faer's parallel
-//! GEMM and keeps small ones sequential.
+//! thread team above size thresholds; [`set_num_threads`] sizes the team like
+//! `torch.set_num_threads`. Matmul splits large products into row or column
+//! blocks, one faer GEMM per thread, and keeps small ones sequential.
 #![warn(missing_docs)]
 
 mod create;

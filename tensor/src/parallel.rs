@@ -1,19 +1,25 @@
-//! Intra-op parallelism: one rayon pool owned by torchlet, sized by
+//! Intra-op parallelism: one team of threads owned by torchlet, sized by
 //! [`set_num_threads`] like `torch.set_num_threads`.
 //!
-//! Kernels run on the caller's thread below a size threshold (handing work
-//! to a pool costs microseconds) and split across the pool above it.
+//! Kernels run on the caller's thread below a size threshold and split
+//! into parts across the team above it (see [`team`] for why a spinning
+//! fork-join team rather than a work-stealing pool). A kernel's result
+//! never depends on how many threads ran it: parts are fixed by the data
+//! size, not by the thread count, wherever the split could change rounding.
 
+mod team;
+
+use std::ops::Range;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use rayon::ThreadPool;
+use team::Team;
 
 /// Elementwise kernels split across threads from this many elements up.
 pub(crate) const ELEMENTWISE_PAR_THRESHOLD: usize = 1 << 15;
 
-fn pool_slot() -> &'static RwLock<Arc<ThreadPool>> {
-    static POOL: OnceLock<RwLock<Arc<ThreadPool>>> = OnceLock::new();
-    POOL.get_or_init(|| RwLock::new(Arc::new(build_pool(default_threads()))))
+fn team_slot() -> &'static RwLock<Arc<Team>> {
+    static TEAM: OnceLock<RwLock<Arc<Team>>> = OnceLock::new();
+    TEAM.get_or_init(|| RwLock::new(Arc::new(Team::new(default_threads()))))
 }
 
 fn default_threads() -> usize {
@@ -28,14 +34,6 @@ fn default_threads() -> usize {
         })
 }
 
-fn build_pool(threads: usize) -> ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("torchlet-{i}"))
-        .build()
-        .expect("failed to start the torchlet thread pool")
-}
-
 /// Sets the number of threads torchlet's kernels use (`torch.set_num_threads`).
 /// The default is the number of CPUs, or `TORCHLET_NUM_THREADS` when set.
 /// `n = 0` is treated as 1.
@@ -46,41 +44,151 @@ fn build_pool(threads: usize) -> ThreadPool {
 /// ```
 pub fn set_num_threads(n: usize) {
     let n = n.max(1);
-    let mut slot = pool_slot().write().unwrap_or_else(|e| e.into_inner());
-    if slot.current_num_threads() != n {
-        *slot = Arc::new(build_pool(n));
+    let mut slot = team_slot().write().unwrap_or_else(|e| e.into_inner());
+    if slot.size() != n {
+        *slot = Arc::new(Team::new(n));
     }
 }
 
 /// The number of threads kernels use (`torch.get_num_threads`).
 pub fn get_num_threads() -> usize {
-    pool().current_num_threads()
+    team().size()
 }
 
-/// The current pool.
-pub(crate) fn pool() -> Arc<ThreadPool> {
-    Arc::clone(&pool_slot().read().unwrap_or_else(|e| e.into_inner()))
+fn team() -> Arc<Team> {
+    Arc::clone(&team_slot().read().unwrap_or_else(|e| e.into_inner()))
 }
 
-/// Runs `f` inside the pool when `work` is large enough and there is more
-/// than one thread; on the caller's thread otherwise. `f` receives the
-/// number of threads it may use.
-pub(crate) fn maybe_parallel<R: Send>(
-    work: usize,
-    threshold: usize,
-    f: impl FnOnce(usize) -> R + Send,
-) -> R {
-    if work < threshold {
-        return f(1);
+/// How many threads a kernel doing `work` units may use: 1 below
+/// `threshold` or when already inside a parallel job (nested kernels run
+/// on their own thread), the team's size otherwise.
+pub(crate) fn threads_for(work: usize, threshold: usize) -> usize {
+    if work < threshold || team::in_job() {
+        1
+    } else {
+        get_num_threads()
     }
-    // Already on one of our workers (nested op): stay here.
-    if rayon::current_thread_index().is_some() {
-        return f(rayon::current_num_threads());
+}
+
+/// Calls `f(i)` for every `i` in `0..parts`, across the team when
+/// `threads > 1` (from [`threads_for`]), in order on this thread otherwise.
+pub(crate) fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
+    if threads <= 1 || parts <= 1 {
+        (0..parts).for_each(f);
+    } else {
+        team().run(parts, &f);
     }
-    let pool = pool();
-    let n = pool.current_num_threads();
-    if n <= 1 {
-        return f(1);
+}
+
+/// Splits `0..n` into ranges of `chunk` (the last one shorter) and calls
+/// `f` on each, across the team when `threads > 1`.
+pub(crate) fn for_each_range(
+    threads: usize,
+    n: usize,
+    chunk: usize,
+    f: impl Fn(Range<usize>) + Sync,
+) {
+    let chunk = chunk.max(1);
+    run_parts(threads, n.div_ceil(chunk), |i| {
+        f(i * chunk..((i + 1) * chunk).min(n))
+    });
+}
+
+/// Calls `f(i, chunk)` for every `chunk`-long piece of `data` (the last
+/// one shorter), `i` counting from 0 — rayon's
+/// `par_chunks_mut(chunk).enumerate()`. Pieces are grouped into a few
+/// parts per thread when `threads > 1`.
+pub(crate) fn for_each_chunk_mut<T: Send>(
+    threads: usize,
+    data: &mut [T],
+    chunk: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let (len, chunk) = (data.len(), chunk.max(1));
+    let chunks = len.div_ceil(chunk);
+    if threads <= 1 || chunks <= 1 {
+        data.chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+        return;
     }
-    pool.install(|| f(n))
+    let data = SharedMut::new(data);
+    for_each_range(threads, chunks, chunks.div_ceil(threads * 4), |group| {
+        for i in group {
+            // SAFETY: every chunk index is in exactly one group.
+            f(i, unsafe {
+                data.range(i * chunk..((i + 1) * chunk).min(len))
+            })
+        }
+    });
+}
+
+/// `(0..n).map(f).collect()`, computed across the team when `threads > 1`.
+pub(crate) fn map_collect<U: Send>(
+    threads: usize,
+    n: usize,
+    f: impl Fn(usize) -> U + Sync,
+) -> Vec<U> {
+    if threads <= 1 {
+        return (0..n).map(f).collect();
+    }
+    let mut out: Vec<U> = Vec::with_capacity(n);
+    let dst = SharedMut::new(&mut out.spare_capacity_mut()[..n]);
+    for_each_range(threads, n, n.div_ceil(threads * 4), |r| {
+        // SAFETY: the ranges of one job are disjoint.
+        let dst = unsafe { dst.range(r.clone()) };
+        for (d, i) in dst.iter_mut().zip(r) {
+            d.write(f(i));
+        }
+    });
+    // SAFETY: the ranges cover 0..n, so every slot was written (a panic in
+    // `f` propagates out of `for_each_range` before this line).
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// `f(threads)` where `threads` is what [`threads_for`] allows; the
+/// kernel splits its work with [`run_parts`] / [`for_each_range`].
+pub(crate) fn maybe_parallel<R>(work: usize, threshold: usize, f: impl FnOnce(usize) -> R) -> R {
+    f(threads_for(work, threshold))
+}
+
+/// A mutable slice that parts of a parallel job write to, each through a
+/// range no other part touches.
+pub(crate) struct SharedMut<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _borrow: std::marker::PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: access goes through `range`, whose callers promise that
+// concurrently used ranges are disjoint; `T: Send` lets values move
+// between threads.
+unsafe impl<T: Send> Sync for SharedMut<'_, T> {}
+unsafe impl<T: Send> Send for SharedMut<'_, T> {}
+
+impl<'a, T> SharedMut<'a, T> {
+    /// Borrows `data` for the job.
+    pub(crate) fn new(data: &'a mut [T]) -> Self {
+        SharedMut {
+            ptr: data.as_mut_ptr(),
+            len: data.len(),
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// Whether the borrowed slice is empty.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The elements in `r`.
+    ///
+    /// # Safety
+    /// No other live reference from this `SharedMut` may overlap `r`.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn range(&self, r: Range<usize>) -> &mut [T] {
+        assert!(r.start <= r.end && r.end <= self.len, "range out of bounds");
+        std::slice::from_raw_parts_mut(self.ptr.add(r.start), r.end - r.start)
+    }
 }

@@ -1,13 +1,11 @@
 //! Elementwise loop drivers. Each loop body is compiled twice: once for
 //! the baseline target and once with AVX2+FMA, picked at run time, so the
 //! same binary vectorizes 8-wide on modern x86 and still runs everywhere.
-//! Large outputs are split across the torchlet thread pool.
+//! Large outputs are split across the torchlet thread team.
 
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
-
-use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
+use crate::parallel::{for_each_range, maybe_parallel, SharedMut, ELEMENTWISE_PAR_THRESHOLD};
 
 #[inline(always)]
 fn map_slice<S: Copy, D, F: Fn(S) -> D>(src: &[S], dst: &mut [MaybeUninit<D>], f: &F) {
@@ -98,10 +96,11 @@ pub(crate) fn map<S: Copy + Sync, D: Send, F: Fn(S) -> D + Sync>(src: &[S], f: F
         if threads <= 1 {
             map_chunk(src, dst, &f);
         } else {
-            let c = chunk_len(n, threads);
-            dst.par_chunks_mut(c)
-                .zip(src.par_chunks(c))
-                .for_each(|(d, s)| map_chunk(s, d, &f));
+            let dst = SharedMut::new(dst);
+            for_each_range(threads, n, chunk_len(n, threads), |r| {
+                // SAFETY: the ranges of one job are disjoint.
+                map_chunk(&src[r.clone()], unsafe { dst.range(r) }, &f)
+            });
         }
     });
     // SAFETY: every one of the n slots was written above.
@@ -124,11 +123,11 @@ pub(crate) fn zip_map<A: Copy + Sync, B: Copy + Sync, D: Send, F: Fn(A, B) -> D 
         if threads <= 1 {
             zip_chunk(a, b, dst, &f);
         } else {
-            let c = chunk_len(n, threads);
-            dst.par_chunks_mut(c)
-                .zip(a.par_chunks(c))
-                .zip(b.par_chunks(c))
-                .for_each(|((d, x), y)| zip_chunk(x, y, d, &f));
+            let dst = SharedMut::new(dst);
+            for_each_range(threads, n, chunk_len(n, threads), |r| {
+                // SAFETY: the ranges of one job are disjoint.
+                zip_chunk(&a[r.clone()], &b[r.clone()], unsafe { dst.range(r) }, &f)
+            });
         }
     });
     // SAFETY: every one of the n slots was written above.
@@ -152,8 +151,11 @@ pub(crate) fn map_inplace<T: Copy + Send + Sync, F: Fn(T) -> T + Sync>(data: &mu
         if threads <= 1 {
             run(data, &f);
         } else {
-            data.par_chunks_mut(chunk_len(n, threads))
-                .for_each(|d| run(d, &f));
+            let data = SharedMut::new(data);
+            for_each_range(threads, n, chunk_len(n, threads), |r| {
+                // SAFETY: the ranges of one job are disjoint.
+                run(unsafe { data.range(r) }, &f)
+            });
         }
     });
 }
@@ -179,10 +181,11 @@ pub(crate) fn zip_inplace<A: Copy + Send + Sync, B: Copy + Sync, F: Fn(A, B) -> 
         if threads <= 1 {
             run(a, b, &f);
         } else {
-            let c = chunk_len(n, threads);
-            a.par_chunks_mut(c)
-                .zip(b.par_chunks(c))
-                .for_each(|(x, y)| run(x, y, &f));
+            let a = SharedMut::new(a);
+            for_each_range(threads, n, chunk_len(n, threads), |r| {
+                // SAFETY: the ranges of one job are disjoint.
+                run(unsafe { a.range(r.clone()) }, &b[r], &f)
+            });
         }
     });
 }

@@ -17,12 +17,13 @@
 //! batch smaller than the pool hands its spare threads to each sample's
 //! GEMM and im2col, so one large image still uses every core.
 
-use rayon::prelude::*;
-
 use crate::dtype::Float;
 use crate::error::Result;
 use crate::gemm::{gemm, MatView};
-use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
+use crate::parallel::{
+    for_each_chunk_mut, for_each_range, map_collect, maybe_parallel, SharedMut,
+    ELEMENTWISE_PAR_THRESHOLD,
+};
 use crate::tensor::{with_float, Tensor};
 
 /// Convolutions with at least this many multiply-adds use threads.
@@ -144,15 +145,12 @@ fn im2col<T: Float>(g: &Geom, xg: &[T], cols: &mut Vec<T>, threads: usize) {
         let c = r / kk;
         im2col_row(g, &xg[c * hw..(c + 1) * hw], (r % kk) / g.kw, r % g.kw, row);
     };
-    if threads > 1 && cols.len() >= ELEMENTWISE_PAR_THRESHOLD {
-        cols.par_chunks_mut(hwo)
-            .enumerate()
-            .for_each(|(r, row)| fill(r, row));
+    let threads = if cols.len() >= ELEMENTWISE_PAR_THRESHOLD {
+        threads
     } else {
-        cols.chunks_mut(hwo)
-            .enumerate()
-            .for_each(|(r, row)| fill(r, row));
-    }
+        1
+    };
+    for_each_chunk_mut(threads, cols, hwo, fill);
 }
 
 /// Folds `cols: [C_in/groups * kH * kW, H_out * W_out]` back onto one
@@ -169,13 +167,12 @@ fn col2im<T: Float>(g: &Geom, cols: &[T], dxg: &mut [T], threads: usize) {
             col2im_row(g, row, r / g.kw, r % g.kw, plane);
         }
     };
-    if threads > 1 && cols.len() >= ELEMENTWISE_PAR_THRESHOLD {
-        dxg.par_chunks_mut(hw)
-            .enumerate()
-            .for_each(|(c, p)| fold(c, p));
+    let threads = if cols.len() >= ELEMENTWISE_PAR_THRESHOLD {
+        threads
     } else {
-        dxg.chunks_mut(hw).enumerate().for_each(|(c, p)| fold(c, p));
-    }
+        1
+    };
+    for_each_chunk_mut(threads, dxg, hw, fold);
 }
 
 // ----- kernels ----------------------------------------------------------------
@@ -206,14 +203,17 @@ fn per_sample<T: Float>(
                 );
             }
         } else {
-            // Sequential GEMMs when the batch fills the pool; a small batch
-            // shares the spare threads among its samples.
-            let inner = (threads / n).max(1);
-            dst.par_chunks_mut(dst_len)
-                .enumerate()
-                .for_each_init(Vec::new, |scratch, (i, out)| {
-                    f(&src[i * src_len..(i + 1) * src_len], out, scratch, inner)
-                });
+            // Whole samples per part, each with sequential GEMMs and its
+            // own scratch buffer.
+            let dst = SharedMut::new(dst);
+            for_each_range(threads, n, n.div_ceil(threads * 2), |samples| {
+                let mut scratch = Vec::new();
+                for i in samples {
+                    // SAFETY: each sample's output block is written by one part.
+                    let out = unsafe { dst.range(i * dst_len..(i + 1) * dst_len) };
+                    f(&src[i * src_len..(i + 1) * src_len], out, &mut scratch, 1)
+                }
+            });
         }
     });
 }
@@ -342,35 +342,25 @@ fn conv_backward_weight<T: Float>(g: &Geom, gout: &[T], x: &[T]) -> Vec<T> {
         let gs = &gout[i * out_len..(i + 1) * out_len];
         backward_weight_sample(g, xs, gs, acc, cols, threads);
     };
-    maybe_parallel(g.macs(), CONV_PAR_THRESHOLD, |threads| {
-        if threads <= 1 || n <= 1 {
+    // Fixed contiguous slices of the batch, one partial sum each, added in
+    // order: the result depends on the shapes only, not on the thread
+    // count. At most 8 slices and 4M partial-sum elements.
+    let parts = n.min(8).min((1 << 22) / w_len).max(1);
+    let partials: Vec<Vec<T>> = maybe_parallel(g.macs(), CONV_PAR_THRESHOLD, |threads| {
+        map_collect(threads, parts, |p| {
+            let mut acc = vec![T::ZERO; w_len];
             let mut cols = Vec::new();
-            for i in 0..n {
-                sample(i, &mut dw, &mut cols, threads);
+            for i in p * n / parts..(p + 1) * n / parts {
+                sample(i, &mut acc, &mut cols, threads);
             }
-        } else {
-            // Fixed contiguous slices of the batch, one partial sum each,
-            // added in order: the result does not depend on scheduling.
-            let parts = threads.min(n);
-            let inner = (threads / n).max(1);
-            let partials: Vec<Vec<T>> = (0..parts)
-                .into_par_iter()
-                .map(|p| {
-                    let mut acc = vec![T::ZERO; w_len];
-                    let mut cols = Vec::new();
-                    for i in p * n / parts..(p + 1) * n / parts {
-                        sample(i, &mut acc, &mut cols, inner);
-                    }
-                    acc
-                })
-                .collect();
-            for part in partials {
-                for (d, v) in dw.iter_mut().zip(part) {
-                    *d += v;
-                }
-            }
-        }
+            acc
+        })
     });
+    for part in partials {
+        for (d, v) in dw.iter_mut().zip(part) {
+            *d += v;
+        }
+    }
     dw
 }
 

@@ -3,13 +3,11 @@
 //! floating-point GEMM is faer's ([`crate::gemm`]); strided operands
 //! (transposed views) go to faer without a copy.
 
-use rayon::prelude::*;
-
 use crate::dtype::{DType, Float};
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, gemm_uninit, MatView, GEMM_PAR_THRESHOLD};
 use crate::layout::broadcast_shapes;
-use crate::parallel::maybe_parallel;
+use crate::parallel::{maybe_parallel, run_parts, SharedMut};
 use crate::tensor::{with_float, Tensor};
 
 impl Tensor {
@@ -241,9 +239,11 @@ fn matmul_float<T: Float>(
     maybe_parallel(nb * per, GEMM_PAR_THRESHOLD, |threads| {
         if threads > 1 && nb >= threads && per < GEMM_PAR_THRESHOLD {
             // Many small products: one per thread at a time.
-            out.par_chunks_mut(m * n)
-                .enumerate()
-                .for_each(|x| one(x, 1));
+            let dst = SharedMut::new(&mut out);
+            run_parts(threads, nb, |i| {
+                // SAFETY: each part writes its own product's block.
+                one((i, unsafe { dst.range(i * m * n..(i + 1) * m * n) }), 1)
+            });
         } else {
             out.chunks_mut(m * n)
                 .enumerate()

@@ -2,12 +2,10 @@
 //! layer norm, with the statistics exposed for the backward pass and for
 //! updating running averages.
 
-use rayon::prelude::*;
-
 use crate::dtype::{Element, Float, Numeric};
 use crate::error::{Result, TensorError};
 use crate::ops::reduce::sum_slice;
-use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
+use crate::parallel::{for_each_chunk_mut, map_collect, maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
 use crate::simd::with_simd;
 use crate::tensor::{with_float, Tensor};
 
@@ -116,11 +114,7 @@ impl Tensor {
                 })
             };
             let stats: Vec<(T, T)> = maybe_parallel(x.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
-                if threads > 1 && c > 1 {
-                    (0..c).into_par_iter().map(per_channel).collect()
-                } else {
-                    (0..c).map(per_channel).collect()
-                }
+                map_collect(threads, c, per_channel)
             });
             let (mean, var): (Vec<T>, Vec<T>) = stats.into_iter().unzip();
             BatchNormStats { mean: Tensor::from_data(mean, &[c]), var: Tensor::from_data(var, &[c]), count }
@@ -186,11 +180,7 @@ impl Tensor {
                 })
             };
             let sums: Vec<(T, T)> = maybe_parallel(x.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
-                if threads > 1 && c > 1 {
-                    (0..c).into_par_iter().map(per_channel).collect()
-                } else {
-                    (0..c).map(per_channel).collect()
-                }
+                map_collect(threads, c, per_channel)
             });
             let m = <T as Float>::from_usize(count.max(1));
             // Pass 2: grad_input = dy * a - x * b + k per channel.
@@ -214,11 +204,7 @@ impl Tensor {
                 })
             };
             maybe_parallel(x.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
-                if threads > 1 {
-                    gx.par_chunks_mut(inner.max(1)).enumerate().for_each(|(p, o)| fill(p, o));
-                } else {
-                    gx.chunks_mut(inner.max(1)).enumerate().for_each(|(p, o)| fill(p, o));
-                }
+                for_each_chunk_mut(threads, &mut gx, inner.max(1), fill)
             });
             let gw: Vec<T> = (0..c).map(|ch| sums[ch].1 * rstd[ch]).collect();
             let gb: Vec<T> = sums.iter().map(|s| s.0).collect();

@@ -3,11 +3,9 @@
 //! every element and allocates). The arithmetic per element is PyTorch's
 //! single-tensor implementation, in the same order.
 
-use rayon::prelude::*;
-
 use crate::dtype::{Element, Float};
 use crate::error::{Result, TensorError};
-use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
+use crate::parallel::{for_each_range, maybe_parallel, SharedMut, ELEMENTWISE_PAR_THRESHOLD};
 use crate::simd::with_simd;
 use crate::tensor::{with_float, Tensor};
 
@@ -83,30 +81,19 @@ impl Tensor {
             let m = exp_avg.unique_data::<T>();
             let v = exp_avg_sq.unique_data::<T>();
             let n = p.len();
-            match max_exp_avg_sq {
-                None => maybe_parallel(n, ELEMENTWISE_PAR_THRESHOLD, |threads| {
-                    let c = n.div_ceil(threads).max(1);
-                    p.par_chunks_mut(c)
-                        .zip(g.par_chunks(c))
-                        .zip(m.par_chunks_mut(c))
-                        .zip(v.par_chunks_mut(c))
-                        .for_each(|(((p, g), m), v)| with_simd(|| adam_chunk(&k, p, g, m, v, None)));
-                }),
-                Some(mx) => {
-                    let mx = mx.unique_data::<T>();
-                    maybe_parallel(n, ELEMENTWISE_PAR_THRESHOLD, |threads| {
-                        let c = n.div_ceil(threads).max(1);
-                        p.par_chunks_mut(c)
-                            .zip(g.par_chunks(c))
-                            .zip(m.par_chunks_mut(c))
-                            .zip(v.par_chunks_mut(c))
-                            .zip(mx.par_chunks_mut(c))
-                            .for_each(|((((p, g), m), v), mx)| {
-                                with_simd(|| adam_chunk(&k, p, g, m, v, Some(mx)))
-                            });
-                    })
-                }
-            }
+            let mx: &mut [T] = match max_exp_avg_sq {
+                Some(mx) => mx.unique_data::<T>(),
+                None => &mut [],
+            };
+            let (p, m, v, mx) = (SharedMut::new(p), SharedMut::new(m), SharedMut::new(v), SharedMut::new(mx));
+            maybe_parallel(n, ELEMENTWISE_PAR_THRESHOLD, |threads| {
+                for_each_range(threads, n, n.div_ceil(threads), |r| {
+                    // SAFETY: the ranges of one job are disjoint.
+                    let (p, m, v) = unsafe { (p.range(r.clone()), m.range(r.clone()), v.range(r.clone())) };
+                    let mx = (!mx.is_empty()).then(|| unsafe { mx.range(r.clone()) });
+                    with_simd(|| adam_chunk(&k, p, &g[r], m, v, mx))
+                });
+            });
         });
         Ok(())
     }
@@ -176,18 +163,14 @@ impl Tensor {
                 Some(b) if flags.0 => b.unique_data::<T>(),
                 _ => &mut [],
             };
+            let (p, b) = (SharedMut::new(p), SharedMut::new(b));
             maybe_parallel(n, ELEMENTWISE_PAR_THRESHOLD, |threads| {
-                let c = n.div_ceil(threads).max(1);
-                if b.is_empty() {
-                    p.par_chunks_mut(c)
-                        .zip(g.par_chunks(c))
-                        .for_each(|(p, g)| with_simd(|| sgd_chunk(k, flags, p, g, None)));
-                } else {
-                    p.par_chunks_mut(c)
-                        .zip(g.par_chunks(c))
-                        .zip(b.par_chunks_mut(c))
-                        .for_each(|((p, g), b)| with_simd(|| sgd_chunk(k, flags, p, g, Some(b))));
-                }
+                for_each_range(threads, n, n.div_ceil(threads), |r| {
+                    // SAFETY: the ranges of one job are disjoint.
+                    let p = unsafe { p.range(r.clone()) };
+                    let b = (!b.is_empty()).then(|| unsafe { b.range(r.clone()) });
+                    with_simd(|| sgd_chunk(k, flags, p, &g[r], b))
+                });
             });
         });
         Ok(())

@@ -10,11 +10,11 @@
 
 use std::hint::select_unpredictable;
 
-use rayon::prelude::*;
-
 use crate::dtype::{Float, Numeric};
 use crate::error::{Result, TensorError};
-use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
+use crate::parallel::{
+    for_each_chunk_mut, maybe_parallel, run_parts, SharedMut, ELEMENTWISE_PAR_THRESHOLD,
+};
 use crate::tensor::{with_float, Tensor};
 use crate::DType;
 
@@ -212,15 +212,7 @@ fn for_planes<U: Send>(
         return;
     }
     maybe_parallel(work, ELEMENTWISE_PAR_THRESHOLD, |threads| {
-        if threads > 1 {
-            dst.par_chunks_mut(plane_len)
-                .enumerate()
-                .for_each(|(p, d)| f(p, d));
-        } else {
-            dst.chunks_mut(plane_len)
-                .enumerate()
-                .for_each(|(p, d)| f(p, d));
-        }
+        for_each_chunk_mut(threads, dst, plane_len, f)
     });
 }
 
@@ -235,18 +227,14 @@ fn for_planes2<U: Send, V: Send>(
     if a.is_empty() || plane_len == 0 {
         return;
     }
+    let planes = a.len() / plane_len;
+    let (a, b) = (SharedMut::new(a), SharedMut::new(b));
     maybe_parallel(work, ELEMENTWISE_PAR_THRESHOLD, |threads| {
-        if threads > 1 {
-            a.par_chunks_mut(plane_len)
-                .zip(b.par_chunks_mut(plane_len))
-                .enumerate()
-                .for_each(|(p, (x, y))| f(p, x, y));
-        } else {
-            a.chunks_mut(plane_len)
-                .zip(b.chunks_mut(plane_len))
-                .enumerate()
-                .for_each(|(p, (x, y))| f(p, x, y));
-        }
+        run_parts(threads, planes, |p| {
+            let r = p * plane_len..(p + 1) * plane_len;
+            // SAFETY: each part writes its own plane.
+            unsafe { f(p, a.range(r.clone()), b.range(r)) }
+        })
     });
 }
 

@@ -2,12 +2,10 @@
 //! var/std (with Bessel's `correction`), logsumexp — over all elements or
 //! one dim with `keepdim`, as in PyTorch.
 
-use rayon::prelude::*;
-
 use crate::dtype::{is_nan, DType, Element, Float, Numeric};
 use crate::error::{Result, TensorError};
 use crate::layout::normalize_dim;
-use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
+use crate::parallel::{for_each_chunk_mut, map_collect, maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
 use crate::simd::with_simd;
 use crate::tensor::{with_float, with_numeric, Tensor};
 
@@ -35,20 +33,35 @@ pub(crate) fn sum_slice<T: Numeric>(x: &[T]) -> T {
         }
         rem.iter().fold(acc[0], |s, &v| s + v)
     }
-    fn rec<T: Numeric>(x: &[T], parallel: bool) -> T {
+    fn rec<T: Numeric>(x: &[T]) -> T {
         if x.len() <= 4096 {
             return with_simd(|| lanes(x));
         }
         let (a, b) = x.split_at(x.len() / 2);
-        if parallel && x.len() >= ELEMENTWISE_PAR_THRESHOLD {
-            let (sa, sb) = rayon::join(|| rec(a, true), || rec(b, true));
-            sa + sb
-        } else {
-            rec(a, false) + rec(b, false)
+        rec(a) + rec(b)
+    }
+    /// The same pairwise tree cut `depth` levels down: `leaf` sums the
+    /// subtrees below the cut, so the additions and their order match
+    /// `rec` exactly however the leaves are computed.
+    fn tree<'a, T: Numeric>(x: &'a [T], depth: u32, leaf: &mut impl FnMut(&'a [T]) -> T) -> T {
+        if x.len() <= 4096 || depth == 0 {
+            return leaf(x);
         }
+        let (a, b) = x.split_at(x.len() / 2);
+        tree(a, depth - 1, leaf) + tree(b, depth - 1, leaf)
     }
     maybe_parallel(x.len(), ELEMENTWISE_PAR_THRESHOLD * 4, |threads| {
-        rec(x, threads > 1)
+        if threads <= 1 {
+            return rec(x);
+        }
+        let mut leaves = Vec::new();
+        tree(x, 3, &mut |l| {
+            leaves.push(l);
+            T::ZERO
+        });
+        let sums = map_collect(threads, leaves.len(), |i| rec(leaves[i]));
+        let mut next = sums.into_iter();
+        tree(x, 3, &mut |_| next.next().expect("one sum per leaf"))
     })
 }
 
@@ -113,11 +126,7 @@ fn reduce_rows<T: Element, U: Element + Send>(
         (0..rows).map(|_| row(&[])).collect()
     } else {
         maybe_parallel(rows * r, ELEMENTWISE_PAR_THRESHOLD, |threads| {
-            if threads > 1 {
-                src.par_chunks(r).map(&row).collect()
-            } else {
-                src.chunks(r).map(&row).collect()
-            }
+            map_collect(threads, rows, |i| row(&src[i * r..(i + 1) * r]))
         })
     };
     Tensor::from_data(out, &ax.out_shape)
@@ -129,7 +138,7 @@ fn sum_axis<T: Numeric>(t: &Tensor, ax: &Axis) -> Tensor {
     let src = t.values::<T>();
     let (r, inner) = (ax.r, ax.inner);
     let mut out = vec![T::ZERO; ax.outer * inner];
-    let body = |(o, dst): (usize, &mut [T])| {
+    let body = |o: usize, dst: &mut [T]| {
         with_simd(|| {
             for j in 0..r {
                 let row = &src[(o * r + j) * inner..][..inner];
@@ -141,11 +150,7 @@ fn sum_axis<T: Numeric>(t: &Tensor, ax: &Axis) -> Tensor {
     };
     if inner > 0 {
         maybe_parallel(src.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
-            if threads > 1 && ax.outer > 1 {
-                out.par_chunks_mut(inner).enumerate().for_each(body);
-            } else {
-                out.chunks_mut(inner).enumerate().for_each(body);
-            }
+            for_each_chunk_mut(threads, &mut out, inner, body)
         });
     }
     Tensor::from_data(out, &ax.out_shape)

@@ -12,9 +12,8 @@
 use crate::dtype::{Element, Float};
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, MatView, GEMM_PAR_THRESHOLD};
-use rayon::prelude::*;
 
-use crate::parallel::{get_num_threads, maybe_parallel, pool};
+use crate::parallel::{maybe_parallel, run_parts, threads_for, SharedMut};
 use crate::simd::with_simd;
 use crate::tensor::{with_float, Tensor};
 
@@ -314,10 +313,10 @@ struct Forward<T> {
 /// hand-off, or when already running inside the pool.
 fn row_blocks(batch: usize, hidden: usize) -> usize {
     let work = batch * 4 * hidden * hidden;
-    if work < (1 << 18) || batch < 8 || rayon::current_thread_index().is_some() {
+    if work < (1 << 18) || batch < 8 {
         return 1;
     }
-    get_num_threads().min(batch / 4).max(1)
+    threads_for(work, 0).min(batch / 4).max(1)
 }
 
 /// `dst = a @ b`, threaded when large.
@@ -361,6 +360,7 @@ fn forward<T: Float>(
     let (mut h_prev, mut c_prev) = (h0.to_vec(), c0.to_vec());
     let blocks = row_blocks(n, h);
     let rows_per = n.div_ceil(blocks);
+    let blocks = n.div_ceil(rows_per);
     let mut steps = || {
         for k in 0..t {
             let s = d.time(k);
@@ -390,24 +390,33 @@ fn forward<T: Float>(
             if blocks == 1 {
                 block(g, &h_prev, &c_prev, c, tc, hs);
             } else {
-                let rh = rows_per * h;
-                g.par_chunks_mut(rows_per * g4)
-                    .zip(h_prev.par_chunks(rh))
-                    .zip(c_prev.par_chunks(rh))
-                    .zip(c.par_chunks_mut(rh))
-                    .zip(tc.par_chunks_mut(rh))
-                    .zip(hs.par_chunks_mut(rh))
-                    .for_each(|(((((g, hp), cp), c), tc), hs)| block(g, hp, cp, c, tc, hs));
+                let (g, c, tc, hs) = (
+                    SharedMut::new(g),
+                    SharedMut::new(c),
+                    SharedMut::new(tc),
+                    SharedMut::new(hs),
+                );
+                run_parts(blocks, blocks, |j| {
+                    let rows = j * rows_per..((j + 1) * rows_per).min(n);
+                    let (rh, rg) = (rows.start * h..rows.end * h, rows.start * g4..rows.end * g4);
+                    // SAFETY: each part owns its block of batch rows.
+                    unsafe {
+                        block(
+                            g.range(rg),
+                            &h_prev[rh.clone()],
+                            &c_prev[rh.clone()],
+                            c.range(rh.clone()),
+                            tc.range(rh.clone()),
+                            hs.range(rh),
+                        )
+                    }
+                });
             }
             h_prev.copy_from_slice(hs);
             c_prev.copy_from_slice(c);
         }
     };
-    if blocks == 1 {
-        steps();
-    } else {
-        pool().install(steps);
-    }
+    steps();
     Forward {
         out,
         gates,
@@ -468,6 +477,7 @@ fn backward<T: Float>(s: Saved<'_, T>, d_out: &[T], d_c_n: Vec<T>, d: Dims) -> G
     let mut dc = d_c_n;
     let blocks = row_blocks(n, h);
     let rows_per = n.div_ceil(blocks);
+    let blocks = n.div_ceil(rows_per);
     let mut steps = || {
         for k in (0..t).rev() {
             let st = d.time(k);
@@ -515,26 +525,31 @@ fn backward<T: Float>(s: Saved<'_, T>, d_out: &[T], d_c_n: Vec<T>, d: Dims) -> G
             if blocks == 1 {
                 block(gates, tc, c_prev, d_out, &mut dh, &mut dc, dg);
             } else {
-                let rh = rows_per * h;
-                gates
-                    .par_chunks(rows_per * g4)
-                    .zip(tc.par_chunks(rh))
-                    .zip(c_prev.par_chunks(rh))
-                    .zip(d_out.par_chunks(rh))
-                    .zip(dh.par_chunks_mut(rh))
-                    .zip(dc.par_chunks_mut(rh))
-                    .zip(dg.par_chunks_mut(rows_per * g4))
-                    .for_each(|((((((g, tc), cp), d_out), dh), dc), dg)| {
-                        block(g, tc, cp, d_out, dh, dc, dg)
-                    });
+                let (dh, dc, dg) = (
+                    SharedMut::new(&mut dh[..]),
+                    SharedMut::new(&mut dc[..]),
+                    SharedMut::new(dg),
+                );
+                run_parts(blocks, blocks, |j| {
+                    let rows = j * rows_per..((j + 1) * rows_per).min(n);
+                    let (rh, rg) = (rows.start * h..rows.end * h, rows.start * g4..rows.end * g4);
+                    // SAFETY: each part owns its block of batch rows.
+                    unsafe {
+                        block(
+                            &gates[rg.clone()],
+                            &tc[rh.clone()],
+                            &c_prev[rh.clone()],
+                            &d_out[rh.clone()],
+                            dh.range(rh.clone()),
+                            dc.range(rh),
+                            dg.range(rg),
+                        )
+                    }
+                });
             }
         }
     };
-    if blocks == 1 {
-        steps();
-    } else {
-        pool().install(steps);
-    }
+    steps();
     let rows = t * n;
     let dgv = MatView::row_major(&dgates, rows, g4);
     let mut dx = vec![T::ZERO; rows * i];
@@ -744,7 +759,7 @@ mod tests {
     #[test]
     fn split_batch_equals_halves() {
         let (t, n, i, h) = (3, 16, 4, 64);
-        assert!(row_blocks(n, h) > 1 || get_num_threads() == 1);
+        assert!(row_blocks(n, h) > 1 || crate::get_num_threads() == 1);
         assert_eq!(row_blocks(n / 2, h), 1);
         let [x, h0, c0, w_ih, w_hh, b_ih, b_hh] = setup(t, n, i, h);
         let d_out = Tensor::rand(&[t, n, h]).to_dtype(crate::DType::F64);

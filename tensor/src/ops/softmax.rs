@@ -3,12 +3,10 @@
 
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
-
 use crate::dtype::Float;
 use crate::error::Result;
 use crate::layout::normalize_dim;
-use crate::parallel::{maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
+use crate::parallel::{for_each_chunk_mut, maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
 use crate::simd::with_simd;
 use crate::tensor::{with_float, Tensor};
 
@@ -116,12 +114,9 @@ impl Tensor {
             let dst = &mut out.spare_capacity_mut()[..src.len()];
             if r > 0 {
                 maybe_parallel(src.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
-                    let body = |(o, x): (&mut [MaybeUninit<T>], &[T])| with_simd(|| softmax_row(x, o, log));
-                    if threads > 1 {
-                        dst.par_chunks_mut(r).zip(src.par_chunks(r)).for_each(body);
-                    } else {
-                        dst.chunks_mut(r).zip(src.chunks(r)).for_each(body);
-                    }
+                    for_each_chunk_mut(threads, dst, r, |i, o: &mut [MaybeUninit<T>]| {
+                        with_simd(|| softmax_row(&src[i * r..(i + 1) * r], o, log))
+                    })
                 });
             }
             // SAFETY: every row (and so every element) was written above.
