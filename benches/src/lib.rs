@@ -63,6 +63,76 @@ pub fn time_workload(w: &mut Workload, warmup: usize, steps: usize) -> Timing {
     summarize(&times)
 }
 
+/// One workload's timing with the throughput derived from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The workload's name.
+    pub workload: &'static str,
+    /// Threads torchlet's kernels used.
+    pub threads: usize,
+    /// Step times.
+    pub timing: Timing,
+    /// GFLOP/s, for workloads that count their floating-point operations.
+    pub gflops: Option<f64>,
+    /// GB/s moved, for memory-bound workloads.
+    pub gb_per_s: Option<f64>,
+    /// Microseconds per operation (per recorded op, or per loaded sample).
+    pub us_per_op: Option<f64>,
+}
+
+impl Report {
+    /// The runner's JSON line: `{"workload": ..., "threads": ...,
+    /// "median_ms": ..., "p10_ms": ..., "steps": ...}` plus `gflops`,
+    /// `gb_per_s` or `us_per_op` where they apply.
+    pub fn to_json(&self) -> String {
+        let t = &self.timing;
+        let mut line = format!(
+            "{{\"workload\": \"{}\", \"threads\": {}, \"median_ms\": {:.6}, \"p10_ms\": {:.6}, \"steps\": {}",
+            self.workload, self.threads, t.median_ms, t.p10_ms, t.steps
+        );
+        if let Some(g) = self.gflops {
+            line += &format!(", \"gflops\": {g:.3}");
+        }
+        if let Some(b) = self.gb_per_s {
+            line += &format!(", \"gb_per_s\": {b:.3}");
+        }
+        if let Some(u) = self.us_per_op {
+            line += &format!(", \"us_per_op\": {u:.4}");
+        }
+        line.push('}');
+        line
+    }
+
+    /// The throughput in words (`"79.0 GFLOP/s"`), or an empty string.
+    pub fn throughput(&self) -> String {
+        match (self.gflops, self.gb_per_s, self.us_per_op) {
+            (Some(g), _, _) => format!("{g:.1} GFLOP/s"),
+            (_, Some(b), _) => format!("{b:.1} GB/s"),
+            (_, _, Some(u)) => format!("{u:.3} µs/op"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Builds and times one workload on the current thread count: `steps`
+/// timed steps (default: the workload's own) after `warmup` untimed ones
+/// (default: steps / 10, between 1 and 20).
+pub fn run(spec: &Spec, warmup: Option<usize>, steps: Option<usize>) -> Report {
+    let steps = steps.unwrap_or(spec.default_steps).max(1);
+    let warmup = warmup.unwrap_or((steps / 10).clamp(1, 20));
+    let mut w = (spec.build)();
+    let timing = time_workload(&mut w, warmup, steps);
+    let secs = timing.median_ms * 1e-3;
+    Report {
+        workload: spec.name,
+        threads: torchlet_tensor::get_num_threads(),
+        timing,
+        gflops: w.flops_per_step.map(|f| f / secs / 1e9),
+        gb_per_s: w.bytes_per_step.map(|b| b / secs / 1e9),
+        us_per_op: w.ops_per_step.map(|n| timing.median_ms * 1e3 / n as f64),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +146,27 @@ mod tests {
         let t = summarize(&(1..=10).map(f64::from).collect::<Vec<_>>());
         assert_eq!(t.median_ms, 5.5);
         assert_eq!(t.p10_ms, 2.0);
+    }
+
+    #[test]
+    fn report_json_line() {
+        let r = Report {
+            workload: "matmul64",
+            threads: 2,
+            timing: Timing {
+                median_ms: 0.0055,
+                p10_ms: 0.0054,
+                steps: 100,
+            },
+            gflops: Some(95.3251),
+            gb_per_s: None,
+            us_per_op: None,
+        };
+        assert_eq!(
+            r.to_json(),
+            "{\"workload\": \"matmul64\", \"threads\": 2, \"median_ms\": 0.005500, \"p10_ms\": 0.005400, \"steps\": 100, \"gflops\": 95.325}"
+        );
+        assert_eq!(r.throughput(), "95.3 GFLOP/s");
     }
 
     #[test]

@@ -29,6 +29,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod bench;
 mod export;
 mod plot;
 mod predict;
@@ -101,6 +102,10 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Time the benchmark workloads (matmul, elementwise ops, training
+    /// steps) on this machine; `benches/compare.py` puts them side by side
+    /// with PyTorch.
+    Bench(bench::BenchArgs),
     /// Print the predicted class and the class probabilities of images
     /// (PNG/JPEG, any size; converted to 28x28 grey like MNIST).
     Predict {
@@ -146,6 +151,7 @@ fn main() -> ExitCode {
             temperature,
             seed,
         } => text::generate(&run, &prompt, len, temperature, seed),
+        Command::Bench(args) => bench::bench(&args),
         Command::Predict { run, images } => {
             if text::is_text_run(&run) {
                 Err(format!(

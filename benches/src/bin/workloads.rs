@@ -6,7 +6,7 @@
 //! `cargo run --release -p torchlet-benches --bin workloads -- matmul1024 seed_b1 --threads 2`
 
 use clap::Parser;
-use torchlet_benches::{find, time_workload, WORKLOADS};
+use torchlet_benches::{find, run, WORKLOADS};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -65,26 +65,7 @@ fn main() {
     if let Some(n) = args.threads {
         torchlet_tensor::set_num_threads(n);
     }
-    let threads = torchlet_tensor::get_num_threads();
     for spec in specs {
-        let steps = args.steps.unwrap_or(spec.default_steps).max(1);
-        let warmup = args.warmup.unwrap_or((steps / 10).clamp(1, 20));
-        let mut w = (spec.build)();
-        let t = time_workload(&mut w, warmup, steps);
-        let mut line = format!(
-            "{{\"workload\": \"{}\", \"threads\": {threads}, \"median_ms\": {:.6}, \"p10_ms\": {:.6}, \"steps\": {}",
-            spec.name, t.median_ms, t.p10_ms, t.steps
-        );
-        if let Some(f) = w.flops_per_step {
-            line += &format!(", \"gflops\": {:.3}", f / (t.median_ms * 1e-3) / 1e9);
-        }
-        if let Some(b) = w.bytes_per_step {
-            line += &format!(", \"gb_per_s\": {:.3}", b / (t.median_ms * 1e-3) / 1e9);
-        }
-        if let Some(n) = w.ops_per_step {
-            line += &format!(", \"us_per_op\": {:.4}", t.median_ms * 1e3 / n as f64);
-        }
-        line.push('}');
-        println!("{line}");
+        println!("{}", run(spec, args.warmup, args.steps).to_json());
     }
 }
