@@ -322,9 +322,40 @@ pub enum OpKind {
         batch_first: bool,
         /// Whether the layers have biases.
         bias: bool,
+        /// Whether a last input gives each sequence's length (int64 `[N]`,
+        /// an earlier op's output): each sequence is read only up to its
+        /// length (`pack_padded_sequence`), the outputs past it are zero.
+        with_lengths: bool,
+    },
+    /// `nn.EmbeddingBag` over 2-d bags: inputs `[indices [B, L] (tensor),
+    /// weight [V, D]]`, output `[B, D]`; entries equal to `padding_idx` are
+    /// left out, and an empty bag gives zeros.
+    EmbeddingBag {
+        /// How each bag is reduced.
+        mode: BagReduction,
+        /// The index left out of the bags.
+        padding_idx: Option<i64>,
+    },
+    /// Each row's length in a right-padded int64 batch `[N, T]`: one past
+    /// its last entry that is not `pad`, at least 1. Input `[tokens
+    /// (tensor)]`, output int64 `[N]`.
+    PaddedLengths {
+        /// The padding index.
+        pad: i64,
     },
     /// An op that cannot be exported, by name (reported by the exporter).
     Other(&'static str),
+}
+
+/// How an [`OpKind::EmbeddingBag`] reduces each bag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BagReduction {
+    /// Sum of the bag's rows.
+    Sum,
+    /// Mean of the bag's rows.
+    Mean,
+    /// Elementwise max of the bag's rows.
+    Max,
 }
 
 /// Elementwise binary arithmetic and comparisons.

@@ -1,6 +1,6 @@
 //! Bags of embeddings reduced to one vector each: [`EmbeddingBag`].
 
-use torchlet_autograd::trace::{self, OpKind, TraceArg};
+use torchlet_autograd::trace::{self, BagReduction, OpKind, TraceArg};
 use torchlet_autograd::Variable;
 use torchlet_tensor::{DType, Tensor};
 
@@ -112,10 +112,11 @@ impl EmbeddingBag {
     /// - `per_sample_weights`: one weight per entry of `input` (same
     ///   shape), only with [`BagMode::Sum`]; gradients flow into it.
     ///
-    /// In a trace (ONNX export) the whole reduction is one op named
-    /// `EmbeddingBag`, which exporters without a mapping refuse: its masks
-    /// come from the input's values, so tracing through it would freeze
-    /// the example's padding into the graph.
+    /// In a trace (ONNX export) the whole reduction is one
+    /// [`OpKind::EmbeddingBag`] over the input (so its padding mask is
+    /// computed in the graph, not frozen from the example). Bags given by
+    /// `offsets`, and per-sample weights, trace as an op without an ONNX
+    /// mapping.
     pub fn forward_bags(
         &self,
         input: &Tensor,
@@ -124,13 +125,23 @@ impl EmbeddingBag {
     ) -> Result<Variable> {
         trace::traced(
             || {
-                let mut args = vec![
+                let args = vec![
                     TraceArg::Tensor(input.clone()),
                     TraceArg::var(self.weight()),
                 ];
-                args.extend(offsets.map(|o| TraceArg::Tensor(o.clone())));
-                args.extend(per_sample_weights.map(TraceArg::var));
-                (OpKind::Other("EmbeddingBag"), args)
+                if offsets.is_some() || per_sample_weights.is_some() {
+                    return (
+                        OpKind::Other("EmbeddingBag with offsets or per_sample_weights"),
+                        args,
+                    );
+                }
+                let mode = match self.mode {
+                    BagMode::Sum => BagReduction::Sum,
+                    BagMode::Mean => BagReduction::Mean,
+                    BagMode::Max => BagReduction::Max,
+                };
+                let padding_idx = self.padding_idx().map(|p| p as i64);
+                (OpKind::EmbeddingBag { mode, padding_idx }, args)
             },
             || self.reduce_bags(input, offsets, per_sample_weights),
         )

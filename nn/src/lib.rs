@@ -47,6 +47,7 @@ mod loss;
 mod module;
 mod norm;
 mod norm_extra;
+mod packed;
 mod pool;
 mod rnn;
 pub mod state;
@@ -71,6 +72,7 @@ pub use loss::{
 pub use module::{Module, Sequential};
 pub use norm::BatchNorm2d;
 pub use norm_extra::{BatchNorm1d, GroupNorm, LayerNorm};
+pub use packed::lengths_from_padding;
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d};
 pub use rnn::{Nonlinearity, RnnOptions, GRU, LSTM, RNN};
 pub use state::{LoadReport, Mismatch};

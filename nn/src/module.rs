@@ -80,12 +80,13 @@ pub trait Module {
     fn set_local_training(&self, _training: bool) {}
 
     /// Whether this module is in training mode (`module.training`). The
-    /// default asks the first child, and answers `true` for a module with
-    /// neither a flag of its own nor children.
+    /// default answers `true` for a module with neither a flag of its own
+    /// nor children (its forward does not depend on the mode), and for a
+    /// module with children, whether all of them are in training mode: a
+    /// stateless child answers `true` either way, so one child in eval
+    /// mode (a Dropout after `eval()`) shows the module is in eval mode.
     fn is_training(&self) -> bool {
-        self.children()
-            .first()
-            .is_none_or(|(_, child)| child.is_training())
+        self.children().iter().all(|(_, child)| child.is_training())
     }
 
     /// Sets training mode on this module and all its descendants

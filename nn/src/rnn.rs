@@ -17,6 +17,7 @@ use torchlet_tensor::{with_global_generator, Tensor};
 use crate::error::{NnError, Result};
 use crate::init::{default_bound, uniform_parameter};
 use crate::module::Module;
+use crate::packed::{length_values, Lengths};
 
 /// Options of a recurrent layer beyond its sizes, with PyTorch's defaults
 /// (one layer, biases, time-major, no dropout, one direction).
@@ -115,60 +116,6 @@ struct Weights {
     w_hh: Variable,
     b_ih: Option<Variable>,
     b_hh: Option<Variable>,
-}
-
-/// The lengths of the sequences in a padded `[T, N, *]` batch: sequence
-/// `n` is `x[..lengths[n], n]`, the rest is padding.
-struct Lengths {
-    lengths: Vec<usize>,
-    /// Row `t * N + n` of a `[T * N, *]` view holds, after reversal, row
-    /// `(lengths[n] - 1 - t) * N + n` (padding rows stay in place).
-    reversal: Tensor,
-}
-
-impl Lengths {
-    fn new(module: &'static str, lengths: &[usize], steps: usize, batch: usize) -> Result<Lengths> {
-        if lengths.len() != batch {
-            return Err(NnError::input(
-                module,
-                format!(
-                    "expected one length per sequence ({batch}), got {} lengths",
-                    lengths.len()
-                ),
-            ));
-        }
-        if let Some(bad) = lengths.iter().find(|&&l| l == 0 || l > steps) {
-            return Err(NnError::input(
-                module,
-                format!("every length must be in 1..={steps} (the padded length), got {bad}"),
-            ));
-        }
-        let mut reversal = Vec::with_capacity(steps * batch);
-        for t in 0..steps {
-            for (n, &len) in lengths.iter().enumerate() {
-                let src = if t < len { len - 1 - t } else { t };
-                reversal.push((src * batch + n) as i64);
-            }
-        }
-        Ok(Lengths {
-            lengths: lengths.to_vec(),
-            reversal: Tensor::from_vec(reversal, &[steps * batch])?,
-        })
-    }
-
-    /// `[N, 1]`: whether each sequence still runs at step `t`.
-    fn active(&self, t: usize) -> Result<Tensor> {
-        let active: Vec<bool> = self.lengths.iter().map(|&l| t < l).collect();
-        Ok(Tensor::from_vec(active, &[self.lengths.len(), 1])?)
-    }
-
-    /// Reverses each sequence of `x` `[T, N, F]` within its length.
-    fn reverse(&self, x: &Variable) -> Result<Variable> {
-        let shape = x.shape();
-        let rows = x.reshape(&[(shape[0] * shape[1]) as i64, shape[2] as i64])?;
-        let reversed = rows.index_select(0, &self.reversal)?;
-        Ok(reversed.reshape(&[shape[0] as i64, shape[1] as i64, shape[2] as i64])?)
-    }
 }
 
 /// What the three public layers share.
@@ -442,22 +389,43 @@ impl RnnCore {
     ) -> Result<(Variable, Variable, Option<Variable>)> {
         // Traced as one op (exporters write one ONNX RNN/LSTM/GRU node).
         trace::traced(
-            || self.trace_kind(x, h0, c0, lengths.is_some()),
+            || self.trace_kind(x, h0, c0, lengths.map(|_| None)),
             || self.run_layers(x, h0, c0, lengths),
         )
     }
 
-    /// How [`RnnCore::run`] appears in a trace.
+    /// [`RnnCore::run`] with the lengths as an int64 `[N]` variable, which
+    /// the trace records as an input (so exports compute them).
+    fn run_packed(
+        &self,
+        x: &Variable,
+        h0: Option<&Variable>,
+        c0: Option<&Variable>,
+        lengths: &Variable,
+    ) -> Result<(Variable, Variable, Option<Variable>)> {
+        let values = length_values(self.module, lengths)?;
+        trace::traced(
+            || self.trace_kind(x, h0, c0, Some(Some(lengths))),
+            || self.run_layers(x, h0, c0, Some(&values)),
+        )
+    }
+
+    /// How [`RnnCore::run`] appears in a trace. `lengths`: `None` without,
+    /// `Some(None)` given as numbers, `Some(Some(v))` given as a variable.
     fn trace_kind(
         &self,
         x: &Variable,
         h0: Option<&Variable>,
         c0: Option<&Variable>,
-        with_lengths: bool,
+        lengths: Option<Option<&Variable>>,
     ) -> (trace::OpKind, Vec<trace::TraceArg>) {
         use trace::{OpKind, RnnCell, TraceArg};
-        if with_lengths {
-            return (OpKind::Other("RNN with lengths"), vec![TraceArg::var(x)]);
+        if matches!(lengths, Some(None)) {
+            // Lengths given as plain numbers would be frozen into a graph.
+            return (
+                OpKind::Other("RNN with lengths given as a slice (use forward_packed)"),
+                vec![TraceArg::var(x)],
+            );
         }
         let cell = match self.cell {
             Cell::Tanh => RnnCell::Tanh,
@@ -481,7 +449,9 @@ impl RnnCore {
             bidirectional: o.bidirectional,
             batch_first: o.batch_first,
             bias: o.bias,
+            with_lengths: lengths.is_some(),
         };
+        args.extend(lengths.flatten().map(TraceArg::var));
         (kind, args)
     }
 
@@ -699,6 +669,19 @@ impl RNN {
         let (out, h, _) = self.core.run(x, h0, None, Some(lengths))?;
         Ok((out, h))
     }
+
+    /// [`RNN::forward_with_lengths`] with the lengths as an int64 `[N]`
+    /// variable (e.g. from [`lengths_from_padding`](crate::lengths_from_padding)):
+    /// the form an ONNX export can follow, computing the lengths in the graph.
+    pub fn forward_packed(
+        &self,
+        x: &Variable,
+        lengths: &Variable,
+        h0: Option<&Variable>,
+    ) -> Result<(Variable, Variable)> {
+        let (out, h, _) = self.core.run_packed(x, h0, None, lengths)?;
+        Ok((out, h))
+    }
 }
 
 rnn_common!(RNN);
@@ -802,6 +785,20 @@ impl LSTM {
         let (out, h, c) = self.core.run(x, h0, c0, Some(lengths))?;
         Ok((out, h, c.expect("an LSTM returns a cell state")))
     }
+
+    /// [`LSTM::forward_with_lengths`] with the lengths as an int64 `[N]`
+    /// variable (e.g. from [`lengths_from_padding`](crate::lengths_from_padding)):
+    /// the form an ONNX export can follow, computing the lengths in the graph.
+    pub fn forward_packed(
+        &self,
+        x: &Variable,
+        lengths: &Variable,
+        state: Option<(&Variable, &Variable)>,
+    ) -> Result<(Variable, Variable, Variable)> {
+        let (h0, c0) = state.unzip();
+        let (out, h, c) = self.core.run_packed(x, h0, c0, lengths)?;
+        Ok((out, h, c.expect("an LSTM returns a cell state")))
+    }
 }
 
 rnn_common!(LSTM);
@@ -875,6 +872,19 @@ impl GRU {
         h0: Option<&Variable>,
     ) -> Result<(Variable, Variable)> {
         let (out, h, _) = self.core.run(x, h0, None, Some(lengths))?;
+        Ok((out, h))
+    }
+
+    /// [`GRU::forward_with_lengths`] with the lengths as an int64 `[N]`
+    /// variable (e.g. from [`lengths_from_padding`](crate::lengths_from_padding)):
+    /// the form an ONNX export can follow, computing the lengths in the graph.
+    pub fn forward_packed(
+        &self,
+        x: &Variable,
+        lengths: &Variable,
+        h0: Option<&Variable>,
+    ) -> Result<(Variable, Variable)> {
+        let (out, h, _) = self.core.run_packed(x, h0, None, lengths)?;
         Ok((out, h))
     }
 }

@@ -342,3 +342,33 @@ fn safetensors_round_trip() {
     let e = other.load_safetensors(&path, true).unwrap_err().to_string();
     assert!(e.contains("torchlet-nn-rt-"), "{e}");
 }
+
+/// A module whose first child has no mode of its own (Linear) still
+/// reports eval mode after `eval()`, through its Dropout.
+#[test]
+fn eval_mode_shows_through_a_stateless_first_child() {
+    struct Head {
+        fc: torchlet_nn::Linear,
+        drop: torchlet_nn::Dropout,
+    }
+    impl torchlet_nn::Module for Head {
+        fn forward(
+            &self,
+            x: &torchlet_autograd::Variable,
+        ) -> torchlet_nn::Result<torchlet_autograd::Variable> {
+            self.drop.forward(&self.fc.forward(x)?)
+        }
+        fn children(&self) -> Vec<(&str, &dyn torchlet_nn::Module)> {
+            vec![("fc", &self.fc), ("drop", &self.drop)]
+        }
+    }
+    let m = Head {
+        fc: torchlet_nn::Linear::new(3, 2).unwrap(),
+        drop: torchlet_nn::Dropout::new(0.5).unwrap(),
+    };
+    assert!(m.is_training());
+    m.eval();
+    assert!(!m.is_training());
+    m.train();
+    assert!(m.is_training());
+}

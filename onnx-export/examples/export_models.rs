@@ -1,6 +1,6 @@
-//! Exports the ONNX check set (MLP, LeNet-5 with BatchNorm, ResNet-8, a
-//! 2-layer LSTM text model, a bidirectional GRU text model, a Transformer
-//! encoder layer) into a folder, with inputs and torchlet's outputs for
+//! Exports the ONNX check set (torchlet-text's classifiers on padded
+//! batches, MLP, LeNet-5 with BatchNorm, ResNet-8, LSTM and GRU text
+//! models, a Transformer encoder layer, the op zoo) into a folder, with inputs and torchlet's outputs for
 //! two batch sizes as `.npy`, and a `manifest.txt` for
 //! `onnx-export/scripts/check_onnx.py`:
 //!

@@ -39,6 +39,7 @@ mod export;
 pub mod ir;
 mod lower;
 mod lower_nn;
+mod lower_text;
 pub mod proto;
 mod proto_out;
 mod rnn;

@@ -327,21 +327,38 @@ pub(crate) fn reduce(
         Some(a) => a.iter().map(|&d| norm(d, rank) as i64).collect(),
         None => (0..rank as i64).collect(),
     };
+    if axes.is_empty() {
+        return Ok(cx.g.op("Identity", vec![x], vec![]));
+    }
+    Ok(reduce_axes(cx, op_type, x, &axes, keepdim))
+}
+
+/// `op_type` (a `Reduce*` op) of the value `x` over `axes` (non-empty,
+/// non-negative): axes are an input from opset 13 for ReduceSum and 18 for
+/// the others, an attribute before.
+pub(crate) fn reduce_axes(
+    cx: &mut Lowering,
+    op_type: &str,
+    x: String,
+    axes: &[i64],
+    keepdim: bool,
+) -> String {
     let keep = ("keepdims", Attr::Int(keepdim as i64));
     let as_input = if op_type == "ReduceSum" {
         cx.opset >= 13
     } else {
         cx.opset >= 18
     };
-    if axes.is_empty() {
-        return Ok(cx.g.op("Identity", vec![x], vec![]));
-    }
-    Ok(if as_input {
-        let ax = cx.g.ints(&axes);
+    if as_input {
+        let ax = cx.g.ints(axes);
         cx.g.op(op_type, vec![x, ax], vec![keep])
     } else {
-        cx.g.op(op_type, vec![x], vec![("axes", Attr::Ints(axes)), keep])
-    })
+        cx.g.op(
+            op_type,
+            vec![x],
+            vec![("axes", Attr::Ints(axes.to_vec())), keep],
+        )
+    }
 }
 
 /// A Reshape from `in_shape` to `out_shape` that keeps dynamic leading

@@ -151,6 +151,9 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             eps,
         } => vec![layer_norm(cx, a, normalized_shape.len(), *eps)?],
         OpKind::Rnn { .. } => crate::rnn::lower(cx, op)?,
+        OpKind::EmbeddingBag { .. } | OpKind::PaddedLengths { .. } => {
+            crate::lower_text::lower(cx, op)?
+        }
         OpKind::Other(_) => return Err(unsupported(cx, op, "no ONNX mapping")),
         _ => return Err(unsupported(cx, op, "no ONNX mapping")),
     })

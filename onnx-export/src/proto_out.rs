@@ -35,7 +35,7 @@ pub(crate) fn ir_version(opset: i64) -> i64 {
     }
 }
 
-fn data_type(dtype: DType) -> DataType {
+pub(crate) fn data_type(dtype: DType) -> DataType {
     match dtype {
         DType::F32 => DataType::Float,
         DType::F64 => DataType::Double,

@@ -5,7 +5,8 @@
 //! ONNX's order with Split + Concat nodes (constant-folded by runtimes):
 //! LSTM `i f g o` → `i o f c`, GRU `r z n` → `z r h` (with
 //! `linear_before_reset = 1`, PyTorch's GRU), and stacks the directions.
-//! Between layers, ONNX's `Y [T, D, N, H]` becomes `[T, N, D·H]`.
+//! Between layers, ONNX's `Y [T, D, N, H]` becomes `[T, N, D·H]`. A layer
+//! run with lengths (`forward_packed`) passes them as `sequence_lens`.
 
 use torchlet_autograd::trace::{OpKind, RnnCell, TraceArg, TracedOp};
 
@@ -71,6 +72,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
         bidirectional,
         batch_first,
         bias,
+        with_lengths,
     } = op.kind
     else {
         return Err(unsupported(cx, op, "not a recurrent layer"));
@@ -115,6 +117,15 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
         TraceArg::Absent => None,
         s => Some(cx.arg(s)?),
     };
+    // ONNX's sequence_lens: int32 [N], the same for every layer.
+    let lengths = match (with_lengths, a.last()) {
+        (true, Some(l)) => {
+            let l = cx.arg(l)?;
+            let to = Attr::Int(crate::proto::tensor_proto::DataType::Int32 as i64);
+            cx.g.op("Cast", vec![l], vec![("to", to)])
+        }
+        _ => String::new(),
+    };
     let (mut h_n, mut c_n) = (Vec::new(), Vec::new());
     for layer in 0..num_layers {
         let (mut ws, mut rs, mut bs) = (Vec::new(), Vec::new(), Vec::new());
@@ -135,7 +146,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
         let ih = h0
             .as_ref()
             .map_or(String::new(), |s| state_rows(cx, s, first, dirs));
-        let mut inputs = vec![x, w, r, b, String::new(), ih];
+        let mut inputs = vec![x, w, r, b, lengths.clone(), ih];
         if cell == RnnCell::Lstm {
             let ic = c0
                 .as_ref()

@@ -132,7 +132,9 @@ fn opset_outside_the_range_is_an_error() {
     assert_eq!(ops(&m), ["Identity"]);
 }
 
-/// An LSTM run with per-sequence lengths (no ONNX mapping here).
+/// An LSTM run with per-sequence lengths given as numbers: they would be
+/// constants in a graph, so the export refuses them (`forward_packed`
+/// takes them as a graph value).
 struct Packed(torchlet_nn::LSTM);
 
 impl Module for Packed {
@@ -142,28 +144,59 @@ impl Module for Packed {
 }
 
 #[test]
-fn rnn_with_lengths_is_an_error_not_a_wrong_graph() {
+fn rnn_with_lengths_as_numbers_is_an_error_not_a_wrong_graph() {
     let lstm =
         torchlet_nn::LSTM::with_options(3, 4, torchlet_nn::RnnOptions::default().batch_first(true))
             .unwrap();
     let x = Variable::constant(Tensor::rand(&[2, 2, 3]));
     let err = export(&Packed(lstm), &x, &ExportOptions::default()).unwrap_err();
     assert!(
-        matches!(err, OnnxError::Unsupported { ref op, .. } if op == "RNN with lengths"),
+        matches!(err, OnnxError::Unsupported { ref op, .. } if op.starts_with("RNN with lengths given as a slice")),
         "{err}"
     );
 }
 
-/// EmbeddingBag's masks depend on the input's values: the export must
-/// refuse it by name rather than freeze the example's padding.
+/// Lengths from the input's padding: one LSTM node whose sequence_lens
+/// come from the graph input through the PaddedLengths ops.
 #[test]
-fn embedding_bag_is_an_error_not_a_wrong_graph() {
+fn packed_lstm_takes_its_sequence_lens_from_the_input() {
+    let options = torchlet_text::models::RnnClassifierOptions {
+        pad_index: Some(0),
+        ..Default::default()
+    };
+    let model = torchlet_text::models::RnnClassifier::new(20, 3, options).unwrap();
+    let x = Variable::constant(Tensor::from_vec(vec![5i64, 3, 0, 9, 0, 0], &[2, 3]).unwrap());
+    let m = export(&model, &x, &ExportOptions::default().with_sequence_axis()).unwrap();
+    let g = m.graph.as_ref().unwrap();
+    let lstm = g.node.iter().find(|n| n.op_type() == "LSTM").unwrap();
+    let lens = &lstm.input[4];
+    assert!(!lens.is_empty());
+    // sequence_lens is computed (Cast of a node output), not an initializer.
+    assert!(g.initializer.iter().all(|t| t.name() != lens));
+    let kinds = ops(&m);
+    for op in ["Equal", "Not", "Range", "ReduceMax", "Cast"] {
+        assert!(kinds.contains(&op.to_string()), "{op} not in {kinds:?}");
+    }
+}
+
+/// EmbeddingBag over offsets has no mapping: refused by name.
+struct OffsetBags(torchlet_nn::EmbeddingBag);
+
+impl Module for OffsetBags {
+    fn forward(&self, x: &Variable) -> NnResult<Variable> {
+        let offsets = Tensor::from_vec(vec![0i64, 2], &[2]).unwrap();
+        self.0.forward_bags(&x.data(), Some(&offsets), None)
+    }
+}
+
+#[test]
+fn embedding_bag_with_offsets_is_an_error_not_a_wrong_graph() {
     let bag = torchlet_nn::EmbeddingBag::with_padding(10, 4, torchlet_nn::BagMode::Mean, Some(0))
         .unwrap();
-    let x = Variable::constant(Tensor::from_vec(vec![5i64, 3, 0, 9, 0, 0], &[2, 3]).unwrap());
-    let err = export(&bag, &x, &ExportOptions::default()).unwrap_err();
+    let x = Variable::constant(Tensor::from_vec(vec![5i64, 3, 0, 9, 0, 0], &[6]).unwrap());
+    let err = export(&OffsetBags(bag), &x, &ExportOptions::default()).unwrap_err();
     assert!(
-        matches!(err, OnnxError::Unsupported { ref op, .. } if op == "EmbeddingBag"),
+        matches!(err, OnnxError::Unsupported { ref op, .. } if op.starts_with("EmbeddingBag with offsets")),
         "{err}"
     );
 }

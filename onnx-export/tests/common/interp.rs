@@ -228,6 +228,46 @@ fn eval(
                 .mean_dims(&axes, int(n, "keepdims", 1) == 1)
                 .map_err(err)?)
         }
+        "ReduceSum" | "ReduceMax" => {
+            let t = x(0)?;
+            let axes = match get(1)? {
+                Some(a) => i64s(&a),
+                None => ints(n, "axes").unwrap_or_default(),
+            };
+            let keep = int(n, "keepdims", 1) == 1;
+            if n.op_type() == "ReduceSum" {
+                one(t.sum_dims(&axes, keep).map_err(err)?)
+            } else {
+                let [axis] = axes[..] else {
+                    return Err("ReduceMax over several axes".into());
+                };
+                one(t.max_dim(axis, keep).map_err(err)?.0)
+            }
+        }
+        "Equal" => one(x(0)?.eq(&x(1)?).map_err(err)?),
+        "Not" => one(x(0)?.logical_not()),
+        "Max" => one(x(0)?.maximum(&x(1)?).map_err(err)?),
+        "Where" => one(Tensor::where_cond(&x(0)?, &x(1)?, &x(2)?).map_err(err)?),
+        "Cast" => {
+            let to = match int(n, "to", 0) {
+                1 => DType::F32,
+                6 | 7 => DType::I64, // int32 is held as int64 here
+                9 => DType::Bool,
+                11 => DType::F64,
+                other => return Err(format!("Cast to type {other}")),
+            };
+            one(x(0)?.to_dtype(to))
+        }
+        "Shape" => {
+            let dims: Vec<i64> = x(0)?.shape().iter().map(|&d| d as i64).collect();
+            let rank = dims.len();
+            one(Tensor::from_vec(dims, &[rank]).map_err(err)?)
+        }
+        "Range" => {
+            let scalar = |i: usize| -> R<i64> { Ok(i64s(&x(i)?)[0]) };
+            let (start, limit, delta) = (scalar(0)?, scalar(1)?, scalar(2)?);
+            one(Tensor::arange(start, limit, delta).map_err(err)?)
+        }
         "Conv" => {
             let (t, w) = (x(0)?, x(1)?);
             let pads = ints(n, "pads").unwrap_or(vec![0; 4]);
@@ -314,6 +354,14 @@ fn recurrent(
     let gates = w.shape()[1] / h;
     let b = get(3)?;
     let (h0, c0) = (get(5)?, get(6)?);
+    // sequence_lens: rows stop at their length (state kept, output zero).
+    let lens: Vec<usize> = match get(4)? {
+        Some(l) => i64s(&l.to_dtype(DType::I64))
+            .iter()
+            .map(|&v| v as usize)
+            .collect(),
+        None => vec![steps; batch],
+    };
     let before_reset = int(n, "linear_before_reset", 0) == 1;
     let relu = attr(n, "activations")
         .is_some_and(|a| a.strings.first().map(|s| s.as_slice()) == Some(b"Relu"));
@@ -350,6 +398,7 @@ fn recurrent(
                 .map_err(err)?
                 .add(&wb)
                 .map_err(err)?;
+            let (h_before, c_before) = (hh.clone(), cc.clone());
             let hr = hh.matmul(&rd).map_err(err)?.add(&rb).map_err(err)?;
             match op {
                 "LSTM" => {
@@ -389,7 +438,12 @@ fn recurrent(
                     hh = if relu { a.relu() } else { a.tanh() };
                 }
             }
-            out[t] = hh.clone();
+            // Rows past their length keep the old state and output zero.
+            let live: Vec<bool> = lens.iter().map(|&l| t < l).collect();
+            let live = Tensor::from_vec(live, &[batch, 1]).map_err(err)?;
+            hh = Tensor::where_cond(&live, &hh, &h_before).map_err(err)?;
+            cc = Tensor::where_cond(&live, &cc, &c_before).map_err(err)?;
+            out[t] = Tensor::where_cond(&live, &hh, &Tensor::zeros(&[batch, h])).map_err(err)?;
         }
         ys.push(Tensor::stack(&out, 0).map_err(err)?);
         hs.push(hh);

@@ -6,8 +6,8 @@ use std::error::Error;
 
 use torchlet_autograd::{no_grad, Variable};
 use torchlet_nn::{
-    Embedding, Linear, Module, Result as NnResult, RnnOptions, TransformerEncoderLayer,
-    TransformerEncoderLayerOptions, GRU, LSTM,
+    BagMode, Embedding, EmbeddingBag, Linear, Module, Result as NnResult, RnnOptions,
+    TransformerEncoderLayer, TransformerEncoderLayerOptions, GRU, LSTM,
 };
 use torchlet_tensor::{manual_seed, Tensor};
 use torchlet_vision::models::{mlp, LeNet5, ResNet};
@@ -72,6 +72,30 @@ pub enum InputKind {
         /// Vocabulary size.
         vocab: usize,
     },
+    /// Right-padded token ids `[N, T]`: row `i` has its own length (the
+    /// last row is all padding), the rest is `pad`.
+    PaddedTokens {
+        /// Sequence length.
+        len: usize,
+        /// Vocabulary size.
+        vocab: usize,
+        /// The padding index (below 2: real tokens are drawn from 2 up).
+        pad: i64,
+    },
+}
+
+/// Right-padded ids `[n, len]`: row `i` keeps `len - (3 i mod len)` real
+/// tokens, except the last row, which is all padding.
+fn padded_tokens(n: usize, len: usize, vocab: usize, pad: i64) -> Tensor {
+    let mut ids = Tensor::randint(2, vocab as i64, &[n, len])
+        .expect("valid range")
+        .to_vec::<i64>()
+        .expect("int64");
+    for (i, row) in ids.chunks_mut(len).enumerate() {
+        let keep = if i + 1 == n { 0 } else { len - (3 * i) % len };
+        row[keep..].fill(pad);
+    }
+    Tensor::from_vec(ids, &[n, len]).expect("shape matches")
 }
 
 /// One model of the check set.
@@ -101,6 +125,7 @@ impl TestModel {
             InputKind::Tokens { len, vocab } => {
                 Tensor::randint(0, vocab as i64, &[n, len]).expect("valid range")
             }
+            InputKind::PaddedTokens { len, vocab, pad } => padded_tokens(n, len, vocab, pad),
         };
         Variable::constant(t)
     }
@@ -114,6 +139,9 @@ impl TestModel {
         let t = match self.input {
             InputKind::Tokens { vocab, .. } if self.sequence => {
                 Tensor::randint(0, vocab as i64, &[n, len]).expect("valid range")
+            }
+            InputKind::PaddedTokens { vocab, pad, .. } if self.sequence => {
+                padded_tokens(n, len, vocab, pad)
             }
             InputKind::Float(shape) if self.sequence => Tensor::rand(&[n, len, shape[1]]),
             _ => return self.example(n, seed),
@@ -134,9 +162,11 @@ fn settle(module: &dyn Module, shape: &[usize]) -> NnResult<()> {
     Ok(())
 }
 
-/// The six checked models: MLP, LeNet-5 with BatchNorm, ResNet-8, a
-/// 2-layer LSTM text model, a bidirectional GRU text model and a
-/// Transformer encoder layer.
+/// The checked models: torchlet-text's bag-of-embeddings classifier, a
+/// max EmbeddingBag and LSTM / GRU classifiers with lengths on padded
+/// batches; MLP, LeNet-5 with BatchNorm, ResNet-8, a 2-layer LSTM text
+/// model, a bidirectional GRU text model and a Transformer encoder layer;
+/// and the op zoo.
 pub fn all_models() -> Result<Vec<TestModel>, Box<dyn Error>> {
     manual_seed(7);
     let lenet = LeNet5::with_batch_norm()?;
@@ -170,7 +200,63 @@ pub fn all_models() -> Result<Vec<TestModel>, Box<dyn Error>> {
             ..Default::default()
         },
     )?;
+    // torchlet-text's classifiers on right-padded batches: the padding
+    // mask and the lengths are computed in the graph.
+    let text_bag = torchlet_text::models::BagClassifier::new(60, 16, 4, Some(1), 0.5)?;
+    let bag_max = EmbeddingBag::with_padding(60, 8, BagMode::Max, Some(1))?;
+    let rnn_options = |kind, bidirectional| torchlet_text::models::RnnClassifierOptions {
+        kind,
+        embed_dim: 12,
+        hidden_size: 10,
+        num_layers: 2,
+        bidirectional,
+        dropout: 0.2,
+        pad_index: Some(1),
+    };
+    let packed_lstm = torchlet_text::models::RnnClassifier::new(
+        60,
+        4,
+        rnn_options(torchlet_text::models::RecurrentKind::Lstm, true),
+    )?;
+    let packed_gru = torchlet_text::models::RnnClassifier::new(
+        60,
+        3,
+        rnn_options(torchlet_text::models::RecurrentKind::Gru, false),
+    )?;
+    let padded = InputKind::PaddedTokens {
+        len: 7,
+        vocab: 60,
+        pad: 1,
+    };
     let models = vec![
+        TestModel {
+            hermetic: true,
+            name: "text_bag",
+            module: Box::new(text_bag),
+            input: padded,
+            sequence: true,
+        },
+        TestModel {
+            hermetic: true,
+            name: "bag_max",
+            module: Box::new(bag_max),
+            input: padded,
+            sequence: true,
+        },
+        TestModel {
+            hermetic: true,
+            name: "text_lstm_packed",
+            module: Box::new(packed_lstm),
+            input: padded,
+            sequence: true,
+        },
+        TestModel {
+            hermetic: true,
+            name: "text_gru_packed",
+            module: Box::new(packed_gru),
+            input: padded,
+            sequence: true,
+        },
         TestModel {
             hermetic: true,
             name: "mlp",

@@ -2,7 +2,9 @@
 //! linear layer on the final hidden state.
 
 use torchlet_autograd::Variable;
-use torchlet_nn::{Dropout, Embedding, Linear, Module, Result, RnnOptions, GRU, LSTM};
+use torchlet_nn::{
+    lengths_from_padding, Dropout, Embedding, Linear, Module, Result, RnnOptions, GRU, LSTM,
+};
 use torchlet_tensor::Tensor;
 
 use super::{check_batch, config};
@@ -142,7 +144,12 @@ impl RnnClassifier {
             (Recurrent::Gru(m), Some(l)) => m.forward_with_lengths(&x, l, None)?.1,
             (Recurrent::Gru(m), None) => m.forward_with_state(&x, None)?.1,
         };
-        // h_n is [D * layers, N, H]: the last layer's directions are last.
+        self.classify(&h_n)
+    }
+
+    /// Logits from the final hidden states `h_n` `[D * layers, N, H]`.
+    fn classify(&self, h_n: &Variable) -> Result<Variable> {
+        // The last layer's directions are last.
         let last = if self.options.bidirectional {
             Variable::cat(&[h_n.select(0, -2)?, h_n.select(0, -1)?], -1)?
         } else {
@@ -180,8 +187,19 @@ impl Module for RnnClassifier {
     /// ([`RnnClassifier::infer_lengths`]); without, to `T`.
     fn forward(&self, x: &Variable) -> Result<Variable> {
         let tokens = x.data();
-        let lengths = self.infer_lengths(&tokens)?;
-        self.forward_tokens(&tokens, lengths.as_deref())
+        check_batch("RnnClassifier", &tokens, None)?;
+        let Some(pad) = self.options.pad_index else {
+            return self.forward_tokens(&tokens, None);
+        };
+        // Lengths as a traced op, so an ONNX export computes them from its
+        // input (same values as `infer_lengths`).
+        let lengths = lengths_from_padding(&tokens, pad as i64)?;
+        let x = self.embed.forward_indices(&tokens)?;
+        let h_n = match &self.rnn {
+            Recurrent::Lstm(m) => m.forward_packed(&x, &lengths, None)?.1,
+            Recurrent::Gru(m) => m.forward_packed(&x, &lengths, None)?.1,
+        };
+        self.classify(&h_n)
     }
 
     fn children(&self) -> Vec<(&str, &dyn Module)> {
