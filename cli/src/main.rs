@@ -36,6 +36,7 @@ mod predict;
 mod run;
 mod seed;
 mod text;
+mod text_export;
 mod text_train;
 mod train;
 
@@ -70,7 +71,9 @@ enum Command {
         threads: Option<usize>,
     },
     /// Write a run's model as ONNX: raw images in (float [N, C, H, W] in
-    /// [0, 1], the run's normalisation folded into the graph), logits out.
+    /// [0, 1], the run's normalisation folded into the graph) or, for a
+    /// text run, int64 token ids [N, T] (padding handled in the graph);
+    /// logits out.
     Export {
         /// The run folder `torchlet train` wrote.
         #[arg(long)]
@@ -135,11 +138,7 @@ fn main() -> ExitCode {
         }
         Command::Export { run, onnx, opset } => {
             if text::is_text_run(&run) {
-                Err(format!(
-                    "{} is a text run; torchlet export writes image runs (export text models from Rust with torchlet_onnx::export)",
-                    run.display()
-                )
-                .into())
+                text_export::export_text_run(&run, &onnx, opset)
             } else {
                 export::export_run(&run, &onnx, opset)
             }

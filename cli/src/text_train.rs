@@ -157,6 +157,7 @@ pub fn train(args: &TrainArgs, name: &str) -> Result<(), BoxError> {
 
     torchlet_nn::state::save_safetensors(module, out.join("model.safetensors"))?;
     save_vocab(&vocab, &out)?;
+    crate::text_export::write_text_run_onnx(&out, &config, &vocab, &model)?;
     plot::curves(&history.epochs, &out.join("curves.png"))?;
     let json = serde_json::to_string_pretty(&config)?;
     write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;

@@ -2,9 +2,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{accuracy, assert_one_line_error, stderr, stdout, torchlet};
+use common::{accuracy, assert_one_line_error, stderr, stdout, tiny_fortunes, torchlet};
 
 /// The bag-of-subwords classifier on the embedded fortunes-4: 4 epochs
 /// already beat PyTorch's bag model (66%); eval reloads the same number.
@@ -49,34 +47,6 @@ fn bag_classifier_trains_on_embedded_fortunes() {
 
     let out = torchlet(&["generate", "--run", run_s, "--prompt", "x"]);
     assert_one_line_error(&out, "generate needs a charlm run");
-}
-
-/// A small fortunes-format folder: `n` texts per class.
-fn tiny_fortunes(dir: &Path, n: usize) {
-    let topics = [
-        (
-            "computers",
-            "the program crashed and the computer lost my file",
-        ),
-        (
-            "politics",
-            "the senator voted against the new tax law again",
-        ),
-        (
-            "science",
-            "the physicist measured the speed of light in a lab",
-        ),
-        ("work", "my boss wants the report on his desk by monday"),
-    ];
-    for split in ["train", "test"] {
-        let mut tsv = String::from("label\ttext\n");
-        for i in 0..n {
-            for (label, text) in topics {
-                tsv.push_str(&format!("{label}\t{text} {i}\n"));
-            }
-        }
-        std::fs::write(dir.join(format!("{split}.tsv")), tsv).unwrap();
-    }
 }
 
 /// The recurrent classifiers and the char LM on `--data DIR`, then

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_torchlet");
@@ -43,4 +44,32 @@ pub fn assert_one_line_error(out: &Output, needle: &str) {
     assert!(err.starts_with("error: "), "{err}");
     assert!(err.contains(needle), "{needle:?} not in {err}");
     assert!(stdout(out).is_empty(), "{}", stdout(out));
+}
+
+/// A small fortunes-format folder: `n` texts per class.
+pub fn tiny_fortunes(dir: &Path, n: usize) {
+    let topics = [
+        (
+            "computers",
+            "the program crashed and the computer lost my file",
+        ),
+        (
+            "politics",
+            "the senator voted against the new tax law again",
+        ),
+        (
+            "science",
+            "the physicist measured the speed of light in a lab",
+        ),
+        ("work", "my boss wants the report on his desk by monday"),
+    ];
+    for split in ["train", "test"] {
+        let mut tsv = String::from("label\ttext\n");
+        for i in 0..n {
+            for (label, text) in topics {
+                tsv.push_str(&format!("{label}\t{text} {i}\n"));
+            }
+        }
+        std::fs::write(dir.join(format!("{split}.tsv")), tsv).unwrap();
+    }
 }

@@ -1,0 +1,122 @@
+//! `torchlet export` and the `model.onnx` of text runs: int64 token ids
+//! `[N, T]` in (right-padded with `<pad>`; both axes dynamic), logits out —
+//! `[N, classes]` for the classifiers, `[N, T, vocab]` for the character
+//! LM. The padding mask and the sequence lengths are computed in the graph,
+//! so any batch gives the same logits as `torchlet eval`. Tokenizing and
+//! looking up ids stay outside the graph: the vocabulary, tokenizer and
+//! padding index are in the metadata.
+
+use std::path::Path;
+
+use torchlet_autograd::Variable;
+use torchlet_nn::Module;
+use torchlet_onnx::{ExportOptions, ModelProto};
+use torchlet_tensor::Tensor;
+use torchlet_text::Vocab;
+
+use crate::export::RUN_ONNX;
+use crate::run::{BoxError, Msg};
+use crate::text::{TextModel, TextRunConfig};
+
+/// The ONNX model of a text run; see the module docs.
+pub fn text_onnx_model(
+    config: &TextRunConfig,
+    vocab: &Vocab,
+    model: &TextModel,
+    opset: i64,
+) -> Result<ModelProto, BoxError> {
+    let pad = vocab.pad_index().unwrap_or(0) as i64;
+    let n = vocab.len().max(1) as i64;
+    // Two rows, the second padded: the trace records the padding ops
+    // however the example looks, but a padded example is the honest one.
+    let ids: Vec<i64> = [5, 6, 7, 8, 9, 10, pad, pad]
+        .iter()
+        .map(|&i| if i == pad { pad } else { i % n })
+        .collect();
+    let example = Variable::constant(Tensor::from_vec(ids, &[2, 4])?);
+    let mut options = ExportOptions::with_opset(opset).with_sequence_axis();
+    options.input_name = "tokens".into();
+    options.output_name = "logits".into();
+    options.graph_name = format!("torchlet_{}", config.model);
+    let bag_note = if config.model == "bag" {
+        " Bag model: each token once, in first-seen order, unknown tokens left out."
+    } else {
+        ""
+    };
+    let (module, output): (&dyn Module, String) = match model {
+        TextModel::Classifier(m) => (&**m, format!("logits [N, {}]", config.classes.len())),
+        TextModel::Lm(lm) => {
+            options.output_dynamic_axes.push((1, "sequence".into()));
+            (
+                &lm.0,
+                format!("next-character logits [N, T, {}]", vocab.len()),
+            )
+        }
+    };
+    options.doc_string = format!(
+        "torchlet {} trained on {} ({}). Input: int64 token ids [N, T], right-padded with \
+         index {pad}: tokenize ({}), look tokens up in the `vocab` metadata (unknown: \
+         <unk>).{bag_note} Output: {output}.",
+        config.model,
+        config.dataset.name,
+        config.task,
+        tokenizer_spec(&config.tokenizer)
+    );
+    options.metadata = vec![
+        ("task".into(), config.task.clone()),
+        ("tokenizer".into(), config.tokenizer.clone()),
+        ("vocab".into(), serde_json::to_string(vocab.itos())?),
+        ("pad_index".into(), pad.to_string()),
+        ("classes".into(), serde_json::to_string(&config.classes)?),
+        ("torchlet_version".into(), config.torchlet_version.clone()),
+    ];
+    torchlet_onnx::export(module, &example, &options)
+        .map_err(|e| Box::new(Msg(format!("export: {e}"))) as BoxError)
+}
+
+/// What a run's tokenizer name means, for the model's doc string.
+fn tokenizer_spec(name: &str) -> String {
+    match name {
+        "subword" => "`subword`: basic_english words plus each word's character 3- to 5-grams \
+                      in <word> brackets, torchlet_text::SubwordNgrams::new(3, 5)"
+            .into(),
+        "basic_english" => "`basic_english`, torchtext's".into(),
+        "char" => "`char`: one token per character".into(),
+        other => format!("`{other}`"),
+    }
+}
+
+/// Writes the text run's ONNX model to `onnx` (through a temporary file).
+pub fn write(
+    config: &TextRunConfig,
+    vocab: &Vocab,
+    model: &TextModel,
+    onnx: &Path,
+    opset: i64,
+) -> Result<(), BoxError> {
+    let proto = text_onnx_model(config, vocab, model, opset)?;
+    torchlet_onnx::save_model(&proto, onnx).map_err(|e| Box::new(Msg(e.to_string())) as BoxError)
+}
+
+/// `torchlet export` on a text run: reloads it and writes it as ONNX.
+pub fn export_text_run(run: &Path, onnx: &Path, opset: i64) -> Result<(), BoxError> {
+    let config = TextRunConfig::load(run)?;
+    let (vocab, model) = config.load_run(run)?;
+    write(&config, &vocab, &model, onnx, opset)
+}
+
+/// What `torchlet train` calls after saving a text run: `run/model.onnx`.
+pub fn write_text_run_onnx(
+    run: &Path,
+    config: &TextRunConfig,
+    vocab: &Vocab,
+    model: &TextModel,
+) -> Result<(), BoxError> {
+    write(
+        config,
+        vocab,
+        model,
+        &run.join(RUN_ONNX),
+        torchlet_onnx::DEFAULT_OPSET,
+    )
+}
