@@ -63,6 +63,71 @@ pub fn time_workload(w: &mut Workload, warmup: usize, steps: usize) -> Timing {
     summarize(&times)
 }
 
+/// Which workloads to run and how, as the `workloads` runner and
+/// `torchlet bench` take them on the command line.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Selection {
+    /// Workloads to run, in order (see --list).
+    pub names: Vec<String>,
+    /// Run every workload.
+    #[arg(long)]
+    pub all: bool,
+    /// List the workloads and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Compute threads (default: torchlet's default, the CPU count).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Timed steps per workload (default: each workload's own, a second or
+    /// two of work).
+    #[arg(long)]
+    pub steps: Option<usize>,
+}
+
+impl Selection {
+    /// The named workloads (an error names an unknown one and lists the
+    /// known), every workload with `--all`, or `default` when none is
+    /// named.
+    pub fn specs(
+        &self,
+        default: impl Fn(&Spec) -> bool,
+    ) -> std::result::Result<Vec<&'static Spec>, String> {
+        if self.all {
+            return Ok(WORKLOADS.iter().collect());
+        }
+        if self.names.is_empty() {
+            return Ok(WORKLOADS.iter().filter(|s| default(s)).collect());
+        }
+        self.names
+            .iter()
+            .map(|n| {
+                find(n).ok_or_else(|| {
+                    let known: Vec<&str> = WORKLOADS.iter().map(|s| s.name).collect();
+                    format!("unknown workload {n:?}; known: {}", known.join(", "))
+                })
+            })
+            .collect()
+    }
+
+    /// The `--list` text: one line per workload.
+    pub fn list_text() -> String {
+        WORKLOADS
+            .iter()
+            .map(|s| {
+                let py = if s.in_pytorch { "" } else { " (torchlet only)" };
+                format!("{:<18} {}{py}\n", s.name, s.description)
+            })
+            .collect()
+    }
+
+    /// Applies `--threads` to torchlet's thread team.
+    pub fn apply_threads(&self) {
+        if let Some(n) = self.threads {
+            torchlet_tensor::set_num_threads(n.max(1));
+        }
+    }
+}
+
 /// One workload's timing with the throughput derived from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {

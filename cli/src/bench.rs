@@ -4,27 +4,16 @@
 use std::error::Error;
 
 use clap::Args;
-use torchlet_benches::{find, run, Spec, WORKLOADS};
+use torchlet_benches::{run, Selection};
 
-/// Options of `torchlet bench`.
+use crate::run::Msg;
+
+/// Options of `torchlet bench`: workload names (default: every workload
+/// that has a PyTorch twin), `--all`, `--list`, `--threads`, `--steps`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Workloads to run, in order (default: every workload that has a
-    /// PyTorch twin; see --list).
-    names: Vec<String>,
-    /// Run every workload, the torchlet-only ones (data loading) too.
-    #[arg(long)]
-    all: bool,
-    /// List the workloads and exit.
-    #[arg(long)]
-    list: bool,
-    /// Compute threads (default: torchlet's default, the CPU count).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Timed steps per workload (default: each workload's own, a second or
-    /// two of work).
-    #[arg(long)]
-    steps: Option<usize>,
+    #[command(flatten)]
+    selection: Selection,
     /// Print one JSON object per workload (the `workloads` runner's format)
     /// instead of a table.
     #[arg(long)]
@@ -33,17 +22,13 @@ pub struct BenchArgs {
 
 /// Runs `torchlet bench`.
 pub fn bench(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
-    if args.list {
-        for s in WORKLOADS {
-            let py = if s.in_pytorch { "" } else { " (torchlet only)" };
-            println!("{:<18} {}{py}", s.name, s.description);
-        }
+    let sel = &args.selection;
+    if sel.list {
+        print!("{}", Selection::list_text());
         return Ok(());
     }
-    let specs = selected(args)?;
-    if let Some(t) = args.threads {
-        torchlet_tensor::set_num_threads(t.max(1));
-    }
+    let specs = sel.specs(|s| s.in_pytorch).map_err(Msg)?;
+    sel.apply_threads();
     if !args.json {
         println!(
             "threads: {}; each line: median (10th percentile) of the timed steps",
@@ -55,7 +40,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
         );
     }
     for spec in specs {
-        let r = run(spec, None, args.steps);
+        let r = run(spec, None, sel.steps);
         if args.json {
             println!("{}", r.to_json());
         } else {
@@ -74,23 +59,4 @@ pub fn bench(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
         println!("compare with PyTorch: python3 benches/compare.py --python PATH (see benches/README.md)");
     }
     Ok(())
-}
-
-/// The workloads named on the command line, or the default set.
-fn selected(args: &BenchArgs) -> Result<Vec<&'static Spec>, Box<dyn Error>> {
-    if args.all {
-        return Ok(WORKLOADS.iter().collect());
-    }
-    if args.names.is_empty() {
-        return Ok(WORKLOADS.iter().filter(|s| s.in_pytorch).collect());
-    }
-    args.names
-        .iter()
-        .map(|n| {
-            find(n).ok_or_else(|| {
-                let known: Vec<&str> = WORKLOADS.iter().map(|s| s.name).collect();
-                format!("unknown workload {n:?}; known: {}", known.join(", ")).into()
-            })
-        })
-        .collect()
 }

@@ -142,7 +142,8 @@ pub(crate) fn map_collect<U: Send>(
         }
     });
     // SAFETY: the ranges cover 0..n, so every slot was written (a panic in
-    // `f` propagates out of `for_each_range` before this line).
+    // `f` propagates out of `for_each_range` before this line, leaking the
+    // values already made: safe, and only on that panic).
     unsafe { out.set_len(n) };
     out
 }

@@ -6,7 +6,7 @@
 //! `cargo run --release -p torchlet-benches --bin workloads -- matmul1024 seed_b1 --threads 2`
 
 use clap::Parser;
-use torchlet_benches::{find, run, WORKLOADS};
+use torchlet_benches::{run, Selection};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -15,20 +15,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser, Debug)]
 #[command(name = "workloads")]
 struct Args {
-    /// Workloads to run, in order (see --list).
-    names: Vec<String>,
-    /// Run every workload.
-    #[arg(long)]
-    all: bool,
-    /// List the workloads and exit.
-    #[arg(long)]
-    list: bool,
-    /// Threads for torchlet's pool (default: torchlet's default).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Timed steps per workload (default: each workload's own).
-    #[arg(long)]
-    steps: Option<usize>,
+    #[command(flatten)]
+    selection: Selection,
     /// Untimed warm-up steps (default: steps / 10, between 1 and 20).
     #[arg(long)]
     warmup: Option<usize>,
@@ -36,36 +24,25 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    if args.list {
-        for s in WORKLOADS {
-            let py = if s.in_pytorch { "" } else { " (torchlet only)" };
-            println!("{:<18} {}{py}", s.name, s.description);
-        }
+    let sel = &args.selection;
+    if sel.list {
+        print!("{}", Selection::list_text());
         return;
     }
-    let specs: Vec<_> = if args.all {
-        WORKLOADS.iter().collect()
-    } else {
-        let mut specs = Vec::new();
-        for name in &args.names {
-            match find(name) {
-                Some(s) => specs.push(s),
-                None => {
-                    eprintln!("unknown workload {name:?}; --list shows them");
-                    std::process::exit(2);
-                }
-            }
+    // No name and no --all is an error here (the CLI has a default set).
+    let specs = match sel.specs(|_| false) {
+        Ok(s) if s.is_empty() => {
+            eprintln!("no workload given: name some (see --list) or pass --all");
+            std::process::exit(2);
         }
-        specs
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
     };
-    if specs.is_empty() {
-        eprintln!("no workload given: name some (see --list) or pass --all");
-        std::process::exit(2);
-    }
-    if let Some(n) = args.threads {
-        torchlet_tensor::set_num_threads(n);
-    }
+    sel.apply_threads();
     for spec in specs {
-        println!("{}", run(spec, args.warmup, args.steps).to_json());
+        println!("{}", run(spec, args.warmup, sel.steps).to_json());
     }
 }

@@ -81,7 +81,6 @@ impl Shared {
             if e != epoch || next >= parts {
                 return;
             }
-            let job = self.job.load(Acquire);
             if self
                 .state
                 .compare_exchange_weak(s, s + 1, AcqRel, Relaxed)
@@ -89,6 +88,11 @@ impl Shared {
             {
                 continue;
             }
+            // Read only after the claim: the claim proves the job is live
+            // (its caller waits for this part), and its Acquire makes the
+            // caller's job pointer visible — a pointer read before it could
+            // belong to a finished job whose state word came round again.
+            let job = self.job.load(Acquire);
             // SAFETY: the CAS succeeded while the state still named this
             // job with part `next` unclaimed, so the job is unfinished and
             // its caller is waiting: `job` and the closure it points to
@@ -96,7 +100,14 @@ impl Shared {
             let f = unsafe { &*(*job).f };
             if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| f(next))) {
                 let mut slot = self.panic.lock().unwrap_or_else(|e| e.into_inner());
-                slot.get_or_insert(p);
+                if slot.is_none() {
+                    *slot = Some(p);
+                } else {
+                    // A second payload is dropped here, where a panicking
+                    // destructor cannot escape `work` (that would leave
+                    // the job unfinished and its caller unwinding early).
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(p)));
+                }
             }
             self.done.fetch_add(1, Release);
         }
@@ -125,21 +136,27 @@ impl Team {
             wake: Condvar::new(),
             shutdown: AtomicBool::new(false),
         });
-        let workers = (1..size.max(1))
-            .map(|i| {
-                let shared = Arc::clone(&shared);
-                std::thread::Builder::new()
-                    .name(format!("torchlet-{i}"))
-                    .spawn(move || worker_loop(&shared))
-                    .expect("failed to start a torchlet worker thread")
-            })
-            .collect();
-        Team {
+        let mut team = Team {
             shared,
-            workers,
+            workers: Vec::new(),
             busy: Mutex::new(()),
             epoch: AtomicU64::new(0),
+        };
+        for i in 1..size.max(1) {
+            let shared = Arc::clone(&team.shared);
+            let spawned = std::thread::Builder::new()
+                .name(format!("torchlet-{i}"))
+                .spawn(move || worker_loop(&shared));
+            match spawned {
+                Ok(handle) => team.workers.push(handle),
+                Err(e) => {
+                    // Stop the workers already started before giving up.
+                    drop(team);
+                    panic!("failed to start torchlet worker thread {i}: {e}");
+                }
+            }
         }
+        team
     }
 
     /// Threads a job can use: the caller and the workers.
