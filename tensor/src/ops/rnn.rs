@@ -9,6 +9,8 @@
 //! gradients so that `dx`, `dW_ih` and `dW_hh` are again one GEMM each.
 //! This is how cuDNN and oneDNN run LSTMs.
 
+use std::ops::Range;
+
 use crate::dtype::{Element, Float};
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, MatView, GEMM_PAR_THRESHOLD};
@@ -319,6 +321,13 @@ fn row_blocks(batch: usize, hidden: usize) -> usize {
     threads_for(work, 0).min(batch / 4).max(1)
 }
 
+/// Block `j` of `rows_per` batch rows (of `n`) as element ranges of the
+/// `[N, H]` states and of the `[N, 4H]` gates.
+fn block_ranges(j: usize, rows_per: usize, n: usize, h: usize) -> (Range<usize>, Range<usize>) {
+    let (lo, hi) = (j * rows_per, ((j + 1) * rows_per).min(n));
+    (lo * h..hi * h, lo * 4 * h..hi * 4 * h)
+}
+
 /// `dst = a @ b`, threaded when large.
 fn gemm_threaded<T: Float>(dst: &mut [T], a: MatView<'_, T>, b: MatView<'_, T>) {
     maybe_parallel(a.rows * a.cols * b.cols, GEMM_PAR_THRESHOLD, |th| {
@@ -397,8 +406,7 @@ fn forward<T: Float>(
                     SharedMut::new(hs),
                 );
                 run_parts(blocks, blocks, |j| {
-                    let rows = j * rows_per..((j + 1) * rows_per).min(n);
-                    let (rh, rg) = (rows.start * h..rows.end * h, rows.start * g4..rows.end * g4);
+                    let (rh, rg) = block_ranges(j, rows_per, n, h);
                     // SAFETY: each part owns its block of batch rows.
                     unsafe {
                         block(
@@ -531,8 +539,7 @@ fn backward<T: Float>(s: Saved<'_, T>, d_out: &[T], d_c_n: Vec<T>, d: Dims) -> G
                     SharedMut::new(dg),
                 );
                 run_parts(blocks, blocks, |j| {
-                    let rows = j * rows_per..((j + 1) * rows_per).min(n);
-                    let (rh, rg) = (rows.start * h..rows.end * h, rows.start * g4..rows.end * g4);
+                    let (rh, rg) = block_ranges(j, rows_per, n, h);
                     // SAFETY: each part owns its block of batch rows.
                     unsafe {
                         block(
