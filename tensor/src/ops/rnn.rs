@@ -14,7 +14,6 @@ use std::ops::Range;
 use crate::dtype::{Element, Float};
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, MatView, GEMM_PAR_THRESHOLD};
-
 use crate::parallel::{maybe_parallel, run_parts, threads_for, SharedMut};
 use crate::simd::with_simd;
 use crate::tensor::{with_float, Tensor};
