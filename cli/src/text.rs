@@ -3,7 +3,8 @@
 //! character-level language model.
 //!
 //! A text run folder holds what an MNIST run does (`model.safetensors`,
-//! `config.json`, `metrics.csv`, `curves.png`) plus `vocab.json`.
+//! `config.json`, `metrics.csv`, `curves.png`, `model.onnx`, the latter
+//! taking padded token ids) plus `vocab.json`.
 
 use std::path::Path;
 

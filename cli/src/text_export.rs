@@ -25,13 +25,21 @@ pub fn text_onnx_model(
     model: &TextModel,
     opset: i64,
 ) -> Result<ModelProto, BoxError> {
-    let pad = vocab.pad_index().unwrap_or(0) as i64;
+    let pad = vocab.pad_index().map(|p| p as i64);
+    if pad.is_none() && matches!(model, TextModel::Classifier(_)) {
+        return Err(Box::new(Msg(
+            "export: the run's vocabulary has no <pad> token, so padded batches cannot be told apart"
+                .into(),
+        )));
+    }
     let n = vocab.len().max(1) as i64;
     // Two rows, the second padded: the trace records the padding ops
     // however the example looks, but a padded example is the honest one.
-    let ids: Vec<i64> = [5, 6, 7, 8, 9, 10, pad, pad]
-        .iter()
-        .map(|&i| if i == pad { pad } else { i % n })
+    let ids: Vec<i64> = (5..13)
+        .map(|i| match pad {
+            Some(p) if i >= 11 => p,
+            _ => i % n,
+        })
         .collect();
     let example = Variable::constant(Tensor::from_vec(ids, &[2, 4])?);
     let mut options = ExportOptions::with_opset(opset).with_sequence_axis();
@@ -53,10 +61,14 @@ pub fn text_onnx_model(
             )
         }
     };
+    let padding = match pad {
+        Some(p) => format!("right-padded with index {p}"),
+        None => "rows of equal length".into(),
+    };
     options.doc_string = format!(
-        "torchlet {} trained on {} ({}). Input: int64 token ids [N, T], right-padded with \
-         index {pad}: tokenize ({}), look tokens up in the `vocab` metadata (unknown: \
-         <unk>).{bag_note} Output: {output}.",
+        "torchlet {} trained on {} ({}). Input: int64 token ids [N, T], {padding}: tokenize \
+         ({}), look tokens up in the `vocab` metadata (unknown: <unk>).{bag_note} \
+         Output: {output}.",
         config.model,
         config.dataset.name,
         config.task,
@@ -66,7 +78,10 @@ pub fn text_onnx_model(
         ("task".into(), config.task.clone()),
         ("tokenizer".into(), config.tokenizer.clone()),
         ("vocab".into(), serde_json::to_string(vocab.itos())?),
-        ("pad_index".into(), pad.to_string()),
+        (
+            "pad_index".into(),
+            pad.map_or("none".into(), |p| p.to_string()),
+        ),
         ("classes".into(), serde_json::to_string(&config.classes)?),
         ("torchlet_version".into(), config.torchlet_version.clone()),
     ];

@@ -157,10 +157,14 @@ pub fn train(args: &TrainArgs, name: &str) -> Result<(), BoxError> {
 
     torchlet_nn::state::save_safetensors(module, out.join("model.safetensors"))?;
     save_vocab(&vocab, &out)?;
-    crate::text_export::write_text_run_onnx(&out, &config, &vocab, &model)?;
     plot::curves(&history.epochs, &out.join("curves.png"))?;
     let json = serde_json::to_string_pretty(&config)?;
     write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;
+    // Last, and not fatal: the run is complete and reloadable without it.
+    crate::train::warn_on_onnx_error(
+        crate::text_export::write_text_run_onnx(&out, &config, &vocab, &model),
+        &out,
+    );
     println!("run saved to {}", out.display());
     if let TextModel::Lm(lm) = &model {
         let prompt = "The ";

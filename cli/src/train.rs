@@ -375,13 +375,27 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
     config.test_accuracy = Some(acc);
 
     torchlet_nn::state::save_safetensors(&*model, out.join("model.safetensors"))?;
-    crate::export::write_run_onnx(&out, &config, &*model)?;
     plot::curves(&history.epochs, &out.join("curves.png"))?;
     let json = serde_json::to_string_pretty(&config)?;
     write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;
+    // Last, and not fatal: the run is complete and reloadable without it.
+    warn_on_onnx_error(crate::export::write_run_onnx(&out, &config, &*model), &out);
     println!("run saved to {}", out.display());
     println!("{}", accuracy_line(acc));
     Ok(())
+}
+
+/// Reports a failed `model.onnx` as a warning: training succeeded and the
+/// run folder is complete without it.
+pub fn warn_on_onnx_error(result: Result<(), BoxError>, run: &Path) {
+    if let Err(e) = result {
+        eprintln!(
+            "warning: {} not written ({}); the run is saved, retry with `torchlet export --run {} --onnx FILE`",
+            crate::export::RUN_ONNX,
+            crate::run::one_line(&e.to_string()),
+            run.display()
+        );
+    }
 }
 
 /// Runs `torchlet eval --run DIR [--data DIR]`.

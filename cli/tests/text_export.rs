@@ -15,7 +15,9 @@ use common::{accuracy, stderr, stdout, tiny_fortunes, torchlet};
 use torchlet_autograd::Variable;
 use torchlet_nn::Module;
 use torchlet_tensor::Tensor;
-use torchlet_text::models::{BagClassifier, RecurrentKind, RnnClassifier, RnnClassifierOptions};
+use torchlet_text::models::{
+    BagClassifier, CharLm, CharLmOptions, RecurrentKind, RnnClassifier, RnnClassifierOptions,
+};
 use torchlet_text::{get_tokenizer, SubwordNgrams, Tokenizer, Vocab};
 
 fn train(data: &Path, run: &Path, model: &str) -> f64 {
@@ -177,4 +179,21 @@ fn exported_char_lm_gives_logits_per_position() {
     let x = Tensor::from_vec(ids.repeat(2), &[2, 7]).unwrap();
     let logits = interp::run(&proto, &x).unwrap();
     assert_eq!(logits.shape(), [2, 7, vocab.len()]);
+    // The same logits as the run's CharLm rebuilt from its weights.
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let o = &config["model_options"];
+    let size = |k: &str| o[k].as_u64().unwrap() as usize;
+    let options = CharLmOptions {
+        embed_dim: size("embed_dim"),
+        hidden_size: size("hidden_size"),
+        num_layers: size("num_layers"),
+        dropout: o["dropout"].as_f64().unwrap(),
+    };
+    let lm = CharLm::new(vocab.len(), options).unwrap();
+    torchlet_nn::state::load_safetensors(&lm, run.join("model.safetensors"), true).unwrap();
+    lm.eval();
+    let want = lm.forward(&Variable::constant(x)).unwrap().data();
+    let diff = interp::max_abs_diff(&logits, &want);
+    assert!(diff < 1e-5, "char LM: max abs diff {diff}");
 }

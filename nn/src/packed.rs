@@ -46,18 +46,23 @@ pub fn lengths_from_padding(tokens: &Tensor, pad: i64) -> Result<Variable> {
                     ),
                 ));
             }
-            let t = tokens.shape()[1];
+            let (n, t) = (tokens.shape()[0], tokens.shape()[1]);
+            if t == 0 && n > 0 {
+                return Err(NnError::input(
+                    "lengths_from_padding",
+                    format!("token ids of shape {:?} have no positions", tokens.shape()),
+                ));
+            }
             let ids = tokens.contiguous().to_vec::<i64>()?;
             let lengths: Vec<i64> = ids
                 .chunks(t.max(1))
-                .take(tokens.shape()[0])
+                .take(n)
                 .map(|row| {
                     row.iter()
                         .rposition(|&i| i != pad)
                         .map_or(1, |p| p as i64 + 1)
                 })
                 .collect();
-            let n = lengths.len();
             Ok(Variable::constant(Tensor::from_vec(lengths, &[n])?))
         },
     )

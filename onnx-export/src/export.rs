@@ -57,6 +57,24 @@ impl Lowering {
         Ok(name)
     }
 
+    /// The name of an argument whose values the op reads (indices, token
+    /// ids, lengths), which must come from the graph input or an earlier
+    /// op: a constant would freeze the example's values into the graph.
+    pub fn computed_arg(&mut self, a: &TraceArg, op: &TracedOp, what: &str) -> Result<String> {
+        let name = self.arg(a)?;
+        if self.g.initializers.iter().any(|(n, _)| *n == name) {
+            return Err(crate::lower::unsupported(
+                self,
+                op,
+                format!(
+                    "its {what} are constants of the trace, not computed from the graph input, \
+                     so the example's values would be frozen into the graph"
+                ),
+            ));
+        }
+        Ok(name)
+    }
+
     /// The graph value name of a traced argument (`""` when absent).
     pub fn arg(&mut self, a: &TraceArg) -> Result<String> {
         match a {
@@ -100,14 +118,34 @@ pub(crate) fn arg_dtype(a: &TraceArg) -> DType {
     }
 }
 
+/// Every module's own training flag, depth first.
+fn modes(m: &dyn Module, out: &mut Vec<bool>) {
+    out.push(m.is_training());
+    for (_, child) in m.children() {
+        modes(child, out);
+    }
+}
+
+/// Sets each module's own flag back from [`modes`]' list.
+fn restore_modes(m: &dyn Module, saved: &mut std::vec::IntoIter<bool>) {
+    if let Some(flag) = saved.next() {
+        m.set_local_training(flag);
+    }
+    for (_, child) in m.children() {
+        restore_modes(child, saved);
+    }
+}
+
 /// Runs `module` in eval mode on `example` under the tracer and returns
-/// the traced ops and the output. The module's training flag is restored.
+/// the traced ops and the output. Every submodule's training flag is
+/// restored afterwards (a partly frozen model stays as it was).
 pub(crate) fn run_trace(
     module: &dyn Module,
     example: &Variable,
     opset: i64,
 ) -> Result<(Vec<TracedOp>, Variable)> {
-    let was_training = module.is_training();
+    let mut saved = Vec::new();
+    modes(module, &mut saved);
     module.eval();
     // Traced without gradient recording, as an inference graph: layers take
     // their eval paths (an Embedding's padding_idx mask, built from the
@@ -115,9 +153,7 @@ pub(crate) fn run_trace(
     // a graph still calls `record`, so one that does not report itself to
     // the tracer shows up in `untraced`.
     let (out, t) = no_grad(|| trace(|| module.forward(example)));
-    if was_training {
-        module.train();
-    }
+    restore_modes(module, &mut saved.into_iter());
     let out = out?;
     if let Some(op) = t.untraced.first() {
         return Err(OnnxError::unsupported(

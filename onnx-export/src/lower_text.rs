@@ -39,13 +39,14 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
                 ));
             }
             let dt = arg_dtype(&a[1]);
-            let (idx, w) = (cx.arg(&a[0])?, cx.arg(&a[1])?);
+            let idx = cx.computed_arg(&a[0], op, "indices")?;
+            let w = cx.arg(&a[1])?;
             let rows =
                 cx.g.op("Gather", vec![w, idx.clone()], vec![("axis", Attr::Int(0))]);
             Ok(vec![bag(cx, rows, &idx, mode, padding_idx, dt)])
         }
         OpKind::PaddedLengths { pad } => {
-            let tokens = cx.arg(&a[0])?;
+            let tokens = cx.computed_arg(&a[0], op, "token ids")?;
             let keep = not_padding(cx, &tokens, pad);
             let keep = cast(cx, keep, DType::I64);
             // Positions 1..=T, zeroed at padding: the row max is one past
@@ -67,6 +68,9 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
 }
 
 /// The bag reduction of `rows` `[B, L, D]` gathered for `idx` `[B, L]`.
+/// Every mode goes through the mask (all entries without a padding index)
+/// so that empty bags — padding only, or `L = 0` on a dynamic axis — give
+/// zeros, as in PyTorch, instead of the NaN or -inf of a bare reduction.
 fn bag(
     cx: &mut Lowering,
     rows: String,
@@ -75,27 +79,26 @@ fn bag(
     padding_idx: Option<i64>,
     dt: DType,
 ) -> String {
-    let Some(pad) = padding_idx else {
-        let op_type = match mode {
-            BagReduction::Sum => "ReduceSum",
-            BagReduction::Mean => "ReduceMean",
-            BagReduction::Max => "ReduceMax",
-        };
-        return reduce_axes(cx, op_type, rows, &[1], false);
+    let keep = match padding_idx {
+        Some(pad) => not_padding(cx, idx, pad),
+        None => {
+            // Valid indices are >= 0: a mask of ones shaped like `idx`.
+            let zero = cx.g.scalar(0.0, DType::I64);
+            cx.g.op("GreaterOrEqual", vec![idx.to_string(), zero], vec![])
+        }
     };
-    let keep = not_padding(cx, idx, pad);
     let axis2 = cx.g.ints(&[2]);
     let keep3 = cx.g.op("Unsqueeze", vec![keep, axis2], vec![]); // [B, L, 1]
     let keep_f = cast(cx, keep3.clone(), dt);
+    let count = reduce_axes(cx, "ReduceSum", keep_f.clone(), &[1], false); // [B, 1]
     match mode {
         BagReduction::Sum | BagReduction::Mean => {
-            let kept = cx.g.op("Mul", vec![rows, keep_f.clone()], vec![]);
+            let kept = cx.g.op("Mul", vec![rows, keep_f], vec![]);
             let sum = reduce_axes(cx, "ReduceSum", kept, &[1], false);
             if mode == BagReduction::Sum {
                 return sum;
             }
-            // An empty bag has sum 0 and count 0: the mean is 0, as in PyTorch.
-            let count = reduce_axes(cx, "ReduceSum", keep_f, &[1], false); // [B, 1]
+            // An empty bag has sum 0 and count 0: the mean is 0.
             let one = cx.g.scalar(1.0, dt);
             let count = cx.g.op("Max", vec![count, one], vec![]);
             cx.g.op("Div", vec![sum, count], vec![])
@@ -104,10 +107,8 @@ fn bag(
             let low = cx.g.scalar(f64::NEG_INFINITY, dt);
             let masked = cx.g.op("Where", vec![keep3, rows, low], vec![]);
             let max = reduce_axes(cx, "ReduceMax", masked, &[1], false);
-            // An empty bag gives zeros, as in PyTorch.
-            let any = reduce_axes(cx, "ReduceMax", keep_f, &[1], false); // [B, 1]
-            let any = cast(cx, any, DType::Bool);
             let zero = cx.g.scalar(0.0, dt);
+            let any = cx.g.op("Greater", vec![count, zero.clone()], vec![]);
             cx.g.op("Where", vec![any, max, zero], vec![])
         }
     }

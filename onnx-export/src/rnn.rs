@@ -120,7 +120,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
     // ONNX's sequence_lens: int32 [N], the same for every layer.
     let lengths = match (with_lengths, a.last()) {
         (true, Some(l)) => {
-            let l = cx.arg(l)?;
+            let l = cx.computed_arg(l, op, "sequence lengths")?;
             let to = Attr::Int(crate::proto::tensor_proto::DataType::Int32 as i64);
             cx.g.op("Cast", vec![l], vec![("to", to)])
         }

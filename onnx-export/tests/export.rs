@@ -169,14 +169,37 @@ fn packed_lstm_takes_its_sequence_lens_from_the_input() {
     let m = export(&model, &x, &ExportOptions::default().with_sequence_axis()).unwrap();
     let g = m.graph.as_ref().unwrap();
     let lstm = g.node.iter().find(|n| n.op_type() == "LSTM").unwrap();
-    let lens = &lstm.input[4];
-    assert!(!lens.is_empty());
-    // sequence_lens is computed (Cast of a node output), not an initializer.
-    assert!(g.initializer.iter().all(|t| t.name() != lens));
+    let producer = |name: &str| g.node.iter().find(|n| n.output.iter().any(|o| o == name));
+    // sequence_lens = Cast(Max(ReduceMax(...), 1)): computed from the input.
+    let cast = producer(&lstm.input[4]).unwrap();
+    assert_eq!(cast.op_type(), "Cast");
+    assert_eq!(producer(&cast.input[0]).unwrap().op_type(), "Max");
     let kinds = ops(&m);
     for op in ["Equal", "Not", "Range", "ReduceMax", "Cast"] {
         assert!(kinds.contains(&op.to_string()), "{op} not in {kinds:?}");
     }
+}
+
+/// Lengths computed from a constant, not from the input: exporting would
+/// freeze them, so the export refuses.
+struct ConstantLengths(torchlet_nn::GRU);
+
+impl Module for ConstantLengths {
+    fn forward(&self, x: &Variable) -> NnResult<Variable> {
+        let fixed = Tensor::from_vec(vec![4i64, 4, 0, 4, 0, 0], &[2, 3]).unwrap();
+        let lengths = torchlet_nn::lengths_from_padding(&fixed, 0)?;
+        Ok(self.0.forward_packed(x, &lengths, None)?.0)
+    }
+}
+
+#[test]
+fn lengths_from_a_constant_are_an_error_not_frozen() {
+    let gru =
+        torchlet_nn::GRU::with_options(3, 4, torchlet_nn::RnnOptions::default().batch_first(true))
+            .unwrap();
+    let x = Variable::constant(Tensor::rand(&[2, 3, 3]));
+    let err = export(&ConstantLengths(gru), &x, &ExportOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("constants of the trace"), "{err}");
 }
 
 /// EmbeddingBag over offsets has no mapping: refused by name.

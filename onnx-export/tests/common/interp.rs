@@ -245,6 +245,8 @@ fn eval(
             }
         }
         "Equal" => one(x(0)?.eq(&x(1)?).map_err(err)?),
+        "Greater" => one(x(0)?.gt(&x(1)?).map_err(err)?),
+        "GreaterOrEqual" => one(x(0)?.ge(&x(1)?).map_err(err)?),
         "Not" => one(x(0)?.logical_not()),
         "Max" => one(x(0)?.maximum(&x(1)?).map_err(err)?),
         "Where" => one(Tensor::where_cond(&x(0)?, &x(1)?, &x(2)?).map_err(err)?),

@@ -163,7 +163,8 @@ fn settle(module: &dyn Module, shape: &[usize]) -> NnResult<()> {
 }
 
 /// The checked models: torchlet-text's bag-of-embeddings classifier, a
-/// max EmbeddingBag and LSTM / GRU classifiers with lengths on padded
+/// max EmbeddingBag, a sum EmbeddingBag without padding index and LSTM /
+/// GRU classifiers with lengths on padded
 /// batches; MLP, LeNet-5 with BatchNorm, ResNet-8, a 2-layer LSTM text
 /// model, a bidirectional GRU text model and a Transformer encoder layer;
 /// and the op zoo.
@@ -204,6 +205,7 @@ pub fn all_models() -> Result<Vec<TestModel>, Box<dyn Error>> {
     // mask and the lengths are computed in the graph.
     let text_bag = torchlet_text::models::BagClassifier::new(60, 16, 4, Some(1), 0.5)?;
     let bag_max = EmbeddingBag::with_padding(60, 8, BagMode::Max, Some(1))?;
+    let bag_sum = EmbeddingBag::new(60, 8, BagMode::Sum)?;
     let rnn_options = |kind, bidirectional| torchlet_text::models::RnnClassifierOptions {
         kind,
         embed_dim: 12,
@@ -240,6 +242,13 @@ pub fn all_models() -> Result<Vec<TestModel>, Box<dyn Error>> {
             hermetic: true,
             name: "bag_max",
             module: Box::new(bag_max),
+            input: padded,
+            sequence: true,
+        },
+        TestModel {
+            hermetic: true,
+            name: "bag_sum",
+            module: Box::new(bag_sum),
             input: padded,
             sequence: true,
         },
