@@ -569,6 +569,61 @@ macro_rules! rnn_common {
     };
 }
 
+/// `forward_with_state`, `forward_with_lengths` and `forward_packed` of
+/// the layers that carry only a hidden state (RNN and GRU; LSTM's take and
+/// return the cell state too).
+macro_rules! hidden_state_forwards {
+    ($t:ident) => {
+        impl $t {
+            /// Runs over `x` from `h0` (`[D * num_layers, N, H]`, zeros if
+            /// `None`) and returns `(output, h_n)`: output `[T, N, D * H]`
+            /// (`[N, T, D * H]` batch-first) and `h_n` `[D * num_layers, N,
+            /// H]`. An unbatched `[T, in]` input takes and gives states
+            /// without the `N` dim.
+            pub fn forward_with_state(
+                &self,
+                x: &Variable,
+                h0: Option<&Variable>,
+            ) -> Result<(Variable, Variable)> {
+                let (out, h, _) = self.core.run(x, h0, None, None)?;
+                Ok((out, h))
+            }
+
+            #[doc = concat!("[`", stringify!($t), "::forward_with_state`] on a padded batch whose")]
+            /// sequence `n` has `lengths[n]` real steps (1 to `T`, any
+            /// order): PyTorch's `pack_padded_sequence(x, lengths,
+            /// enforce_sorted=False)`, the layer, then `pad_packed_sequence`.
+            /// Outputs at padded steps are zero, and `h_n` holds each
+            /// sequence's state at its own end, so padding never leaks into
+            /// it.
+            pub fn forward_with_lengths(
+                &self,
+                x: &Variable,
+                lengths: &[usize],
+                h0: Option<&Variable>,
+            ) -> Result<(Variable, Variable)> {
+                let (out, h, _) = self.core.run(x, h0, None, Some(lengths))?;
+                Ok((out, h))
+            }
+
+            #[doc = concat!("[`", stringify!($t), "::forward_with_lengths`] with the lengths as an")]
+            /// int64 `[N]` variable (e.g. from
+            /// [`lengths_from_padding`](crate::lengths_from_padding)): the
+            /// form an ONNX export can follow, computing the lengths in the
+            /// graph.
+            pub fn forward_packed(
+                &self,
+                x: &Variable,
+                lengths: &Variable,
+                h0: Option<&Variable>,
+            ) -> Result<(Variable, Variable)> {
+                let (out, h, _) = self.core.run_packed(x, h0, None, lengths)?;
+                Ok((out, h))
+            }
+        }
+    };
+}
+
 macro_rules! rnn_module_common {
     () => {
         fn local_parameters(&self) -> Vec<(&str, Variable)> {
@@ -640,51 +695,10 @@ impl RNN {
     pub fn nonlinearity(&self) -> Nonlinearity {
         self.nonlinearity
     }
-
-    /// Runs over `x` from `h0` (`[D * num_layers, N, H]`, zeros if `None`)
-    /// and returns `(output, h_n)`: output `[T, N, D * H]` (`[N, T, D * H]`
-    /// batch-first) and `h_n` `[D * num_layers, N, H]`. An unbatched
-    /// `[T, in]` input takes and gives states without the `N` dim.
-    pub fn forward_with_state(
-        &self,
-        x: &Variable,
-        h0: Option<&Variable>,
-    ) -> Result<(Variable, Variable)> {
-        let (out, h, _) = self.core.run(x, h0, None, None)?;
-        Ok((out, h))
-    }
-
-    /// [`RNN::forward_with_state`] on a padded batch whose sequence `n`
-    /// has `lengths[n]` real steps (1 to `T`, any order): PyTorch's
-    /// `pack_padded_sequence(x, lengths, enforce_sorted=False)` → RNN →
-    /// `pad_packed_sequence`. Outputs at padded steps are zero, and `h_n`
-    /// holds each sequence's state at its own end, so padding never
-    /// leaks into it.
-    pub fn forward_with_lengths(
-        &self,
-        x: &Variable,
-        lengths: &[usize],
-        h0: Option<&Variable>,
-    ) -> Result<(Variable, Variable)> {
-        let (out, h, _) = self.core.run(x, h0, None, Some(lengths))?;
-        Ok((out, h))
-    }
-
-    /// [`RNN::forward_with_lengths`] with the lengths as an int64 `[N]`
-    /// variable (e.g. from [`lengths_from_padding`](crate::lengths_from_padding)):
-    /// the form an ONNX export can follow, computing the lengths in the graph.
-    pub fn forward_packed(
-        &self,
-        x: &Variable,
-        lengths: &Variable,
-        h0: Option<&Variable>,
-    ) -> Result<(Variable, Variable)> {
-        let (out, h, _) = self.core.run_packed(x, h0, None, lengths)?;
-        Ok((out, h))
-    }
 }
 
 rnn_common!(RNN);
+hidden_state_forwards!(RNN);
 
 impl Module for RNN {
     /// The output of [`RNN::forward_with_state`] from zero states.
@@ -846,50 +860,10 @@ impl GRU {
             core: RnnCore::new("GRU", Cell::Gru, input_size, hidden_size, options)?,
         })
     }
-
-    /// Runs over `x` from `h0` (`[D * num_layers, N, H]`, zeros if `None`)
-    /// and returns `(output, h_n)`: output `[T, N, D * H]` (`[N, T, D * H]`
-    /// batch-first) and `h_n` `[D * num_layers, N, H]`. An unbatched
-    /// `[T, in]` input takes and gives states without the `N` dim.
-    pub fn forward_with_state(
-        &self,
-        x: &Variable,
-        h0: Option<&Variable>,
-    ) -> Result<(Variable, Variable)> {
-        let (out, h, _) = self.core.run(x, h0, None, None)?;
-        Ok((out, h))
-    }
-
-    /// [`GRU::forward_with_state`] on a padded batch whose sequence `n`
-    /// has `lengths[n]` real steps (1 to `T`, any order): PyTorch's
-    /// `pack_padded_sequence(x, lengths, enforce_sorted=False)` → GRU →
-    /// `pad_packed_sequence`. Outputs at padded steps are zero, and `h_n`
-    /// holds each sequence's state at its own end.
-    pub fn forward_with_lengths(
-        &self,
-        x: &Variable,
-        lengths: &[usize],
-        h0: Option<&Variable>,
-    ) -> Result<(Variable, Variable)> {
-        let (out, h, _) = self.core.run(x, h0, None, Some(lengths))?;
-        Ok((out, h))
-    }
-
-    /// [`GRU::forward_with_lengths`] with the lengths as an int64 `[N]`
-    /// variable (e.g. from [`lengths_from_padding`](crate::lengths_from_padding)):
-    /// the form an ONNX export can follow, computing the lengths in the graph.
-    pub fn forward_packed(
-        &self,
-        x: &Variable,
-        lengths: &Variable,
-        h0: Option<&Variable>,
-    ) -> Result<(Variable, Variable)> {
-        let (out, h, _) = self.core.run_packed(x, h0, None, lengths)?;
-        Ok((out, h))
-    }
 }
 
 rnn_common!(GRU);
+hidden_state_forwards!(GRU);
 
 impl Module for GRU {
     /// The output of [`GRU::forward_with_state`] from zero states.
