@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.path.join(ROOT, "target", "release", "workloads")
 PY_WORKLOADS = os.path.join(ROOT, "benches", "pytorch", "workloads.py")
 
-# The workloads the comparison covers by default, with the targets
+# The workloads the comparison covers by default, with the project's targets
 # (minimum PyTorch time / torchlet time).
 TARGETS = {
     "matmul1024": 1.1,
@@ -86,7 +86,7 @@ def spread(xs):
 
 def main():
     p = argparse.ArgumentParser(description="Compare torchlet with PyTorch.")
-    p.add_argument("names", nargs="*", help="workloads (default: the issue's eleven)")
+    p.add_argument("names", nargs="*", help="workloads (default: these eleven)")
     p.add_argument("--python", default=sys.executable, help="a Python with torch installed")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     p.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")

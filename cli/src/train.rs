@@ -269,7 +269,7 @@ pub fn make_trainer(
 }
 
 /// `--schedule`, or the dataset's default: constant for MNIST (the
-/// issue's recipe), cosine for the text models (it settles the small
+/// course's recipe), cosine for the text models (it settles the small
 /// fortunes set's noisy last epochs).
 pub fn schedule(args: &TrainArgs) -> ScheduleKind {
     args.schedule.unwrap_or(match args.dataset {

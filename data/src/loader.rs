@@ -418,7 +418,14 @@ impl<B: Send + 'static> Workers<B> {
                 let fetch = Arc::clone(fetch);
                 std::thread::Builder::new()
                     .name(format!("torchlet-data-worker-{k}"))
-                    .spawn(move || worker_loop(k, &tasks, &results, &cancel, &*fetch))
+                    // Kernels in a worker run on the worker alone (PyTorch
+                    // sets one thread in its workers): the tensor team stays
+                    // free for the training step running meanwhile.
+                    .spawn(move || {
+                        torchlet_tensor::run_inline(|| {
+                            worker_loop(k, &tasks, &results, &cancel, &*fetch)
+                        })
+                    })
                     .ok()
             })
             .collect();

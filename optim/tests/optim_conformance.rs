@@ -23,6 +23,12 @@ use torchlet_optim::{
 };
 use torchlet_tensor::Tensor;
 
+/// Optimizers and schedulers whose cases may go unrun, each with the
+/// reason. Empty: every one in the case files is built below. Any other
+/// unknown name fails the test like a wrong value, so a dropped mapping
+/// cannot pass unnoticed.
+const NOT_IMPLEMENTED_ALLOWED: &[(&str, &str)] = &[];
+
 const RTOL: f64 = 1e-5;
 const ATOL: f64 = 1e-5;
 
@@ -382,9 +388,13 @@ fn optim_conformance() {
     });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let (mut passed, mut failed) = (0usize, 0usize);
+    let (mut passed, mut failed, mut allowed) = (0usize, 0usize, 0usize);
     let mut record = |id: String, r: Res<()>| match r {
         Ok(()) => passed += 1,
+        Err(why) if is_allowed_unknown(&why) => {
+            allowed += 1;
+            println!("not implemented (allowed) {id}: {why}");
+        }
         Err(why) => {
             failed += 1;
             println!("FAIL {id}: {why}");
@@ -414,6 +424,16 @@ fn optim_conformance() {
             .unwrap_or_else(|_| Err("panicked".into()));
         record(id, r);
     }
-    println!("optim conformance: {passed} passed, {failed} failed");
+    println!("optim conformance: {passed} passed, {failed} failed, {allowed} not implemented");
     assert_eq!(failed, 0, "{failed} optim conformance cases failed");
+    assert!(passed > 0, "no optim conformance case ran from {path}");
+}
+
+/// Whether `why` is an unknown optimizer or scheduler that
+/// [`NOT_IMPLEMENTED_ALLOWED`] excuses.
+fn is_allowed_unknown(why: &str) -> bool {
+    let name = why
+        .strip_prefix("unknown optimizer ")
+        .or_else(|| why.strip_prefix("unknown scheduler "));
+    name.is_some_and(|n| NOT_IMPLEMENTED_ALLOWED.iter().any(|(m, _)| *m == n))
 }

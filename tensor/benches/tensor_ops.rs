@@ -1,4 +1,4 @@
-//! Criterion benchmarks for the tensor kernels the issue tracks against
+//! Criterion benchmarks for the tensor kernels the project tracks against
 //! PyTorch: matmul (64, 256, 1024 square), add and sigmoid on 4M f32, sum
 //! of 4M, softmax over dim 1 of 4096x1024, and a transposed copy.
 //!

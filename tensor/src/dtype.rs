@@ -86,9 +86,37 @@ impl fmt::Display for DType {
     }
 }
 
+/// Keeps the element traits closed: only this crate can add an element
+/// type, so a `DTYPE` tag always names exactly one Rust type (the
+/// same-type casts in `tensor.rs` rely on it).
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for i64 {}
+    impl Sealed for bool {}
+}
+
 /// A Rust type that can be a tensor element: `f32`, `f64`, `i64` or `bool`.
+///
+/// The trait is sealed: the set of element types is fixed by this crate,
+/// so code outside it cannot claim a `DTYPE` for a type of another size.
+///
+/// ```compile_fail
+/// use torchlet_tensor::{DType, Element};
+/// #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+/// struct Wide([u64; 4]);
+/// impl Element for Wide {
+///     const DTYPE: DType = DType::F32;
+///     fn from_f64(_: f64) -> Self { Wide([0; 4]) }
+///     fn to_f64(self) -> f64 { 0.0 }
+///     fn into_storage(_: Vec<Self>) -> torchlet_tensor::Storage { unimplemented!() }
+///     fn slice_of(_: &torchlet_tensor::Storage) -> Option<&[Self]> { None }
+///     fn vec_of_mut(_: &mut torchlet_tensor::Storage) -> Option<&mut Vec<Self>> { None }
+/// }
+/// ```
 pub trait Element:
-    Copy + Send + Sync + PartialEq + PartialOrd + fmt::Debug + Default + 'static
+    sealed::Sealed + Copy + Send + Sync + PartialEq + PartialOrd + fmt::Debug + Default + 'static
 {
     /// The matching runtime tag.
     const DTYPE: DType;

@@ -20,6 +20,11 @@ use crate::parallel::run_parts;
 /// Products with at least this many multiply-adds (m·n·k) use threads.
 pub(crate) const GEMM_PAR_THRESHOLD: usize = 64 * 64 * 64;
 
+/// Products of at most this many multiply-adds go to faer's small-matrix
+/// (nano-gemm) kernels, which sum in another order than its main kernels
+/// (`NANO_GEMM_THRESHOLD` in faer 0.24's `linalg/matmul`).
+const FAER_NANO_MNK: usize = 16 * 16 * 16;
+
 /// A read-only strided matrix: element `(i, j)` is `data[offset + i*rs + j*cs]`.
 #[derive(Clone, Copy)]
 pub(crate) struct MatView<'a, T> {
@@ -162,18 +167,34 @@ unsafe fn gemm_raw<T: Float>(
         return gemm_block(out, n, a, b, accumulate);
     }
     // One block of whole rows or whole columns of `out` per part; `k` is
-    // never split, so every element sums in the same order as on one
-    // thread and results do not depend on the thread count. Columns unless
-    // the output is tall: faer works on the column-major transpose of the
-    // row-major `out`, so a column block is a block of its rows, the split
-    // it packs least for (square 1024: 11.3 ms by columns, 12.7 by rows).
+    // never split. Columns unless the output is tall: faer works on the
+    // column-major transpose of the row-major `out`, so a column block is
+    // a block of its rows, the split it packs least for (square 1024:
+    // 11.3 ms by columns, 12.7 by rows).
+    //
+    // Every element must sum in the same order as on one thread, so every
+    // block has to take the kernel path the whole product takes. faer
+    // picks its path from the block's shape: a block one row or column
+    // wide becomes a matrix-vector product, and one of at most
+    // `FAER_NANO_MNK` multiply-adds a small-matrix kernel, each summing k
+    // in another order. So no block is narrower than `align` (a multiple
+    // of faer's register tile) or smaller than that; the last block takes
+    // the remainder rather than being left as a thin tail.
     let out = SendPtr(out);
     let by_rows = m >= 2 * n;
-    let (len, align) = if by_rows { (m, 8) } else { (n, 16) };
-    let parts = threads.min(len.div_ceil(align));
-    let step = len.div_ceil(parts).next_multiple_of(align);
-    run_parts(threads, len.div_ceil(step), |i| {
-        let (lo, hi) = (i * step, ((i + 1) * step).min(len));
+    let (len, other, align) = if by_rows { (m, n, 8) } else { (n, m, 16) };
+    let min_block = align
+        .max((FAER_NANO_MNK + 1).div_ceil(other * k))
+        .next_multiple_of(align);
+    let parts = threads.min(len / min_block);
+    if parts <= 1 {
+        return gemm_block(out.get(), n, a, b, accumulate);
+    }
+    let step = (len / parts) / align * align;
+    debug_assert!(step >= min_block);
+    run_parts(threads, parts, |i| {
+        let lo = i * step;
+        let hi = if i + 1 == parts { len } else { lo + step };
         let out = out.get();
         // SAFETY: blocks of distinct parts are disjoint rows (or columns)
         // of `out`, inside it because lo < hi <= m (or n).

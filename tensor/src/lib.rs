@@ -77,7 +77,10 @@ pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Result, TensorError};
 pub use layout::{broadcast_shapes, contiguous_strides, normalize_dim, Layout};
 pub use ops::{AdamStep, BatchNormStats, SgdStep};
-pub use parallel::{get_num_threads, set_num_threads};
+pub use parallel::{
+    get_num_threads, get_spin_time, in_inline_scope, run_inline, set_num_threads, set_spin_time,
+    team_jobs_on_this_thread,
+};
 pub use random::{manual_seed, with_global_generator, Generator, DEFAULT_SEED};
 pub use storage::Storage;
 pub use tensor::Tensor;

@@ -9,8 +9,10 @@
 
 mod team;
 
+use std::cell::Cell;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 use team::Team;
 
@@ -55,15 +57,81 @@ pub fn get_num_threads() -> usize {
     team().size()
 }
 
+/// Sets how long idle team workers spin, waiting for the next kernel,
+/// before they sleep. The default is 300 µs, or `TORCHLET_SPIN_US` when
+/// set; `Duration::ZERO` makes them sleep as soon as a job ends.
+///
+/// Spinning bridges the gaps between the kernels of one training step, so
+/// the next kernel starts on every thread at once (waking a sleeping
+/// thread costs microseconds per kernel). It also keeps the cores busy
+/// for that long after the work ends: set 0 when torchlet shares the
+/// machine with other busy processes, or between rare large kernels.
+///
+/// ```
+/// use std::time::Duration;
+/// torchlet_tensor::set_spin_time(Duration::ZERO);
+/// assert_eq!(torchlet_tensor::get_spin_time(), Duration::ZERO);
+/// torchlet_tensor::set_spin_time(Duration::from_micros(300));
+/// ```
+pub fn set_spin_time(spin: Duration) {
+    team::set_spin_us(u64::try_from(spin.as_micros()).unwrap_or(u64::MAX));
+}
+
+/// How long idle team workers spin before sleeping (see [`set_spin_time`]).
+pub fn get_spin_time() -> Duration {
+    team::spin_time()
+}
+
+thread_local! {
+    /// Set inside [`run_inline`]: kernels on this thread do not use the team.
+    static INLINE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every kernel it calls on this thread alone, never on the
+/// team, like PyTorch's `torch.set_num_threads(1)` in a DataLoader worker.
+/// Results are the same (kernels never depend on the thread count); what
+/// changes is that helper threads (data loading, preprocessing) leave the
+/// team to the training loop instead of taking it for their own small
+/// kernels. torchlet-data's loader workers run inside it.
+///
+/// ```
+/// use torchlet_tensor::{in_inline_scope, run_inline};
+/// assert!(!in_inline_scope());
+/// assert!(run_inline(in_inline_scope));
+/// assert!(!in_inline_scope());
+/// ```
+pub fn run_inline<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            INLINE.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(INLINE.with(|c| c.replace(true)));
+    f()
+}
+
+/// Whether this thread is inside [`run_inline`].
+pub fn in_inline_scope() -> bool {
+    INLINE.with(Cell::get)
+}
+
+/// How many jobs this thread has run on the team (not inline) so far; for
+/// tests that check which threads use the team.
+#[doc(hidden)]
+pub fn team_jobs_on_this_thread() -> u64 {
+    team::jobs_on_this_thread()
+}
+
 fn team() -> Arc<Team> {
     Arc::clone(&team_slot().read().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// How many threads a kernel doing `work` units may use: 1 below
-/// `threshold` or when already inside a parallel job (nested kernels run
-/// on their own thread), the team's size otherwise.
+/// `threshold`, when already inside a parallel job (nested kernels run
+/// on their own thread) or inside [`run_inline`], the team's size otherwise.
 pub(crate) fn threads_for(work: usize, threshold: usize) -> usize {
-    if work < threshold || team::in_job() {
+    if work < threshold || team::in_job() || in_inline_scope() {
         1
     } else {
         get_num_threads()

@@ -363,7 +363,8 @@ pub(crate) fn cast<S: Element, D: Element>(v: S) -> D {
     if S::DTYPE == D::DTYPE {
         // Same type: exact (no round trip through f64 for large i64).
         let p = &v as *const S as *const D;
-        // SAFETY: S and D are the same type when their DTYPEs match.
+        // SAFETY: `Element` is sealed and its four impls have distinct
+        // DTYPEs, so equal tags mean S and D are the same type.
         unsafe { *p }
     } else {
         D::from_f64(v.to_f64())

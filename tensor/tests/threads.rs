@@ -48,6 +48,8 @@ fn threaded_kernels_do_not_depend_on_the_thread_count() {
         ]
     });
 
+    gemm_shape_sweep();
+
     // Elementwise, reductions, softmax.
     let big = randn(&[1 << 18]);
     let rows = randn(&[512, 300]);
@@ -139,4 +141,91 @@ fn threaded_kernels_do_not_depend_on_the_thread_count() {
 /// A fixed square matrix (its own generator, so the closure stays `Fn`).
 fn randn_free_square(n: usize) -> Tensor {
     Tensor::randn_with(&[n, n], &mut Generator::new(n as u64))
+}
+
+/// Every GEMM shape with m, n in 1..=70 and k in {1, 7, 125, 513, 1030},
+/// as a plain, a transposed (`F.linear`'s `x @ w.T`, and `a.T @ b`) and
+/// two batched products (per-product and one tall GEMM), bit-identical on
+/// 1, 2 and 3 threads. Odd widths are where a split could leave a thin
+/// block that faer sums in another order.
+fn gemm_shape_sweep() {
+    const MAX: usize = 70;
+    const BATCH: usize = 2;
+    let ks = [1, 7, 125, 513, 1030];
+    let mut g = Generator::new(11);
+    let operands: Vec<[Tensor; 5]> = ks
+        .iter()
+        .map(|&k| {
+            [
+                Tensor::randn_with(&[MAX, k], &mut g),
+                Tensor::randn_with(&[k, MAX], &mut g),
+                Tensor::randn_with(&[MAX, k], &mut g),
+                Tensor::randn_with(&[BATCH, MAX, k], &mut g),
+                Tensor::randn_with(&[BATCH, k, MAX], &mut g),
+            ]
+        })
+        .collect();
+    const VARIANTS: [&str; 5] = [
+        "a @ b",
+        "x @ w.T",
+        "a.T @ b",
+        "batched a @ b",
+        "batched a @ shared b (one tall GEMM)",
+    ];
+    // The products of one case, in VARIANTS order.
+    let products = |ki: usize, m: usize, n: usize| -> Vec<Tensor> {
+        let [a, b, w, ba, bb] = &operands[ki];
+        let a_mk = a.narrow(0, 0, m).unwrap();
+        let b_kn = b.narrow(1, 0, n).unwrap();
+        let w_nk = w.narrow(0, 0, n).unwrap();
+        let at_km = a_mk.t().unwrap().contiguous();
+        let ba = ba.narrow(1, 0, m).unwrap();
+        let bb = bb.narrow(2, 0, n).unwrap();
+        vec![
+            a_mk.matmul(&b_kn).unwrap(),
+            a_mk.matmul(&w_nk.t().unwrap()).unwrap(),
+            at_km.t().unwrap().matmul(&b_kn).unwrap(),
+            ba.matmul(&bb).unwrap(),
+            ba.contiguous().matmul(&b_kn).unwrap(),
+        ]
+    };
+    let cases: Vec<(usize, usize, usize)> = (0..ks.len())
+        .flat_map(|ki| (1..=MAX).flat_map(move |m| (1..=MAX).map(move |n| (ki, m, n))))
+        .collect();
+    let fingerprints = |threads: usize| -> Vec<u64> {
+        set_num_threads(threads);
+        cases
+            .iter()
+            .flat_map(|&(ki, m, n)| products(ki, m, n).iter().map(bits_hash).collect::<Vec<_>>())
+            .collect()
+    };
+    let one = fingerprints(1);
+    for threads in [2, 3] {
+        let many = fingerprints(threads);
+        if let Some(at) = (0..one.len()).find(|&i| one[i] != many[i]) {
+            let (ki, m, n) = cases[at / VARIANTS.len()];
+            let variant = at % VARIANTS.len();
+            let got = products(ki, m, n).swap_remove(variant);
+            set_num_threads(1);
+            let want = products(ki, m, n).swap_remove(variant);
+            let (got, want) = (got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap());
+            let differing = got.iter().zip(&want).filter(|(x, y)| x != y).count();
+            panic!(
+                "{}: m={m} n={n} k={} gives {differing} of {} outputs that differ between 1 and {threads} threads",
+                VARIANTS[variant],
+                ks[ki],
+                got.len()
+            );
+        }
+    }
+}
+
+/// FNV-1a over the bits of a float tensor's values.
+fn bits_hash(t: &Tensor) -> u64 {
+    t.to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+            (h ^ u64::from(x.to_bits())).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }

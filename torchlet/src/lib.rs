@@ -37,6 +37,10 @@ pub use torchlet_train as train;
 #[cfg(feature = "text")]
 pub use torchlet_text as text;
 
+/// Export to ONNX by tracing a forward pass (`torch.onnx.export`).
+#[cfg(feature = "onnx")]
+pub use torchlet_onnx as onnx;
+
 #[cfg(feature = "autograd")]
 pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
 
@@ -49,8 +53,14 @@ pub mod prelude {
     #[cfg(feature = "autograd")]
     pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
 
-    #[cfg(feature = "autograd")]
+    #[cfg(all(feature = "autograd", not(feature = "nn")))]
     pub use torchlet_autograd::functional as F;
+    /// `torch.nn.functional`: activations, convolutions, pooling,
+    /// normalizations, dropout, losses, embeddings and recurrent cells
+    /// over variables. Without the `nn` feature, the autograd subset
+    /// (losses, `linear`, `embedding`, the cells).
+    #[cfg(feature = "nn")]
+    pub use torchlet_nn::functional as F;
 
     #[cfg(feature = "nn")]
     pub use torchlet_nn::{Module, Sequential};

@@ -9,8 +9,10 @@
 //! parameters, `sum(output * grad_output)` is backpropagated, and every
 //! non-null expected gradient is compared the same way. It prints
 //! `FAIL <id>: <why>` for each failing case and, last,
-//! `conformance: N passed, M failed, K not implemented`; the test fails when
-//! any case fails. Cases of unmapped ops count as not implemented.
+//! `conformance: N passed, M failed, K not implemented`. The test fails when
+//! any case fails, and when any case's op has no mapping, unless that op is
+//! in [`NOT_IMPLEMENTED_ALLOWED`] with the reason it may be missing: a
+//! dropped mapping cannot pass unnoticed.
 //!
 //! The default file is the repo's `conformance/torch_ops.json`. To run the
 //! same checks on another file of the same format:
@@ -30,6 +32,11 @@ use torchlet::tensor::functional as F;
 use torchlet::{AutogradError, DType, Tensor, TensorError, Variable};
 
 const DEFAULT_CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/torch_ops.json");
+
+/// Ops whose cases may go unmapped, each with the reason. Empty: every op
+/// of the case files has a mapping. An op listed here must also say which
+/// crate will bring it.
+const NOT_IMPLEMENTED_ALLOWED: &[(&str, &str)] = &[];
 
 /// The result of checking one case.
 #[derive(Debug)]
@@ -576,4 +583,40 @@ fn torch_ops() {
         failed == 0,
         "{failed} conformance case(s) failed (see FAIL lines above)"
     );
+    let missing = not_allowed(&unmapped, NOT_IMPLEMENTED_ALLOWED);
+    assert!(
+        missing.is_empty(),
+        "ops without a mapping in this runner: {} (map them, or list them in \
+         NOT_IMPLEMENTED_ALLOWED with the reason)",
+        missing.join(", ")
+    );
+    assert!(passed > 0, "no conformance case ran from {path}");
+}
+
+/// The unmapped ops that the allow-list does not excuse.
+fn not_allowed<'a>(unmapped: &[&'a str], allowed: &[(&str, &str)]) -> Vec<&'a str> {
+    unmapped
+        .iter()
+        .copied()
+        .filter(|op| !allowed.iter().any(|(name, _)| name == op))
+        .collect()
+}
+
+#[test]
+fn an_unmapped_op_fails_unless_allowed() {
+    let case = Case {
+        op: "no_such_op".to_string(),
+        ..cases::parse(
+            r#"{"format": "conformance-cases/1", "oracle": "test", "cases": [
+                {"id": "x/0", "op": "neg", "attrs": {},
+                 "inputs": [{"dtype": "f32", "shape": [1], "data": [1.0]}],
+                 "output": {"dtype": "f32", "shape": [1], "data": [-1.0]}}]}"#,
+        )
+        .unwrap()
+        .cases
+        .remove(0)
+    };
+    assert!(matches!(check_case(&case), Verdict::NotImplemented));
+    assert_eq!(not_allowed(&["no_such_op"], &[]), ["no_such_op"]);
+    assert!(not_allowed(&["no_such_op"], &[("no_such_op", "why")]).is_empty());
 }

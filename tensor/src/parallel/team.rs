@@ -25,10 +25,49 @@ use std::sync::{Arc, Condvar, Mutex, TryLockError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long an idle worker spins before it goes to sleep. Long enough to
+/// How long an idle worker spins before it goes to sleep, in µs, unless
+/// [`set_spin_us`] or `TORCHLET_SPIN_US` says otherwise. Long enough to
 /// bridge the gaps between kernels of one training step, short enough to
 /// give the core back soon after the work ends.
-const SPIN: Duration = Duration::from_micros(300);
+pub(crate) const DEFAULT_SPIN_US: u64 = 300;
+
+/// The spin time in force, in µs; `u64::MAX` until first read.
+static SPIN_US: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// How long idle workers spin before sleeping.
+pub(crate) fn spin_time() -> Duration {
+    let mut us = SPIN_US.load(Relaxed);
+    if us == u64::MAX {
+        us = std::env::var("TORCHLET_SPIN_US")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&v: &u64| v != u64::MAX)
+            .unwrap_or(DEFAULT_SPIN_US);
+        // A concurrent set_spin_us wins over the environment.
+        let _ = SPIN_US.compare_exchange(u64::MAX, us, Relaxed, Relaxed);
+        us = SPIN_US.load(Relaxed);
+    }
+    Duration::from_micros(us)
+}
+
+/// Sets how long idle workers spin before sleeping (0: sleep at once).
+pub(crate) fn set_spin_us(us: u64) {
+    SPIN_US.store(us.min(u64::MAX - 1), Relaxed);
+}
+
+/// A value alone on its cache line pair: the words every thread writes
+/// (`state`, `done`, `sleepers`) would otherwise bounce one line between
+/// cores on each claim (128 bytes: Intel's adjacent-line prefetcher pulls
+/// lines in pairs).
+#[repr(align(128))]
+struct CachePadded<T>(T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// The job being run: a type-erased `&dyn Fn(usize)`, valid while any of
 /// its parts is unfinished (the caller does not return before that).
@@ -39,12 +78,12 @@ struct Job {
 struct Shared {
     /// `epoch << 32 | parts << 16 | next part`: claiming a part is one CAS
     /// that also proves the job is still the one this thread read.
-    state: AtomicU64,
+    state: CachePadded<AtomicU64>,
     job: AtomicPtr<Job>,
     /// Parts finished in the current job.
-    done: AtomicUsize,
+    done: CachePadded<AtomicUsize>,
     panic: Mutex<Option<Box<dyn Any + Send>>>,
-    sleepers: AtomicUsize,
+    sleepers: CachePadded<AtomicUsize>,
     sleep_lock: Mutex<()>,
     wake: Condvar,
     shutdown: AtomicBool,
@@ -64,6 +103,16 @@ thread_local! {
     /// True on team workers, and on a caller while it runs a job: a kernel
     /// called from inside a job runs on its own thread.
     static IN_JOB: Cell<bool> = const { Cell::new(false) };
+}
+
+thread_local! {
+    /// Jobs this thread has published to the team (see `run`).
+    static JOBS_RUN: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many jobs this thread has run across the team.
+pub(crate) fn jobs_on_this_thread() -> u64 {
+    JOBS_RUN.with(Cell::get)
 }
 
 /// Whether this thread is already inside a team job.
@@ -127,11 +176,11 @@ impl Team {
     /// Starts `size - 1` workers (none when `size <= 1`).
     pub(crate) fn new(size: usize) -> Team {
         let shared = Arc::new(Shared {
-            state: AtomicU64::new(0),
+            state: CachePadded(AtomicU64::new(0)),
             job: AtomicPtr::new(std::ptr::null_mut()),
-            done: AtomicUsize::new(0),
+            done: CachePadded(AtomicUsize::new(0)),
             panic: Mutex::new(None),
-            sleepers: AtomicUsize::new(0),
+            sleepers: CachePadded(AtomicUsize::new(0)),
             sleep_lock: Mutex::new(()),
             wake: Condvar::new(),
             shutdown: AtomicBool::new(false),
@@ -203,6 +252,7 @@ impl Team {
         // SAFETY: only the lifetime changes (see above).
         let f: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(f) };
         let mut job = Job { f };
+        JOBS_RUN.with(|c| c.set(c.get() + 1));
         // Never 0, the epoch workers start from.
         let epoch = self.epoch.fetch_add(1, Relaxed) % 0xffff_ffff + 1;
         sh.done.store(0, Relaxed);
@@ -257,6 +307,7 @@ fn worker_loop(sh: &Shared) {
     loop {
         // Spin until a new job appears, then sleep.
         let start = Instant::now();
+        let spin = spin_time();
         let mut n = 0u32;
         let epoch = loop {
             let (e, _, _) = unpack(sh.state.load(Acquire));
@@ -266,8 +317,11 @@ fn worker_loop(sh: &Shared) {
             if sh.shutdown.load(Relaxed) {
                 return;
             }
+            if spin.is_zero() {
+                break None;
+            }
             n = n.wrapping_add(1);
-            if n.is_multiple_of(256) && start.elapsed() > SPIN {
+            if n.is_multiple_of(256) && start.elapsed() > spin {
                 break None;
             }
             std::hint::spin_loop();
@@ -352,8 +406,28 @@ mod tests {
     #[test]
     fn workers_wake_after_sleeping() {
         let team = Team::new(2);
-        std::thread::sleep(SPIN * 4);
+        std::thread::sleep(spin_time() * 4);
         assert_eq!(threads_used(&team), 2);
+    }
+
+    #[test]
+    fn with_no_spin_workers_sleep_at_once_and_still_wake() {
+        // Other tests of this binary may run meanwhile: they only get
+        // slower while the spin is 0.
+        let before = spin_time();
+        set_spin_us(0);
+        assert_eq!(spin_time(), Duration::ZERO);
+        let team = Team::new(2);
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_micros(50));
+            let sum = AtomicUsize::new(0);
+            team.run(8, &|i| {
+                sum.fetch_add(i, Relaxed);
+            });
+            assert_eq!(sum.load(Relaxed), 28);
+        }
+        assert_eq!(threads_used(&team), 2);
+        set_spin_us(before.as_micros() as u64);
     }
 
     #[test]

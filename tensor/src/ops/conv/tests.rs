@@ -538,7 +538,7 @@ fn conv1d_matches_naive_and_adjoints() {
 // ----- PyTorch oracle ----------------------------------------------------------------
 
 /// Forward and gradients of one case from
-/// shared/conformance/torch_ops.json (PyTorch 2.15, float32).
+/// conformance/torch_ops.json (PyTorch 2.15, float32).
 #[allow(clippy::too_many_arguments)]
 fn check_oracle(
     spatial: usize,

@@ -1,5 +1,5 @@
 //! Cases conv2d/0, conv2d/1 and conv1d/0 of
-//! shared/conformance/torch_ops.json, printed by a one-off Python script:
+//! conformance/torch_ops.json, printed by a one-off Python script:
 //! inputs X, W, B, forward OUT, GOUT (the grad_output), and the
 //! gradients GX, GW, GB of sum(OUT * GOUT).
 

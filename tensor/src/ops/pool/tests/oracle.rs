@@ -1,5 +1,5 @@
 //! Cases max_pool2d/0, avg_pool2d/0 and adaptive_avg_pool2d/0 of
-//! shared/conformance/torch_ops.json, printed by a one-off Python
+//! conformance/torch_ops.json, printed by a one-off Python
 //! script: input X, forward OUT, GOUT (the grad_output) and the
 //! gradient GX of sum(OUT * GOUT).
 
