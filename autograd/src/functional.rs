@@ -28,7 +28,7 @@ use torchlet_tensor::{broadcast_shapes, DType, Tensor, TensorError};
 use crate::error::Result;
 use crate::graph::record;
 use crate::ops::sum_to;
-use crate::trace::{OpKind, TraceArg};
+use crate::trace::{AtenOp, TraceArg};
 use crate::variable::Variable;
 
 pub use crate::rnn::{lstm_sequence, lstm_sequence_unfused, LstmWeights};
@@ -51,7 +51,7 @@ pub fn linear(x: &Variable, weight: &Variable, bias: Option<&Variable>) -> Resul
     crate::trace::traced(
         || {
             (
-                OpKind::Linear,
+                AtenOp::Linear,
                 vec![TraceArg::var(x), TraceArg::var(weight), TraceArg::opt(bias)],
             )
         },
@@ -79,7 +79,7 @@ pub fn embedding(indices: &Tensor, weight: &Variable) -> Result<Variable> {
     crate::trace::traced(
         || {
             (
-                OpKind::Embedding,
+                AtenOp::Embedding,
                 vec![TraceArg::Tensor(indices.clone()), TraceArg::var(weight)],
             )
         },

@@ -30,6 +30,7 @@ mod error;
 pub mod functional;
 mod gradcheck;
 mod graph;
+pub mod ir;
 mod mode;
 mod ops;
 mod rnn;

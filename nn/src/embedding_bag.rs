@@ -1,6 +1,9 @@
 //! Bags of embeddings reduced to one vector each: [`EmbeddingBag`].
 
-use torchlet_autograd::trace::{self, BagReduction, OpKind, TraceArg};
+use std::sync::Arc;
+
+use torchlet_autograd::ir::Attr;
+use torchlet_autograd::trace::{self, OpRecord, TraceArg, Untraceable};
 use torchlet_autograd::Variable;
 use torchlet_tensor::{DType, Tensor};
 
@@ -19,6 +22,36 @@ pub enum BagMode {
     Mean,
     /// Their elementwise maximum.
     Max,
+}
+
+/// The trace record of [`EmbeddingBag`] over 2-d bags
+/// (`aten::embedding_bag`): inputs `[indices [B, L] (tensor), weight
+/// [V, D]]`, output `[B, D]`; entries equal to `padding_idx` are left
+/// out, and an empty bag gives zeros.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingBagRecord {
+    /// How each bag is reduced.
+    pub mode: BagMode,
+    /// The index left out of the bags.
+    pub padding_idx: Option<i64>,
+}
+
+impl OpRecord for EmbeddingBagRecord {
+    fn name(&self) -> &'static str {
+        "aten::embedding_bag"
+    }
+
+    fn attrs(&self) -> Vec<(&'static str, Attr)> {
+        // PyTorch's mode numbers: 0 sum, 1 mean, 2 max.
+        let mode = match self.mode {
+            BagMode::Sum => 0,
+            BagMode::Mean => 1,
+            BagMode::Max => 2,
+        };
+        let mut attrs = vec![("mode", Attr::Int(mode))];
+        attrs.extend(self.padding_idx.map(|p| ("padding_idx", Attr::Int(p))));
+        attrs
+    }
 }
 
 /// Sums, averages or takes the maximum of bags of embeddings without
@@ -113,7 +146,7 @@ impl EmbeddingBag {
     ///   shape), only with [`BagMode::Sum`]; gradients flow into it.
     ///
     /// In a trace (ONNX export) the whole reduction is one
-    /// [`OpKind::EmbeddingBag`] over the input (so its padding mask is
+    /// [`EmbeddingBagRecord`] over the input (so its padding mask is
     /// computed in the graph, not frozen from the example). Bags given by
     /// `offsets`, and per-sample weights, trace as an op without an ONNX
     /// mapping.
@@ -130,18 +163,16 @@ impl EmbeddingBag {
                     TraceArg::var(self.weight()),
                 ];
                 if offsets.is_some() || per_sample_weights.is_some() {
-                    return (
-                        OpKind::Other("EmbeddingBag with offsets or per_sample_weights"),
-                        args,
-                    );
+                    let record: Arc<dyn OpRecord> = Arc::new(Untraceable(
+                        "EmbeddingBag with offsets or per_sample_weights",
+                    ));
+                    return (record, args);
                 }
-                let mode = match self.mode {
-                    BagMode::Sum => BagReduction::Sum,
-                    BagMode::Mean => BagReduction::Mean,
-                    BagMode::Max => BagReduction::Max,
+                let record = EmbeddingBagRecord {
+                    mode: self.mode,
+                    padding_idx: self.padding_idx().map(|p| p as i64),
                 };
-                let padding_idx = self.padding_idx().map(|p| p as i64);
-                (OpKind::EmbeddingBag { mode, padding_idx }, args)
+                (Arc::new(record) as Arc<dyn OpRecord>, args)
             },
             || self.reduce_bags(input, offsets, per_sample_weights),
         )

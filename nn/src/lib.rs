@@ -61,7 +61,7 @@ pub use bilinear::Bilinear;
 pub use container::{Identity, ModuleList};
 pub use conv_extra::{Conv1d, Conv1dOptions, ConvTranspose2d, ConvTranspose2dOptions};
 pub use embedding::Embedding;
-pub use embedding_bag::{BagMode, EmbeddingBag};
+pub use embedding_bag::{BagMode, EmbeddingBag, EmbeddingBagRecord};
 pub use error::{NnError, Result};
 pub use layers::{Dropout, Flatten, MaxPool2d, ReLU, Sigmoid, Tanh, GELU};
 pub use linear::{Conv2d, Conv2dOptions, Linear};
@@ -72,7 +72,20 @@ pub use loss::{
 pub use module::{Module, Sequential};
 pub use norm::BatchNorm2d;
 pub use norm_extra::{BatchNorm1d, GroupNorm, LayerNorm};
-pub use packed::lengths_from_padding;
+pub use packed::{lengths_from_padding, PaddedLengthsRecord};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d};
-pub use rnn::{Nonlinearity, RnnOptions, GRU, LSTM, RNN};
+pub use rnn::{Nonlinearity, RnnCell, RnnOptions, RnnRecord, GRU, LSTM, RNN};
+
+/// The names of the ops this crate traces with its own records
+/// ([`RnnRecord`], [`EmbeddingBagRecord`], [`PaddedLengthsRecord`]); the
+/// rest of a model's ops are autograd's (`torchlet_autograd::trace::ATEN_OPS`).
+/// A consumer's table is checked against both lists.
+pub const TRACED_OPS: &[&str] = &[
+    "aten::rnn_tanh",
+    "aten::rnn_relu",
+    "aten::lstm",
+    "aten::gru",
+    "aten::embedding_bag",
+    "torchlet::lengths_from_padding",
+];
 pub use state::{LoadReport, Mismatch};

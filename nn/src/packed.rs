@@ -3,11 +3,32 @@
 //! which computes them from right-padded token ids as a traced op so an
 //! ONNX export computes them from its input too.
 
-use torchlet_autograd::trace::{self, OpKind, TraceArg};
+use torchlet_autograd::ir::Attr;
+use torchlet_autograd::trace::{self, OpRecord, TraceArg};
 use torchlet_autograd::Variable;
 use torchlet_tensor::{DType, Tensor};
 
 use crate::error::{NnError, Result};
+
+/// The trace record of [`lengths_from_padding`]
+/// (`torchlet::lengths_from_padding`): each row's length in a right-padded
+/// int64 batch `[N, T]`, one past its last entry that is not `pad`, at
+/// least 1. Input `[tokens (tensor)]`, output int64 `[N]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaddedLengthsRecord {
+    /// The padding index.
+    pub pad: i64,
+}
+
+impl OpRecord for PaddedLengthsRecord {
+    fn name(&self) -> &'static str {
+        "torchlet::lengths_from_padding"
+    }
+
+    fn attrs(&self) -> Vec<(&'static str, Attr)> {
+        vec![("pad", Attr::Int(self.pad))]
+    }
+}
 
 /// Each row's length in a right-padded int64 batch `tokens` `[N, T]`: one
 /// past its last entry that is not `pad`, at least 1 (an all-padding row
@@ -31,7 +52,7 @@ pub fn lengths_from_padding(tokens: &Tensor, pad: i64) -> Result<Variable> {
     trace::traced(
         || {
             (
-                OpKind::PaddedLengths { pad },
+                PaddedLengthsRecord { pad },
                 vec![TraceArg::Tensor(tokens.clone())],
             )
         },

@@ -10,7 +10,9 @@
 //! input and the initial states.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use torchlet_autograd::ir::Attr;
 use torchlet_autograd::{functional, trace, Variable};
 use torchlet_tensor::{with_global_generator, Tensor};
 
@@ -92,20 +94,74 @@ pub enum Nonlinearity {
     Relu,
 }
 
+/// The cell of a recurrent layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cell {
+pub enum RnnCell {
+    /// Elman RNN with tanh.
     Tanh,
+    /// Elman RNN with ReLU.
     Relu,
+    /// LSTM (gates i, f, g, o).
     Lstm,
+    /// GRU (gates r, z, n).
     Gru,
 }
 
-impl Cell {
+/// The trace record of a whole recurrent layer (all its layers and
+/// directions), traced as one op: `aten::rnn_tanh`, `aten::rnn_relu`,
+/// `aten::lstm` or `aten::gru`. Inputs `[x, h0?, c0?]` then, per layer and
+/// direction (forward first), `w_ih, w_hh, b_ih?, b_hh?`, then the lengths
+/// when `with_lengths`; outputs `[output, h_n]` (`c_n` too for an LSTM).
+/// Weights use PyTorch's gate order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RnnRecord {
+    /// Which cell.
+    pub cell: RnnCell,
+    /// Hidden size.
+    pub hidden_size: usize,
+    /// Number of stacked layers.
+    pub num_layers: usize,
+    /// Whether each layer runs both directions.
+    pub bidirectional: bool,
+    /// Whether inputs are `[N, T, *]` rather than `[T, N, *]`.
+    pub batch_first: bool,
+    /// Whether the layers have biases.
+    pub bias: bool,
+    /// Whether a last input gives each sequence's length (int64 `[N]`, an
+    /// earlier op's output): each sequence is read only up to its length
+    /// (`pack_padded_sequence`), the outputs past it are zero.
+    pub with_lengths: bool,
+}
+
+impl trace::OpRecord for RnnRecord {
+    fn name(&self) -> &'static str {
+        match self.cell {
+            RnnCell::Tanh => "aten::rnn_tanh",
+            RnnCell::Relu => "aten::rnn_relu",
+            RnnCell::Lstm => "aten::lstm",
+            RnnCell::Gru => "aten::gru",
+        }
+    }
+
+    fn attrs(&self) -> Vec<(&'static str, Attr)> {
+        let flag = |b: bool| Attr::Int(i64::from(b));
+        vec![
+            ("hidden_size", Attr::Int(self.hidden_size as i64)),
+            ("num_layers", Attr::Int(self.num_layers as i64)),
+            ("bidirectional", flag(self.bidirectional)),
+            ("batch_first", flag(self.batch_first)),
+            ("bias", flag(self.bias)),
+            ("with_lengths", flag(self.with_lengths)),
+        ]
+    }
+}
+
+impl RnnCell {
     fn gates(self) -> usize {
         match self {
-            Cell::Tanh | Cell::Relu => 1,
-            Cell::Lstm => 4,
-            Cell::Gru => 3,
+            RnnCell::Tanh | RnnCell::Relu => 1,
+            RnnCell::Lstm => 4,
+            RnnCell::Gru => 3,
         }
     }
 }
@@ -121,7 +177,7 @@ struct Weights {
 /// What the three public layers share.
 struct RnnCore {
     module: &'static str,
-    cell: Cell,
+    cell: RnnCell,
     input_size: usize,
     hidden_size: usize,
     options: RnnOptions,
@@ -135,7 +191,7 @@ struct RnnCore {
 impl RnnCore {
     fn new(
         module: &'static str,
-        cell: Cell,
+        cell: RnnCell,
         input_size: usize,
         hidden_size: usize,
         options: RnnOptions,
@@ -279,7 +335,7 @@ impl RnnCore {
         if let Some(lengths) = lengths {
             return self.run_direction_masked(w, x, reverse, h, c, lengths);
         }
-        if self.cell == Cell::Lstm {
+        if self.cell == RnnCell::Lstm {
             // One fused op for the whole sequence (see
             // `torchlet_autograd::functional::lstm_sequence`).
             let c0 = c.expect("an LSTM carries a cell state");
@@ -357,19 +413,19 @@ impl RnnCore {
     ) -> Result<(Variable, Option<Variable>)> {
         let (b_ih, b_hh) = (w.b_ih.as_ref(), w.b_hh.as_ref());
         Ok(match self.cell {
-            Cell::Tanh => (
+            RnnCell::Tanh => (
                 functional::rnn_tanh_cell(x, h, &w.w_ih, &w.w_hh, b_ih, b_hh)?,
                 None,
             ),
-            Cell::Relu => {
+            RnnCell::Relu => {
                 let gi = functional::linear(x, &w.w_ih, b_ih)?;
                 (gi.add(&functional::linear(h, &w.w_hh, b_hh)?)?.relu(), None)
             }
-            Cell::Gru => (
+            RnnCell::Gru => (
                 functional::gru_cell(x, h, &w.w_ih, &w.w_hh, b_ih, b_hh)?,
                 None,
             ),
-            Cell::Lstm => {
+            RnnCell::Lstm => {
                 let c = c.expect("an LSTM carries a cell state");
                 let (h, c) = functional::lstm_cell(x, h, c, &w.w_ih, &w.w_hh, b_ih, b_hh)?;
                 (h, Some(c))
@@ -418,21 +474,17 @@ impl RnnCore {
         h0: Option<&Variable>,
         c0: Option<&Variable>,
         lengths: Option<Option<&Variable>>,
-    ) -> (trace::OpKind, Vec<trace::TraceArg>) {
-        use trace::{OpKind, RnnCell, TraceArg};
+    ) -> (Arc<dyn trace::OpRecord>, Vec<trace::TraceArg>) {
+        use trace::{TraceArg, Untraceable};
         if matches!(lengths, Some(None)) {
             // Lengths given as plain numbers would be frozen into a graph.
             return (
-                OpKind::Other("RNN with lengths given as a slice (use forward_packed)"),
+                Arc::new(Untraceable(
+                    "RNN with lengths given as a slice (use forward_packed)",
+                )),
                 vec![TraceArg::var(x)],
             );
         }
-        let cell = match self.cell {
-            Cell::Tanh => RnnCell::Tanh,
-            Cell::Relu => RnnCell::Relu,
-            Cell::Lstm => RnnCell::Lstm,
-            Cell::Gru => RnnCell::Gru,
-        };
         let mut args = vec![TraceArg::var(x), TraceArg::opt(h0), TraceArg::opt(c0)];
         for w in &self.weights {
             args.extend([TraceArg::var(&w.w_ih), TraceArg::var(&w.w_hh)]);
@@ -442,8 +494,8 @@ impl RnnCore {
             ]);
         }
         let o = self.options;
-        let kind = OpKind::Rnn {
-            cell,
+        let record = RnnRecord {
+            cell: self.cell,
             hidden_size: self.hidden_size,
             num_layers: o.num_layers,
             bidirectional: o.bidirectional,
@@ -452,7 +504,7 @@ impl RnnCore {
             with_lengths: lengths.is_some(),
         };
         args.extend(lengths.flatten().map(TraceArg::var));
-        (kind, args)
+        (Arc::new(record), args)
     }
 
     fn run_layers(
@@ -475,7 +527,7 @@ impl RnnCore {
             Some(l) => Some(Lengths::new(self.module, l, layer_in.shape()[0], batch)?),
         };
         let h0 = self.prepare_state("h0", h0, batch, unbatched, x)?;
-        let c0 = if self.cell == Cell::Lstm {
+        let c0 = if self.cell == RnnCell::Lstm {
             Some(self.prepare_state("c0", c0, batch, unbatched, x)?)
         } else {
             None
@@ -682,8 +734,8 @@ impl RNN {
         options: RnnOptions,
     ) -> Result<RNN> {
         let cell = match nonlinearity {
-            Nonlinearity::Tanh => Cell::Tanh,
-            Nonlinearity::Relu => Cell::Relu,
+            Nonlinearity::Tanh => RnnCell::Tanh,
+            Nonlinearity::Relu => RnnCell::Relu,
         };
         Ok(RNN {
             core: RnnCore::new("RNN", cell, input_size, hidden_size, options)?,
@@ -746,7 +798,7 @@ impl LSTM {
         options: RnnOptions,
     ) -> Result<LSTM> {
         Ok(LSTM {
-            core: RnnCore::new("LSTM", Cell::Lstm, input_size, hidden_size, options)?,
+            core: RnnCore::new("LSTM", RnnCell::Lstm, input_size, hidden_size, options)?,
         })
     }
 
@@ -857,7 +909,7 @@ impl GRU {
     /// A GRU with the given options.
     pub fn with_options(input_size: usize, hidden_size: usize, options: RnnOptions) -> Result<GRU> {
         Ok(GRU {
-            core: RnnCore::new("GRU", Cell::Gru, input_size, hidden_size, options)?,
+            core: RnnCore::new("GRU", RnnCell::Gru, input_size, hidden_size, options)?,
         })
     }
 }

@@ -10,8 +10,8 @@ use torchlet_nn::Module;
 use torchlet_tensor::{DType, Tensor};
 
 use crate::error::{OnnxError, Result};
-use crate::ir::{Dim, Graph, ValueInfo};
-use crate::lower::lower;
+use crate::ir::{Dim, Graph, OnnxConstants, ValueInfo};
+use crate::registry::lower;
 use crate::ExportOptions;
 
 /// Turns traced values into graph value names while ops are lowered.

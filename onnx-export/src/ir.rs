@@ -1,153 +1,31 @@
-//! The exporter's small graph IR: named values, nodes with typed
-//! attributes and initializers. [`crate::proto_out`] turns it into an ONNX
+//! The exporter's graph: torchlet-autograd's shared IR
+//! ([`torchlet_autograd::ir`]) holding ONNX operators, plus the constant
+//! helpers the lowerings use. [`crate::proto_out`] turns it into an ONNX
 //! `ModelProto`; tests can inspect it directly.
 
+pub use torchlet_autograd::ir::{Attr, Dim, Graph, Node, ValueInfo};
 use torchlet_tensor::{DType, Tensor};
 
-/// An attribute value of a node.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Attr {
-    /// One integer.
-    Int(i64),
-    /// A list of integers.
-    Ints(Vec<i64>),
-    /// One float.
-    Float(f32),
-    /// A list of floats.
-    Floats(Vec<f32>),
-    /// A string.
-    Str(String),
-    /// A list of strings.
-    Strs(Vec<String>),
-}
-
-/// One ONNX node.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    /// The ONNX operator (`Gemm`, `Conv`, ...), default domain.
-    pub op_type: String,
-    /// A unique node name.
-    pub name: String,
-    /// Input value names; `""` marks an absent optional input.
-    pub inputs: Vec<String>,
-    /// Output value names.
-    pub outputs: Vec<String>,
-    /// Attributes by name.
-    pub attrs: Vec<(String, Attr)>,
-}
-
-/// One dimension of a graph input or output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dim {
-    /// A fixed size.
-    Fixed(usize),
-    /// A named dynamic size (`batch`, `sequence`).
-    Symbol(String),
-}
-
-/// A graph input or output.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ValueInfo {
-    /// The value's name.
-    pub name: String,
-    /// Element type.
-    pub dtype: DType,
-    /// Shape with dynamic axes named.
-    pub dims: Vec<Dim>,
-}
-
-/// A whole graph.
-#[derive(Debug, Clone, Default)]
-pub struct Graph {
-    /// Nodes in topological (execution) order.
-    pub nodes: Vec<Node>,
-    /// Weights and other constants, by name.
-    pub initializers: Vec<(String, Tensor)>,
-    /// Graph inputs.
-    pub inputs: Vec<ValueInfo>,
-    /// Graph outputs.
-    pub outputs: Vec<ValueInfo>,
-    /// Counter for fresh names.
-    next: usize,
-}
-
-impl Graph {
-    /// A fresh value name `prefix_N`.
-    pub fn fresh(&mut self, prefix: &str) -> String {
-        self.next += 1;
-        format!("{prefix}_{}", self.next)
-    }
-
-    /// Adds a node with `n_out` fresh outputs and returns their names.
-    pub fn node(
-        &mut self,
-        op_type: &str,
-        inputs: Vec<String>,
-        attrs: Vec<(&str, Attr)>,
-        n_out: usize,
-    ) -> Vec<String> {
-        let name = self.fresh(&format!("/{op_type}"));
-        let outputs: Vec<String> = (0..n_out)
-            .map(|i| {
-                if n_out == 1 {
-                    format!("{name}_output")
-                } else {
-                    format!("{name}_output_{i}")
-                }
-            })
-            .collect();
-        self.nodes.push(Node {
-            op_type: op_type.to_string(),
-            name,
-            inputs,
-            outputs: outputs.clone(),
-            attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        });
-        outputs
-    }
-
-    /// Adds a one-output node and returns the output's name.
-    pub fn op(&mut self, op_type: &str, inputs: Vec<String>, attrs: Vec<(&str, Attr)>) -> String {
-        self.node(op_type, inputs, attrs, 1).remove(0)
-    }
-
-    /// Adds an initializer under `name` and returns the name.
-    pub fn initializer(&mut self, name: String, value: Tensor) -> String {
-        self.initializers.push((name.clone(), value));
-        name
-    }
-
+/// Constants as initializers named `onnx::Constant_N`, as
+/// `torch.onnx.export` names them.
+pub(crate) trait OnnxConstants {
     /// A fresh constant initializer.
-    pub fn constant(&mut self, value: Tensor) -> String {
-        let name = self.fresh("onnx::Constant");
-        self.initializer(name, value)
-    }
+    fn constant(&mut self, value: Tensor) -> String;
 
     /// A 1-d int64 constant (shapes, axes, starts/ends).
-    pub fn ints(&mut self, values: &[i64]) -> String {
+    fn ints(&mut self, values: &[i64]) -> String {
         let t = Tensor::from_vec(values.to_vec(), &[values.len()]).expect("1-d shape");
         self.constant(t)
     }
 
-    /// Drops the nodes no graph output depends on (an attention layer's
-    /// unused weights, say), then the initializers no node reads.
-    pub fn prune(&mut self) {
-        use std::collections::HashSet;
-        let mut live: HashSet<String> = self.outputs.iter().map(|o| o.name.clone()).collect();
-        let mut keep = vec![false; self.nodes.len()];
-        for (i, n) in self.nodes.iter().enumerate().rev() {
-            if n.outputs.iter().any(|o| live.contains(o)) {
-                keep[i] = true;
-                live.extend(n.inputs.iter().cloned());
-            }
-        }
-        let mut flags = keep.into_iter();
-        self.nodes.retain(|_| flags.next().unwrap_or(false));
-        self.initializers.retain(|(name, _)| live.contains(name));
-    }
-
     /// A 0-d constant of `dtype`.
-    pub fn scalar(&mut self, value: f64, dtype: DType) -> String {
+    fn scalar(&mut self, value: f64, dtype: DType) -> String {
         self.constant(Tensor::full_dtype(&[], value, dtype))
+    }
+}
+
+impl OnnxConstants for Graph {
+    fn constant(&mut self, value: Tensor) -> String {
+        self.constant_with_prefix("onnx::Constant", value)
     }
 }

@@ -42,6 +42,7 @@ mod lower_nn;
 mod lower_text;
 pub mod proto;
 mod proto_out;
+mod registry;
 mod rnn;
 
 use std::path::Path;
@@ -133,6 +134,18 @@ impl ExportOptions {
         }
         Ok(())
     }
+}
+
+/// The traced op names this exporter writes (autograd's `aten::` ops and
+/// nn's recurrent layers, bags and lengths), sorted. Any other op fails
+/// the export with [`OnnxError::Unsupported`] naming it.
+///
+/// ```
+/// let ops = torchlet_onnx::supported_ops();
+/// assert!(ops.contains(&"aten::linear") && ops.contains(&"aten::lstm"));
+/// ```
+pub fn supported_ops() -> Vec<&'static str> {
+    registry::table().names()
 }
 
 /// Traces `module` on `example` (in eval mode) and returns the graph IR.

@@ -1,18 +1,24 @@
-//! The op mapping: each traced op as ONNX nodes.
+//! Autograd's elementwise, reduction and shape ops as ONNX nodes.
 //!
-//! Layer ops (`Linear`, convolutions, pooling, norms, RNNs) are in
-//! [`crate::lower_nn`]; this file has elementwise, reduction and shape ops.
+//! [`lower`] is registered (in [`crate::registry`]) for every `aten::`
+//! name except the layer ops of [`crate::lower_nn::LAYER_OPS`]. Its match
+//! over [`AtenOp`] is exhaustive, so a new autograd op does not compile
+//! until it is lowered here or routed to another lowering.
 
-use torchlet_autograd::trace::{BinaryOp, OpKind, TraceArg, TracedOp};
+use torchlet_autograd::trace::{AtenOp, BinaryOp, TraceArg, TracedOp};
 use torchlet_tensor::DType;
 
 use crate::error::{OnnxError, Result};
 use crate::export::{arg_dtype, arg_shape, Lowering};
 use crate::ir::Attr;
-use crate::lower_nn;
+use crate::ir::OnnxConstants;
 
-/// Lowers one traced op; returns the names of its outputs.
+/// Lowers one of autograd's elementwise, reduction or shape ops; returns
+/// the names of its outputs.
 pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
+    let Some(kind) = op.record::<AtenOp>() else {
+        return Err(unsupported(cx, op, "not one of autograd's ops"));
+    };
     let a = &op.inputs;
     let x_dtype = a.first().map_or(DType::F32, arg_dtype);
     let rank = a.first().map_or(0, |x| arg_shape(x).len());
@@ -20,12 +26,12 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
         let x = cx.arg(&a[0])?;
         Ok(vec![cx.g.op(op_type, vec![x], vec![])])
     };
-    let out = match &op.kind {
-        OpKind::Binary(b) => {
+    let out = match kind {
+        AtenOp::Binary(b) => {
             let (x, y) = (cx.arg(&a[0])?, cx.arg(&a[1])?);
             vec![cx.g.op(binary_op(*b), vec![x, y], vec![])]
         }
-        OpKind::Scalar {
+        AtenOp::Scalar {
             op: b,
             value,
             reversed,
@@ -35,75 +41,73 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             let ins = if *reversed { vec![s, x] } else { vec![x, s] };
             vec![cx.g.op(binary_op(*b), ins, vec![])]
         }
-        OpKind::Neg => one(cx, "Neg")?,
-        OpKind::Exp => one(cx, "Exp")?,
-        OpKind::Log => one(cx, "Log")?,
-        OpKind::Log1p => {
+        AtenOp::Neg => one(cx, "Neg")?,
+        AtenOp::Exp => one(cx, "Exp")?,
+        AtenOp::Log => one(cx, "Log")?,
+        AtenOp::Log1p => {
             let x = cx.arg(&a[0])?;
             let s = cx.g.scalar(1.0, x_dtype);
             let y = cx.g.op("Add", vec![x, s], vec![]);
             vec![cx.g.op("Log", vec![y], vec![])]
         }
-        OpKind::Sqrt => one(cx, "Sqrt")?,
-        OpKind::Rsqrt => {
+        AtenOp::Sqrt => one(cx, "Sqrt")?,
+        AtenOp::Rsqrt => {
             let y = one(cx, "Sqrt")?.remove(0);
             vec![cx.g.op("Reciprocal", vec![y], vec![])]
         }
-        OpKind::Reciprocal => one(cx, "Reciprocal")?,
-        OpKind::Sin => one(cx, "Sin")?,
-        OpKind::Cos => one(cx, "Cos")?,
-        OpKind::Tanh => one(cx, "Tanh")?,
-        OpKind::Sigmoid => one(cx, "Sigmoid")?,
-        OpKind::Relu => one(cx, "Relu")?,
-        OpKind::Softplus => one(cx, "Softplus")?,
-        OpKind::Abs => one(cx, "Abs")?,
-        OpKind::Erf => one(cx, "Erf")?,
-        OpKind::Silu => {
+        AtenOp::Reciprocal => one(cx, "Reciprocal")?,
+        AtenOp::Sin => one(cx, "Sin")?,
+        AtenOp::Cos => one(cx, "Cos")?,
+        AtenOp::Tanh => one(cx, "Tanh")?,
+        AtenOp::Sigmoid => one(cx, "Sigmoid")?,
+        AtenOp::Relu => one(cx, "Relu")?,
+        AtenOp::Softplus => one(cx, "Softplus")?,
+        AtenOp::Abs => one(cx, "Abs")?,
+        AtenOp::Erf => one(cx, "Erf")?,
+        AtenOp::Silu => {
             let x = cx.arg(&a[0])?;
             let s = cx.g.op("Sigmoid", vec![x.clone()], vec![]);
             vec![cx.g.op("Mul", vec![x, s], vec![])]
         }
-        OpKind::Square => {
+        AtenOp::Square => {
             let x = cx.arg(&a[0])?;
             vec![cx.g.op("Mul", vec![x.clone(), x], vec![])]
         }
-        OpKind::Gelu { tanh } => vec![gelu(cx, &a[0], *tanh, x_dtype)?],
-        OpKind::LeakyRelu(slope) => {
-            let x = cx.arg(&a[0])?;
-            vec![cx.g.op(
-                "LeakyRelu",
-                vec![x],
-                vec![("alpha", Attr::Float(*slope as f32))],
-            )]
-        }
-        OpKind::Elu(alpha) => {
+        AtenOp::Gelu { tanh } => vec![gelu(cx, &a[0], *tanh, x_dtype)?],
+        AtenOp::LeakyRelu(slope) => {
             let x = cx.arg(&a[0])?;
             vec![cx
                 .g
-                .op("Elu", vec![x], vec![("alpha", Attr::Float(*alpha as f32))])]
+                .op("LeakyRelu", vec![x], vec![("alpha", Attr::Float(*slope))])]
         }
-        OpKind::Clamp { min, max } => {
+        AtenOp::Elu(alpha) => {
+            let x = cx.arg(&a[0])?;
+            vec![cx
+                .g
+                .op("Elu", vec![x], vec![("alpha", Attr::Float(*alpha))])]
+        }
+        AtenOp::Clamp { min, max } => {
             let x = cx.arg(&a[0])?;
             let lo = min.map_or(String::new(), |v| cx.g.scalar(v, x_dtype));
             let hi = max.map_or(String::new(), |v| cx.g.scalar(v, x_dtype));
             vec![cx.g.op("Clip", vec![x, lo, hi], vec![])]
         }
-        OpKind::MatMul => {
+        AtenOp::MatMul => {
             let (x, y) = (cx.arg(&a[0])?, cx.arg(&a[1])?);
             vec![cx.g.op("MatMul", vec![x, y], vec![])]
         }
-        OpKind::Sum { dims, keepdim } => {
+        AtenOp::Sum { dims, keepdim } => {
             vec![reduce(cx, "ReduceSum", &a[0], dims.as_deref(), *keepdim)?]
         }
-        OpKind::Mean { dims, keepdim } => {
+        AtenOp::Mean { dims, keepdim } => {
             vec![reduce(cx, "ReduceMean", &a[0], dims.as_deref(), *keepdim)?]
         }
-        OpKind::MaxAll => vec![reduce(cx, "ReduceMax", &a[0], None, false)?],
-        OpKind::MinAll => vec![reduce(cx, "ReduceMin", &a[0], None, false)?],
-        OpKind::Prod { dim, keepdim } => {
+        AtenOp::MaxAll => vec![reduce(cx, "ReduceMax", &a[0], None, false)?],
+        AtenOp::MinAll => vec![reduce(cx, "ReduceMin", &a[0], None, false)?],
+        AtenOp::Prod { dim, keepdim } => {
             vec![reduce(cx, "ReduceProd", &a[0], Some(&[*dim]), *keepdim)?]
         }
-        OpKind::LogSumExp { dim, keepdim } => {
+        AtenOp::LogSumExp { dim, keepdim } => {
             vec![reduce(
                 cx,
                 "ReduceLogSumExp",
@@ -112,8 +116,8 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
                 *keepdim,
             )?]
         }
-        OpKind::Softmax(dim) | OpKind::LogSoftmax(dim) => {
-            let name = if matches!(op.kind, OpKind::Softmax(_)) {
+        AtenOp::Softmax(dim) | AtenOp::LogSoftmax(dim) => {
+            let name = if matches!(kind, AtenOp::Softmax(_)) {
                 "Softmax"
             } else {
                 "LogSoftmax"
@@ -121,26 +125,26 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             let x = cx.arg(&a[0])?;
             vec![cx.g.op(name, vec![x], vec![("axis", Attr::Int(*dim))])]
         }
-        OpKind::Reshape(_) | OpKind::Flatten { .. } => {
+        AtenOp::Reshape(_) | AtenOp::Flatten { .. } => {
             let in_shape = arg_shape(&a[0]);
             let out_shape = op.outputs[0].shape();
             let x = cx.arg(&a[0])?;
-            let flat_1 = matches!(op.kind, OpKind::Flatten { start, end }
-                if norm(start, rank) == 1 && norm(end, rank) + 1 == rank.max(1));
+            let flat_1 = matches!(kind, AtenOp::Flatten { start, end }
+                if norm(*start, rank) == 1 && norm(*end, rank) + 1 == rank.max(1));
             if flat_1 && rank >= 2 {
                 vec![cx.g.op("Flatten", vec![x], vec![("axis", Attr::Int(1))])]
             } else {
                 vec![reshape(cx, x, &in_shape, &out_shape)]
             }
         }
-        OpKind::Permute(dims) => {
+        AtenOp::Permute(dims) => {
             let perm: Vec<i64> = dims.iter().map(|&d| norm(d, rank) as i64).collect();
             let x = cx.arg(&a[0])?;
             vec![cx
                 .g
                 .op("Transpose", vec![x], vec![("perm", Attr::Ints(perm))])]
         }
-        OpKind::Transpose(d0, d1) => {
+        AtenOp::Transpose(d0, d1) => {
             let mut perm: Vec<i64> = (0..rank as i64).collect();
             if rank >= 2 {
                 perm.swap(norm(*d0, rank), norm(*d1, rank));
@@ -150,7 +154,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
                 .g
                 .op("Transpose", vec![x], vec![("perm", Attr::Ints(perm))])]
         }
-        OpKind::Squeeze(dim) => {
+        AtenOp::Squeeze(dim) => {
             let shape = arg_shape(&a[0]);
             let axes: Vec<i64> = match dim {
                 Some(d) if rank > 0 => {
@@ -175,13 +179,13 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
                 vec![cx.g.op("Squeeze", vec![x, ax], vec![])]
             }
         }
-        OpKind::Unsqueeze(dim) => {
+        AtenOp::Unsqueeze(dim) => {
             let d = norm(*dim, rank + 1) as i64;
             let x = cx.arg(&a[0])?;
             let ax = cx.g.ints(&[d]);
             vec![cx.g.op("Unsqueeze", vec![x, ax], vec![])]
         }
-        OpKind::Expand(_) => {
+        AtenOp::Expand(_) => {
             let in_shape = arg_shape(&a[0]);
             let out_shape = op.outputs[0].shape();
             // 1 keeps the input's own size (broadcasting), so dynamic dims stay dynamic.
@@ -201,8 +205,8 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             let s = cx.g.ints(&target);
             vec![cx.g.op("Expand", vec![x, s], vec![])]
         }
-        OpKind::Identity => one(cx, "Identity")?,
-        OpKind::Narrow { dim, start, length } => {
+        AtenOp::Identity => one(cx, "Identity")?,
+        AtenOp::Narrow { dim, start, length } => {
             let d = norm(*dim, rank);
             let size = arg_shape(&a[0])[d] as i64;
             let s = if *start < 0 { start + size } else { *start };
@@ -212,7 +216,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             let axes = cx.g.ints(&[d as i64]);
             vec![cx.g.op("Slice", vec![x, starts, ends, axes], vec![])]
         }
-        OpKind::Select { dim, index } => {
+        AtenOp::Select { dim, index } => {
             let x = cx.arg(&a[0])?;
             let i = cx.g.constant(torchlet_tensor::Tensor::scalar(*index));
             let axis = norm(*dim, rank) as i64;
@@ -220,7 +224,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
                 .g
                 .op("Gather", vec![x, i], vec![("axis", Attr::Int(axis))])]
         }
-        OpKind::Split { dim, sizes } => {
+        AtenOp::Split { dim, sizes } => {
             let x = cx.arg(&a[0])?;
             let s: Vec<i64> = sizes.iter().map(|&n| n as i64).collect();
             let split = cx.g.ints(&s);
@@ -232,12 +236,12 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
                 sizes.len(),
             )
         }
-        OpKind::Cat(dim) => {
+        AtenOp::Cat(dim) => {
             let ins = a.iter().map(|v| cx.arg(v)).collect::<Result<Vec<_>>>()?;
             let axis = norm(*dim, rank) as i64;
             vec![cx.g.op("Concat", ins, vec![("axis", Attr::Int(axis))])]
         }
-        OpKind::Stack(dim) => {
+        AtenOp::Stack(dim) => {
             let d = norm(*dim, rank + 1) as i64;
             let mut parts = Vec::new();
             for v in a {
@@ -247,34 +251,47 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             }
             vec![cx.g.op("Concat", parts, vec![("axis", Attr::Int(d))])]
         }
-        OpKind::IndexSelect(dim) | OpKind::Gather(dim) => {
+        AtenOp::IndexSelect(dim) | AtenOp::Gather(dim) => {
             let (x, i) = (cx.arg(&a[0])?, cx.arg(&a[1])?);
             let axis = norm(*dim, rank) as i64;
-            let name = if matches!(op.kind, OpKind::Gather(_)) {
+            let name = if matches!(kind, AtenOp::Gather(_)) {
                 "GatherElements"
             } else {
                 "Gather"
             };
             vec![cx.g.op(name, vec![x, i], vec![("axis", Attr::Int(axis))])]
         }
-        OpKind::Where => {
+        AtenOp::Where => {
             let c = bool_arg(cx, &a[0])?;
             let (x, y) = (cx.arg(&a[1])?, cx.arg(&a[2])?);
             vec![cx.g.op("Where", vec![c, x, y], vec![])]
         }
-        OpKind::MaskedFill(value) => {
+        AtenOp::MaskedFill(value) => {
             let x = cx.arg(&a[0])?;
             let m = bool_arg(cx, &a[1])?;
             let v = cx.g.scalar(*value, x_dtype);
             vec![cx.g.op("Where", vec![m, v, x], vec![])]
         }
-        OpKind::Embedding => {
+        AtenOp::Embedding => {
             let (idx, w) = (cx.arg(&a[0])?, cx.arg(&a[1])?);
             vec![cx
                 .g
                 .op("Gather", vec![w, idx], vec![("axis", Attr::Int(0))])]
         }
-        _ => lower_nn::lower(cx, op)?,
+        AtenOp::Linear
+        | AtenOp::Conv { .. }
+        | AtenOp::ConvTranspose { .. }
+        | AtenOp::MaxPool2d { .. }
+        | AtenOp::AvgPool2d { .. }
+        | AtenOp::AdaptiveAvgPool2d { .. }
+        | AtenOp::BatchNorm { .. }
+        | AtenOp::LayerNorm { .. } => {
+            return Err(unsupported(
+                cx,
+                op,
+                "a layer op reached the elementwise lowering (see LAYER_OPS)",
+            ))
+        }
     };
     Ok(out)
 }
@@ -428,11 +445,7 @@ fn gelu(cx: &mut Lowering, a: &TraceArg, tanh: bool, dt: DType) -> Result<String
     Ok(cx.g.op("Mul", vec![t, half], vec![]))
 }
 
-/// The error for an op with no mapping.
+/// The error for an op that cannot be lowered, naming it.
 pub(crate) fn unsupported(cx: &Lowering, op: &TracedOp, reason: impl Into<String>) -> OnnxError {
-    let name = match &op.kind {
-        OpKind::Other(name) => name.to_string(),
-        kind => format!("{kind:?}"),
-    };
-    OnnxError::unsupported(name, cx.opset, reason)
+    OnnxError::unsupported(op.name(), cx.opset, reason)
 }

@@ -1,12 +1,12 @@
 //! Layer ops as ONNX nodes: Linear (Gemm / MatMul + Add), convolutions,
 //! pooling, batch and layer norm; recurrent layers are in [`crate::rnn`].
 
-use torchlet_autograd::trace::{OpKind, TraceArg, TracedOp};
+use torchlet_autograd::trace::{AtenOp, TraceArg, TracedOp};
 use torchlet_tensor::Tensor;
 
 use crate::error::Result;
 use crate::export::{arg_dtype, arg_shape, Lowering};
-use crate::ir::Attr;
+use crate::ir::{Attr, OnnxConstants};
 use crate::lower::{reduce, unsupported};
 
 fn ints(v: &[usize]) -> Attr {
@@ -18,12 +18,27 @@ fn pads(p: &[usize]) -> Attr {
     Attr::Ints(p.iter().chain(p).map(|&n| n as i64).collect())
 }
 
-/// Lowers a layer op; returns the names of its outputs.
+/// The `aten::` layer ops [`lower`] is registered for.
+pub(crate) const LAYER_OPS: &[&str] = &[
+    "aten::linear",
+    "aten::convolution",
+    "aten::conv_transpose2d",
+    "aten::max_pool2d",
+    "aten::avg_pool2d",
+    "aten::adaptive_avg_pool2d",
+    "aten::batch_norm",
+    "aten::layer_norm",
+];
+
+/// Lowers a layer op of [`LAYER_OPS`]; returns the names of its outputs.
 pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
     let a = &op.inputs;
-    Ok(match &op.kind {
-        OpKind::Linear => vec![linear(cx, a)?],
-        OpKind::Conv {
+    let Some(kind) = op.record::<AtenOp>() else {
+        return Err(unsupported(cx, op, "not one of autograd's ops"));
+    };
+    Ok(match kind {
+        AtenOp::Linear => vec![linear(cx, a)?],
+        AtenOp::Conv {
             stride,
             padding,
             dilation,
@@ -52,7 +67,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             ];
             vec![cx.g.op("Conv", trim(ins), attrs)]
         }
-        OpKind::ConvTranspose {
+        AtenOp::ConvTranspose {
             stride,
             padding,
             output_padding,
@@ -72,7 +87,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             ];
             vec![cx.g.op("ConvTranspose", trim(ins), attrs)]
         }
-        OpKind::MaxPool2d {
+        AtenOp::MaxPool2d {
             kernel,
             stride,
             padding,
@@ -85,7 +100,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             ];
             vec![cx.g.op("MaxPool", vec![x], attrs)]
         }
-        OpKind::AvgPool2d {
+        AtenOp::AvgPool2d {
             kernel,
             stride,
             padding,
@@ -99,7 +114,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             ];
             vec![cx.g.op("AveragePool", vec![x], attrs)]
         }
-        OpKind::AdaptiveAvgPool2d { output_size } => {
+        AtenOp::AdaptiveAvgPool2d { output_size } => {
             let shape = arg_shape(&a[0]);
             let hw = &shape[shape.len() - 2..];
             let x = cx.arg(&a[0])?;
@@ -121,7 +136,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
                 ));
             }
         }
-        OpKind::BatchNorm { training, eps } => {
+        AtenOp::BatchNorm { training, eps } => {
             if *training {
                 return Err(unsupported(
                     cx,
@@ -141,21 +156,22 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
                 TraceArg::Absent => cx.g.constant(Tensor::zeros_dtype(&[c], dt)),
                 b => cx.arg(b)?,
             };
-            let attrs = vec![("epsilon", Attr::Float(*eps as f32))];
+            let attrs = vec![("epsilon", Attr::Float(*eps))];
             vec![cx
                 .g
                 .op("BatchNormalization", vec![x, scale, bias, mean, var], attrs)]
         }
-        OpKind::LayerNorm {
+        AtenOp::LayerNorm {
             normalized_shape,
             eps,
         } => vec![layer_norm(cx, a, normalized_shape.len(), *eps)?],
-        OpKind::Rnn { .. } => crate::rnn::lower(cx, op)?,
-        OpKind::EmbeddingBag { .. } | OpKind::PaddedLengths { .. } => {
-            crate::lower_text::lower(cx, op)?
+        _ => {
+            return Err(unsupported(
+                cx,
+                op,
+                "not a layer op (registered to the wrong lowering)",
+            ))
         }
-        OpKind::Other(_) => return Err(unsupported(cx, op, "no ONNX mapping")),
-        _ => return Err(unsupported(cx, op, "no ONNX mapping")),
     })
 }
 
@@ -200,10 +216,7 @@ fn layer_norm(cx: &mut Lowering, a: &[TraceArg], k: usize, eps: f64) -> Result<S
             w => cx.arg(w)?,
         };
         let b = cx.arg(&a[2])?;
-        let attrs = vec![
-            ("axis", Attr::Int(axis)),
-            ("epsilon", Attr::Float(eps as f32)),
-        ];
+        let attrs = vec![("axis", Attr::Int(axis)), ("epsilon", Attr::Float(eps))];
         return Ok(cx
             .g
             .op("LayerNormalization", trim(vec![x, scale, b]), attrs));

@@ -71,11 +71,11 @@ fn attribute(name: &str, value: &Attr) -> AttributeProto {
             AttributeType::Ints
         }
         Attr::Float(f) => {
-            a.f = Some(*f);
+            a.f = Some(*f as f32);
             AttributeType::Float
         }
         Attr::Floats(v) => {
-            a.floats = v.clone();
+            a.floats = v.iter().map(|&f| f as f32).collect();
             AttributeType::Floats
         }
         Attr::Str(s) => {

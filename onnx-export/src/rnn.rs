@@ -8,11 +8,12 @@
 //! Between layers, ONNX's `Y [T, D, N, H]` becomes `[T, N, D·H]`. A layer
 //! run with lengths (`forward_packed`) passes them as `sequence_lens`.
 
-use torchlet_autograd::trace::{OpKind, RnnCell, TraceArg, TracedOp};
+use torchlet_autograd::trace::{TraceArg, TracedOp};
+use torchlet_nn::{RnnCell, RnnRecord};
 
 use crate::error::Result;
 use crate::export::{arg_shape, Lowering};
-use crate::ir::Attr;
+use crate::ir::{Attr, OnnxConstants};
 use crate::lower::unsupported;
 
 /// ONNX's gate order as indices into PyTorch's gate blocks.
@@ -63,9 +64,17 @@ fn state_rows(cx: &mut Lowering, s: &str, start: usize, len: usize) -> String {
     cx.g.op("Slice", vec![s.to_string(), starts, ends, axes], vec![])
 }
 
-/// Lowers an [`OpKind::Rnn`]: outputs `[output, h_n]` (and `c_n`).
+/// The recurrent layers' names, all lowered by [`lower`].
+pub(crate) const RNN_OPS: &[&str] = &[
+    "aten::rnn_tanh",
+    "aten::rnn_relu",
+    "aten::lstm",
+    "aten::gru",
+];
+
+/// Lowers an [`RnnRecord`]: outputs `[output, h_n]` (and `c_n`).
 pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
-    let OpKind::Rnn {
+    let Some(&RnnRecord {
         cell,
         hidden_size: h,
         num_layers,
@@ -73,7 +82,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
         batch_first,
         bias,
         with_lengths,
-    } = op.kind
+    }) = op.record()
     else {
         return Err(unsupported(cx, op, "not a recurrent layer"));
     };

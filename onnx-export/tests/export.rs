@@ -115,7 +115,7 @@ fn an_unmapped_op_fails_naming_it() {
     let err = export(&pool, &x, &ExportOptions::default()).unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains("AdaptiveAvgPool2d") && msg.contains("[5, 5]"),
+        msg.contains("aten::adaptive_avg_pool2d") && msg.contains("[5, 5]"),
         "{msg}"
     );
 }

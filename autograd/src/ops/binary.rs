@@ -5,7 +5,7 @@ use torchlet_tensor::Tensor;
 
 use crate::error::Result;
 use crate::graph::record;
-use crate::trace::{BinaryOp, OpKind, TraceArg};
+use crate::trace::{AtenOp, BinaryOp, TraceArg};
 use crate::variable::Variable;
 
 /// `g` summed over the dims that broadcasting added or expanded, so it has
@@ -33,7 +33,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Add),
+                    AtenOp::Binary(BinaryOp::Add),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -59,7 +59,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Sub),
+                    AtenOp::Binary(BinaryOp::Sub),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -85,7 +85,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Mul),
+                    AtenOp::Binary(BinaryOp::Mul),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -111,7 +111,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Div),
+                    AtenOp::Binary(BinaryOp::Div),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -138,7 +138,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Pow),
+                    AtenOp::Binary(BinaryOp::Pow),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -179,7 +179,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Maximum),
+                    AtenOp::Binary(BinaryOp::Maximum),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -192,7 +192,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Minimum),
+                    AtenOp::Binary(BinaryOp::Minimum),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -230,7 +230,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Scalar {
+                    AtenOp::Scalar {
                         op: BinaryOp::Add,
                         value,
                         reversed: false,
@@ -252,7 +252,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Scalar {
+                    AtenOp::Scalar {
                         op: BinaryOp::Sub,
                         value,
                         reversed: false,
@@ -269,7 +269,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Scalar {
+                    AtenOp::Scalar {
                         op: BinaryOp::Sub,
                         value,
                         reversed: true,
@@ -291,7 +291,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Scalar {
+                    AtenOp::Scalar {
                         op: BinaryOp::Mul,
                         value,
                         reversed: false,
@@ -313,7 +313,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Scalar {
+                    AtenOp::Scalar {
                         op: BinaryOp::Div,
                         value,
                         reversed: false,
@@ -335,7 +335,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Scalar {
+                    AtenOp::Scalar {
                         op: BinaryOp::Pow,
                         value,
                         reversed: false,
@@ -361,7 +361,7 @@ impl Variable {
     /// `-self` (`torch.neg`).
     pub fn neg(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Neg, vec![TraceArg::var(self)]),
+            || (AtenOp::Neg, vec![TraceArg::var(self)]),
             || {
                 let out = self.data().neg();
                 record("NegBackward0", out, &[self], |c| {
@@ -376,7 +376,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Eq),
+                    AtenOp::Binary(BinaryOp::Eq),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -389,7 +389,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Lt),
+                    AtenOp::Binary(BinaryOp::Lt),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -402,7 +402,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Binary(BinaryOp::Gt),
+                    AtenOp::Binary(BinaryOp::Gt),
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },

@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::graph::record;
 use crate::ops::sum_to;
-use crate::trace::{OpKind, TraceArg};
+use crate::trace::{AtenOp, TraceArg};
 use crate::variable::Variable;
 
 /// Whether a 2-D operand is stored column by column (a transposed
@@ -26,7 +26,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::MatMul,
+                    AtenOp::MatMul,
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
@@ -78,7 +78,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Linear,
+                    AtenOp::Linear,
                     vec![
                         TraceArg::var(self),
                         TraceArg::var(weight),

@@ -20,7 +20,7 @@ use torchlet_tensor::{Tensor, TensorError};
 use crate::error::Result;
 use crate::graph::record;
 use crate::mode::is_grad_enabled;
-use crate::trace::{OpKind, TraceArg};
+use crate::trace::{AtenOp, TraceArg};
 use crate::variable::Variable;
 
 /// The hyper-parameters of a 1-d or 2-d convolution (for 1-d only entry 0
@@ -378,7 +378,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Conv {
+                    AtenOp::Conv {
                         stride: stride.to_vec(),
                         padding: padding.to_vec(),
                         dilation: dilation.to_vec(),
@@ -423,7 +423,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Conv {
+                    AtenOp::Conv {
                         stride: vec![stride],
                         padding: vec![padding],
                         dilation: vec![dilation],
@@ -468,7 +468,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::ConvTranspose {
+                    AtenOp::ConvTranspose {
                         stride: stride.to_vec(),
                         padding: padding.to_vec(),
                         output_padding: output_padding.to_vec(),
@@ -544,7 +544,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::MaxPool2d {
+                    AtenOp::MaxPool2d {
                         kernel,
                         stride,
                         padding,
@@ -585,7 +585,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::AvgPool2d {
+                    AtenOp::AvgPool2d {
                         kernel,
                         stride,
                         padding,
@@ -614,7 +614,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::AdaptiveAvgPool2d { output_size },
+                    AtenOp::AdaptiveAvgPool2d { output_size },
                     vec![TraceArg::var(self)],
                 )
             },
@@ -650,7 +650,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::BatchNorm { training, eps },
+                    AtenOp::BatchNorm { training, eps },
                     vec![
                         TraceArg::var(self),
                         running_mean.map_or(TraceArg::Absent, |t| TraceArg::Tensor(t.clone())),
@@ -782,7 +782,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::LayerNorm {
+                    AtenOp::LayerNorm {
                         normalized_shape: normalized_shape.to_vec(),
                         eps,
                     },

@@ -4,7 +4,7 @@ use torchlet_tensor::{normalize_dim, Tensor};
 
 use crate::error::Result;
 use crate::graph::{record, Ctx};
-use crate::trace::{OpKind, TraceArg};
+use crate::trace::{AtenOp, TraceArg};
 use crate::variable::Variable;
 
 /// `g` (reduced over `dims`) broadcast back to `shape`: unsqueeze the
@@ -36,7 +36,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Sum {
+                    AtenOp::Sum {
                         dims: None,
                         keepdim: false,
                     },
@@ -68,7 +68,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Sum {
+                    AtenOp::Sum {
                         dims: (!dims.is_empty()).then(|| dims.to_vec()),
                         keepdim,
                     },
@@ -102,7 +102,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Mean {
+                    AtenOp::Mean {
                         dims: None,
                         keepdim: false,
                     },
@@ -131,7 +131,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Mean {
+                    AtenOp::Mean {
                         dims: (!dims.is_empty()).then(|| dims.to_vec()),
                         keepdim,
                     },
@@ -179,7 +179,7 @@ impl Variable {
     /// elements equal to it, as in PyTorch.
     pub fn max(&self) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::MaxAll, vec![TraceArg::var(self)]),
+            || (AtenOp::MaxAll, vec![TraceArg::var(self)]),
             || self.extreme_all(true),
         )
     }
@@ -187,7 +187,7 @@ impl Variable {
     /// Smallest element (`x.min()`), gradient shared evenly among ties.
     pub fn min(&self) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::MinAll, vec![TraceArg::var(self)]),
+            || (AtenOp::MinAll, vec![TraceArg::var(self)]),
             || self.extreme_all(false),
         )
     }
@@ -219,7 +219,7 @@ impl Variable {
     /// Product over `dim` (`torch.prod(x, dim, keepdim)`).
     pub fn prod_dim(&self, dim: i64, keepdim: bool) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Prod { dim, keepdim }, vec![TraceArg::var(self)]),
+            || (AtenOp::Prod { dim, keepdim }, vec![TraceArg::var(self)]),
             || {
                 let x = self.data();
                 let d = normalize_dim("prod", dim, x.dim())?;
@@ -276,7 +276,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::LogSumExp { dim, keepdim },
+                    AtenOp::LogSumExp { dim, keepdim },
                     vec![TraceArg::var(self)],
                 )
             },
@@ -298,7 +298,7 @@ impl Variable {
     /// softmax along `dim` (`torch.softmax`).
     pub fn softmax(&self, dim: i64) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Softmax(dim), vec![TraceArg::var(self)]),
+            || (AtenOp::Softmax(dim), vec![TraceArg::var(self)]),
             || {
                 let out = self.data().softmax(dim)?;
                 Ok(record("SoftmaxBackward0", out, &[self], move |c| {
@@ -315,7 +315,7 @@ impl Variable {
     /// log_softmax along `dim` (`torch.log_softmax`).
     pub fn log_softmax(&self, dim: i64) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::LogSoftmax(dim), vec![TraceArg::var(self)]),
+            || (AtenOp::LogSoftmax(dim), vec![TraceArg::var(self)]),
             || {
                 let out = self.data().log_softmax(dim)?;
                 Ok(record("LogSoftmaxBackward0", out, &[self], move |c| {

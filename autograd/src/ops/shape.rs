@@ -9,7 +9,7 @@ use torchlet_tensor::{normalize_dim, Tensor};
 use crate::error::Result;
 use crate::graph::record;
 use crate::ops::sum_to;
-use crate::trace::{OpKind, TraceArg};
+use crate::trace::{AtenOp, TraceArg};
 use crate::variable::Variable;
 
 fn dims_of(shape: &[usize]) -> Vec<i64> {
@@ -20,7 +20,7 @@ impl Variable {
     /// New shape, same elements (`x.reshape`); one entry may be -1.
     pub fn reshape(&self, shape: &[i64]) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Reshape(shape.to_vec()), vec![TraceArg::var(self)]),
+            || (AtenOp::Reshape(shape.to_vec()), vec![TraceArg::var(self)]),
             || {
                 let out = self.data().reshape(shape)?;
                 Ok(record("ViewBackward0", out, &[self], |c| {
@@ -35,7 +35,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Flatten { start: 0, end: -1 },
+                    AtenOp::Flatten { start: 0, end: -1 },
                     vec![TraceArg::var(self)],
                 )
             },
@@ -48,7 +48,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Flatten {
+                    AtenOp::Flatten {
                         start: start_dim,
                         end: end_dim,
                     },
@@ -69,7 +69,7 @@ impl Variable {
     /// Dims `dim0` and `dim1` swapped (`x.transpose`).
     pub fn transpose(&self, dim0: i64, dim1: i64) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Transpose(dim0, dim1), vec![TraceArg::var(self)]),
+            || (AtenOp::Transpose(dim0, dim1), vec![TraceArg::var(self)]),
             || {
                 let out = self.data().transpose(dim0, dim1)?;
                 Ok(record("TransposeBackward0", out, &[self], move |c| {
@@ -82,7 +82,7 @@ impl Variable {
     /// The transpose of a matrix (`x.t()`).
     pub fn t(&self) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Transpose(0, -1), vec![TraceArg::var(self)]),
+            || (AtenOp::Transpose(0, -1), vec![TraceArg::var(self)]),
             || match self.dim() {
                 0 | 1 => Ok(self.clone()),
                 _ => {
@@ -96,7 +96,7 @@ impl Variable {
     /// Dims reordered (`x.permute`).
     pub fn permute(&self, dims: &[i64]) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Permute(dims.to_vec()), vec![TraceArg::var(self)]),
+            || (AtenOp::Permute(dims.to_vec()), vec![TraceArg::var(self)]),
             || {
                 let out = self.data().permute(dims)?;
                 let r = dims.len();
@@ -124,7 +124,7 @@ impl Variable {
     /// Dim `dim` removed if its size is 1 (`x.squeeze(dim)`).
     pub fn squeeze_dim(&self, dim: i64) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Squeeze(Some(dim)), vec![TraceArg::var(self)]),
+            || (AtenOp::Squeeze(Some(dim)), vec![TraceArg::var(self)]),
             || {
                 let shape = self.data().squeeze_dim(dim)?.shape().to_vec();
                 self.reshape(&dims_of(&shape))
@@ -135,7 +135,7 @@ impl Variable {
     /// All size-1 dims removed (`x.squeeze()`).
     pub fn squeeze(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Squeeze(None), vec![TraceArg::var(self)]),
+            || (AtenOp::Squeeze(None), vec![TraceArg::var(self)]),
             || {
                 let shape = self.data().squeeze().shape().to_vec();
                 self.reshape(&dims_of(&shape))
@@ -147,7 +147,7 @@ impl Variable {
     /// A size-1 dim inserted at `dim` (`x.unsqueeze`).
     pub fn unsqueeze(&self, dim: i64) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Unsqueeze(dim), vec![TraceArg::var(self)]),
+            || (AtenOp::Unsqueeze(dim), vec![TraceArg::var(self)]),
             || {
                 let shape = self.data().unsqueeze(dim)?.shape().to_vec();
                 self.reshape(&dims_of(&shape))
@@ -158,7 +158,7 @@ impl Variable {
     /// Broadcast to `shape` (`x.expand`); the gradient sums back.
     pub fn expand(&self, shape: &[i64]) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Expand(shape.to_vec()), vec![TraceArg::var(self)]),
+            || (AtenOp::Expand(shape.to_vec()), vec![TraceArg::var(self)]),
             || {
                 let out = self.data().expand(shape)?;
                 Ok(record("ExpandBackward0", out, &[self], |c| {
@@ -171,7 +171,7 @@ impl Variable {
     /// A contiguous copy when needed; the gradient passes through.
     pub fn contiguous(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Identity, vec![TraceArg::var(self)]),
+            || (AtenOp::Identity, vec![TraceArg::var(self)]),
             || {
                 let out = self.data().contiguous();
                 record("CloneBackward0", out, &[self], |c| {
@@ -186,7 +186,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Narrow { dim, start, length },
+                    AtenOp::Narrow { dim, start, length },
                     vec![TraceArg::var(self)],
                 )
             },
@@ -210,7 +210,7 @@ impl Variable {
     /// Entry `index` of `dim`, removing the dim (`x.select`, `x[:, i]`).
     pub fn select(&self, dim: i64, index: i64) -> Result<Variable> {
         crate::trace::traced(
-            || (OpKind::Select { dim, index }, vec![TraceArg::var(self)]),
+            || (AtenOp::Select { dim, index }, vec![TraceArg::var(self)]),
             || {
                 let d = normalize_dim("select", dim, self.dim())?;
                 let size = self.shape().get(d).copied().unwrap_or(1) as i64;
@@ -251,7 +251,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Cat(dim),
+                    AtenOp::Cat(dim),
                     vars.iter().map(|v| TraceArg::var(v.borrow())).collect(),
                 )
             },
@@ -295,7 +295,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Stack(dim),
+                    AtenOp::Stack(dim),
                     vars.iter().map(|v| TraceArg::var(v.borrow())).collect(),
                 )
             },
@@ -320,7 +320,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::IndexSelect(dim),
+                    AtenOp::IndexSelect(dim),
                     vec![TraceArg::var(self), TraceArg::Tensor(index.clone())],
                 )
             },
@@ -344,7 +344,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Gather(dim),
+                    AtenOp::Gather(dim),
                     vec![TraceArg::var(self), TraceArg::Tensor(index.clone())],
                 )
             },
@@ -368,7 +368,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Where,
+                    AtenOp::Where,
                     vec![
                         TraceArg::Tensor(cond.clone()),
                         TraceArg::var(a),
@@ -410,7 +410,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::MaskedFill(value),
+                    AtenOp::MaskedFill(value),
                     vec![TraceArg::var(self), TraceArg::var(mask)],
                 )
             },

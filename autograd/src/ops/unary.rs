@@ -8,7 +8,7 @@
 use torchlet_tensor::Tensor;
 
 use crate::graph::{record, Ctx};
-use crate::trace::{OpKind, TraceArg};
+use crate::trace::{AtenOp, TraceArg};
 use crate::variable::Variable;
 
 /// The op's output as a variable: the saved tensor for a first-order pass,
@@ -42,7 +42,7 @@ impl Variable {
     /// `e^x` (`torch.exp`).
     pub fn exp(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Exp, vec![TraceArg::var(self)]),
+            || (AtenOp::Exp, vec![TraceArg::var(self)]),
             || {
                 unary(self, "ExpBackward0", self.data().exp(), |c| {
                     Ok(output_of(c, |x| x.exp()))
@@ -54,7 +54,7 @@ impl Variable {
     /// Natural logarithm (`torch.log`).
     pub fn log(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Log, vec![TraceArg::var(self)]),
+            || (AtenOp::Log, vec![TraceArg::var(self)]),
             || {
                 unary(self, "LogBackward0", self.data().log(), |c| {
                     Ok(c.inputs[0].reciprocal())
@@ -66,7 +66,7 @@ impl Variable {
     /// `ln(1 + x)` (`torch.log1p`).
     pub fn log1p(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Log1p, vec![TraceArg::var(self)]),
+            || (AtenOp::Log1p, vec![TraceArg::var(self)]),
             || {
                 unary(self, "Log1PBackward0", self.data().log1p(), |c| {
                     Ok(c.inputs[0].add_scalar(1.0).reciprocal())
@@ -78,7 +78,7 @@ impl Variable {
     /// Square root (`torch.sqrt`).
     pub fn sqrt(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Sqrt, vec![TraceArg::var(self)]),
+            || (AtenOp::Sqrt, vec![TraceArg::var(self)]),
             || {
                 unary(self, "SqrtBackward0", self.data().sqrt(), |c| {
                     Ok(output_of(c, |x| x.sqrt()).mul_scalar(2.0).reciprocal())
@@ -90,7 +90,7 @@ impl Variable {
     /// `1 / sqrt(x)` (`torch.rsqrt`).
     pub fn rsqrt(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Rsqrt, vec![TraceArg::var(self)]),
+            || (AtenOp::Rsqrt, vec![TraceArg::var(self)]),
             || {
                 unary(self, "RsqrtBackward0", self.data().rsqrt(), |c| {
                     let y = output_of(c, |x| x.rsqrt());
@@ -103,7 +103,7 @@ impl Variable {
     /// `1 / x` (`torch.reciprocal`).
     pub fn reciprocal(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Reciprocal, vec![TraceArg::var(self)]),
+            || (AtenOp::Reciprocal, vec![TraceArg::var(self)]),
             || {
                 unary(self, "ReciprocalBackward0", self.data().reciprocal(), |c| {
                     let y = output_of(c, |x| x.reciprocal());
@@ -116,7 +116,7 @@ impl Variable {
     /// Sine (`torch.sin`).
     pub fn sin(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Sin, vec![TraceArg::var(self)]),
+            || (AtenOp::Sin, vec![TraceArg::var(self)]),
             || {
                 unary(self, "SinBackward0", self.data().sin(), |c| {
                     Ok(c.inputs[0].cos())
@@ -128,7 +128,7 @@ impl Variable {
     /// Cosine (`torch.cos`).
     pub fn cos(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Cos, vec![TraceArg::var(self)]),
+            || (AtenOp::Cos, vec![TraceArg::var(self)]),
             || {
                 unary(self, "CosBackward0", self.data().cos(), |c| {
                     Ok(c.inputs[0].sin().neg())
@@ -140,7 +140,7 @@ impl Variable {
     /// Hyperbolic tangent (`torch.tanh`).
     pub fn tanh(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Tanh, vec![TraceArg::var(self)]),
+            || (AtenOp::Tanh, vec![TraceArg::var(self)]),
             || {
                 unary(self, "TanhBackward0", self.data().tanh(), |c| {
                     let y = output_of(c, |x| x.tanh());
@@ -153,7 +153,7 @@ impl Variable {
     /// Logistic sigmoid (`torch.sigmoid`).
     pub fn sigmoid(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Sigmoid, vec![TraceArg::var(self)]),
+            || (AtenOp::Sigmoid, vec![TraceArg::var(self)]),
             || {
                 unary(self, "SigmoidBackward0", self.data().sigmoid(), |c| {
                     let y = output_of(c, |x| x.sigmoid());
@@ -166,7 +166,7 @@ impl Variable {
     /// `max(x, 0)` (`torch.relu`).
     pub fn relu(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Relu, vec![TraceArg::var(self)]),
+            || (AtenOp::Relu, vec![TraceArg::var(self)]),
             || {
                 record("ReluBackward0", self.data().relu(), &[self], |c| {
                     let x = c.inputs[0].data();
@@ -186,7 +186,7 @@ impl Variable {
     /// `x * sigmoid(x)` (`F.silu`).
     pub fn silu(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Silu, vec![TraceArg::var(self)]),
+            || (AtenOp::Silu, vec![TraceArg::var(self)]),
             || {
                 unary(self, "SiluBackward0", self.data().silu(), |c| {
                     let x = &c.inputs[0];
@@ -201,7 +201,7 @@ impl Variable {
     /// `ln(1 + e^x)`, linear above 20 (`F.softplus`).
     pub fn softplus(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Softplus, vec![TraceArg::var(self)]),
+            || (AtenOp::Softplus, vec![TraceArg::var(self)]),
             || {
                 unary(self, "SoftplusBackward0", self.data().softplus(), |c| {
                     let x = &c.inputs[0];
@@ -215,7 +215,7 @@ impl Variable {
     /// `x * x` (`torch.square`).
     pub fn square(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Square, vec![TraceArg::var(self)]),
+            || (AtenOp::Square, vec![TraceArg::var(self)]),
             || {
                 unary(self, "PowBackward0", self.data().square(), |c| {
                     Ok(c.inputs[0].mul_scalar(2.0))
@@ -227,7 +227,7 @@ impl Variable {
     /// `|x|` (`torch.abs`); gradient `sign(x)` (0 at 0).
     pub fn abs(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Abs, vec![TraceArg::var(self)]),
+            || (AtenOp::Abs, vec![TraceArg::var(self)]),
             || {
                 unary(self, "AbsBackward0", self.data().abs(), |c| {
                     Ok(mask(c.inputs[0].data().sign(), &c.inputs[0]))
@@ -239,7 +239,7 @@ impl Variable {
     /// The error function (`torch.erf`).
     pub fn erf(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Erf, vec![TraceArg::var(self)]),
+            || (AtenOp::Erf, vec![TraceArg::var(self)]),
             || {
                 unary(self, "ErfBackward0", self.data().erf(), |c| {
                     let x = &c.inputs[0];
@@ -256,7 +256,7 @@ impl Variable {
     /// Exact GELU, `x Φ(x)` (`F.gelu`).
     pub fn gelu(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Gelu { tanh: false }, vec![TraceArg::var(self)]),
+            || (AtenOp::Gelu { tanh: false }, vec![TraceArg::var(self)]),
             || {
                 unary(self, "GeluBackward0", self.data().gelu(), |c| {
                     let x = &c.inputs[0];
@@ -280,7 +280,7 @@ impl Variable {
     /// GELU's tanh approximation (`F.gelu(x, approximate="tanh")`).
     pub fn gelu_tanh(&self) -> Variable {
         crate::trace::traced(
-            || (OpKind::Gelu { tanh: true }, vec![TraceArg::var(self)]),
+            || (AtenOp::Gelu { tanh: true }, vec![TraceArg::var(self)]),
             || {
                 unary(self, "GeluBackward0", self.data().gelu_tanh(), |c| {
                     let x = &c.inputs[0];
@@ -304,7 +304,7 @@ impl Variable {
     /// `x` for `x >= 0`, `slope * x` otherwise (`F.leaky_relu`).
     pub fn leaky_relu(&self, negative_slope: f64) -> Variable {
         crate::trace::traced(
-            || (OpKind::LeakyRelu(negative_slope), vec![TraceArg::var(self)]),
+            || (AtenOp::LeakyRelu(negative_slope), vec![TraceArg::var(self)]),
             || {
                 unary(
                     self,
@@ -329,7 +329,7 @@ impl Variable {
     /// `x` for `x > 0`, `alpha (e^x - 1)` otherwise (`F.elu`).
     pub fn elu(&self, alpha: f64) -> Variable {
         crate::trace::traced(
-            || (OpKind::Elu(alpha), vec![TraceArg::var(self)]),
+            || (AtenOp::Elu(alpha), vec![TraceArg::var(self)]),
             || {
                 unary(self, "EluBackward0", self.data().elu(alpha), move |c| {
                     let x = &c.inputs[0];
@@ -351,7 +351,7 @@ impl Variable {
         crate::trace::traced(
             || {
                 (
-                    OpKind::Clamp {
+                    AtenOp::Clamp {
                         min: min.is_finite().then_some(min),
                         max: max.is_finite().then_some(max),
                     },
