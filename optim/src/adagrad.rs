@@ -1,17 +1,12 @@
 //! Adagrad (`torch.optim.Adagrad`).
 
-use std::collections::BTreeMap;
-
-use serde_json::Map;
-use torchlet_autograd::Variable;
 use torchlet_tensor::Tensor;
 
-use crate::error::{check, OptimError, Result};
-use crate::optimizer::{grad_of, group_access, with_weight_decay, Optimizer, ParamGroup};
-use crate::state::{
-    check_groups, check_like, get_bool, get_f64, get_initial_lr, params_value, read_step,
-    split_state, step_tensor, OptimizerStateDict, StatefulOptimizer,
+use crate::core::{
+    group_access, group_options, optimizer_common, step_entry, Groups, ParamState, Saved,
 };
+use crate::error::{check, Result};
+use crate::optimizer::{grad_of, with_weight_decay, Optimizer};
 
 /// Options of [`Adagrad`], with PyTorch's defaults (`lr = 1e-2`,
 /// `eps = 1e-10`, the rest zero).
@@ -45,7 +40,7 @@ impl Default for AdagradOptions {
 }
 
 impl AdagradOptions {
-    fn validate(&self) -> Result<()> {
+    fn check_values(&self) -> Result<()> {
         let w = "Adagrad";
         check(self.lr >= 0.0, w, "lr", self.lr, "must be >= 0")?;
         check(
@@ -73,10 +68,37 @@ impl AdagradOptions {
     }
 }
 
-#[derive(Clone, Default)]
+group_options!(
+    AdagradOptions,
+    validate = |o, _| o.check_values(),
+    floats = [lr_decay, weight_decay, initial_accumulator_value, eps],
+    flags = [maximize]
+);
+
+/// Adagrad's per-parameter state (PyTorch's names).
+#[derive(Default)]
 struct AdagradState {
     step: u64,
     sum: Option<Tensor>,
+}
+
+impl ParamState<AdagradOptions> for AdagradState {
+    const KEYS: &'static [&'static str] = &["step", "sum"];
+
+    fn save(&self, out: &mut Vec<(&'static str, Tensor)>) {
+        if let Some(sum) = &self.sum {
+            out.push(step_entry(self.step));
+            out.push(("sum", sum.clone()));
+        }
+    }
+
+    fn load(saved: &mut Saved<'_>, _: &AdagradOptions) -> Result<Self> {
+        saved.require(&["step", "sum"])?;
+        Ok(AdagradState {
+            step: saved.step()?,
+            sum: Some(saved.required_buffer("sum")?),
+        })
+    }
 }
 
 /// Adagrad with PyTorch's exact update:
@@ -97,43 +119,20 @@ struct AdagradState {
 /// opt.step().unwrap(); // 1 - 0.1 * 2 / 2
 /// assert!((w.data().item::<f32>().unwrap() - 0.9).abs() < 1e-6);
 /// ```
+///
+/// Its state dict holds `state.{i}.step` (0-d float64) and `state.{i}.sum`
+/// for every parameter stepped at least once, and each group's `lr`,
+/// `lr_decay`, `weight_decay`, `initial_accumulator_value`, `eps`,
+/// `maximize` (and `initial_lr` when set).
 pub struct Adagrad {
-    groups: Vec<ParamGroup<AdagradOptions>>,
-    state: Vec<Vec<AdagradState>>,
+    core: Groups<AdagradOptions, AdagradState>,
 }
 
-impl Adagrad {
-    /// Adagrad over one group of `params`.
-    pub fn new(params: Vec<Variable>, options: AdagradOptions) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params, options)])
-    }
-
-    /// Adagrad over several groups, each with its own options.
-    pub fn with_groups(groups: Vec<ParamGroup<AdagradOptions>>) -> Result<Self> {
-        for g in &groups {
-            g.options.validate()?;
-        }
-        let state = groups
-            .iter()
-            .map(|g| vec![AdagradState::default(); g.params.len()])
-            .collect();
-        Ok(Adagrad { groups, state })
-    }
-
-    /// The parameter groups and their options.
-    pub fn param_groups(&self) -> &[ParamGroup<AdagradOptions>] {
-        &self.groups
-    }
-
-    /// The parameter groups, for changing options between steps.
-    pub fn param_groups_mut(&mut self) -> &mut [ParamGroup<AdagradOptions>] {
-        &mut self.groups
-    }
-}
+optimizer_common!(Adagrad, AdagradOptions, "Adagrad");
 
 impl Optimizer for Adagrad {
     fn step(&mut self) -> Result<()> {
-        for (group, states) in self.groups.iter().zip(self.state.iter_mut()) {
+        for (group, states) in self.core.iter_mut() {
             let o = group.options;
             for (p, st) in group.params.iter().zip(states.iter_mut()) {
                 let Some(g) = grad_of(p, o.maximize) else {
@@ -157,101 +156,4 @@ impl Optimizer for Adagrad {
     }
 
     group_access!();
-}
-
-impl StatefulOptimizer for Adagrad {
-    /// `state.{i}.step` (0-d float64) and `state.{i}.sum` for every
-    /// parameter stepped at least once, and each group's `lr`, `lr_decay`,
-    /// `weight_decay`, `initial_accumulator_value`, `eps`, `maximize` (and
-    /// `initial_lr` when set).
-    fn state_dict(&self) -> OptimizerStateDict {
-        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
-        let mut state = BTreeMap::new();
-        for (i, st) in self.state.iter().flatten().enumerate() {
-            if let Some(sum) = &st.sum {
-                state.insert(format!("state.{i}.step"), step_tensor(st.step));
-                state.insert(format!("state.{i}.sum"), sum.clone());
-            }
-        }
-        let param_groups = self
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(g, group)| {
-                let o = group.options;
-                let mut m = Map::new();
-                m.insert("lr".into(), o.lr.into());
-                m.insert("lr_decay".into(), o.lr_decay.into());
-                m.insert("weight_decay".into(), o.weight_decay.into());
-                m.insert(
-                    "initial_accumulator_value".into(),
-                    o.initial_accumulator_value.into(),
-                );
-                m.insert("eps".into(), o.eps.into());
-                m.insert("maximize".into(), o.maximize.into());
-                if let Some(lr) = group.initial_lr {
-                    m.insert("initial_lr".into(), lr.into());
-                }
-                m.insert("params".into(), params_value(&sizes, g));
-                m
-            })
-            .collect();
-        OptimizerStateDict {
-            optimizer: "Adagrad".into(),
-            state,
-            param_groups,
-        }
-    }
-
-    fn load_state_dict(&mut self, dict: &OptimizerStateDict) -> Result<()> {
-        const WHAT: &str = "Adagrad";
-        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
-        let mut options = Vec::new();
-        for group in check_groups(WHAT, dict, &sizes)? {
-            let o = AdagradOptions {
-                lr: get_f64(WHAT, group, "lr")?,
-                lr_decay: get_f64(WHAT, group, "lr_decay")?,
-                weight_decay: get_f64(WHAT, group, "weight_decay")?,
-                initial_accumulator_value: get_f64(WHAT, group, "initial_accumulator_value")?,
-                eps: get_f64(WHAT, group, "eps")?,
-                maximize: get_bool(WHAT, group, "maximize")?,
-            };
-            o.validate()?;
-            options.push((o, get_initial_lr(WHAT, group)?));
-        }
-        let params = self.params();
-        let per = split_state(WHAT, &dict.state, params.len(), &["step", "sum"])?;
-        let mut new_states = Vec::with_capacity(params.len());
-        for (i, (p, s)) in params.iter().zip(&per).enumerate() {
-            if s.is_empty() {
-                new_states.push(AdagradState::default());
-                continue;
-            }
-            let (Some(step), Some(sum)) = (s.get("step"), s.get("sum")) else {
-                return Err(OptimError::Usage {
-                    what: WHAT,
-                    message: format!("state.{i} needs both step and sum"),
-                });
-            };
-            check_like(WHAT, &format!("state.{i}.sum"), sum, p)?;
-            new_states.push(AdagradState {
-                step: read_step(WHAT, &format!("state.{i}.step"), step)?,
-                sum: Some(sum.contiguous()),
-            });
-        }
-        let mut new_states = new_states.into_iter();
-        for ((group, states), (o, initial_lr)) in self
-            .groups
-            .iter_mut()
-            .zip(self.state.iter_mut())
-            .zip(options)
-        {
-            group.options = o;
-            group.initial_lr = initial_lr;
-            for st in states.iter_mut() {
-                *st = new_states.next().expect("one state per parameter");
-            }
-        }
-        Ok(())
-    }
 }

@@ -1,17 +1,14 @@
 //! Adam and AdamW (`torch.optim.Adam`, `torch.optim.AdamW`).
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
-use torchlet_autograd::Variable;
 use torchlet_tensor::{AdamStep, Tensor};
 
-use crate::error::{check, Result};
-use crate::optimizer::{group_access, Optimizer, ParamGroup};
-use crate::state::{
-    check_groups, check_like, get_bool, get_f64, get_initial_lr, params_value, read_step,
-    split_state, step_tensor, OptimizerStateDict, StatefulOptimizer,
+use crate::core::{
+    group_access, optimizer_common, step_entry, GroupOptions, Groups, ParamState, Saved,
 };
+use crate::error::{check, OptimError, Result};
+use crate::optimizer::Optimizer;
+use crate::state::{get_bool, get_f64};
 
 /// Options of [`Adam`] and [`AdamW`]. `Default` gives Adam's defaults
 /// (`lr = 1e-3`, `betas = (0.9, 0.999)`, `eps = 1e-8`, no weight decay);
@@ -54,7 +51,7 @@ impl AdamOptions {
         }
     }
 
-    fn validate(&self, what: &'static str) -> Result<()> {
+    fn check_values(&self, what: &'static str) -> Result<()> {
         check(self.lr >= 0.0, what, "lr", self.lr, "must be >= 0")?;
         check(self.eps >= 0.0, what, "eps", self.eps, "must be >= 0")?;
         let (b1, b2) = self.betas;
@@ -82,7 +79,57 @@ impl AdamOptions {
     }
 }
 
-#[derive(Clone, Default)]
+impl GroupOptions for AdamOptions {
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn validate(&self, what: &'static str) -> Result<()> {
+        self.check_values(what)
+    }
+
+    fn to_json(&self, m: &mut Map<String, Value>) {
+        m.insert("lr".into(), self.lr.into());
+        m.insert(
+            "betas".into(),
+            Value::from(vec![self.betas.0, self.betas.1]),
+        );
+        m.insert("eps".into(), self.eps.into());
+        m.insert("weight_decay".into(), self.weight_decay.into());
+        m.insert("amsgrad".into(), self.amsgrad.into());
+        m.insert("maximize".into(), self.maximize.into());
+    }
+
+    fn from_json(what: &'static str, group: &Map<String, Value>) -> Result<Self> {
+        let betas = match group.get("betas").and_then(Value::as_array) {
+            Some(b) if b.len() == 2 && b.iter().all(Value::is_number) => (
+                b[0].as_f64().unwrap_or_default(),
+                b[1].as_f64().unwrap_or_default(),
+            ),
+            _ => {
+                return Err(OptimError::Usage {
+                    what,
+                    message: "parameter group: betas must be two numbers".into(),
+                })
+            }
+        };
+        Ok(AdamOptions {
+            lr: get_f64(what, group, "lr")?,
+            betas,
+            eps: get_f64(what, group, "eps")?,
+            weight_decay: get_f64(what, group, "weight_decay")?,
+            amsgrad: get_bool(what, group, "amsgrad")?,
+            maximize: get_bool(what, group, "maximize")?,
+        })
+    }
+}
+
+/// Adam's per-parameter state (PyTorch's names).
+#[derive(Default)]
 struct AdamState {
     step: u64,
     exp_avg: Option<Tensor>,
@@ -90,264 +137,93 @@ struct AdamState {
     max_exp_avg_sq: Option<Tensor>,
 }
 
-/// The shared Adam machinery; `decoupled` selects AdamW's weight decay.
-struct AdamCore {
-    groups: Vec<ParamGroup<AdamOptions>>,
-    state: Vec<Vec<AdamState>>,
-    decoupled: bool,
-}
+impl ParamState<AdamOptions> for AdamState {
+    const KEYS: &'static [&'static str] = &["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
 
-impl AdamCore {
-    fn new(groups: Vec<ParamGroup<AdamOptions>>, decoupled: bool) -> Result<Self> {
-        let what = if decoupled { "AdamW" } else { "Adam" };
-        for g in &groups {
-            g.options.validate(what)?;
+    fn save(&self, out: &mut Vec<(&'static str, Tensor)>) {
+        if self.step == 0 {
+            return;
         }
-        let state = groups
-            .iter()
-            .map(|g| vec![AdamState::default(); g.params.len()])
-            .collect();
-        Ok(AdamCore {
-            groups,
-            state,
-            decoupled,
+        out.push(step_entry(self.step));
+        let buffers = [
+            ("exp_avg", &self.exp_avg),
+            ("exp_avg_sq", &self.exp_avg_sq),
+            ("max_exp_avg_sq", &self.max_exp_avg_sq),
+        ];
+        out.extend(
+            buffers
+                .into_iter()
+                .filter_map(|(n, t)| t.clone().map(|t| (n, t))),
+        );
+    }
+
+    fn load(saved: &mut Saved<'_>, _: &AdamOptions) -> Result<Self> {
+        saved.require(&["step", "exp_avg", "exp_avg_sq"])?;
+        Ok(AdamState {
+            step: saved.step()?,
+            exp_avg: saved.buffer("exp_avg")?,
+            exp_avg_sq: saved.buffer("exp_avg_sq")?,
+            max_exp_avg_sq: saved.buffer("max_exp_avg_sq")?,
         })
     }
-
-    fn step(&mut self) -> Result<()> {
-        for (group, states) in self.groups.iter().zip(self.state.iter_mut()) {
-            let o = group.options;
-            let (b1, b2) = o.betas;
-            for (p, st) in group.params.iter().zip(states.iter_mut()) {
-                let Some(g) = p.grad() else {
-                    continue;
-                };
-                // One fused pass per parameter (the element-wise math is
-                // PyTorch's, see `Tensor::adam_step_`).
-                let mut m = st.exp_avg.take().unwrap_or_else(|| g.zeros_like());
-                let mut v = st.exp_avg_sq.take().unwrap_or_else(|| g.zeros_like());
-                let mut mx = if o.amsgrad {
-                    Some(st.max_exp_avg_sq.take().unwrap_or_else(|| g.zeros_like()))
-                } else {
-                    None
-                };
-                st.step += 1;
-                let h = AdamStep {
-                    lr: o.lr,
-                    beta1: b1,
-                    beta2: b2,
-                    eps: o.eps,
-                    weight_decay: o.weight_decay,
-                    decoupled_weight_decay: self.decoupled,
-                    maximize: o.maximize,
-                    step: st.step,
-                };
-                let g = g.to_dtype(p.dtype());
-                p.update_data(|t| t.adam_step_(&g, &mut m, &mut v, mx.as_mut(), &h))??;
-                st.exp_avg = Some(m);
-                st.exp_avg_sq = Some(v);
-                st.max_exp_avg_sq = mx;
-            }
-        }
-        Ok(())
-    }
 }
 
-impl AdamCore {
-    fn what(&self) -> &'static str {
-        if self.decoupled {
-            "AdamW"
-        } else {
-            "Adam"
-        }
-    }
-
-    fn state_dict(&self) -> OptimizerStateDict {
-        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
-        let mut state = BTreeMap::new();
-        for (i, st) in self.state.iter().flatten().enumerate() {
-            if st.step == 0 {
+/// One Adam step over every group; `decoupled` selects AdamW's weight decay.
+fn adam_step(core: &mut Groups<AdamOptions, AdamState>, decoupled: bool) -> Result<()> {
+    for (group, states) in core.iter_mut() {
+        let o = group.options;
+        let (b1, b2) = o.betas;
+        for (p, st) in group.params.iter().zip(states.iter_mut()) {
+            let Some(g) = p.grad() else {
                 continue;
-            }
-            state.insert(format!("state.{i}.step"), step_tensor(st.step));
-            let buffers = [
-                ("exp_avg", &st.exp_avg),
-                ("exp_avg_sq", &st.exp_avg_sq),
-                ("max_exp_avg_sq", &st.max_exp_avg_sq),
-            ];
-            for (name, t) in buffers {
-                if let Some(t) = t {
-                    state.insert(format!("state.{i}.{name}"), t.clone());
-                }
-            }
-        }
-        let param_groups = self
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(g, group)| {
-                let o = group.options;
-                let mut m = Map::new();
-                m.insert("lr".into(), o.lr.into());
-                m.insert("betas".into(), Value::from(vec![o.betas.0, o.betas.1]));
-                m.insert("eps".into(), o.eps.into());
-                m.insert("weight_decay".into(), o.weight_decay.into());
-                m.insert("amsgrad".into(), o.amsgrad.into());
-                m.insert("maximize".into(), o.maximize.into());
-                if let Some(lr) = group.initial_lr {
-                    m.insert("initial_lr".into(), lr.into());
-                }
-                m.insert("params".into(), params_value(&sizes, g));
-                m
-            })
-            .collect();
-        OptimizerStateDict {
-            optimizer: self.what().into(),
-            state,
-            param_groups,
+            };
+            // One fused pass per parameter (the element-wise math is
+            // PyTorch's, see `Tensor::adam_step_`).
+            let mut m = st.exp_avg.take().unwrap_or_else(|| g.zeros_like());
+            let mut v = st.exp_avg_sq.take().unwrap_or_else(|| g.zeros_like());
+            let mut mx = if o.amsgrad {
+                Some(st.max_exp_avg_sq.take().unwrap_or_else(|| g.zeros_like()))
+            } else {
+                None
+            };
+            st.step += 1;
+            let h = AdamStep {
+                lr: o.lr,
+                beta1: b1,
+                beta2: b2,
+                eps: o.eps,
+                weight_decay: o.weight_decay,
+                decoupled_weight_decay: decoupled,
+                maximize: o.maximize,
+                step: st.step,
+            };
+            let g = g.to_dtype(p.dtype());
+            p.update_data(|t| t.adam_step_(&g, &mut m, &mut v, mx.as_mut(), &h))??;
+            st.exp_avg = Some(m);
+            st.exp_avg_sq = Some(v);
+            st.max_exp_avg_sq = mx;
         }
     }
-
-    fn load_state_dict(&mut self, dict: &OptimizerStateDict) -> Result<()> {
-        let what = self.what();
-        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
-        let mut options = Vec::new();
-        for group in check_groups(what, dict, &sizes)? {
-            let betas = match group.get("betas").and_then(Value::as_array) {
-                Some(b) if b.len() == 2 && b.iter().all(Value::is_number) => (
-                    b[0].as_f64().unwrap_or_default(),
-                    b[1].as_f64().unwrap_or_default(),
-                ),
-                _ => {
-                    return Err(crate::error::OptimError::Usage {
-                        what,
-                        message: "parameter group: betas must be two numbers".into(),
-                    })
-                }
-            };
-            let o = AdamOptions {
-                lr: get_f64(what, group, "lr")?,
-                betas,
-                eps: get_f64(what, group, "eps")?,
-                weight_decay: get_f64(what, group, "weight_decay")?,
-                amsgrad: get_bool(what, group, "amsgrad")?,
-                maximize: get_bool(what, group, "maximize")?,
-            };
-            o.validate(what)?;
-            options.push((o, get_initial_lr(what, group)?));
-        }
-        let params: Vec<Variable> = self
-            .groups
-            .iter()
-            .flat_map(|g| g.params.iter().cloned())
-            .collect();
-        let per = split_state(
-            what,
-            &dict.state,
-            params.len(),
-            &["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
-        )?;
-        let mut new_states = Vec::with_capacity(params.len());
-        for (i, (p, s)) in params.iter().zip(&per).enumerate() {
-            if s.is_empty() {
-                new_states.push(AdamState::default());
-                continue;
-            }
-            let missing = ["step", "exp_avg", "exp_avg_sq"]
-                .into_iter()
-                .find(|k| !s.contains_key(*k));
-            if let Some(k) = missing {
-                return Err(crate::error::OptimError::Usage {
-                    what,
-                    message: format!("missing key state.{i}.{k}"),
-                });
-            }
-            let step = read_step(what, &format!("state.{i}.step"), &s["step"])?;
-            let buffer = |name: &str| -> Result<Option<Tensor>> {
-                match s.get(name) {
-                    None => Ok(None),
-                    Some(t) => {
-                        check_like(what, &format!("state.{i}.{name}"), t, p)?;
-                        Ok(Some(t.contiguous()))
-                    }
-                }
-            };
-            new_states.push(AdamState {
-                step,
-                exp_avg: buffer("exp_avg")?,
-                exp_avg_sq: buffer("exp_avg_sq")?,
-                max_exp_avg_sq: buffer("max_exp_avg_sq")?,
-            });
-        }
-        let mut new_states = new_states.into_iter();
-        for ((group, states), (o, initial_lr)) in self
-            .groups
-            .iter_mut()
-            .zip(self.state.iter_mut())
-            .zip(options)
-        {
-            group.options = o;
-            group.initial_lr = initial_lr;
-            for st in states.iter_mut() {
-                *st = new_states.next().expect("one state per parameter");
-            }
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 macro_rules! adam_like {
-    ($name:ident, $decoupled:expr) => {
-        impl $name {
-            /// The optimizer over one group of `params`.
-            pub fn new(params: Vec<Variable>, options: AdamOptions) -> Result<Self> {
-                Self::with_groups(vec![ParamGroup::new(params, options)])
-            }
-
-            /// The optimizer over several groups, each with its own options.
-            pub fn with_groups(groups: Vec<ParamGroup<AdamOptions>>) -> Result<Self> {
-                Ok($name(AdamCore::new(groups, $decoupled)?))
-            }
-
-            /// The parameter groups and their options.
-            pub fn param_groups(&self) -> &[ParamGroup<AdamOptions>] {
-                &self.0.groups
-            }
-
-            /// The parameter groups, for changing options between steps.
-            pub fn param_groups_mut(&mut self) -> &mut [ParamGroup<AdamOptions>] {
-                &mut self.0.groups
-            }
-        }
+    ($name:ident, $what:expr, $decoupled:expr) => {
+        optimizer_common!($name, AdamOptions, $what);
 
         impl Optimizer for $name {
             fn step(&mut self) -> Result<()> {
-                self.0.step()
+                adam_step(&mut self.core, $decoupled)
             }
 
             group_access!();
 
             fn momentum(&self, group: usize) -> Option<f64> {
-                Some(self.0.groups[group].options.betas.0)
+                Some(self.core.groups[group].options.betas.0)
             }
 
             fn set_momentum(&mut self, group: usize, momentum: f64) {
-                self.0.groups[group].options.betas.0 = momentum;
-            }
-        }
-
-        impl StatefulOptimizer for $name {
-            /// `state.{i}.step` (0-d float64), `state.{i}.exp_avg`,
-            /// `state.{i}.exp_avg_sq` (and `state.{i}.max_exp_avg_sq` with
-            /// AMSGrad) for every parameter stepped at least once, and each
-            /// group's `lr`, `betas`, `eps`, `weight_decay`, `amsgrad`,
-            /// `maximize` (and `initial_lr` when set).
-            fn state_dict(&self) -> OptimizerStateDict {
-                self.0.state_dict()
-            }
-
-            fn load_state_dict(&mut self, dict: &OptimizerStateDict) -> Result<()> {
-                self.0.load_state_dict(dict)
+                self.core.groups[group].options.betas.0 = momentum;
             }
         }
     };
@@ -373,8 +249,16 @@ macro_rules! adam_like {
 /// opt.step().unwrap(); // the first Adam step moves by about lr
 /// assert!((w.data().item::<f32>().unwrap() - 0.9).abs() < 1e-6);
 /// ```
-pub struct Adam(AdamCore);
-adam_like!(Adam, false);
+///
+/// Its state dict holds `state.{i}.step` (0-d float64), `state.{i}.exp_avg`,
+/// `state.{i}.exp_avg_sq` (and `state.{i}.max_exp_avg_sq` with AMSGrad)
+/// for every parameter stepped at least once, and each group's `lr`,
+/// `betas`, `eps`, `weight_decay`, `amsgrad`, `maximize` (and `initial_lr`
+/// when set).
+pub struct Adam {
+    core: Groups<AdamOptions, AdamState>,
+}
+adam_like!(Adam, "Adam", false);
 
 /// AdamW: Adam with decoupled weight decay (`p = p * (1 - lr * weight_decay)`
 /// before the Adam update). Use [`AdamOptions::adamw_default`] for PyTorch's
@@ -391,5 +275,7 @@ adam_like!(Adam, false);
 /// opt.step().unwrap();
 /// assert!((w.data().item::<f32>().unwrap() - 0.899).abs() < 1e-6);
 /// ```
-pub struct AdamW(AdamCore);
-adam_like!(AdamW, true);
+pub struct AdamW {
+    core: Groups<AdamOptions, AdamState>,
+}
+adam_like!(AdamW, "AdamW", true);

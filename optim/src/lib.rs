@@ -29,6 +29,7 @@
 mod adagrad;
 mod adam;
 mod clip;
+mod core;
 mod error;
 pub mod lr_scheduler;
 mod optimizer;

@@ -93,41 +93,6 @@ pub trait Optimizer {
     fn set_momentum(&mut self, _group: usize, _momentum: f64) {}
 }
 
-/// Implements the group-access part of [`Optimizer`] through the
-/// optimizer's inherent `param_groups` / `param_groups_mut` (their options
-/// have an `lr` field).
-macro_rules! group_access {
-    () => {
-        fn params(&self) -> Vec<torchlet_autograd::Variable> {
-            self.param_groups()
-                .iter()
-                .flat_map(|g| g.params.iter().cloned())
-                .collect()
-        }
-
-        fn num_param_groups(&self) -> usize {
-            self.param_groups().len()
-        }
-
-        fn lr(&self, group: usize) -> f64 {
-            self.param_groups()[group].options.lr
-        }
-
-        fn set_lr(&mut self, group: usize, lr: f64) {
-            self.param_groups_mut()[group].options.lr = lr;
-        }
-
-        fn initial_lr(&self, group: usize) -> Option<f64> {
-            self.param_groups()[group].initial_lr
-        }
-
-        fn set_initial_lr(&mut self, group: usize, lr: Option<f64>) {
-            self.param_groups_mut()[group].initial_lr = lr;
-        }
-    };
-}
-pub(crate) use group_access;
-
 /// The gradient of `p` (negated when `maximize`), or `None`.
 pub(crate) fn grad_of(p: &Variable, maximize: bool) -> Option<torchlet_tensor::Tensor> {
     p.grad()

@@ -1,17 +1,12 @@
 //! RMSprop (`torch.optim.RMSprop`).
 
-use std::collections::BTreeMap;
-
-use serde_json::Map;
-use torchlet_autograd::Variable;
 use torchlet_tensor::Tensor;
 
-use crate::error::{check, OptimError, Result};
-use crate::optimizer::{grad_of, group_access, with_weight_decay, Optimizer, ParamGroup};
-use crate::state::{
-    check_groups, check_like, get_bool, get_f64, get_initial_lr, params_value, read_step,
-    split_state, step_tensor, OptimizerStateDict, StatefulOptimizer,
+use crate::core::{
+    group_access, group_options, optimizer_common, step_entry, Groups, ParamState, Saved,
 };
+use crate::error::{check, Result};
+use crate::optimizer::{grad_of, with_weight_decay, Optimizer};
 
 /// Options of [`RmsProp`], with PyTorch's defaults (`lr = 1e-2`,
 /// `alpha = 0.99`, `eps = 1e-8`, the rest off).
@@ -48,7 +43,7 @@ impl Default for RmsPropOptions {
 }
 
 impl RmsPropOptions {
-    fn validate(&self) -> Result<()> {
+    fn check_values(&self) -> Result<()> {
         let w = "RMSprop";
         check(self.lr >= 0.0, w, "lr", self.lr, "must be >= 0")?;
         check(self.eps >= 0.0, w, "eps", self.eps, "must be >= 0")?;
@@ -70,12 +65,53 @@ impl RmsPropOptions {
     }
 }
 
-#[derive(Clone, Default)]
+group_options!(
+    RmsPropOptions,
+    validate = |o, _| o.check_values(),
+    floats = [alpha, eps, weight_decay, momentum],
+    flags = [centered, maximize]
+);
+
+/// RMSprop's per-parameter state (PyTorch's names).
+#[derive(Default)]
 struct RmsState {
     step: u64,
     square_avg: Option<Tensor>,
     grad_avg: Option<Tensor>,
     momentum_buffer: Option<Tensor>,
+}
+
+impl ParamState<RmsPropOptions> for RmsState {
+    const KEYS: &'static [&'static str] = &["step", "square_avg", "momentum_buffer", "grad_avg"];
+
+    fn save(&self, out: &mut Vec<(&'static str, Tensor)>) {
+        let Some(v) = &self.square_avg else {
+            return;
+        };
+        out.push(step_entry(self.step));
+        out.push(("square_avg", v.clone()));
+        out.extend(self.momentum_buffer.clone().map(|b| ("momentum_buffer", b)));
+        out.extend(self.grad_avg.clone().map(|g| ("grad_avg", g)));
+    }
+
+    /// Needs `step` and `square_avg`, and `grad_avg` when the group is
+    /// centered (PyTorch's `step()` would fail on such a state). A missing
+    /// `momentum_buffer` starts from zero, as it does when momentum is
+    /// switched on between steps (e.g. by
+    /// [`OneCycleLr`](crate::lr_scheduler::OneCycleLr)).
+    fn load(saved: &mut Saved<'_>, options: &RmsPropOptions) -> Result<Self> {
+        if options.centered {
+            saved.require(&["step", "square_avg", "grad_avg"])?;
+        } else {
+            saved.require(&["step", "square_avg"])?;
+        }
+        Ok(RmsState {
+            step: saved.step()?,
+            square_avg: saved.buffer("square_avg")?,
+            grad_avg: saved.buffer("grad_avg")?,
+            momentum_buffer: saved.buffer("momentum_buffer")?,
+        })
+    }
 }
 
 /// RMSprop with PyTorch's exact update:
@@ -98,43 +134,22 @@ struct RmsState {
 /// opt.step().unwrap(); // 1 - 0.01 * 2 / sqrt(0.01 * 4) = 0.9
 /// assert!((w.data().item::<f32>().unwrap() - 0.9).abs() < 1e-6);
 /// ```
+///
+/// Its state dict holds, as PyTorch's `RMSprop.state_dict()` does,
+/// `state.{i}.step` (0-d float64) and `state.{i}.square_avg` for every
+/// parameter stepped at least once, `state.{i}.momentum_buffer` once it has
+/// taken a step with momentum and `state.{i}.grad_avg` once it has taken a
+/// centered step; and each group's `lr`, `alpha`, `eps`, `weight_decay`,
+/// `momentum`, `centered`, `maximize` (and `initial_lr` when set).
 pub struct RmsProp {
-    groups: Vec<ParamGroup<RmsPropOptions>>,
-    state: Vec<Vec<RmsState>>,
+    core: Groups<RmsPropOptions, RmsState>,
 }
 
-impl RmsProp {
-    /// RMSprop over one group of `params`.
-    pub fn new(params: Vec<Variable>, options: RmsPropOptions) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params, options)])
-    }
-
-    /// RMSprop over several groups, each with its own options.
-    pub fn with_groups(groups: Vec<ParamGroup<RmsPropOptions>>) -> Result<Self> {
-        for g in &groups {
-            g.options.validate()?;
-        }
-        let state = groups
-            .iter()
-            .map(|g| vec![RmsState::default(); g.params.len()])
-            .collect();
-        Ok(RmsProp { groups, state })
-    }
-
-    /// The parameter groups and their options.
-    pub fn param_groups(&self) -> &[ParamGroup<RmsPropOptions>] {
-        &self.groups
-    }
-
-    /// The parameter groups, for changing options between steps.
-    pub fn param_groups_mut(&mut self) -> &mut [ParamGroup<RmsPropOptions>] {
-        &mut self.groups
-    }
-}
+optimizer_common!(RmsProp, RmsPropOptions, "RMSprop");
 
 impl Optimizer for RmsProp {
     fn step(&mut self) -> Result<()> {
-        for (group, states) in self.groups.iter().zip(self.state.iter_mut()) {
+        for (group, states) in self.core.iter_mut() {
             let o = group.options;
             for (p, st) in group.params.iter().zip(states.iter_mut()) {
                 let Some(g) = grad_of(p, o.maximize) else {
@@ -175,145 +190,10 @@ impl Optimizer for RmsProp {
     group_access!();
 
     fn momentum(&self, group: usize) -> Option<f64> {
-        Some(self.groups[group].options.momentum)
+        Some(self.core.groups[group].options.momentum)
     }
 
     fn set_momentum(&mut self, group: usize, momentum: f64) {
-        self.groups[group].options.momentum = momentum;
-    }
-}
-
-impl StatefulOptimizer for RmsProp {
-    /// `state.{i}.step` (0-d float64) and `state.{i}.square_avg` for every
-    /// parameter stepped at least once, with `state.{i}.momentum_buffer`
-    /// once it has taken a step with momentum and `state.{i}.grad_avg` once
-    /// it has taken a centered step; and each group's `lr`, `alpha`, `eps`,
-    /// `weight_decay`, `momentum`, `centered`, `maximize` (and `initial_lr`
-    /// when set), as in PyTorch's `RMSprop.state_dict()`.
-    fn state_dict(&self) -> OptimizerStateDict {
-        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
-        let mut state = BTreeMap::new();
-        for (i, st) in self.state.iter().flatten().enumerate() {
-            let Some(v) = &st.square_avg else {
-                continue;
-            };
-            state.insert(format!("state.{i}.step"), step_tensor(st.step));
-            state.insert(format!("state.{i}.square_avg"), v.clone());
-            if let Some(b) = &st.momentum_buffer {
-                state.insert(format!("state.{i}.momentum_buffer"), b.clone());
-            }
-            if let Some(ga) = &st.grad_avg {
-                state.insert(format!("state.{i}.grad_avg"), ga.clone());
-            }
-        }
-        let param_groups = self
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(g, group)| {
-                let o = group.options;
-                let mut m = Map::new();
-                m.insert("lr".into(), o.lr.into());
-                m.insert("alpha".into(), o.alpha.into());
-                m.insert("eps".into(), o.eps.into());
-                m.insert("weight_decay".into(), o.weight_decay.into());
-                m.insert("momentum".into(), o.momentum.into());
-                m.insert("centered".into(), o.centered.into());
-                m.insert("maximize".into(), o.maximize.into());
-                if let Some(lr) = group.initial_lr {
-                    m.insert("initial_lr".into(), lr.into());
-                }
-                m.insert("params".into(), params_value(&sizes, g));
-                m
-            })
-            .collect();
-        OptimizerStateDict {
-            optimizer: "RMSprop".into(),
-            state,
-            param_groups,
-        }
-    }
-
-    /// Every parameter with state needs `step` and `square_avg`, and
-    /// `grad_avg` when its group is centered (PyTorch's `step()` would
-    /// fail on such a state). A missing `momentum_buffer` starts from
-    /// zero, as it does when momentum is switched on between steps (e.g.
-    /// by [`OneCycleLr`](crate::lr_scheduler::OneCycleLr)).
-    fn load_state_dict(&mut self, dict: &OptimizerStateDict) -> Result<()> {
-        const WHAT: &str = "RMSprop";
-        let sizes: Vec<usize> = self.groups.iter().map(|g| g.params.len()).collect();
-        let mut options = Vec::new();
-        for group in check_groups(WHAT, dict, &sizes)? {
-            let o = RmsPropOptions {
-                lr: get_f64(WHAT, group, "lr")?,
-                alpha: get_f64(WHAT, group, "alpha")?,
-                eps: get_f64(WHAT, group, "eps")?,
-                weight_decay: get_f64(WHAT, group, "weight_decay")?,
-                momentum: get_f64(WHAT, group, "momentum")?,
-                centered: get_bool(WHAT, group, "centered")?,
-                maximize: get_bool(WHAT, group, "maximize")?,
-            };
-            o.validate()?;
-            options.push((o, get_initial_lr(WHAT, group)?));
-        }
-        let centered: Vec<bool> = options
-            .iter()
-            .zip(&sizes)
-            .flat_map(|((o, _), &n)| std::iter::repeat_n(o.centered, n))
-            .collect();
-        let params = self.params();
-        let per = split_state(
-            WHAT,
-            &dict.state,
-            params.len(),
-            &["step", "square_avg", "momentum_buffer", "grad_avg"],
-        )?;
-        let mut new_states = Vec::with_capacity(params.len());
-        for (i, ((p, s), &centered)) in params.iter().zip(&per).zip(&centered).enumerate() {
-            if s.is_empty() {
-                new_states.push(RmsState::default());
-                continue;
-            }
-            let required: &[&str] = if centered {
-                &["step", "square_avg", "grad_avg"]
-            } else {
-                &["step", "square_avg"]
-            };
-            if let Some(k) = required.iter().find(|k| !s.contains_key(**k)) {
-                return Err(OptimError::Usage {
-                    what: WHAT,
-                    message: format!("missing key state.{i}.{k}"),
-                });
-            }
-            let buffer = |name: &str| -> Result<Option<Tensor>> {
-                match s.get(name) {
-                    None => Ok(None),
-                    Some(t) => {
-                        check_like(WHAT, &format!("state.{i}.{name}"), t, p)?;
-                        Ok(Some(t.contiguous()))
-                    }
-                }
-            };
-            new_states.push(RmsState {
-                step: read_step(WHAT, &format!("state.{i}.step"), &s["step"])?,
-                square_avg: buffer("square_avg")?,
-                grad_avg: buffer("grad_avg")?,
-                momentum_buffer: buffer("momentum_buffer")?,
-            });
-        }
-        let mut new_states = new_states.into_iter();
-        for ((group, states), (o, initial_lr)) in self
-            .groups
-            .iter_mut()
-            .zip(self.state.iter_mut())
-            .zip(options)
-        {
-            group.options = o;
-            group.initial_lr = initial_lr;
-            for st in states.iter_mut() {
-                *st = new_states.next().expect("one state per parameter");
-            }
-        }
-        Ok(())
+        self.core.groups[group].options.momentum = momentum;
     }
 }
