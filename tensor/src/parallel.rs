@@ -9,6 +9,28 @@
 
 mod team;
 
+/// The synchronization primitives of [`team`]: std's, re-exported. The loom
+/// model check in `tensor/loom` compiles `team.rs` against a `sync` module
+/// of loom's equivalents with the same names instead (run it after changing
+/// the team; see `tensor/loom/src/lib.rs`).
+mod sync {
+    pub(super) use std::sync::{atomic, Arc, Condvar, Mutex, TryLockError};
+    pub(super) use std::time::Instant;
+    pub(super) use std::{hint, thread, thread_local};
+
+    /// Idle workers read the clock once every this many spins (loom: 1,
+    /// with a clock that advances on each read, to keep models small).
+    pub(super) const SPIN_CHECK_EVERY: u32 = 256;
+
+    /// A no-op. It stands between a SeqCst store and a SeqCst load of
+    /// another atomic, the handshake between a caller publishing a job and
+    /// a worker going to sleep, which SeqCst already keeps in that order.
+    /// loom gives SeqCst accesses only AcqRel semantics, so its shim makes
+    /// this a `fence(SeqCst)` to give the model the same order.
+    #[inline(always)]
+    pub(super) fn model_sc_fence() {}
+}
+
 use std::cell::Cell;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock, RwLock};

@@ -16,14 +16,22 @@
 //! data-loader worker) runs its job on its own, which gives the same
 //! results because kernels never make their output depend on how many
 //! threads ran them.
+//!
+//! Every synchronization primitive here comes from `super::sync`: std's in
+//! the tensor crate, loom's in `tensor/loom`, which model-checks this file
+//! (publish, claim, sleep and wake-up, shutdown, panics) as it is.
 
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Condvar, Mutex, TryLockError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use super::sync::thread::{self, JoinHandle};
+use super::sync::{
+    hint, model_sc_fence, thread_local, Arc, Condvar, Instant, Mutex, TryLockError,
+    SPIN_CHECK_EVERY,
+};
 
 /// How long an idle worker spins before it goes to sleep, in µs, unless
 /// [`set_spin_us`] or `TORCHLET_SPIN_US` says otherwise. Long enough to
@@ -31,8 +39,9 @@ use std::time::{Duration, Instant};
 /// give the core back soon after the work ends.
 pub(crate) const DEFAULT_SPIN_US: u64 = 300;
 
-/// The spin time in force, in µs; `u64::MAX` until first read.
-static SPIN_US: AtomicU64 = AtomicU64::new(u64::MAX);
+/// The spin time in force, in µs; `u64::MAX` until first read. A setting,
+/// not part of the protocol: std's atomic even under loom.
+static SPIN_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
 
 /// How long idle workers spin before sleeping.
 pub(crate) fn spin_time() -> Duration {
@@ -193,7 +202,7 @@ impl Team {
         };
         for i in 1..size.max(1) {
             let shared = Arc::clone(&team.shared);
-            let spawned = std::thread::Builder::new()
+            let spawned = thread::Builder::new()
                 .name(format!("torchlet-{i}"))
                 .spawn(move || worker_loop(&shared));
             match spawned {
@@ -257,7 +266,12 @@ impl Team {
         let epoch = self.epoch.fetch_add(1, Relaxed) % 0xffff_ffff + 1;
         sh.done.store(0, Relaxed);
         sh.job.store(&mut job, Release);
+        // Store `state`, then load `sleepers`; a worker going to sleep
+        // increments `sleepers`, then loads `state` (all SeqCst): one of
+        // the two sees the other's write, so the worker either sees this
+        // job or is seen sleeping and woken.
         sh.state.store(epoch << 32 | (parts as u64) << 16, SeqCst);
+        model_sc_fence();
         if sh.sleepers.load(SeqCst) > 0 {
             let _lock = sh.sleep_lock.lock().unwrap_or_else(|e| e.into_inner());
             sh.wake.notify_all();
@@ -270,9 +284,9 @@ impl Team {
         while sh.done.load(Acquire) < parts {
             if spins < 1 << 16 {
                 spins += 1;
-                std::hint::spin_loop();
+                hint::spin_loop();
             } else {
-                std::thread::yield_now();
+                thread::yield_now();
             }
         }
         sh.job.store(std::ptr::null_mut(), Relaxed);
@@ -321,15 +335,17 @@ fn worker_loop(sh: &Shared) {
                 break None;
             }
             n = n.wrapping_add(1);
-            if n.is_multiple_of(256) && start.elapsed() > spin {
+            if n.is_multiple_of(SPIN_CHECK_EVERY) && start.elapsed() > spin {
                 break None;
             }
-            std::hint::spin_loop();
+            hint::spin_loop();
         };
         let epoch = match epoch {
             Some(e) => e,
             None => {
+                // See the publication in `Team::run`.
                 sh.sleepers.fetch_add(1, SeqCst);
+                model_sc_fence();
                 let mut lock = sh.sleep_lock.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
                     let (e, _, _) = unpack(sh.state.load(SeqCst));
