@@ -1,10 +1,54 @@
-//! Activation modules with parameters: [`LeakyReLU`], [`ELU`], [`SiLU`],
-//! [`Softmax`] and [`LogSoftmax`].
+//! Activation modules (`torch.nn.modules.activation`): [`ReLU`],
+//! [`Sigmoid`], [`Tanh`], [`GELU`], [`SiLU`], [`LeakyReLU`], [`ELU`],
+//! [`Softmax`] and [`LogSoftmax`]. (PyTorch keeps `MultiheadAttention` in
+//! the same file; here it has its own, `attention.rs`.)
 
 use torchlet_autograd::Variable;
 
 use crate::error::Result;
 use crate::module::Module;
+
+/// A parameter-free elementwise activation: a unit struct whose forward is
+/// `x.$method()`.
+macro_rules! activation {
+    ($(#[$doc:meta])* $name:ident, $method:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct $name;
+
+        impl Module for $name {
+            fn forward(&self, x: &Variable) -> Result<Variable> {
+                Ok(x.$method())
+            }
+        }
+    };
+}
+
+activation!(
+    /// `max(x, 0)` elementwise (`torch.nn.ReLU`).
+    ReLU,
+    relu
+);
+activation!(
+    /// `1 / (1 + e^-x)` elementwise (`torch.nn.Sigmoid`).
+    Sigmoid,
+    sigmoid
+);
+activation!(
+    /// Hyperbolic tangent elementwise (`torch.nn.Tanh`).
+    Tanh,
+    tanh
+);
+activation!(
+    /// Exact GELU `x Φ(x)` elementwise (`torch.nn.GELU()`, `approximate='none'`).
+    GELU,
+    gelu
+);
+activation!(
+    /// `x · σ(x)` elementwise (`torch.nn.SiLU`, a.k.a. swish).
+    SiLU,
+    silu
+);
 
 /// `max(x, 0) + negative_slope · min(x, 0)` elementwise
 /// (`torch.nn.LeakyReLU`, default slope `0.01`).
@@ -57,16 +101,6 @@ impl Default for ELU {
 impl Module for ELU {
     fn forward(&self, x: &Variable) -> Result<Variable> {
         Ok(x.elu(self.alpha))
-    }
-}
-
-/// `x · σ(x)` elementwise (`torch.nn.SiLU`, a.k.a. swish).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SiLU;
-
-impl Module for SiLU {
-    fn forward(&self, x: &Variable) -> Result<Variable> {
-        Ok(x.silu())
     }
 }
 

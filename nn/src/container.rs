@@ -1,4 +1,6 @@
-//! [`Identity`] and [`ModuleList`].
+//! Containers (`torch.nn.modules.container`): [`Sequential`] and
+//! [`ModuleList`]. Both hold numbered children (`"0"`, `"1"`, ...) and a
+//! training flag; `numbered_children!` writes what they share.
 
 use std::ops::Index;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,14 +10,115 @@ use torchlet_autograd::Variable;
 use crate::error::{NnError, Result};
 use crate::module::Module;
 
-/// The identity (`torch.nn.Identity`): returns its input unchanged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Identity;
+/// The constructors, accessors and [`Module`] bookkeeping of a container
+/// `$t { names, modules, training }` whose child `i` is named `"i"`;
+/// `$what` names it in the docs ("chain", "list"). The [`Module`] impl
+/// takes the shared methods with `numbered_children!(module)`.
+macro_rules! numbered_children {
+    ($t:ident, $what:literal) => {
+        impl Default for $t {
+            fn default() -> $t {
+                $t::new()
+            }
+        }
 
-impl Module for Identity {
+        impl $t {
+            #[doc = concat!("An empty ", $what, ", in training mode.")]
+            pub fn new() -> $t {
+                $t {
+                    names: Vec::new(),
+                    modules: Vec::new(),
+                    training: AtomicBool::new(true),
+                }
+            }
+
+            #[doc = concat!("Appends `module` and returns the ", $what, " (`append`, builder style).")]
+            pub fn append(mut self, module: impl Module + 'static) -> $t {
+                self.push(Box::new(module));
+                self
+            }
+
+            /// Appends a boxed module.
+            pub fn push(&mut self, module: Box<dyn Module>) {
+                self.names.push(self.modules.len().to_string());
+                self.modules.push(module);
+            }
+
+            /// The number of modules.
+            pub fn len(&self) -> usize {
+                self.modules.len()
+            }
+
+            #[doc = concat!("Whether the ", $what, " is empty.")]
+            pub fn is_empty(&self) -> bool {
+                self.modules.is_empty()
+            }
+
+            /// The `i`-th module, if any.
+            pub fn get(&self, i: usize) -> Option<&dyn Module> {
+                self.modules.get(i).map(|m| m.as_ref())
+            }
+        }
+    };
+    (module) => {
+        fn children(&self) -> Vec<(&str, &dyn Module)> {
+            self.names
+                .iter()
+                .map(String::as_str)
+                .zip(self.modules.iter().map(|m| m.as_ref() as &dyn Module))
+                .collect()
+        }
+
+        fn set_local_training(&self, training: bool) {
+            self.training.store(training, Ordering::Relaxed);
+        }
+
+        fn is_training(&self) -> bool {
+            self.training.load(Ordering::Relaxed)
+        }
+    };
+}
+
+/// A chain of modules applied in order (`torch.nn.Sequential`); child `i`
+/// is named `"i"`, so its parameters are `0.weight`, `3.bias`, ... An
+/// empty chain is the identity.
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Flatten, Linear, Module, ReLU, Result, Sequential};
+/// use torchlet_tensor::Tensor;
+///
+/// # fn main() -> Result<()> {
+/// let model = Sequential::new()
+///     .append(Flatten::new())
+///     .append(Linear::new(12, 5)?)
+///     .append(ReLU)
+///     .append(Linear::new(5, 2)?);
+/// let keys: Vec<String> = model.state_dict().into_keys().collect();
+/// assert_eq!(keys, ["1.bias", "1.weight", "3.bias", "3.weight"]);
+/// let y = model.forward(&Variable::constant(Tensor::zeros(&[2, 3, 4])))?;
+/// assert_eq!(y.shape(), [2, 2]);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Sequential {
+    names: Vec<String>,
+    modules: Vec<Box<dyn Module>>,
+    training: AtomicBool,
+}
+
+numbered_children!(Sequential, "chain");
+
+impl Module for Sequential {
     fn forward(&self, x: &Variable) -> Result<Variable> {
-        Ok(x.clone())
+        let mut y = x.clone();
+        for m in &self.modules {
+            y = m.forward(&y)?;
+        }
+        Ok(y)
     }
+
+    numbered_children!(module);
 }
 
 /// A list of sub-modules (`torch.nn.ModuleList`): child `i` is named `"i"`,
@@ -46,49 +149,9 @@ pub struct ModuleList {
     training: AtomicBool,
 }
 
-impl Default for ModuleList {
-    fn default() -> ModuleList {
-        ModuleList::new()
-    }
-}
+numbered_children!(ModuleList, "list");
 
 impl ModuleList {
-    /// An empty list, in training mode.
-    pub fn new() -> ModuleList {
-        ModuleList {
-            names: Vec::new(),
-            modules: Vec::new(),
-            training: AtomicBool::new(true),
-        }
-    }
-
-    /// Appends `module` and returns the list (builder style).
-    pub fn append(mut self, module: impl Module + 'static) -> ModuleList {
-        self.push(Box::new(module));
-        self
-    }
-
-    /// Appends a boxed module (`ModuleList.append`).
-    pub fn push(&mut self, module: Box<dyn Module>) {
-        self.names.push(self.modules.len().to_string());
-        self.modules.push(module);
-    }
-
-    /// The number of modules.
-    pub fn len(&self) -> usize {
-        self.modules.len()
-    }
-
-    /// Whether the list is empty.
-    pub fn is_empty(&self) -> bool {
-        self.modules.is_empty()
-    }
-
-    /// The `i`-th module, if any.
-    pub fn get(&self, i: usize) -> Option<&dyn Module> {
-        self.modules.get(i).map(|m| m.as_ref())
-    }
-
     /// The modules in order.
     pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
         self.modules.iter().map(|m| m.as_ref() as &dyn Module)
@@ -113,27 +176,13 @@ impl Module for ModuleList {
         ))
     }
 
-    fn children(&self) -> Vec<(&str, &dyn Module)> {
-        self.names
-            .iter()
-            .map(String::as_str)
-            .zip(self.iter())
-            .collect()
-    }
-
-    fn set_local_training(&self, training: bool) {
-        self.training.store(training, Ordering::Relaxed);
-    }
-
-    fn is_training(&self) -> bool {
-        self.training.load(Ordering::Relaxed)
-    }
+    numbered_children!(module);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Dropout, Linear};
+    use crate::{Dropout, Identity, Linear};
     use torchlet_tensor::Tensor;
 
     #[test]

@@ -178,7 +178,7 @@ pub fn group_norm(
             ));
         }
     }
-    crate::norm_extra::group_norm(x, num_groups, weight, bias, eps)
+    crate::normalization::group_norm(x, num_groups, weight, bias, eps)
 }
 
 /// `max(x, 0)` elementwise (`F.relu`).
@@ -247,8 +247,8 @@ pub fn dropout(
         return Ok(x.clone());
     }
     match generator {
-        Some(g) => crate::layers::dropout(x, p, g),
-        None => with_global_generator(|g| crate::layers::dropout(x, p, g)),
+        Some(g) => crate::dropout::dropout(x, p, g),
+        None => with_global_generator(|g| crate::dropout::dropout(x, p, g)),
     }
 }
 
@@ -293,12 +293,8 @@ pub fn kl_div(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::vals;
     use crate::{GroupNorm, HuberLoss, KLDivLoss, LayerNorm, Module, SmoothL1Loss, GELU};
-    use torchlet_tensor::DType;
-
-    fn vals(v: &Variable) -> Vec<f64> {
-        v.data().to_dtype(DType::F64).to_vec::<f64>().unwrap()
-    }
 
     fn var(x: &[f64], shape: &[usize]) -> Variable {
         Variable::parameter(Tensor::from_slice(x, shape).unwrap())

@@ -2,10 +2,27 @@
 //!
 //! Neural-network building blocks in the style of `torch.nn`: the
 //! [`Module`] trait (forward pass, PyTorch's dotted parameter names,
-//! `train()`/`eval()`, state dicts), [`Sequential`], and layers with
-//! PyTorch's default initialisation — [`Linear`], [`Conv2d`],
-//! [`MaxPool2d`], [`Flatten`], [`BatchNorm2d`], [`Dropout`] and the
-//! activations [`ReLU`], [`Sigmoid`], [`Tanh`], [`GELU`].
+//! `train()`/`eval()`, state dicts) and layers with PyTorch's default
+//! initialisation and parameter names. Each family lives in the file named
+//! after PyTorch's (`torch/nn/modules/conv.py` → `src/conv.rs`):
+//!
+//! | file | modules |
+//! |---|---|
+//! | `linear.rs` | [`Linear`], [`Bilinear`], [`Identity`] |
+//! | `conv.rs` | [`Conv1d`], [`Conv2d`], [`ConvTranspose2d`] |
+//! | `pooling.rs` | [`MaxPool2d`], [`AvgPool2d`], [`AdaptiveAvgPool2d`] |
+//! | `batchnorm.rs` | [`BatchNorm1d`], [`BatchNorm2d`] |
+//! | `normalization.rs` | [`LayerNorm`], [`GroupNorm`] |
+//! | `activation.rs` | [`ReLU`], [`Sigmoid`], [`Tanh`], [`GELU`], [`SiLU`], [`LeakyReLU`], [`ELU`], [`Softmax`], [`LogSoftmax`] |
+//! | `dropout.rs`, `flatten.rs` | [`Dropout`], [`Flatten`] |
+//! | `sparse/` | [`Embedding`], [`EmbeddingBag`] |
+//! | `rnn.rs`, `packed.rs` | [`RNN`], [`LSTM`], [`GRU`]; [`lengths_from_padding`] |
+//! | `attention.rs`, `transformer.rs` | [`MultiheadAttention`], [`TransformerEncoderLayer`] |
+//! | `loss.rs` | [`MSELoss`], [`CrossEntropyLoss`], [`NLLLoss`], ... |
+//! | `container.rs` | [`Sequential`], [`ModuleList`] |
+//!
+//! [`functional`] holds `torch.nn.functional`, [`init`] `torch.nn.init`
+//! and [`state`] the state-dict files.
 //!
 //! State dicts are saved as safetensors; a file PyTorch wrote for the same
 //! architecture loads unchanged ([`Module::load_safetensors`]).
@@ -33,48 +50,51 @@
 
 mod activation;
 mod attention;
-mod bilinear;
+mod batchnorm;
 mod container;
-mod conv_extra;
-mod embedding;
-mod embedding_bag;
+mod conv;
+mod dropout;
 mod error;
+mod flatten;
 pub mod functional;
 pub mod init;
-mod layers;
 mod linear;
 mod loss;
 mod module;
-mod norm;
-mod norm_extra;
+mod normalization;
 mod packed;
-mod pool;
+mod pooling;
 mod rnn;
+mod sparse;
 pub mod state;
+#[cfg(test)]
+mod testing;
+mod transformer;
 
-pub use activation::{LeakyReLU, LogSoftmax, SiLU, Softmax, ELU};
-pub use attention::{
-    MultiheadAttention, TransformerActivation, TransformerEncoderLayer,
-    TransformerEncoderLayerOptions,
+pub use activation::{LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh, ELU, GELU};
+pub use attention::MultiheadAttention;
+pub use batchnorm::{BatchNorm1d, BatchNorm2d};
+pub use container::{ModuleList, Sequential};
+pub use conv::{
+    Conv1d, Conv1dOptions, Conv2d, Conv2dOptions, ConvTranspose2d, ConvTranspose2dOptions,
 };
-pub use bilinear::Bilinear;
-pub use container::{Identity, ModuleList};
-pub use conv_extra::{Conv1d, Conv1dOptions, ConvTranspose2d, ConvTranspose2dOptions};
-pub use embedding::Embedding;
-pub use embedding_bag::{BagMode, EmbeddingBag, EmbeddingBagRecord};
+pub use dropout::Dropout;
 pub use error::{NnError, Result};
-pub use layers::{Dropout, Flatten, MaxPool2d, ReLU, Sigmoid, Tanh, GELU};
-pub use linear::{Conv2d, Conv2dOptions, Linear};
+pub use flatten::Flatten;
+pub use linear::{Bilinear, Identity, Linear};
 pub use loss::{
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, KLDivReduction, L1Loss,
     MSELoss, NLLLoss, Reduction, SmoothL1Loss,
 };
-pub use module::{Module, Sequential};
-pub use norm::BatchNorm2d;
-pub use norm_extra::{BatchNorm1d, GroupNorm, LayerNorm};
+pub use module::Module;
+pub use normalization::{GroupNorm, LayerNorm};
 pub use packed::{lengths_from_padding, PaddedLengthsRecord};
-pub use pool::{AdaptiveAvgPool2d, AvgPool2d};
+pub use pooling::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use rnn::{Nonlinearity, RnnCell, RnnOptions, RnnRecord, GRU, LSTM, RNN};
+pub use sparse::{BagMode, Embedding, EmbeddingBag, EmbeddingBagRecord};
+pub use transformer::{
+    TransformerActivation, TransformerEncoderLayer, TransformerEncoderLayerOptions,
+};
 
 /// The names of the ops this crate traces with its own records
 /// ([`RnnRecord`], [`EmbeddingBagRecord`], [`PaddedLengthsRecord`]); the

@@ -1,8 +1,7 @@
-//! The [`Module`] trait and [`Sequential`].
+//! The [`Module`] trait (`torch.nn.Module`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use torchlet_autograd::Variable;
 use torchlet_tensor::Tensor;
@@ -199,103 +198,5 @@ pub trait Module {
         Self: Sized,
     {
         state::load_safetensors(self, path, strict)
-    }
-}
-
-/// A chain of modules applied in order (`torch.nn.Sequential`); child `i`
-/// is named `"i"`, so its parameters are `0.weight`, `3.bias`, ...
-///
-/// ```
-/// use torchlet_autograd::Variable;
-/// use torchlet_nn::{Flatten, Linear, Module, ReLU, Result, Sequential};
-/// use torchlet_tensor::Tensor;
-///
-/// # fn main() -> Result<()> {
-/// let model = Sequential::new()
-///     .append(Flatten::new())
-///     .append(Linear::new(12, 5)?)
-///     .append(ReLU)
-///     .append(Linear::new(5, 2)?);
-/// let keys: Vec<String> = model.state_dict().into_keys().collect();
-/// assert_eq!(keys, ["1.bias", "1.weight", "3.bias", "3.weight"]);
-/// let y = model.forward(&Variable::constant(Tensor::zeros(&[2, 3, 4])))?;
-/// assert_eq!(y.shape(), [2, 2]);
-/// # Ok(())
-/// # }
-/// ```
-pub struct Sequential {
-    names: Vec<String>,
-    modules: Vec<Box<dyn Module>>,
-    training: AtomicBool,
-}
-
-impl Default for Sequential {
-    fn default() -> Sequential {
-        Sequential::new()
-    }
-}
-
-impl Sequential {
-    /// An empty chain (the identity), in training mode.
-    pub fn new() -> Sequential {
-        Sequential {
-            names: Vec::new(),
-            modules: Vec::new(),
-            training: AtomicBool::new(true),
-        }
-    }
-
-    /// Appends `module` and returns the chain (`Sequential.append`, builder
-    /// style).
-    pub fn append(mut self, module: impl Module + 'static) -> Sequential {
-        self.push(Box::new(module));
-        self
-    }
-
-    /// Appends a boxed module.
-    pub fn push(&mut self, module: Box<dyn Module>) {
-        self.names.push(self.modules.len().to_string());
-        self.modules.push(module);
-    }
-
-    /// The number of modules.
-    pub fn len(&self) -> usize {
-        self.modules.len()
-    }
-
-    /// Whether the chain is empty.
-    pub fn is_empty(&self) -> bool {
-        self.modules.is_empty()
-    }
-
-    /// The `i`-th module, if any.
-    pub fn get(&self, i: usize) -> Option<&dyn Module> {
-        self.modules.get(i).map(|m| m.as_ref())
-    }
-}
-
-impl Module for Sequential {
-    fn forward(&self, x: &Variable) -> Result<Variable> {
-        let mut y = x.clone();
-        for m in &self.modules {
-            y = m.forward(&y)?;
-        }
-        Ok(y)
-    }
-
-    fn children(&self) -> Vec<(&str, &dyn Module)> {
-        self.names
-            .iter()
-            .map(String::as_str)
-            .zip(self.modules.iter().map(|m| m.as_ref() as &dyn Module))
-            .collect()
-    }
-
-    fn set_local_training(&self, training: bool) {
-        self.training.store(training, Ordering::Relaxed);
-    }
-
-    fn is_training(&self) -> bool {
-        self.training.load(Ordering::Relaxed)
     }
 }

@@ -7,7 +7,7 @@ use torchlet_autograd::trace::{self, OpRecord, TraceArg, Untraceable};
 use torchlet_autograd::Variable;
 use torchlet_tensor::{DType, Tensor};
 
-use crate::embedding::Embedding;
+use super::embedding::Embedding;
 use crate::error::{NnError, Result};
 use crate::module::Module;
 

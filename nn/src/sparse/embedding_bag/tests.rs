@@ -4,7 +4,7 @@ use torchlet_tensor::Tensor;
 
 use super::*;
 
-const FIXTURE: &str = include_str!("../../tests/fixtures/embedding_bag.json");
+const FIXTURE: &str = include_str!("../../../tests/fixtures/embedding_bag.json");
 
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()

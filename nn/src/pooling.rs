@@ -1,10 +1,51 @@
-//! Average pooling: [`AvgPool2d`] and [`AdaptiveAvgPool2d`].
+//! Pooling layers (`torch.nn.modules.pooling`): [`MaxPool2d`],
+//! [`AvgPool2d`] and [`AdaptiveAvgPool2d`].
 
 use torchlet_autograd::Variable;
 
+use crate::conv::check_spatial_input;
 use crate::error::Result;
-use crate::linear::check_image;
 use crate::module::Module;
+
+/// 2-d max pooling (`torch.nn.MaxPool2d`) over `[N, C, H, W]` or
+/// `[C, H, W]`; stride defaults to the kernel size, padding to 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxPool2d {
+    /// Window size `[kH, kW]`.
+    pub kernel_size: [usize; 2],
+    /// Step of the window.
+    pub stride: [usize; 2],
+    /// Implicit `-inf` padding on both sides (at most half the kernel).
+    pub padding: [usize; 2],
+}
+
+impl MaxPool2d {
+    /// A square window of `kernel_size` with stride `kernel_size`
+    /// (`MaxPool2d(k)`).
+    pub fn new(kernel_size: usize) -> MaxPool2d {
+        MaxPool2d {
+            kernel_size: [kernel_size; 2],
+            stride: [kernel_size; 2],
+            padding: [0; 2],
+        }
+    }
+
+    /// Square window, stride and padding (`MaxPool2d(k, stride, padding)`).
+    pub fn with_stride(kernel_size: usize, stride: usize, padding: usize) -> MaxPool2d {
+        MaxPool2d {
+            kernel_size: [kernel_size; 2],
+            stride: [stride; 2],
+            padding: [padding; 2],
+        }
+    }
+}
+
+impl Module for MaxPool2d {
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        check_spatial_input("MaxPool2d", x, 2, None)?;
+        Ok(x.max_pool2d(self.kernel_size, self.stride, self.padding)?)
+    }
+}
 
 /// 2-d average pooling (`torch.nn.AvgPool2d`) over `[N, C, H, W]` or
 /// `[C, H, W]`; stride defaults to the kernel size, padding to 0, and zero
@@ -38,7 +79,7 @@ impl AvgPool2d {
 
 impl Module for AvgPool2d {
     fn forward(&self, x: &Variable) -> Result<Variable> {
-        check_image("AvgPool2d", x, None)?;
+        check_spatial_input("AvgPool2d", x, 2, None)?;
         Ok(x.avg_pool2d(self.kernel_size, self.stride, self.padding)?)
     }
 }
@@ -62,7 +103,7 @@ impl AdaptiveAvgPool2d {
 
 impl Module for AdaptiveAvgPool2d {
     fn forward(&self, x: &Variable) -> Result<Variable> {
-        check_image("AdaptiveAvgPool2d", x, None)?;
+        check_spatial_input("AdaptiveAvgPool2d", x, 2, None)?;
         Ok(x.adaptive_avg_pool2d(self.output_size)?)
     }
 }
