@@ -33,6 +33,8 @@ mod graph;
 pub mod ir;
 mod mode;
 mod ops;
+#[cfg(test)]
+mod reference;
 mod rnn;
 pub mod trace;
 mod variable;

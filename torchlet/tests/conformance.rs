@@ -78,6 +78,10 @@ impl From<String> for RunError {
 /// Defaults of absent attributes are PyTorch's.
 #[rustfmt::skip]
 fn forward(op: &str, a: &Attrs, x: &[Tensor]) -> Result<Tensor, RunError> {
+    // The functional API (linear, losses, cells) is written once, over
+    // variables: on plain tensors it takes constants.
+    let c = |i: usize| Variable::constant(x[i].clone());
+    let oc = |i: usize| x.get(i).map(|t| Variable::constant(t.clone()));
     Ok(match op {
         // elementwise binary, broadcasting
         "add"         => x[0].add(&x[1])?,
@@ -161,7 +165,7 @@ fn forward(op: &str, a: &Attrs, x: &[Tensor]) -> Result<Tensor, RunError> {
 
         // linear algebra
         "matmul"      => x[0].matmul(&x[1])?,
-        "linear"      => F::linear(&x[0], &x[1], x.get(2))?,
+        "linear"      => AF::linear(&c(0), &c(1), oc(2).as_ref())?.data(),
 
         // convolution and pooling (one int per spatial dim, or a list)
         "conv1d"      => x[0].conv1d(&x[1], x.get(2), a.usize_or("stride", 1)?, a.usize_or("padding", 0)?,
@@ -177,20 +181,20 @@ fn forward(op: &str, a: &Attrs, x: &[Tensor]) -> Result<Tensor, RunError> {
         "layer_norm"  => x[0].layer_norm(&a.usizes("normalized_shape")?, x.get(1), x.get(2), a.float_or("eps", 1e-5)?)?,
 
         // embeddings and losses (optional weight inputs come after the target)
-        "embedding"   => F::embedding(&x[0], &x[1])?,
-        "cross_entropy" => F::cross_entropy(&x[0], &x[1], x.get(2), a.int_or("ignore_index", -100)?,
-                                            reduction(a)?, a.float_or("label_smoothing", 0.0)?)?,
-        "nll_loss"    => F::nll_loss(&x[0], &x[1], x.get(2), a.int_or("ignore_index", -100)?, reduction(a)?)?,
-        "mse_loss"    => F::mse_loss(&x[0], &x[1], reduction(a)?)?,
+        "embedding"   => AF::embedding(&x[0], &c(1))?.data(),
+        "cross_entropy" => AF::cross_entropy(&c(0), &x[1], x.get(2), a.int_or("ignore_index", -100)?,
+                                             reduction(a)?, a.float_or("label_smoothing", 0.0)?)?.data(),
+        "nll_loss"    => AF::nll_loss(&c(0), &x[1], x.get(2), a.int_or("ignore_index", -100)?, reduction(a)?)?.data(),
+        "mse_loss"    => AF::mse_loss(&c(0), &c(1), reduction(a)?)?.data(),
         "binary_cross_entropy" => F::binary_cross_entropy(&x[0], &x[1], x.get(2), reduction(a)?)?,
         "binary_cross_entropy_with_logits" =>
                          F::binary_cross_entropy_with_logits(&x[0], &x[1], x.get(2), x.get(3), reduction(a)?)?,
 
         // recurrent cells: x, h, (c,) w_ih, w_hh, b_ih, b_hh
-        "rnn_tanh_cell" => F::rnn_tanh_cell(&x[0], &x[1], &x[2], &x[3], x.get(4), x.get(5))?,
-        "lstm_cell"   => { let (h, c) = F::lstm_cell(&x[0], &x[1], &x[2], &x[3], &x[4], x.get(5), x.get(6))?;
-                           Tensor::cat(&[h, c], 1)? }
-        "gru_cell"    => F::gru_cell(&x[0], &x[1], &x[2], &x[3], x.get(4), x.get(5))?,
+        "rnn_tanh_cell" => AF::rnn_tanh_cell(&c(0), &c(1), &c(2), &c(3), oc(4).as_ref(), oc(5).as_ref())?.data(),
+        "lstm_cell"   => { let (h, cn) = AF::lstm_cell(&c(0), &c(1), &c(2), &c(3), &c(4), oc(5).as_ref(), oc(6).as_ref())?;
+                           Tensor::cat(&[h.data(), cn.data()], 1)? }
+        "gru_cell"    => AF::gru_cell(&c(0), &c(1), &c(2), &c(3), oc(4).as_ref(), oc(5).as_ref())?.data(),
 
         _ => return Err(RunError::NotImplemented),
     })
