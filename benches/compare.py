@@ -91,6 +91,9 @@ def main():
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     p.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")
     p.add_argument("--steps", type=int, help="timed steps per run (default: each workload's)")
+    p.add_argument("--baseline", help="a workloads binary built from an earlier commit: run as a "
+                   "third side in the same rounds, to check a change against PyTorch and against "
+                   "what it replaces")
     args = p.parse_args()
 
     check = subprocess.run([args.python, "-c", "import platform, torch; print(torch.__version__, platform.python_version())"],
@@ -113,9 +116,12 @@ def main():
         "torchlet": lambda n: [RUNNER, n] + extra,
         "pytorch": lambda n: [args.python, PY_WORKLOADS, n] + extra,
     }
-    times = {n: {"torchlet": [], "pytorch": []} for n in names}
+    if args.baseline:
+        sides["baseline"] = lambda n: [args.baseline, n] + extra
+    times = {n: {side: [] for side in sides} for n in names}
     for r in range(args.rounds):
-        order = ["torchlet", "pytorch"] if r % 2 == 0 else ["pytorch", "torchlet"]
+        # The sides take turns going first, so drift hits none of them alone.
+        order = list(sides)[r % len(sides):] + list(sides)[:r % len(sides)]
         for n in names:
             for side in order:
                 times[n][side].append(run_json(sides[side](n))["median_ms"])
@@ -128,9 +134,12 @@ def main():
     print(f"- {args.rounds} interleaved rounds; each number is the median over rounds of "
           "the median step time; spread = (max - min) / median over rounds")
     print()
+    if args.baseline:
+        print(f"- baseline: {args.baseline}")
+    base_cols = " baseline ms | baseline ratio |" if args.baseline else ""
     print("| workload | torchlet ms | PyTorch ms | ratio (PyTorch / torchlet) | target | "
-          "met | spread torchlet / PyTorch |")
-    print("|---|---:|---:|---:|---:|:-:|---:|")
+          "met | spread torchlet / PyTorch |" + base_cols)
+    print("|---|---:|---:|---:|---:|:-:|---:|" + ("---:|---:|" if args.baseline else ""))
     for n in names:
         t = statistics.median(times[n]["torchlet"])
         pt = statistics.median(times[n]["pytorch"])
@@ -139,7 +148,11 @@ def main():
         met = "" if target is None else ("yes" if ratio >= target else "no")
         tgt = "" if target is None else f"≥ {target:g}"
         sp = f"{spread(times[n]['torchlet']):.0f}% / {spread(times[n]['pytorch']):.0f}%"
-        print(f"| {n} | {fmt_ms(t)} | {fmt_ms(pt)} | {ratio:.2f} | {tgt} | {met} | {sp} |")
+        row = f"| {n} | {fmt_ms(t)} | {fmt_ms(pt)} | {ratio:.2f} | {tgt} | {met} | {sp} |"
+        if args.baseline:
+            b = statistics.median(times[n]["baseline"])
+            row += f" {fmt_ms(b)} | {pt / b:.2f} |"
+        print(row)
 
 
 if __name__ == "__main__":

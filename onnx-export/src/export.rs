@@ -30,13 +30,6 @@ pub(crate) struct Lowering {
     written: HashSet<usize>,
 }
 
-fn same_view(a: &Tensor, b: &Tensor) -> bool {
-    a.shares_storage_with(b)
-        && a.shape() == b.shape()
-        && a.strides() == b.strides()
-        && a.layout().offset() == b.layout().offset()
-}
-
 impl Lowering {
     /// The graph value name of `v`; parameters, buffers and constants
     /// become initializers on first use.
@@ -84,7 +77,7 @@ impl Lowering {
                 let known = self
                     .tensors
                     .iter()
-                    .find(|(k, _)| same_view(k, t))
+                    .find(|(k, _)| k.is_same_view(t))
                     .map(|(_, v)| v.clone());
                 match known {
                     Some(v) => self.value(&v),

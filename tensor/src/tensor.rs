@@ -208,6 +208,19 @@ impl Tensor {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
+    /// Whether `self` and `other` are the same view of the same storage
+    /// (same storage, shape, strides and offset): the same values, always.
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let t = Tensor::ones(&[2, 3]);
+    /// assert!(t.clone().is_same_view(&t));
+    /// assert!(!t.t().unwrap().is_same_view(&t));
+    /// ```
+    pub fn is_same_view(&self, other: &Tensor) -> bool {
+        self.shares_storage_with(other) && self.layout == other.layout
+    }
+
     // ----- element access ----------------------------------------------------
 
     /// The whole storage as a typed slice. Panics on a dtype mismatch, which

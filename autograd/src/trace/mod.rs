@@ -34,6 +34,7 @@
 //! ```
 
 mod aten;
+mod graph;
 pub mod record;
 
 use std::cell::{Cell, RefCell};
