@@ -20,7 +20,7 @@ use std::error::Error;
 use std::path::PathBuf;
 
 use torchlet_autograd::no_grad;
-use torchlet_onnx::{export_to_file, ExportOptions, DEFAULT_OPSET};
+use torchlet_onnx::{export_to_file, DEFAULT_OPSET};
 
 /// Batch sizes the checks run (the first is the traced example).
 const BATCHES: [usize; 2] = [3, 5];
@@ -42,14 +42,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut manifest = String::new();
     let mut failures = 0;
     for m in models::all_models()? {
-        let mut options = ExportOptions::with_opset(opset);
-        if m.sequence {
-            options = options.with_sequence_axis();
-            if m.name == "transformer_encoder" {
-                options.output_dynamic_axes.push((1, "sequence".into()));
-            }
-        }
-        options.doc_string = format!("torchlet ONNX check model {}", m.name);
+        let options = m.export_options(opset);
         let path = dir.join(format!("{}.onnx", m.name));
         let example = m.example(BATCHES[0], 1);
         if let Err(e) = export_to_file(m.module.as_ref(), &example, &path, &options) {

@@ -22,7 +22,7 @@ mod models;
 mod zoo;
 
 use prost::Message;
-use torchlet_onnx::{export, ExportOptions};
+use torchlet_onnx::export;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/structure.txt");
 
@@ -39,14 +39,7 @@ fn fingerprints() -> Vec<String> {
     for m in models::all_models().unwrap() {
         for opset in [13, 17] {
             // The options of examples/export_models.rs (what CI checks).
-            let mut options = ExportOptions::with_opset(opset);
-            if m.sequence {
-                options = options.with_sequence_axis();
-                if m.name == "transformer_encoder" {
-                    options.output_dynamic_axes.push((1, "sequence".into()));
-                }
-            }
-            options.doc_string = format!("torchlet ONNX check model {}", m.name);
+            let options = m.export_options(opset);
             let example = m.example(3, 1);
             let mut model = export(m.module.as_ref(), &example, &options)
                 .unwrap_or_else(|e| panic!("{} at opset {opset}: {e}", m.name));

@@ -12,7 +12,7 @@ mod models;
 mod zoo;
 
 use torchlet_autograd::no_grad;
-use torchlet_onnx::{export_to_file, read_model, ExportOptions};
+use torchlet_onnx::{export_to_file, read_model};
 
 #[test]
 fn exported_models_run_with_the_same_results() {
@@ -23,10 +23,7 @@ fn exported_models_run_with_the_same_results() {
         .filter(|m| m.hermetic)
     {
         for opset in [13, 17] {
-            let mut options = ExportOptions::with_opset(opset);
-            if m.sequence {
-                options = options.with_sequence_axis();
-            }
+            let options = m.export_options(opset);
             let path = dir.path().join(format!("{}_{opset}.onnx", m.name));
             export_to_file(m.module.as_ref(), &m.example(3, 1), &path, &options).unwrap();
             let model = read_model(&path).unwrap();

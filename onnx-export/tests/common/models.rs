@@ -9,6 +9,7 @@ use torchlet_nn::{
     BagMode, Embedding, EmbeddingBag, Linear, Module, Result as NnResult, RnnOptions,
     TransformerEncoderLayer, TransformerEncoderLayerOptions, GRU, LSTM,
 };
+use torchlet_onnx::ExportOptions;
 use torchlet_tensor::{manual_seed, Tensor};
 use torchlet_vision::models::{mlp, LeNet5, ResNet};
 
@@ -132,6 +133,20 @@ impl TestModel {
 }
 
 impl TestModel {
+    /// The export options the checks use at `opset`: a dynamic sequence
+    /// axis for sequence models, and the model's name in the doc string.
+    pub fn export_options(&self, opset: i64) -> ExportOptions {
+        let mut options = ExportOptions::with_opset(opset);
+        if self.sequence {
+            options = options.with_sequence_axis();
+            if self.name == "transformer_encoder" {
+                options.output_dynamic_axes.push((1, "sequence".into()));
+            }
+        }
+        options.doc_string = format!("torchlet ONNX check model {}", self.name);
+        options
+    }
+
     /// A seeded input of batch size `n`; models with a sequence axis get
     /// sequences of length `len`.
     pub fn example_with_len(&self, n: usize, len: usize, seed: u64) -> Variable {
