@@ -427,6 +427,17 @@ mod tests {
     }
 
     #[test]
+    fn hot_words_sit_on_their_own_cache_lines() {
+        let team = Team::new(2);
+        let sh = &*team.shared;
+        let line = |p: *const u8| p as usize / 128;
+        let state = line(std::ptr::from_ref(&*sh.state).cast());
+        let done = line(std::ptr::from_ref(&*sh.done).cast());
+        let sleepers = line(std::ptr::from_ref(&*sh.sleepers).cast());
+        assert!(state != done && done != sleepers && state != sleepers);
+    }
+
+    #[test]
     fn with_no_spin_workers_sleep_at_once_and_still_wake() {
         // Other tests of this binary may run meanwhile: they only get
         // slower while the spin is 0.
