@@ -178,8 +178,10 @@ unsafe fn gemm_raw<T: Float>(
     // wide becomes a matrix-vector product, and one of at most
     // `FAER_NANO_MNK` multiply-adds a small-matrix kernel, each summing k
     // in another order. So no block is narrower than `align` (a multiple
-    // of faer's register tile) or smaller than that; the last block takes
-    // the remainder rather than being left as a thin tail.
+    // of faer's register tile) or smaller than that. Blocks are whole
+    // `align` units, shared out evenly (the first `units % parts` blocks
+    // take one more); the last block also takes the `len % align` columns
+    // left over rather than leaving them as a thin tail.
     let out = SendPtr(out);
     let by_rows = m >= 2 * n;
     let (len, other, align) = if by_rows { (m, n, 8) } else { (n, m, 16) };
@@ -190,11 +192,14 @@ unsafe fn gemm_raw<T: Float>(
     if parts <= 1 {
         return gemm_block(out.get(), n, a, b, accumulate);
     }
-    let step = (len / parts) / align * align;
-    debug_assert!(step >= min_block);
+    let units = len / align;
+    let (per, extra) = (units / parts, units % parts);
+    debug_assert!(per * align >= min_block);
+    // Start of block i, in columns (or rows).
+    let start = move |i: usize| align * (i * per + i.min(extra));
     run_parts(threads, parts, |i| {
-        let lo = i * step;
-        let hi = if i + 1 == parts { len } else { lo + step };
+        let lo = start(i);
+        let hi = if i + 1 == parts { len } else { start(i + 1) };
         let out = out.get();
         // SAFETY: blocks of distinct parts are disjoint rows (or columns)
         // of `out`, inside it because lo < hi <= m (or n).

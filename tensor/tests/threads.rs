@@ -36,12 +36,22 @@ fn threaded_kernels_do_not_depend_on_the_thread_count() {
     let (a, b) = (randn(&[301, 97]), randn(&[97, 83]));
     let (w, x) = (randn(&[67, 250]), randn(&[250, 389]));
     let (bt, batch_a, batch_b) = (randn(&[83, 97]), randn(&[40, 33, 29]), randn(&[40, 29, 31]));
+    // Matrix-vector products large enough to be split (one row or one
+    // column of output).
+    let (row, wide, tall, col) = (
+        randn(&[1, 700]),
+        randn(&[700, 900]),
+        randn(&[900, 700]),
+        randn(&[700, 1]),
+    );
     same_on_all_thread_counts("matmul", &|| {
         vec![
             a.matmul(&b).unwrap(),
             w.matmul(&x).unwrap(),
             a.matmul(&bt.t().unwrap()).unwrap(),
             batch_a.matmul(&batch_b).unwrap(),
+            row.matmul(&wide).unwrap(),
+            tall.matmul(&col).unwrap(),
             randn_free_square(64)
                 .matmul(&randn_free_square(64))
                 .unwrap(),

@@ -264,9 +264,11 @@ pub enum BinaryOp {
 
 impl AtenOp {
     /// The op's registry name: PyTorch's `aten::` name (with the overload
-    /// for the scalar forms, `aten::add.Scalar`). Scalar forms PyTorch has
-    /// no overload for share `torchlet::binary.Scalar` (and
-    /// `torchlet::rbinary.Scalar` with the scalar on the left).
+    /// for the scalar forms autograd traces: `aten::add.Scalar`,
+    /// `aten::rsub.Scalar`, `aten::pow.Tensor_Scalar`, ...). Any other
+    /// scalar form (none is traced today) shares `torchlet::binary.Scalar`
+    /// (`torchlet::rbinary.Scalar` with the scalar on the left), its
+    /// arithmetic in the `op` attribute.
     pub fn name(&self) -> &'static str {
         match self {
             AtenOp::Binary(BinaryOp::Add) => "aten::add",

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{Trace, TraceArg};
+use super::{Trace, TraceArg, Untraceable};
 use crate::error::{AutogradError, Result};
 use crate::ir::{Dim, Graph, ValueInfo};
 use crate::variable::Variable;
@@ -72,7 +72,8 @@ impl Trace {
     /// resolve to it.
     ///
     /// Fails when an op recorded a gradient node without reporting itself
-    /// to the tracer: the graph could not say what it computes.
+    /// to the tracer, or traced as [`Untraceable`]: the graph could not say
+    /// what it computes.
     ///
     /// ```
     /// use torchlet_autograd::trace::trace;
@@ -118,6 +119,12 @@ impl Trace {
             cx.g.inputs.push(value_info(name, v));
         }
         for op in &self.ops {
+            if op.record::<Untraceable>().is_some() {
+                return Err(AutogradError::graph(
+                    "to_graph",
+                    format!("the trace holds an op it cannot describe: {}", op.name()),
+                ));
+            }
             let ins: Vec<String> = op.inputs.iter().map(|a| cx.arg(a)).collect();
             let outs = cx.g.node(op.name(), ins, op.op.attrs(), op.outputs.len());
             for (v, name) in op.outputs.iter().zip(outs) {
@@ -195,6 +202,22 @@ mod tests {
             .to_graph(&[], &[("emb.weight", &table)], &[&out.unwrap()])
             .unwrap();
         assert!(g.nodes[0].inputs[0].starts_with("Constant_"));
+    }
+
+    #[test]
+    fn an_untraceable_op_is_an_error() {
+        let x = Variable::constant(Tensor::ones(&[2]));
+        let (_, t) = trace(|| {
+            crate::trace::traced(
+                || (Untraceable("a layer called with numbers"), vec![]),
+                || x.relu(),
+            )
+        });
+        let err = t.to_graph(&[("x", &x)], &[], &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("a layer called with numbers"),
+            "{err}"
+        );
     }
 
     #[test]
