@@ -110,7 +110,7 @@ mod sealed {
 ///     const DTYPE: DType = DType::F32;
 ///     fn from_f64(_: f64) -> Self { Wide([0; 4]) }
 ///     fn to_f64(self) -> f64 { 0.0 }
-///     fn into_storage(_: Vec<Self>) -> torchlet_tensor::Storage { unimplemented!() }
+///     fn into_storage(_: Vec<Self>) -> torchlet_tensor::Storage { torchlet_tensor::Storage::F32(Vec::new()) }
 ///     fn slice_of(_: &torchlet_tensor::Storage) -> Option<&[Self]> { None }
 ///     fn vec_of_mut(_: &mut torchlet_tensor::Storage) -> Option<&mut Vec<Self>> { None }
 /// }
