@@ -9,6 +9,7 @@ use torchlet_tensor::Tensor;
 use crate::error::{AutogradError, Result};
 use crate::graph::Ctx;
 use crate::mode::{is_anomaly_enabled, GradModeGuard};
+use crate::sparse_grad::Gradient;
 use crate::variable::Variable;
 
 /// Maps keyed by variable identity (a pointer): a multiplicative hash is
@@ -81,10 +82,10 @@ fn run(
     }
 
     // 2. Process variables whose gradient is complete.
-    let mut grads: HashMap<usize, Variable> = HashMap::default();
+    let mut grads: HashMap<usize, Gradient> = HashMap::default();
     let mut ready: Vec<Variable> = Vec::new();
     for (r, g) in roots {
-        accumulate(&mut grads, r.key(), g.clone())?;
+        accumulate(&mut grads, r.key(), Gradient::Dense(g.clone()))?;
     }
     for (r, _) in roots {
         if deps.get(&r.key()).copied().unwrap_or(0) == 0
@@ -104,7 +105,7 @@ fn run(
             continue;
         };
         if capture.contains_key(&v.key()) {
-            captured.insert(v.key(), g.clone());
+            captured.insert(v.key(), g.clone().into_dense()?);
         }
         let Some(node) = &v.inner.node else {
             if matches!(sink, Sink::LeafGrads) && v.requires_grad() {
@@ -112,6 +113,8 @@ fn run(
             }
             continue;
         };
+        // A node's backward consumes a dense gradient.
+        let g = g.into_dense()?;
         let mut slot = node.state.lock().unwrap_or_else(|e| e.into_inner());
         let Some(state) = slot.as_ref() else {
             return Err(AutogradError::graph(
@@ -128,7 +131,7 @@ fn run(
             output: &state.output,
             create_graph,
         };
-        let input_grads = (state.backward)(&ctx)?;
+        let input_grads = state.backward.call(&ctx)?;
         let inputs = state.inputs.clone();
         if !retain_graph {
             // Free the saved tensors and the closure now.
@@ -151,8 +154,8 @@ fn run(
 fn propagate(
     op: &'static str,
     inputs: &[Variable],
-    input_grads: Vec<Option<Variable>>,
-    grads: &mut HashMap<usize, Variable>,
+    input_grads: Vec<Option<Gradient>>,
+    grads: &mut HashMap<usize, Gradient>,
     deps: &mut HashMap<usize, usize>,
     ready: &mut Vec<Variable>,
 ) -> Result<()> {
@@ -162,9 +165,9 @@ fn propagate(
         }
         if let Some(gi) = gi {
             if is_anomaly_enabled() {
-                check_finite(op, i, &gi.data())?;
+                check_finite(op, i, &gi.checked_values())?;
             }
-            if !gi.with_data(|g| input.has_shape(g.shape())) {
+            if !input.has_shape(&gi.shape()) {
                 return Err(AutogradError::graph(
                     "backward",
                     format!("the backward of `{op}` returned a gradient of shape {:?} for input {i} of shape {:?}", gi.shape(), input.shape()),
@@ -181,10 +184,10 @@ fn propagate(
     Ok(())
 }
 
-fn accumulate(grads: &mut HashMap<usize, Variable>, key: usize, g: Variable) -> Result<()> {
+fn accumulate(grads: &mut HashMap<usize, Gradient>, key: usize, g: Gradient) -> Result<()> {
     let total = match grads.remove(&key) {
         None => g,
-        Some(old) => old.add(&g)?,
+        Some(old) => old.add(g)?,
     };
     grads.insert(key, total);
     Ok(())

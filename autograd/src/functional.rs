@@ -30,6 +30,7 @@ use torchlet_tensor::{broadcast_shapes, DType, Tensor, TensorError};
 use crate::error::Result;
 use crate::graph::record;
 use crate::ops::sum_to;
+use crate::sparse_grad::{Gradient, SparseGrad};
 use crate::trace::{AtenOp, TraceArg};
 use crate::variable::Variable;
 
@@ -97,6 +98,83 @@ pub fn embedding(indices: &Tensor, weight: &Variable) -> Result<Variable> {
             let mut shape = dims_i64(indices.shape());
             shape.push(weight.shape()[1] as i64);
             rows.reshape(&shape)
+        },
+    )
+}
+
+/// [`embedding`] with a sparse weight gradient (`F.embedding(...,
+/// sparse=True)`): the backward gives `weight` a [`SparseGrad`] holding
+/// one row per looked-up index (repeats kept, as PyTorch keeps them),
+/// leaving out lookups of `padding_idx`. Rows never looked up are absent
+/// from the gradient, so optimizers that support sparse gradients leave
+/// them untouched. The forward is [`embedding`]'s.
+///
+/// ```
+/// use torchlet_autograd::{functional as F, Variable};
+/// use torchlet_tensor::Tensor;
+/// # fn main() -> Result<(), torchlet_autograd::AutogradError> {
+/// let w = Variable::parameter(Tensor::ones(&[5, 2]));
+/// let idx = Tensor::from_vec(vec![3i64, 1, 3], &[3])?;
+/// F::embedding_sparse(&idx, &w, None)?.sum()?.backward()?;
+/// let g = w.sparse_grad().unwrap();
+/// assert_eq!(g.indices().to_vec::<i64>()?, [3, 1, 3]);
+/// assert_eq!(g.values().shape(), [3, 2]);
+/// # Ok(())
+/// # }
+/// ```
+pub fn embedding_sparse(
+    indices: &Tensor,
+    weight: &Variable,
+    padding_idx: Option<usize>,
+) -> Result<Variable> {
+    crate::trace::traced(
+        || {
+            (
+                AtenOp::Embedding,
+                vec![TraceArg::Tensor(indices.clone()), TraceArg::var(weight)],
+            )
+        },
+        || {
+            if weight.dim() != 2 {
+                return Err(TensorError::invalid(
+                    "embedding",
+                    format!("weight must be 2-D, got shape {:?}", weight.shape()),
+                )
+                .into());
+            }
+            let flat = indices.flatten();
+            let rows = weight.data().index_select(0, &flat)?;
+            let mut shape = dims_i64(indices.shape());
+            shape.push(weight.shape()[1] as i64);
+            let out = rows.reshape(&shape)?;
+            let size = weight.shape();
+            Ok(crate::graph::record_with_gradients(
+                "EmbeddingBackward0",
+                out,
+                &[weight],
+                move |ctx| {
+                    let dim = size[1];
+                    let g = ctx.grad.data().reshape(&[-1, dim as i64])?;
+                    let idx = flat.contiguous().to_vec::<i64>()?;
+                    let is_kept = |i: i64| Some(i as usize) != padding_idx;
+                    let (rows, values) = if idx.iter().all(|&i| is_kept(i)) {
+                        (flat.clone(), g)
+                    } else {
+                        let positions: Vec<i64> = (0..idx.len() as i64)
+                            .filter(|&k| is_kept(idx[k as usize]))
+                            .collect();
+                        let kept: Vec<i64> = idx.iter().copied().filter(|&i| is_kept(i)).collect();
+                        let n = kept.len();
+                        (
+                            Tensor::from_vec(kept, &[n])?,
+                            g.index_select(0, &Tensor::from_vec(positions, &[n])?)?,
+                        )
+                    };
+                    let n = rows.numel();
+                    let sparse = SparseGrad::new(rows.reshape(&[1, n as i64])?, values, &size)?;
+                    Ok(vec![Some(Gradient::Sparse(sparse))])
+                },
+            ))
         },
     )
 }

@@ -36,6 +36,7 @@ mod ops;
 #[cfg(test)]
 mod reference;
 mod rnn;
+mod sparse_grad;
 pub mod trace;
 mod variable;
 
@@ -44,9 +45,10 @@ pub use error::{AutogradError, Result};
 pub use gradcheck::{
     gradcheck, gradcheck_with, gradgradcheck, gradgradcheck_with, GradcheckOptions,
 };
-pub use graph::{record, BackwardFn, Ctx, Node};
+pub use graph::{record, record_with_gradients, BackwardFn, Ctx, GradientFn, Node};
 pub use mode::{
     detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
     GradModeGuard,
 };
+pub use sparse_grad::{Gradient, SparseGrad};
 pub use variable::Variable;

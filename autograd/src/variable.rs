@@ -7,6 +7,7 @@ use torchlet_tensor::{DType, Element, Tensor};
 
 use crate::error::Result;
 use crate::graph::Node;
+use crate::sparse_grad::{Gradient, SparseGrad};
 
 /// A tensor that autograd can differentiate through (PyTorch's tensor with
 /// `requires_grad`).
@@ -37,7 +38,7 @@ pub struct Variable {
 pub(crate) struct Inner {
     pub(crate) data: RwLock<Tensor>,
     pub(crate) requires_grad: bool,
-    pub(crate) grad: Mutex<Option<Variable>>,
+    pub(crate) grad: Mutex<Option<Gradient>>,
     pub(crate) node: Option<Arc<Node>>,
 }
 
@@ -126,19 +127,46 @@ impl Variable {
         self.inner.node.as_ref().map(|n| n.op)
     }
 
-    /// The accumulated gradient of a leaf (`x.grad`), if any.
+    /// The accumulated gradient of a leaf (`x.grad`), if any; a sparse
+    /// gradient (see [`Variable::sparse_grad`]) comes densified.
     pub fn grad(&self) -> Option<Tensor> {
         self.grad_variable().map(|g| g.data())
     }
 
     /// The accumulated gradient as a variable (with a graph of its own when
-    /// `backward` ran with `create_graph`).
+    /// `backward` ran with `create_graph`); a sparse gradient comes
+    /// densified, without a graph.
     pub fn grad_variable(&self) -> Option<Variable> {
+        match self.gradient()? {
+            Gradient::Dense(v) => Some(v),
+            Gradient::Sparse(s) => Some(Variable::constant(s.to_dense().ok()?)),
+        }
+    }
+
+    /// The accumulated gradient as it is stored, dense or sparse.
+    pub fn gradient(&self) -> Option<Gradient> {
         self.inner
             .grad
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The accumulated gradient when it is sparse (`x.grad.is_sparse`),
+    /// as an `Embedding` with `sparse = true` leaves on its weight.
+    pub fn sparse_grad(&self) -> Option<SparseGrad> {
+        match self.gradient()? {
+            Gradient::Sparse(s) => Some(s),
+            Gradient::Dense(_) => None,
+        }
+    }
+
+    /// Whether the accumulated gradient is sparse.
+    pub fn has_sparse_grad(&self) -> bool {
+        matches!(
+            *self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()),
+            Some(Gradient::Sparse(_))
+        )
     }
 
     /// Clears the accumulated gradient (`x.grad = None`).
@@ -148,15 +176,22 @@ impl Variable {
 
     /// Sets the accumulated gradient (used by gradient clipping and tests).
     pub fn set_grad(&self, grad: Option<Tensor>) {
-        *self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()) = grad.map(Variable::constant);
+        *self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()) =
+            grad.map(|g| Gradient::Dense(Variable::constant(g)));
+    }
+
+    /// Sets the accumulated gradient to a sparse one (gradient clipping of
+    /// a sparse gradient, tests).
+    pub fn set_sparse_grad(&self, grad: SparseGrad) {
+        *self.inner.grad.lock().unwrap_or_else(|e| e.into_inner()) = Some(Gradient::Sparse(grad));
     }
 
     /// Adds `g` to the accumulated gradient.
-    pub(crate) fn accumulate_grad(&self, g: Variable) -> Result<()> {
+    pub(crate) fn accumulate_grad(&self, g: Gradient) -> Result<()> {
         let mut slot = self.inner.grad.lock().unwrap_or_else(|e| e.into_inner());
         *slot = Some(match slot.take() {
             None => g,
-            Some(old) => old.add(&g)?,
+            Some(old) => old.add(g)?,
         });
         Ok(())
     }

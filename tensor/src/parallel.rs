@@ -138,6 +138,59 @@ pub fn in_inline_scope() -> bool {
     INLINE.with(Cell::get)
 }
 
+/// Cuts `data` at the increasing offsets `bounds` (the first 0, the last
+/// `data.len()`) and calls `f(part, slice)` on each of the
+/// `bounds.len() - 1` pieces, across the thread team when `work` (the
+/// caller's estimate of multiply-adds or elements touched) is large
+/// enough, in order on this thread otherwise. For kernels outside this
+/// crate that split their output unevenly, such as a sparse product
+/// whose rows are balanced by non-zeros rather than by count.
+///
+/// Returns an error naming the bad offset when `bounds` do not cut `data`.
+///
+/// ```
+/// let mut out = vec![0usize; 10];
+/// torchlet_tensor::parallel_split_mut(&mut out, &[0, 3, 10], 1 << 20, |part, piece| {
+///     piece.iter_mut().for_each(|x| *x = part);
+/// })
+/// .unwrap();
+/// assert_eq!(out, [0, 0, 0, 1, 1, 1, 1, 1, 1, 1]);
+/// ```
+pub fn parallel_split_mut<T: Send>(
+    data: &mut [T],
+    bounds: &[usize],
+    work: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) -> crate::Result<()> {
+    let ok = bounds.first() == Some(&0)
+        && bounds.last() == Some(&data.len())
+        && bounds.windows(2).all(|w| w[0] <= w[1]);
+    if !ok {
+        return Err(crate::TensorError::invalid(
+            "parallel_split_mut",
+            format!(
+                "bounds {bounds:?} must rise from 0 to the data length {}",
+                data.len()
+            ),
+        ));
+    }
+    let parts = bounds.len() - 1;
+    let threads = threads_for(work, ELEMENTWISE_PAR_THRESHOLD);
+    let shared = SharedMut::new(data);
+    run_parts(threads, parts, |p| {
+        // SAFETY: the bounds rise, so the pieces are disjoint.
+        f(p, unsafe { shared.range(bounds[p]..bounds[p + 1]) })
+    });
+    Ok(())
+}
+
+/// Whether kernels started on this thread now would use the thread team
+/// for `work` units: false inside [`run_inline`], inside a team job, on
+/// one thread, or below the size threshold.
+pub fn would_parallelize(work: usize) -> bool {
+    threads_for(work, ELEMENTWISE_PAR_THRESHOLD) > 1
+}
+
 /// How many jobs this thread has run on the team (not inline) so far; for
 /// tests that check which threads use the team.
 #[doc(hidden)]

@@ -257,6 +257,28 @@ impl Tensor {
         }
     }
 
+    /// The elements as a borrowed slice, when `T` is the dtype and the
+    /// tensor is contiguous (call [`Tensor::contiguous`] first otherwise);
+    /// `None` else. For crates that run their own kernels over a tensor's
+    /// data without copying it (torchlet-sparse).
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// assert_eq!(t.as_slice::<f32>(), Some(&[1.0f32, 2.0, 3.0, 4.0][..]));
+    /// assert_eq!(t.t().as_slice::<f32>(), None); // a strided view
+    /// assert_eq!(t.as_slice::<f64>(), None); // another dtype
+    /// ```
+    pub fn as_slice<T: Element>(&self) -> Option<&[T]> {
+        let data = T::slice_of(&self.storage)?;
+        if self.layout.is_contiguous() {
+            let start = self.layout.offset;
+            data.get(start..start + self.numel())
+        } else {
+            None
+        }
+    }
+
     /// The elements in row-major order as a `Vec<T>`; `T` must be the
     /// tensor's dtype (use [`Tensor::to_dtype`] to convert first).
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {

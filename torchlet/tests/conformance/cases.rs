@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::Value;
-use torchlet::{DType, Tensor};
+use torchlet_tensor::{DType, Tensor};
 
 /// A whole case file.
 #[derive(Debug, Deserialize)]
