@@ -1,12 +1,14 @@
 //! Adagrad (`torch.optim.Adagrad`).
 
-use torchlet_tensor::Tensor;
+use torchlet_autograd::{SparseGrad, Variable};
+use torchlet_tensor::{Element, Tensor};
 
 use crate::core::{
     group_access, group_options, optimizer_common, step_entry, Groups, ParamState, Saved,
 };
-use crate::error::{check, Result};
+use crate::error::{check, OptimError, Result};
 use crate::optimizer::{grad_of, with_weight_decay, Optimizer};
+use crate::sparse::{state_slice, with_param_float, with_param_slice, Rows};
 
 /// Options of [`Adagrad`], with PyTorch's defaults (`lr = 1e-2`,
 /// `eps = 1e-10`, the rest zero).
@@ -135,6 +137,10 @@ impl Optimizer for Adagrad {
         for (group, states) in self.core.iter_mut() {
             let o = group.options;
             for (p, st) in group.params.iter().zip(states.iter_mut()) {
+                if let Some(sg) = p.sparse_grad() {
+                    sparse_adagrad_step(p, &sg, &o, st)?;
+                    continue;
+                }
                 let Some(g) = grad_of(p, o.maximize) else {
                     continue;
                 };
@@ -156,4 +162,44 @@ impl Optimizer for Adagrad {
     }
 
     group_access!();
+}
+
+/// Adagrad on a sparse gradient, as PyTorch runs it: the gradient is
+/// coalesced (the update is not linear), then only its rows change:
+/// `sum += g²; p -= clr * g / (sqrt(sum) + eps)`. Weight decay is refused
+/// with sparse gradients, as in PyTorch.
+fn sparse_adagrad_step(
+    p: &Variable,
+    g: &SparseGrad,
+    o: &AdagradOptions,
+    st: &mut AdagradState,
+) -> Result<()> {
+    if o.weight_decay != 0.0 {
+        return Err(OptimError::Usage {
+            what: "Adagrad",
+            message: "weight_decay option is not compatible with sparse gradients".into(),
+        });
+    }
+    st.step += 1;
+    let clr = o.lr / (1.0 + (st.step - 1) as f64 * o.lr_decay);
+    with_param_float!(p, "Adagrad", T => {
+        let mut rows = Rows::<T>::coalesced(g)?;
+        if o.maximize {
+            rows = rows.negated();
+        }
+        let sum = state_slice::<T>(&mut st.sum, p, o.initial_accumulator_value)?;
+        let (eps, neg_clr) = (T::from_f64(o.eps), T::from_f64(-clr));
+        let width = rows.width;
+        with_param_slice::<T, _>(p, |w| {
+            for (k, &r) in rows.rows.iter().enumerate() {
+                let at = r * width..(r + 1) * width;
+                let (w, s) = (&mut w[at.clone()], &mut sum[at]);
+                for (j, &gv) in rows.entry(k).iter().enumerate() {
+                    s[j] += gv * gv;
+                    let std = s[j].sqrt() + eps;
+                    w[j] += neg_clr * (gv / std);
+                }
+            }
+        })
+    })
 }

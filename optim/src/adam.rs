@@ -8,6 +8,7 @@ use crate::core::{
 };
 use crate::error::{check, OptimError, Result};
 use crate::optimizer::Optimizer;
+use crate::sparse::refuse_sparse;
 use crate::state::{get_bool, get_f64};
 
 /// Options of [`Adam`] and [`AdamW`]. `Default` gives Adam's defaults
@@ -105,18 +106,7 @@ impl GroupOptions for AdamOptions {
     }
 
     fn from_json(what: &'static str, group: &Map<String, Value>) -> Result<Self> {
-        let betas = match group.get("betas").and_then(Value::as_array) {
-            Some(b) if b.len() == 2 && b.iter().all(Value::is_number) => (
-                b[0].as_f64().unwrap_or_default(),
-                b[1].as_f64().unwrap_or_default(),
-            ),
-            _ => {
-                return Err(OptimError::Usage {
-                    what,
-                    message: "parameter group: betas must be two numbers".into(),
-                })
-            }
-        };
+        let betas = read_betas(what, group)?;
         Ok(AdamOptions {
             lr: get_f64(what, group, "lr")?,
             betas,
@@ -125,6 +115,20 @@ impl GroupOptions for AdamOptions {
             amsgrad: get_bool(what, group, "amsgrad")?,
             maximize: get_bool(what, group, "maximize")?,
         })
+    }
+}
+
+/// A parameter group's `betas` pair.
+pub(crate) fn read_betas(what: &'static str, group: &Map<String, Value>) -> Result<(f64, f64)> {
+    match group.get("betas").and_then(Value::as_array) {
+        Some(b) if b.len() == 2 && b.iter().all(Value::is_number) => Ok((
+            b[0].as_f64().unwrap_or_default(),
+            b[1].as_f64().unwrap_or_default(),
+        )),
+        _ => Err(OptimError::Usage {
+            what,
+            message: "parameter group: betas must be two numbers".into(),
+        }),
     }
 }
 
@@ -174,6 +178,7 @@ fn adam_step(core: &mut Groups<AdamOptions, AdamState>, decoupled: bool) -> Resu
         let o = group.options;
         let (b1, b2) = o.betas;
         for (p, st) in group.params.iter().zip(states.iter_mut()) {
+            refuse_sparse(p, if decoupled { "AdamW" } else { "Adam" })?;
             let Some(g) = p.grad() else {
                 continue;
             };

@@ -1,16 +1,19 @@
 //! Gradient clipping (`torch.nn.utils.clip_grad_norm_`, `clip_grad_value_`).
 
-use torchlet_autograd::Variable;
-use torchlet_tensor::DType;
+use torchlet_autograd::{Gradient, SparseGrad, Variable};
+use torchlet_sparse::SparseTensor;
+use torchlet_tensor::{DType, Tensor};
 
-use crate::error::{check, Result};
+use crate::error::{check, OptimError, Result};
 
 /// Scales the gradients of `params` so that their joint `norm_type`-norm
 /// is at most `max_norm`, and returns the norm before clipping
 /// (`torch.nn.utils.clip_grad_norm_`). `norm_type` is any `p > 0` or
 /// `f64::INFINITY` (the largest absolute value). As in PyTorch, every
 /// gradient is multiplied by `max_norm / (total_norm + 1e-6)` when that is
-/// below 1. Parameters without a gradient are ignored.
+/// below 1. Parameters without a gradient are ignored. A sparse gradient
+/// (from `Embedding` with `sparse = true`) counts by its coalesced values
+/// and stays sparse.
 ///
 /// ```
 /// use torchlet_autograd::Variable;
@@ -31,15 +34,20 @@ pub fn clip_grad_norm_(params: &[Variable], max_norm: f64, norm_type: f64) -> Re
         norm_type,
         "must be > 0 or infinity",
     )?;
+    // A sparse gradient counts by its coalesced values (PyTorch's norm of
+    // a sparse tensor) and is scaled as it is stored.
     let grads: Vec<_> = params
         .iter()
-        .filter_map(|p| p.grad().map(|g| (p, g)))
-        .collect();
+        .filter_map(|p| match p.gradient()? {
+            Gradient::Dense(g) => Some(Ok((p, g.data(), None))),
+            Gradient::Sparse(s) => Some(coalesced_values(&s).map(|v| (p, v, Some(s)))),
+        })
+        .collect::<Result<_>>()?;
     if grads.is_empty() {
         return Ok(0.0);
     }
     let mut total = 0.0f64;
-    for (_, g) in &grads {
+    for (_, g, _) in &grads {
         let values = g.to_dtype(DType::F64).to_vec::<f64>()?;
         if norm_type.is_infinite() {
             for v in values {
@@ -54,11 +62,22 @@ pub fn clip_grad_norm_(params: &[Variable], max_norm: f64, norm_type: f64) -> Re
     }
     let coef = max_norm / (total + 1e-6);
     if coef < 1.0 {
-        for (p, g) in grads {
-            p.set_grad(Some(g.mul_scalar(coef)));
+        for (p, g, sparse) in grads {
+            match sparse {
+                Some(s) => p.set_sparse_grad(s.scaled(coef)),
+                None => p.set_grad(Some(g.mul_scalar(coef))),
+            }
         }
     }
     Ok(total)
+}
+
+/// A sparse gradient's values after coalescing (repeats summed).
+fn coalesced_values(g: &SparseGrad) -> Result<Tensor> {
+    let s = SparseTensor::from_grad(g)
+        .and_then(|s| s.coalesce())
+        .map_err(|e| OptimError::Autograd(e.into()))?;
+    Ok(s.values().data())
 }
 
 /// Clamps every gradient of `params` into `[-clip_value, clip_value]`
@@ -82,8 +101,22 @@ pub fn clip_grad_value_(params: &[Variable], clip_value: f64) -> Result<()> {
         "must be >= 0",
     )?;
     for p in params {
-        if let Some(g) = p.grad() {
-            p.set_grad(Some(g.clamp(-clip_value, clip_value)));
+        match p.gradient() {
+            Some(Gradient::Sparse(s)) => {
+                // Coalesced first: clamping is not linear.
+                let c = SparseTensor::from_grad(&s)
+                    .and_then(|s| s.coalesce())
+                    .and_then(|s| s.to_grad())
+                    .map_err(|e| OptimError::Autograd(e.into()))?;
+                let clamped = SparseGrad::new(
+                    c.indices().clone(),
+                    c.values().clamp(-clip_value, clip_value),
+                    c.size(),
+                )?;
+                p.set_sparse_grad(clamped);
+            }
+            Some(Gradient::Dense(g)) => p.set_grad(Some(g.data().clamp(-clip_value, clip_value))),
+            None => {}
         }
     }
     Ok(())

@@ -35,6 +35,8 @@ pub mod lr_scheduler;
 mod optimizer;
 mod rmsprop;
 mod sgd;
+mod sparse;
+mod sparse_adam;
 mod state;
 
 pub use adagrad::{Adagrad, AdagradOptions};
@@ -44,6 +46,7 @@ pub use error::{OptimError, Result};
 pub use optimizer::{Optimizer, ParamGroup};
 pub use rmsprop::{RmsProp, RmsPropOptions};
 pub use sgd::{Sgd, SgdOptions};
+pub use sparse_adam::{SparseAdam, SparseAdamOptions};
 pub use state::{OptimizerStateDict, StatefulOptimizer};
 
 #[cfg(test)]

@@ -152,6 +152,7 @@ impl Optimizer for RmsProp {
         for (group, states) in self.core.iter_mut() {
             let o = group.options;
             for (p, st) in group.params.iter().zip(states.iter_mut()) {
+                crate::sparse::refuse_sparse(p, "RMSprop")?;
                 let Some(g) = grad_of(p, o.maximize) else {
                     continue;
                 };

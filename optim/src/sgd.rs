@@ -1,10 +1,12 @@
 //! Stochastic gradient descent (`torch.optim.SGD`).
 
+use torchlet_autograd::{SparseGrad, Variable};
 use torchlet_tensor::{SgdStep, Tensor};
 
 use crate::core::{group_access, group_options, optimizer_common, Groups, ParamState, Saved};
 use crate::error::{check, OptimError, Result};
 use crate::optimizer::Optimizer;
+use crate::sparse::{with_param_float, with_param_slice, Rows};
 
 /// Options of [`Sgd`], with PyTorch's defaults (`lr = 1e-3`, everything
 /// else off).
@@ -102,18 +104,28 @@ group_options!(
 #[derive(Default)]
 struct SgdState {
     momentum_buffer: Option<Tensor>,
+    /// The momentum buffer while only sparse gradients have fed it: the
+    /// rows they touched (PyTorch's buffer is then a sparse tensor too).
+    sparse_buffer: Option<SparseGrad>,
 }
 
 impl ParamState<SgdOptions> for SgdState {
     const KEYS: &'static [&'static str] = &["momentum_buffer"];
 
     fn save(&self, out: &mut Vec<(&'static str, Tensor)>) {
-        out.extend(self.momentum_buffer.clone().map(|b| ("momentum_buffer", b)));
+        let sparse = self.sparse_buffer.as_ref().and_then(|b| b.to_dense().ok());
+        out.extend(
+            self.momentum_buffer
+                .clone()
+                .or(sparse)
+                .map(|b| ("momentum_buffer", b)),
+        );
     }
 
     fn load(saved: &mut Saved<'_>, _: &SgdOptions) -> Result<Self> {
         Ok(SgdState {
             momentum_buffer: saved.buffer("momentum_buffer")?,
+            sparse_buffer: None,
         })
     }
 }
@@ -123,6 +135,17 @@ impl Optimizer for Sgd {
         for (group, states) in self.core.iter_mut() {
             let o = group.options;
             for (p, st) in group.params.iter().zip(states.iter_mut()) {
+                if let Some(sg) = p.sparse_grad() {
+                    // With weight decay the gradient turns dense, as in
+                    // PyTorch (`grad.add(param)`); so does a dense buffer.
+                    if o.weight_decay == 0.0 && st.momentum_buffer.is_none() {
+                        sparse_sgd_step(p, &sg, &o, st)?;
+                        continue;
+                    }
+                    if let Some(b) = st.sparse_buffer.take() {
+                        st.momentum_buffer = Some(b.to_dense()?);
+                    }
+                }
                 let buf = &mut st.momentum_buffer;
                 let Some(g) = p.grad() else {
                     continue;
@@ -164,4 +187,39 @@ impl Optimizer for Sgd {
     fn set_momentum(&mut self, group: usize, momentum: f64) {
         self.core.groups[group].options.momentum = momentum;
     }
+}
+
+/// SGD on a sparse gradient, as PyTorch runs it: without momentum each
+/// entry is added to its row in turn (`p.add_(grad, alpha=-lr)`); with
+/// momentum the buffer stays sparse, holding the rows gradients touched:
+///
+/// ```text
+/// buf = g (first step) | momentum * buf + (1 - dampening) * g
+/// p = p - lr * (nesterov ? g + momentum * buf : buf)
+/// ```
+fn sparse_sgd_step(p: &Variable, g: &SparseGrad, o: &SgdOptions, st: &mut SgdState) -> Result<()> {
+    let size = p.shape();
+    with_param_float!(p, "SGD", T => {
+        let mut rows = Rows::<T>::raw(g)?;
+        if o.maximize {
+            rows = rows.negated();
+        }
+        if o.momentum == 0.0 {
+            return with_param_slice::<T, _>(p, |w| rows.add_to(w, -o.lr));
+        }
+        let fresh = rows.to_grad(&size)?;
+        let buf = match st.sparse_buffer.take() {
+            None => fresh.clone(),
+            Some(old) => old.scaled(o.momentum).concat(&fresh.scaled(1.0 - o.dampening))?,
+        };
+        let buf = Rows::<T>::coalesced(&buf)?.to_grad(&size)?;
+        let update = if o.nesterov {
+            Rows::<T>::coalesced(&fresh.concat(&buf.scaled(o.momentum))?)?
+        } else {
+            Rows::<T>::raw(&buf)?
+        };
+        with_param_slice::<T, _>(p, |w| update.add_to(w, -o.lr))?;
+        st.sparse_buffer = Some(buf);
+        Ok(())
+    })
 }

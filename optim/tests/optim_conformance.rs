@@ -19,7 +19,7 @@ use torchlet_optim::lr_scheduler::{
 };
 use torchlet_optim::{
     Adagrad, AdagradOptions, Adam, AdamOptions, AdamW, Optimizer, RmsProp, RmsPropOptions, Sgd,
-    SgdOptions,
+    SgdOptions, SparseAdam, SparseAdamOptions,
 };
 use torchlet_tensor::Tensor;
 
@@ -188,6 +188,22 @@ fn build_optimizer(name: &str, o: &Value, params: Vec<Variable>) -> Res<Box<dyn 
                             "initial_accumulator_value",
                             d.initial_accumulator_value,
                         ),
+                        eps: f(o, "eps", d.eps),
+                        maximize: b(o, "maximize", d.maximize),
+                    },
+                )
+                .map_err(e)?,
+            )
+        }
+        "SparseAdam" => {
+            known(&["lr", "betas", "eps", "maximize"])?;
+            let d = SparseAdamOptions::default();
+            Box::new(
+                SparseAdam::new(
+                    params,
+                    SparseAdamOptions {
+                        lr: f(o, "lr", d.lr),
+                        betas: betas(o, d.betas)?,
                         eps: f(o, "eps", d.eps),
                         maximize: b(o, "maximize", d.maximize),
                     },
@@ -436,4 +452,127 @@ fn is_allowed_unknown(why: &str) -> bool {
         .strip_prefix("unknown optimizer ")
         .or_else(|| why.strip_prefix("unknown scheduler "));
     name.is_some_and(|n| NOT_IMPLEMENTED_ALLOWED.iter().any(|(m, _)| *m == n))
+}
+
+const SPARSE_CASES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../conformance/sparse_optim.json"
+);
+
+fn index_tensor(v: &Value) -> Res<Tensor> {
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .ok_or("missing shape")?
+        .iter()
+        .map(|d| d.as_u64().map(|d| d as usize).ok_or("bad dim"))
+        .collect::<Result<_, _>>()?;
+    let data: Vec<i64> = v["data"]
+        .as_array()
+        .ok_or("missing data")?
+        .iter()
+        .map(|x| x.as_i64().ok_or_else(|| format!("not an index: {x}")))
+        .collect::<Result<_, _>>()?;
+    Tensor::from_vec(data, &shape).map_err(|e| e.to_string())
+}
+
+/// One sparse-gradient trajectory: an embedding table trained on the
+/// file's batches; the loss before and the table after every step must
+/// match, and rows never looked up so far must equal `weight0` bit for bit.
+fn run_sparse_case(file: &Value, case: &Value) -> Res<()> {
+    let weight0 = tensor(&file["weight0"])?;
+    let table = Variable::parameter(weight0.clone());
+    let name = case["optimizer"].as_str().ok_or("missing optimizer")?;
+    let mut opt = build_optimizer(name, &case["options"], vec![table.clone()])?;
+    let index = file["index"].as_array().ok_or("missing index")?;
+    let ys = file["y"].as_array().ok_or("missing y")?;
+    let rows = weight0.shape()[0];
+    let width = weight0.shape()[1];
+    let start = weight0.to_vec::<f32>().map_err(|e| e.to_string())?;
+    let mut seen = vec![false; rows];
+    for (t, step) in case["steps"]
+        .as_array()
+        .ok_or("missing steps")?
+        .iter()
+        .enumerate()
+    {
+        let idx = index_tensor(&index[t])?;
+        for &i in &idx.to_vec::<i64>().map_err(|e| e.to_string())? {
+            seen[i as usize] = true;
+        }
+        let y = Variable::constant(tensor(&ys[t])?);
+        opt.zero_grad();
+        let looked_up = torchlet_autograd::functional::embedding_sparse(&idx, &table, None)
+            .map_err(|e| e.to_string())?;
+        let loss = mse_loss(
+            &looked_up.sum_dim(1).map_err(|e| e.to_string())?,
+            &y,
+            Reduction::Mean,
+        )
+        .map_err(|e| e.to_string())?;
+        loss.backward().map_err(|e| e.to_string())?;
+        if !table.has_sparse_grad() {
+            return Err(format!("step {t}: the gradient is not sparse"));
+        }
+        let want_loss = step["loss_before_step"].as_f64().ok_or("missing loss")?;
+        let got_loss = loss.item::<f32>().map_err(|e| e.to_string())? as f64;
+        compare(&format!("step {t} loss"), &[got_loss], &[want_loss])?;
+        opt.step().map_err(|e| e.to_string())?;
+        let got = table.data().to_vec::<f32>().map_err(|e| e.to_string())?;
+        let want = floats(&step["weight"])?;
+        compare(
+            &format!("step {t} weight"),
+            &got.iter().map(|&x| x as f64).collect::<Vec<_>>(),
+            &want,
+        )?;
+        for r in (0..rows).filter(|&r| !seen[r]) {
+            let (a, b) = (
+                &got[r * width..(r + 1) * width],
+                &start[r * width..(r + 1) * width],
+            );
+            if a.iter().zip(b).any(|(x, y)| x.to_bits() != y.to_bits()) {
+                return Err(format!("step {t}: row {r} was never looked up but changed"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn sparse_optim_conformance() {
+    let path = std::env::var("SPARSE_OPTIM_CASES").unwrap_or_else(|_| SPARSE_CASES.to_string());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let file: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let (mut passed, mut failed) = (0, 0);
+    for (i, case) in file["cases"].as_array().expect("cases").iter().enumerate() {
+        match run_sparse_case(&file, case) {
+            Ok(()) => passed += 1,
+            Err(why) => {
+                println!("FAIL sparse case {i} ({}): {why}", case["optimizer"]);
+                failed += 1;
+            }
+        }
+    }
+    // Dense Adam refuses a sparse gradient with PyTorch's message.
+    if let Some(want) = file["adam_refuses_sparse_grad"].as_str() {
+        let table = Variable::parameter(tensor(&file["weight0"]).unwrap());
+        let idx = Tensor::from_vec(vec![0i64], &[1]).unwrap();
+        torchlet_autograd::functional::embedding_sparse(&idx, &table, None)
+            .and_then(|v| v.sum())
+            .and_then(|v| v.backward())
+            .unwrap();
+        let mut adam = Adam::new(vec![table], AdamOptions::default()).unwrap();
+        match adam.step() {
+            Err(e) if e.to_string().contains(want) => passed += 1,
+            other => {
+                println!("FAIL adam_refuses_sparse_grad: got {other:?}, want an error containing {want:?}");
+                failed += 1;
+            }
+        }
+    }
+    println!("sparse optim conformance: {passed} passed, {failed} failed");
+    assert_eq!(
+        failed, 0,
+        "{failed} sparse optimizer case(s) failed (see FAIL lines above)"
+    );
+    assert!(passed > 0, "no sparse optimizer case ran from {path}");
 }

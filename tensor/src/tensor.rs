@@ -279,6 +279,32 @@ impl Tensor {
         }
     }
 
+    /// The elements as a mutable row-major slice, for kernels outside this
+    /// crate that update a tensor in place (an optimizer's sparse row
+    /// updates). Copy-on-write: when the storage is shared with another
+    /// handle, or this tensor is a strided view, its elements are first
+    /// copied into a buffer of its own, so no other tensor changes.
+    /// Fails when `T` is not the dtype.
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap();
+    /// let mut b = a.clone(); // shares a's storage
+    /// b.as_mut_slice::<f32>().unwrap()[0] = 9.0;
+    /// assert_eq!(b.to_vec::<f32>().unwrap(), [9.0, 2.0]);
+    /// assert_eq!(a.to_vec::<f32>().unwrap(), [1.0, 2.0]); // untouched
+    /// ```
+    pub fn as_mut_slice<T: Element>(&mut self) -> Result<&mut [T]> {
+        if T::DTYPE != self.dtype() {
+            return Err(TensorError::dtype(
+                "as_mut_slice",
+                format!("a tensor of dtype {}", T::DTYPE),
+                self.dtype(),
+            ));
+        }
+        Ok(self.unique_data::<T>().as_mut_slice())
+    }
+
     /// The elements in row-major order as a `Vec<T>`; `T` must be the
     /// tensor's dtype (use [`Tensor::to_dtype`] to convert first).
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
