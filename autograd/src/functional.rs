@@ -127,6 +127,46 @@ pub fn embedding_sparse(
     weight: &Variable,
     padding_idx: Option<usize>,
 ) -> Result<Variable> {
+    let keep = match padding_idx {
+        None => None,
+        Some(p) => Some(
+            indices
+                .contiguous()
+                .to_vec::<i64>()?
+                .iter()
+                .map(|&i| i as usize != p)
+                .collect(),
+        ),
+    };
+    sparse_lookup(indices, weight, keep)
+}
+
+/// [`embedding_sparse`] where only the lookups with `keep` true (a bool
+/// tensor of the indices' shape) enter the weight's sparse gradient; the
+/// others still look up their rows but send no gradient, not even a zero
+/// row (what `EmbeddingBag` needs for its padding and fillers: a zero row
+/// in a sparse gradient would still move SparseAdam's moments).
+pub fn embedding_sparse_masked(
+    indices: &Tensor,
+    weight: &Variable,
+    keep: &Tensor,
+) -> Result<Variable> {
+    if keep.dtype() != DType::Bool || keep.shape() != indices.shape() {
+        return Err(TensorError::invalid(
+            "embedding",
+            format!(
+                "keep must be a bool tensor of the indices' shape {:?}, got {} {:?}",
+                indices.shape(),
+                keep.dtype(),
+                keep.shape()
+            ),
+        )
+        .into());
+    }
+    sparse_lookup(indices, weight, Some(keep.contiguous().to_vec::<bool>()?))
+}
+
+fn sparse_lookup(indices: &Tensor, weight: &Variable, keep: Option<Vec<bool>>) -> Result<Variable> {
     crate::trace::traced(
         || {
             (
@@ -155,20 +195,21 @@ pub fn embedding_sparse(
                 move |ctx| {
                     let dim = size[1];
                     let g = ctx.grad.data().reshape(&[-1, dim as i64])?;
-                    let idx = flat.contiguous().to_vec::<i64>()?;
-                    let is_kept = |i: i64| Some(i as usize) != padding_idx;
-                    let (rows, values) = if idx.iter().all(|&i| is_kept(i)) {
-                        (flat.clone(), g)
-                    } else {
-                        let positions: Vec<i64> = (0..idx.len() as i64)
-                            .filter(|&k| is_kept(idx[k as usize]))
-                            .collect();
-                        let kept: Vec<i64> = idx.iter().copied().filter(|&i| is_kept(i)).collect();
-                        let n = kept.len();
-                        (
-                            Tensor::from_vec(kept, &[n])?,
-                            g.index_select(0, &Tensor::from_vec(positions, &[n])?)?,
-                        )
+                    let (rows, values) = match &keep {
+                        None => (flat.clone(), g),
+                        Some(keep) => {
+                            let idx = flat.contiguous().to_vec::<i64>()?;
+                            let positions: Vec<i64> = (0..idx.len() as i64)
+                                .filter(|&k| keep[k as usize])
+                                .collect();
+                            let kept: Vec<i64> =
+                                positions.iter().map(|&k| idx[k as usize]).collect();
+                            let n = kept.len();
+                            (
+                                Tensor::from_vec(kept, &[n])?,
+                                g.index_select(0, &Tensor::from_vec(positions, &[n])?)?,
+                            )
+                        }
                     };
                     let n = rows.numel();
                     let sparse = SparseGrad::new(rows.reshape(&[1, n as i64])?, values, &size)?;

@@ -34,6 +34,7 @@ pub struct Embedding {
     padding_idx: Option<usize>,
     max_norm: Option<f64>,
     norm_type: f64,
+    sparse: bool,
     weight: Variable,
 }
 
@@ -174,6 +175,7 @@ impl Embedding {
             padding_idx,
             max_norm,
             norm_type,
+            sparse: false,
             weight: Variable::parameter(w),
         })
     }
@@ -235,8 +237,40 @@ impl Embedding {
             padding_idx,
             max_norm,
             norm_type,
+            sparse: false,
             weight: Variable::new(embeddings.contiguous(), !freeze),
         })
+    }
+
+    /// The same table with sparse gradients on or off (PyTorch's
+    /// `sparse=True`): the weight's gradient then holds only the rows
+    /// looked up (a [`torchlet_autograd::SparseGrad`], read with
+    /// `weight().sparse_grad()`), without the `padding_idx` lookups.
+    /// Optimizers that support it (SGD, Adagrad, SparseAdam) update only
+    /// those rows; Adam refuses it, as in PyTorch.
+    ///
+    /// ```
+    /// use torchlet_autograd::Variable;
+    /// use torchlet_nn::{Embedding, Module, Result};
+    /// use torchlet_tensor::Tensor;
+    ///
+    /// # fn main() -> Result<()> {
+    /// let emb = Embedding::new(1000, 16)?.sparse(true);
+    /// let idx = Tensor::from_vec(vec![5i64, 9, 5], &[3])?;
+    /// emb.forward(&Variable::constant(idx))?.sum()?.backward()?;
+    /// let g = emb.weight().sparse_grad().unwrap();
+    /// assert_eq!(g.values().shape(), [3, 16]); // 3 lookups, not 1000 rows
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn sparse(mut self, sparse: bool) -> Embedding {
+        self.sparse = sparse;
+        self
+    }
+
+    /// Whether the weight gets sparse gradients.
+    pub fn is_sparse(&self) -> bool {
+        self.sparse
     }
 
     /// The number of rows.
@@ -295,6 +329,13 @@ impl Embedding {
         }
         if let Some(max_norm) = self.max_norm {
             self.renorm_rows(&idx, max_norm)?;
+        }
+        if self.sparse {
+            return Ok(functional::embedding_sparse(
+                indices,
+                &self.weight,
+                self.padding_idx,
+            )?);
         }
         let out = functional::embedding(indices, &self.weight)?;
         let Some(p) = self.padding_idx else {

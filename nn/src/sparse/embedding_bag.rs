@@ -111,6 +111,21 @@ impl EmbeddingBag {
         Ok(EmbeddingBag { table, mode })
     }
 
+    /// The same bags with sparse weight gradients on or off (PyTorch's
+    /// `sparse=True`): the gradient holds one row per entry that entered a
+    /// bag (padding and the filler of short bags left out), so optimizers
+    /// with sparse updates touch only those rows. See
+    /// [`Embedding::sparse`].
+    pub fn sparse(mut self, sparse: bool) -> EmbeddingBag {
+        self.table = self.table.sparse(sparse);
+        self
+    }
+
+    /// Whether the weight gets sparse gradients.
+    pub fn is_sparse(&self) -> bool {
+        self.table.is_sparse()
+    }
+
     /// The reduction.
     pub fn mode(&self) -> BagMode {
         self.mode
@@ -207,11 +222,19 @@ impl EmbeddingBag {
                 ));
             }
         }
+        if self.is_sparse() && self.mode == BagMode::Max {
+            return bad("sparse gradients are not supported with mode Max, as in PyTorch".into());
+        }
         let bags = Bags::new(input, offsets)?;
         let padded = Tensor::from_vec(bags.padded_indices(), &[bags.count, bags.width])?;
         // [B, L, D]; the filler entries point at row 0 and are masked out.
-        let vectors = self.table.forward_indices(&padded)?;
         let keep = bags.keep(self.padding_idx());
+        let vectors = if self.is_sparse() {
+            let mask = Tensor::from_vec(keep.clone(), &[bags.count, bags.width])?;
+            torchlet_autograd::functional::embedding_sparse_masked(&padded, self.weight(), &mask)?
+        } else {
+            self.table.forward_indices(&padded)?
+        };
         let dim = self.embedding_dim();
         if self.mode == BagMode::Max {
             let drop = Tensor::from_vec(
