@@ -71,7 +71,7 @@ impl fmt::Display for SparseTensor {
                 };
                 write!(
                     f,
-                    "tensor({},\n{pad}{},\n{pad}{values}, size={size}, nnz={},\n{pad}layout={}{tail})",
+                    "tensor({},\n{pad}{},\n{pad}{values}, size={size}, nnz={}, layout={}{tail})",
                     field(INDENT, cn, &shown(c)?),
                     field(INDENT, pn, &shown(p)?),
                     self.nnz(),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use torchlet_autograd::{record_with_gradients, Gradient, SparseGrad, Variable};
+use torchlet_autograd::{Gradient, SparseGrad, Variable};
 use torchlet_tensor::{DType, Tensor};
 
 use crate::error::{Result, SparseError};
@@ -313,7 +313,8 @@ impl SparseTensor {
     /// same pattern and value data, cut from any earlier graph. Its
     /// gradient ([`SparseTensor::grad`]) is sparse: on this pattern for
     /// products and reductions, on the result's pattern for `add`, as in
-    /// PyTorch.
+    /// PyTorch. Like any leaf it takes part in any number of backward
+    /// passes, its gradient accumulating until [`SparseTensor::zero_grad`].
     pub fn requires_grad_(&self) -> SparseTensor {
         let data = self.values.data();
         let shape: Vec<i64> = self.shape().iter().map(|&d| d as i64).collect();
@@ -322,15 +323,12 @@ impl SparseTensor {
                 .expand(&shape)
                 .expect("a one-element tensor expands to any shape"),
         );
-        let indices = Arc::new(self.coo_index_tensor());
-        let size = self.shape().to_vec();
-        let values = record_with_gradients("SparseLeafValues", data, &[&leaf], move |ctx| {
-            let g = SparseGrad::new(indices.as_ref().clone(), ctx.grad.data(), &size)?;
-            Ok(vec![Some(Gradient::Sparse(g))])
-        });
+        // The values are a leaf of their own: gradients on this pattern
+        // accumulate there densely (`[nnz, dense dims...]`, no index copy
+        // per backward) and `grad()` puts them on the pattern.
         SparseTensor {
             pattern: Arc::clone(&self.pattern),
-            values,
+            values: Variable::parameter(data),
             leaf: Some(leaf),
         }
     }
@@ -359,7 +357,18 @@ impl SparseTensor {
     /// that are not leaves requiring grad.
     pub fn grad(&self) -> Option<SparseTensor> {
         let leaf = self.leaf.as_ref()?;
-        let g = match leaf.gradient()? {
+        let on_pattern = match self.values.grad() {
+            Some(g) => Some(Gradient::Sparse(
+                SparseGrad::new(self.coo_index_tensor(), g, self.shape()).ok()?,
+            )),
+            None => None,
+        };
+        let g = match (on_pattern, leaf.gradient()) {
+            (None, None) => return None,
+            (Some(g), None) | (None, Some(g)) => g,
+            (Some(a), Some(b)) => a.add(b).ok()?,
+        };
+        let g = match g {
             Gradient::Sparse(g) => SparseTensor::from_grad(&g).ok()?.coalesce().ok()?,
             Gradient::Dense(d) => {
                 use crate::ToSparse;
@@ -377,7 +386,8 @@ impl SparseTensor {
     /// Clears the gradient (`tensor.grad = None`).
     pub fn zero_grad(&self) {
         if let Some(leaf) = &self.leaf {
-            leaf.zero_grad()
+            leaf.zero_grad();
+            self.values.zero_grad();
         }
     }
 

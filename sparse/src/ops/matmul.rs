@@ -416,3 +416,42 @@ fn sddmm_op(pattern: &Pattern, a: &Variable, b: &Variable) -> Result<Variable> {
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use torchlet_autograd::Variable;
+    use torchlet_tensor::Tensor;
+
+    use crate::ToSparse;
+
+    #[test]
+    fn a_sparse_leaf_takes_several_backward_passes() {
+        let a = Tensor::from_vec(vec![0.0f32, 2.0, 3.0, 0.0, 0.0, 4.0], &[2, 3])
+            .unwrap()
+            .to_sparse_csr()
+            .unwrap()
+            .requires_grad_();
+        let b = Variable::parameter(Tensor::ones(&[3, 2]));
+        for _ in 0..2 {
+            a.mm(&b).unwrap().sum().unwrap().backward().unwrap();
+        }
+        // d sum(A B) / dA[i, j] = sum_k B[j, k] = 2 per backward, twice.
+        let g = a.grad().unwrap();
+        assert_eq!(g.nnz(), 3);
+        assert_eq!(
+            g.to_dense().unwrap().to_vec::<f32>().unwrap(),
+            [0.0, 4.0, 4.0, 0.0, 0.0, 4.0]
+        );
+        assert_eq!(
+            b.grad().unwrap().to_vec::<f32>().unwrap(),
+            [0.0, 0.0, 4.0, 4.0, 14.0, 14.0]
+        );
+        a.zero_grad();
+        assert!(a.grad().is_none());
+        a.mm(&b).unwrap().sum().unwrap().backward().unwrap();
+        assert_eq!(
+            a.grad().unwrap().to_dense().unwrap().to_vec::<f32>().unwrap(),
+            [0.0, 2.0, 2.0, 0.0, 0.0, 2.0]
+        );
+    }
+}
