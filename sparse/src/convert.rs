@@ -79,14 +79,21 @@ impl ToSparse for Variable {
     }
 
     fn to_sparse_dims(&self, sparse_dim: usize) -> Result<SparseTensor> {
+        crate::trace::sparse_op("to_sparse", &[], &[self], || sparsify(self, sparse_dim))
+    }
+}
+
+/// [`ToSparse::to_sparse_dims`] of a variable, without the trace record.
+fn sparsify(x: &Variable, sparse_dim: usize) -> Result<SparseTensor> {
+    {
         let op = "to_sparse";
-        if !self.dtype().is_float() {
+        if !x.dtype().is_float() {
             return Err(SparseError::invalid(
                 op,
-                format!("values must be float32 or float64, got {}", self.dtype()),
+                format!("values must be float32 or float64, got {}", x.dtype()),
             ));
         }
-        let size = self.shape();
+        let size = x.shape();
         if sparse_dim > size.len() || (sparse_dim == 0 && !size.is_empty()) {
             return Err(SparseError::invalid(
                 op,
@@ -98,7 +105,7 @@ impl ToSparse for Variable {
         }
         let outer: usize = size[..sparse_dim].iter().product();
         let inner: usize = size[sparse_dim..].iter().product();
-        let data = self
+        let data = x
             .data()
             .to_dtype(torchlet_tensor::DType::F64)
             .contiguous()
@@ -117,7 +124,7 @@ impl ToSparse for Variable {
         }
         let mut rows_shape = vec![outer as i64];
         rows_shape.extend(size[sparse_dim..].iter().map(|&s| s as i64));
-        let values = gather_rows(&self.reshape(&rows_shape)?, &keep)?;
+        let values = gather_rows(&x.reshape(&rows_shape)?, &keep)?;
         let pattern = Pattern::coo(op, indices, sparse_dim, size, true)?;
         Ok(SparseTensor::from_parts(pattern, values))
     }
@@ -143,6 +150,12 @@ impl SparseTensor {
 
     /// [`SparseTensor::to_dense`] as a variable that keeps the graph.
     pub fn to_dense_variable(&self) -> Result<Variable> {
+        crate::trace::sparse_op("to_dense", &[self], &[], || {
+            self.to_dense_variable_untraced()
+        })
+    }
+
+    fn to_dense_variable_untraced(&self) -> Result<Variable> {
         let p = &self.pattern;
         let rows: usize = p.size[..p.sparse_dim].iter().product();
         let dense = scatter_add_rows(&self.values, Arc::new(linear_indices(p)), rows)?;

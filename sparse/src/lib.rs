@@ -51,6 +51,7 @@ mod kernels;
 mod ops;
 mod pattern;
 mod tensor;
+mod trace;
 
 pub use convert::ToSparse;
 pub use error::{Result, SparseError};
@@ -58,6 +59,7 @@ pub use ops::Summed;
 pub use pattern::SparseLayout;
 pub use tensor::{sparse_coo_tensor, sparse_csc_tensor, sparse_csr_tensor, SparseTensor};
 pub use torchlet_autograd::{SparseGrad, Variable};
+pub use trace::SPARSE_OPS;
 
 impl SparseTensor {
     /// A sparse gradient (what `Embedding(sparse = true)` leaves on its

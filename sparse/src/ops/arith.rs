@@ -15,6 +15,12 @@ impl SparseTensor {
     /// union of the patterns, coalesced (values at shared positions add).
     /// CSR and CSC operands give a result in their layout.
     pub fn add(&self, other: &SparseTensor) -> Result<SparseTensor> {
+        crate::trace::sparse_op("sparse.add", &[self, other], &[], || {
+            self.add_untraced(other)
+        })
+    }
+
+    fn add_untraced(&self, other: &SparseTensor) -> Result<SparseTensor> {
         let op = "sparse.add";
         if self.shape() != other.shape() || self.sparse_dim() != other.sparse_dim() {
             return Err(SparseError::invalid(
@@ -89,6 +95,12 @@ impl SparseTensor {
     /// broadcasts to it): the result keeps `self`'s pattern, each value
     /// multiplied by `other` at its position (`a.mul(b)`).
     pub fn mul_dense(&self, other: &Variable) -> Result<SparseTensor> {
+        crate::trace::sparse_op("sparse.mul", &[self], &[other], || {
+            self.mul_dense_untraced(other)
+        })
+    }
+
+    fn mul_dense_untraced(&self, other: &Variable) -> Result<SparseTensor> {
         let op = "sparse.mul";
         let shape: Vec<i64> = self.shape().iter().map(|&s| s as i64).collect();
         let b = if other.shape() == self.shape() {
@@ -133,6 +145,12 @@ impl SparseTensor {
 
     /// Every value multiplied by `factor` (`sparse * scalar`).
     pub fn mul_scalar(&self, factor: f64) -> Result<SparseTensor> {
+        crate::trace::sparse_op("sparse.mul", &[self], &[], || {
+            self.mul_scalar_untraced(factor)
+        })
+    }
+
+    fn mul_scalar_untraced(&self, factor: f64) -> Result<SparseTensor> {
         Ok(self.with_values(self.values.mul_scalar(factor)))
     }
 }

@@ -170,6 +170,10 @@ impl SparseTensor {
     /// # }
     /// ```
     pub fn mm(&self, b: &Variable) -> Result<Variable> {
+        crate::trace::sparse_op("sparse.mm", &[self], &[b], || self.mm_untraced(b))
+    }
+
+    fn mm_untraced(&self, b: &Variable) -> Result<Variable> {
         check_mm("sparse.mm", self, &b.shape(), b.dtype(), true)?;
         spmm_op(
             &self.values,
@@ -182,6 +186,10 @@ impl SparseTensor {
     /// `d @ self` for a dense `d` `[m, rows]` (`torch.sparse.mm(dense,
     /// sparse)`): computed as `(selfᵀ dᵀ)ᵀ` on the cached transposed pattern.
     pub fn rmm(&self, d: &Variable) -> Result<Variable> {
+        crate::trace::sparse_op("sparse.mm", &[self], &[d], || self.rmm_untraced(d))
+    }
+
+    fn rmm_untraced(&self, d: &Variable) -> Result<Variable> {
         check_mm("sparse.mm", self, &d.shape(), d.dtype(), false)?;
         let dt = d.t()?.contiguous();
         let out = spmm_op(
@@ -198,6 +206,12 @@ impl SparseTensor {
     /// CSR otherwise) holding every product position, differentiable
     /// with respect to both operands' values.
     pub fn mm_sparse(&self, other: &SparseTensor) -> Result<SparseTensor> {
+        crate::trace::sparse_op("sparse.mm", &[self, other], &[], || {
+            self.mm_sparse_untraced(other)
+        })
+    }
+
+    fn mm_sparse_untraced(&self, other: &SparseTensor) -> Result<SparseTensor> {
         let op = "sparse.mm";
         self.need_matrix(op)?;
         other.need_matrix(op)?;
@@ -300,6 +314,18 @@ impl SparseTensor {
     /// beta=, alpha=)`); with `beta = 0`, `c` is ignored (NaN in it does
     /// not propagate), as in PyTorch.
     pub fn addmm(&self, c: &Variable, b: &Variable, beta: f64, alpha: f64) -> Result<Variable> {
+        crate::trace::sparse_op("sparse.addmm", &[self], &[c, b], || {
+            self.addmm_untraced(c, b, beta, alpha)
+        })
+    }
+
+    fn addmm_untraced(
+        &self,
+        c: &Variable,
+        b: &Variable,
+        beta: f64,
+        alpha: f64,
+    ) -> Result<Variable> {
         let prod = self.mm(b)?;
         if c.shape() != prod.shape() {
             return Err(SparseError::invalid(
@@ -333,6 +359,18 @@ impl SparseTensor {
     /// `[m, k]`, `b` `[k, n]`, `self` a sparse `[m, n]` (CSR in PyTorch;
     /// any layout here). Gradients reach `self`'s values, `a` and `b`.
     pub fn sampled_addmm(
+        &self,
+        a: &Variable,
+        b: &Variable,
+        beta: f64,
+        alpha: f64,
+    ) -> Result<SparseTensor> {
+        crate::trace::sparse_op("sparse.sampled_addmm", &[self], &[a, b], || {
+            self.sampled_addmm_untraced(a, b, beta, alpha)
+        })
+    }
+
+    fn sampled_addmm_untraced(
         &self,
         a: &Variable,
         b: &Variable,
@@ -450,7 +488,12 @@ mod tests {
         assert!(a.grad().is_none());
         a.mm(&b).unwrap().sum().unwrap().backward().unwrap();
         assert_eq!(
-            a.grad().unwrap().to_dense().unwrap().to_vec::<f32>().unwrap(),
+            a.grad()
+                .unwrap()
+                .to_dense()
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap(),
             [0.0, 2.0, 2.0, 0.0, 0.0, 2.0]
         );
     }

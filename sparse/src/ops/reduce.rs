@@ -68,6 +68,10 @@ impl SparseTensor {
     /// The sum of every specified element (`torch.sparse.sum(input)`), a
     /// 0-d variable. Its gradient reaches the specified elements only.
     pub fn sum(&self) -> Result<Variable> {
+        crate::trace::sparse_op("sparse.sum", &[self], &[], || self.sum_untraced())
+    }
+
+    fn sum_untraced(&self) -> Result<Variable> {
         Ok(self.values.sum()?)
     }
 
@@ -87,6 +91,10 @@ impl SparseTensor {
     /// # }
     /// ```
     pub fn sum_dims(&self, dims: &[i64]) -> Result<Summed> {
+        crate::trace::sparse_op("sparse.sum", &[self], &[], || self.sum_dims_untraced(dims))
+    }
+
+    fn sum_dims_untraced(&self, dims: &[i64]) -> Result<Summed> {
         let op = "sparse.sum";
         let mut ds = Vec::with_capacity(dims.len());
         for &d in dims {
@@ -147,11 +155,23 @@ impl SparseTensor {
     /// elements along `dim` (unspecified ones count as `-inf`, so they
     /// neither appear nor take probability), keeping the pattern.
     pub fn softmax(&self, dim: i64) -> Result<SparseTensor> {
+        crate::trace::sparse_op("sparse.softmax", &[self], &[], || {
+            self.softmax_untraced(dim)
+        })
+    }
+
+    fn softmax_untraced(&self, dim: i64) -> Result<SparseTensor> {
         self.grouped_softmax("sparse.softmax", dim, false)
     }
 
     /// `torch.sparse.log_softmax(input, dim)`, like [`SparseTensor::softmax`].
     pub fn log_softmax(&self, dim: i64) -> Result<SparseTensor> {
+        crate::trace::sparse_op("sparse.log_softmax", &[self], &[], || {
+            self.log_softmax_untraced(dim)
+        })
+    }
+
+    fn log_softmax_untraced(&self, dim: i64) -> Result<SparseTensor> {
         self.grouped_softmax("sparse.log_softmax", dim, true)
     }
 
