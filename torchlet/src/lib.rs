@@ -41,6 +41,11 @@ pub use torchlet_text as text;
 #[cfg(feature = "onnx")]
 pub use torchlet_onnx as onnx;
 
+/// Sparse COO/CSR/CSC tensors, sparse products with gradients and
+/// sparse softmax (`torch.sparse`).
+#[cfg(feature = "sparse")]
+pub use torchlet_sparse as sparse;
+
 #[cfg(feature = "autograd")]
 pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
 
@@ -67,6 +72,9 @@ pub mod prelude {
 
     #[cfg(feature = "optim")]
     pub use torchlet_optim::Optimizer;
+
+    #[cfg(feature = "sparse")]
+    pub use torchlet_sparse::{SparseTensor, ToSparse};
 
     #[cfg(feature = "data")]
     pub use torchlet_data::{DataLoader, Dataset};
