@@ -2,7 +2,9 @@
 //! (gradcheck, and gradgradcheck where the backward is itself
 //! differentiable), in f64, on fixed patterns with the values as inputs.
 
-use torchlet_autograd::{gradcheck_with, gradgradcheck_with, AutogradError, GradcheckOptions, Variable};
+use torchlet_autograd::{
+    gradcheck_with, gradgradcheck_with, AutogradError, GradcheckOptions, Variable,
+};
 use torchlet_sparse::{sparse_coo_tensor, SparseError, SparseTensor, ToSparse};
 use torchlet_tensor::{manual_seed, DType, Tensor};
 
@@ -33,7 +35,11 @@ const ENTRIES: &[(i64, i64)] = &[(0, 1), (2, 0), (1, 3), (0, 3), (2, 2), (3, 1)]
 const REPEATS: &[(i64, i64)] = &[(2, 2), (0, 1), (2, 2), (3, 0), (0, 1)];
 
 /// The sparse `[4, 4]` matrix with `values` on `entries`, in `layout`.
-fn matrix(entries: &[(i64, i64)], values: &Variable, layout: &str) -> Result<SparseTensor, AutogradError> {
+fn matrix(
+    entries: &[(i64, i64)],
+    values: &Variable,
+    layout: &str,
+) -> Result<SparseTensor, AutogradError> {
     let s = sparse_coo_tensor(&pattern(entries), values.clone(), &[4, 4]).map_err(ag)?;
     match layout {
         "coo" => Ok(s),
@@ -43,7 +49,11 @@ fn matrix(entries: &[(i64, i64)], values: &Variable, layout: &str) -> Result<Spa
     }
 }
 
-fn check(f: impl Fn(&[Variable]) -> Result<Variable, AutogradError>, inputs: &[Tensor], twice: bool) {
+fn check(
+    f: impl Fn(&[Variable]) -> Result<Variable, AutogradError>,
+    inputs: &[Tensor],
+    twice: bool,
+) {
     gradcheck_with(&f, inputs, &opts()).unwrap();
     if twice {
         gradgradcheck_with(&f, inputs, &opts()).unwrap();
@@ -78,7 +88,9 @@ fn mm_of_two_sparse_matrices() {
         let f = move |x: &[Variable]| {
             let a = matrix(ENTRIES, &x[0], layout)?;
             let b = matrix(REPEATS, &x[1], layout)?;
-            a.mm_sparse(&b).and_then(|c| c.to_dense_variable()).map_err(ag)
+            a.mm_sparse(&b)
+                .and_then(|c| c.to_dense_variable())
+                .map_err(ag)
         };
         check(f, &[randn(&[6]), randn(&[5])], true);
     }
@@ -87,7 +99,11 @@ fn mm_of_two_sparse_matrices() {
 #[test]
 fn addmm_and_sampled_addmm() {
     manual_seed(4);
-    let f = |x: &[Variable]| matrix(ENTRIES, &x[1], "csr")?.addmm(&x[0], &x[2], 0.5, 2.0).map_err(ag);
+    let f = |x: &[Variable]| {
+        matrix(ENTRIES, &x[1], "csr")?
+            .addmm(&x[0], &x[2], 0.5, 2.0)
+            .map_err(ag)
+    };
     check(f, &[randn(&[4, 2]), randn(&[6]), randn(&[4, 2])], true);
     for layout in ["coo", "csr"] {
         let f = move |x: &[Variable]| {
@@ -123,7 +139,11 @@ fn softmax_and_log_softmax_over_the_specified_elements() {
         for log in [false, true] {
             let f = move |x: &[Variable]| {
                 let s = matrix(ENTRIES, &x[0], "coo")?;
-                let r = if log { s.log_softmax(dim) } else { s.softmax(dim) };
+                let r = if log {
+                    s.log_softmax(dim)
+                } else {
+                    s.softmax(dim)
+                };
                 r.and_then(|r| r.to_dense_variable()).map_err(ag)
             };
             check(f, &[randn(&[6])], true);
@@ -171,7 +191,14 @@ fn conversions_selections_and_transposes_pass_gradients() {
     manual_seed(9);
     let f = |x: &[Variable]| {
         let s = matrix(REPEATS, &x[0], "coo")?;
-        let moved = (|| s.coalesce()?.to_sparse_csc()?.t()?.to_sparse_csr()?.to_sparse_coo())().map_err(ag)?;
+        let moved = (|| {
+            s.coalesce()?
+                .to_sparse_csc()?
+                .t()?
+                .to_sparse_csr()?
+                .to_sparse_coo()
+        })()
+        .map_err(ag)?;
         moved.to_dense_variable().map_err(ag)
     };
     check(f, &[randn(&[5])], true);
@@ -195,5 +222,8 @@ fn a_dense_input_gets_no_gradient_where_it_was_zero() {
     let s = x.to_sparse().unwrap();
     let b = Variable::constant(Tensor::ones(&[2, 3]));
     s.mm(&b).unwrap().sum().unwrap().backward().unwrap();
-    assert_eq!(x.grad().unwrap().to_vec::<f32>().unwrap(), [3.0, 0.0, 0.0, 3.0]);
+    assert_eq!(
+        x.grad().unwrap().to_vec::<f32>().unwrap(),
+        [3.0, 0.0, 0.0, 3.0]
+    );
 }
