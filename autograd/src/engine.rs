@@ -167,7 +167,7 @@ fn propagate(
             if is_anomaly_enabled() {
                 check_finite(op, i, &gi.checked_values())?;
             }
-            if !input.has_shape(&gi.shape()) {
+            if !gi.fits(input) {
                 return Err(AutogradError::graph(
                     "backward",
                     format!("the backward of `{op}` returned a gradient of shape {:?} for input {i} of shape {:?}", gi.shape(), input.shape()),

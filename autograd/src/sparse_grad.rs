@@ -178,6 +178,14 @@ impl Gradient {
         }
     }
 
+    /// Whether this is a gradient of `input`'s shape (no allocation).
+    pub(crate) fn fits(&self, input: &Variable) -> bool {
+        match self {
+            Gradient::Dense(v) => v.with_data(|g| input.has_shape(g.shape())),
+            Gradient::Sparse(s) => input.has_shape(&s.size),
+        }
+    }
+
     /// As a dense variable (a sparse gradient is densified, no graph).
     pub fn into_dense(self) -> Result<Variable> {
         match self {
