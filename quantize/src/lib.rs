@@ -1,0 +1,46 @@
+//! # torchlet-quantize
+//!
+//! PyTorch's eager-mode quantization (`torch.ao.quantization`) for
+//! torchlet, with PyTorch's numerics exactly: quantized tensors
+//! ([`QTensor`]: quint8 / qint8 / qint32, per tensor or per channel),
+//! observers that pick scales and zero points ([`MinMaxObserver`],
+//! [`MovingAverageMinMaxObserver`], [`PerChannelMinMaxObserver`],
+//! [`HistogramObserver`]), and fake quantization with the
+//! straight-through estimator for quantization-aware training.
+//!
+//! Rounding is PyTorch's x86 engine's: `zero_point + round_half_even(x *
+//! (1 / scale))` in float32, then clamped to the dtype's range.
+//!
+//! ```
+//! use torchlet_quantize::{quantize_per_tensor, MinMaxObserver, Observer, ObserverOptions, QDtype};
+//! use torchlet_tensor::Tensor;
+//! # fn main() -> Result<(), torchlet_quantize::QuantError> {
+//! let x = Tensor::from_vec(vec![-1.0f32, 0.0, 0.5, 2.0], &[4])?;
+//! let mut obs = MinMaxObserver::new(ObserverOptions::default())?; // quint8, affine
+//! obs.observe(&x)?;
+//! let (scale, zero_point) = obs.calculate_qparams()?;
+//! let (s, z) = (scale.to_vec::<f32>()?[0] as f64, zero_point.to_vec::<i64>()?[0]);
+//! assert_eq!(z, 85); // -1.0 maps to 0, 2.0 to 255
+//! let q = quantize_per_tensor(&x, s, z, QDtype::QUInt8)?;
+//! assert_eq!(q.int_repr().to_vec::<i64>()?, [0, 85, 128, 255]);
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod fake_quant;
+mod histogram;
+mod observer;
+mod qtensor;
+
+pub use error::{QuantError, Result};
+pub use fake_quant::{fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine};
+pub use histogram::HistogramObserver;
+pub use observer::{
+    calculate_qparams, MinMaxObserver, MovingAverageMinMaxObserver, Observer, ObserverOptions,
+    PerChannelMinMaxObserver, QScheme,
+};
+pub use qtensor::{
+    quantize_per_channel, quantize_per_tensor, quantize_value, QDtype, QParams, QTensor,
+};
