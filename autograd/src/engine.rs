@@ -187,7 +187,7 @@ fn propagate(
 fn accumulate(grads: &mut HashMap<usize, Gradient>, key: usize, g: Gradient) -> Result<()> {
     let total = match grads.remove(&key) {
         None => g,
-        Some(old) => old.add(g)?,
+        Some(old) => old.accumulate(g)?,
     };
     grads.insert(key, total);
     Ok(())

@@ -8,6 +8,8 @@
 //! torchlet-sparse wraps it as a `SparseTensor`; optimizers that support
 //! sparse gradients read it with [`Variable::sparse_grad`].
 
+use std::sync::Arc;
+
 use torchlet_tensor::{DType, Tensor, TensorError};
 
 use crate::error::Result;
@@ -33,6 +35,12 @@ use crate::variable::Variable;
 /// ```
 #[derive(Clone, Debug)]
 pub struct SparseGrad {
+    // Shared: gradients are cloned as they move through the engine.
+    inner: Arc<Parts>,
+}
+
+#[derive(Debug)]
+struct Parts {
     indices: Tensor,
     values: Tensor,
     size: Vec<usize>,
@@ -76,86 +84,99 @@ impl SparseGrad {
                 }
             }
         }
-        Ok(SparseGrad {
-            indices,
-            values,
-            size: size.to_vec(),
-        })
+        Ok(SparseGrad::from_parts(indices, values, size.to_vec()))
+    }
+
+    fn from_parts(indices: Tensor, values: Tensor, size: Vec<usize>) -> SparseGrad {
+        SparseGrad {
+            inner: Arc::new(Parts {
+                indices,
+                values,
+                size,
+            }),
+        }
     }
 
     /// The index tuples, `[sparse_dim, nnz]` int64.
     pub fn indices(&self) -> &Tensor {
-        &self.indices
+        &self.inner.indices
     }
 
     /// The values, `[nnz, dense dims...]`.
     pub fn values(&self) -> &Tensor {
-        &self.values
+        &self.inner.values
     }
 
     /// The shape of the dense tensor this is the gradient of.
     pub fn size(&self) -> &[usize] {
-        &self.size
+        &self.inner.size
     }
 
     /// Number of index tuples stored (repeats counted).
     pub fn nnz(&self) -> usize {
-        self.indices.shape()[1]
+        self.inner.indices.shape()[1]
     }
 
     /// The dense gradient (unspecified elements are zero; repeats add).
     pub fn to_dense(&self) -> Result<Tensor> {
-        let sparse_dim = self.indices.shape()[0];
-        let rows: usize = self.size[..sparse_dim].iter().product();
-        let idx = self.indices.contiguous().to_vec::<i64>()?;
+        let sparse_dim = self.inner.indices.shape()[0];
+        let rows: usize = self.inner.size[..sparse_dim].iter().product();
+        let idx = self.inner.indices.contiguous().to_vec::<i64>()?;
         let nnz = self.nnz();
         let flat: Vec<i64> = (0..nnz)
             .map(|k| {
-                (0..sparse_dim).fold(0i64, |acc, d| acc * self.size[d] as i64 + idx[d * nnz + k])
+                (0..sparse_dim).fold(0i64, |acc, d| {
+                    acc * self.inner.size[d] as i64 + idx[d * nnz + k]
+                })
             })
             .collect();
         let mut row_shape = vec![rows];
-        row_shape.extend_from_slice(&self.size[sparse_dim..]);
+        row_shape.extend_from_slice(&self.inner.size[sparse_dim..]);
         let mut vshape = vec![nnz];
-        vshape.extend_from_slice(&self.size[sparse_dim..]);
-        let zeros = Tensor::zeros_dtype(&row_shape, self.values.dtype());
-        let dense = zeros.index_add(0, &Tensor::from_vec(flat, &[nnz])?, &self.values)?;
-        Ok(dense.reshape(&self.size.iter().map(|&s| s as i64).collect::<Vec<_>>())?)
+        vshape.extend_from_slice(&self.inner.size[sparse_dim..]);
+        let zeros = Tensor::zeros_dtype(&row_shape, self.inner.values.dtype());
+        let dense = zeros.index_add(0, &Tensor::from_vec(flat, &[nnz])?, self.values())?;
+        Ok(dense.reshape(&self.size().iter().map(|&s| s as i64).collect::<Vec<_>>())?)
     }
 
     /// The sum of two sparse gradients of one tensor: their index tuples
     /// and values concatenated (not coalesced, as in PyTorch).
     pub fn concat(&self, other: &SparseGrad) -> Result<SparseGrad> {
-        if self.size != other.size || self.indices.shape()[0] != other.indices.shape()[0] {
+        if self.inner.size != other.inner.size
+            || self.inner.indices.shape()[0] != other.inner.indices.shape()[0]
+        {
             return Err(TensorError::invalid(
                 "SparseGrad::concat",
                 format!(
                     "gradients of sizes {:?} and {:?} (sparse dims {} and {}) cannot add",
-                    self.size,
-                    other.size,
-                    self.indices.shape()[0],
-                    other.indices.shape()[0]
+                    self.size(),
+                    other.size(),
+                    self.inner.indices.shape()[0],
+                    other.inner.indices.shape()[0]
                 ),
             )
             .into());
         }
-        Ok(SparseGrad {
-            indices: Tensor::cat(&[&self.indices, &other.indices], 1)?,
-            values: Tensor::cat(
-                &[&self.values, &other.values.to_dtype(self.values.dtype())],
+        Ok(SparseGrad::from_parts(
+            Tensor::cat(&[self.indices(), other.indices()], 1)?,
+            Tensor::cat(
+                &[
+                    self.values(),
+                    &other.values().to_dtype(self.values().dtype()),
+                ],
                 0,
             )?,
-            size: self.size.clone(),
-        })
+            self.size().to_vec(),
+        ))
     }
 
     /// The values multiplied by `factor` (gradient clipping's `mul_`).
     pub fn scaled(&self, factor: f64) -> SparseGrad {
-        SparseGrad {
-            indices: self.indices.clone(),
-            values: self.values.mul_scalar(factor),
-            size: self.size.clone(),
-        }
+        SparseGrad::from_parts(
+            self.indices().clone(),
+            self.values().mul_scalar(factor),
+            self.inner.size.clone(),
+        )
     }
 }
 
@@ -174,7 +195,7 @@ impl Gradient {
     pub fn shape(&self) -> Vec<usize> {
         match self {
             Gradient::Dense(v) => v.shape(),
-            Gradient::Sparse(s) => s.size.clone(),
+            Gradient::Sparse(s) => s.size().to_vec(),
         }
     }
 
@@ -182,7 +203,7 @@ impl Gradient {
     pub(crate) fn fits(&self, input: &Variable) -> bool {
         match self {
             Gradient::Dense(v) => v.with_data(|g| input.has_shape(g.shape())),
-            Gradient::Sparse(s) => input.has_shape(&s.size),
+            Gradient::Sparse(s) => input.has_shape(s.size()),
         }
     }
 
@@ -196,7 +217,7 @@ impl Gradient {
 
     /// The sum of two gradients of one tensor: sparse + sparse stays
     /// sparse, anything with a dense part is dense.
-    pub fn add(self, other: Gradient) -> Result<Gradient> {
+    pub fn accumulate(self, other: Gradient) -> Result<Gradient> {
         Ok(match (self, other) {
             (Gradient::Dense(a), Gradient::Dense(b)) => Gradient::Dense(a.add(&b)?),
             (Gradient::Sparse(a), Gradient::Sparse(b)) => Gradient::Sparse(a.concat(&b)?),
@@ -219,7 +240,7 @@ impl Gradient {
     pub(crate) fn checked_values(&self) -> Tensor {
         match self {
             Gradient::Dense(v) => v.data(),
-            Gradient::Sparse(s) => s.values.clone(),
+            Gradient::Sparse(s) => s.values().clone(),
         }
     }
 }

@@ -191,7 +191,7 @@ impl Variable {
         let mut slot = self.inner.grad.lock().unwrap_or_else(|e| e.into_inner());
         *slot = Some(match slot.take() {
             None => g,
-            Some(old) => old.add(g)?,
+            Some(old) => old.accumulate(g)?,
         });
         Ok(())
     }

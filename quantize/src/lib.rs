@@ -31,7 +31,9 @@
 mod error;
 mod fake_quant;
 mod histogram;
+pub mod kernels;
 mod observer;
+mod qops;
 mod qtensor;
 
 pub use error::{QuantError, Result};
@@ -41,6 +43,7 @@ pub use observer::{
     calculate_qparams, MinMaxObserver, MovingAverageMinMaxObserver, Observer, ObserverOptions,
     PerChannelMinMaxObserver, QScheme,
 };
+pub use qops::{quantized_conv2d, quantized_linear, PackedParams};
 pub use qtensor::{
     quantize_per_channel, quantize_per_tensor, quantize_value, QDtype, QParams, QTensor,
 };

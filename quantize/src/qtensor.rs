@@ -302,6 +302,46 @@ pub(crate) fn channel_params(
 }
 
 impl QTensor {
+    /// A quint8 tensor from its integers, checked (what int8 kernels
+    /// produce).
+    pub fn from_u8(
+        values: Vec<u8>,
+        shape: &[usize],
+        scale: f64,
+        zero_point: i64,
+    ) -> Result<QTensor> {
+        let op = "QTensor::from_u8";
+        check_qparams(op, scale, zero_point, QDtype::QUInt8.range())?;
+        if values.len() != shape.iter().product::<usize>() {
+            return Err(QuantError::invalid(
+                op,
+                format!("{} values do not fill shape {shape:?}", values.len()),
+            ));
+        }
+        Ok(QTensor {
+            shape: shape.to_vec(),
+            dtype: QDtype::QUInt8,
+            params: QParams::PerTensor { scale, zero_point },
+            data: QData::U8(Arc::new(values)),
+        })
+    }
+
+    /// The integers of a quint8 tensor.
+    pub fn as_u8(&self) -> Option<&[u8]> {
+        match &self.data {
+            QData::U8(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The integers of a qint8 tensor.
+    pub fn as_i8(&self) -> Option<&[i8]> {
+        match &self.data {
+            QData::I8(v) => Some(v),
+            _ => None,
+        }
+    }
+
     /// The shape.
     pub fn shape(&self) -> &[usize] {
         &self.shape

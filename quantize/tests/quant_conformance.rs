@@ -18,8 +18,9 @@ use cases::{Attrs, Case};
 use torchlet_autograd::Variable;
 use torchlet_quantize::{
     fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine, quantize_per_channel,
-    quantize_per_tensor, HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver, Observer,
-    ObserverOptions, PerChannelMinMaxObserver, QDtype, QScheme,
+    quantize_per_tensor, quantized_conv2d, quantized_linear, HistogramObserver, MinMaxObserver,
+    MovingAverageMinMaxObserver, Observer, ObserverOptions, PackedParams, PerChannelMinMaxObserver,
+    QDtype, QScheme,
 };
 use torchlet_tensor::{DType, Tensor};
 
@@ -142,6 +143,40 @@ fn run(op: &str, a: &Attrs, x: &[Variable]) -> Option<Result<Variable, String>> 
                 )
                 .map_err(e)?;
                 Variable::constant(observe(obs, &data)?)
+            }
+            "quantized_linear" | "quantized_conv2d" => {
+                let xq = quantize_per_tensor(
+                    &data[0],
+                    a.float("input_scale")?,
+                    a.int("input_zero_point")?,
+                    QDtype::QUInt8,
+                )
+                .map_err(e)?;
+                if a.str_or("weight", "")? != "per_channel_symmetric_absmax_qint8" {
+                    return Err(format!(
+                        "unknown weight scheme {:?}",
+                        a.str_or("weight", "")?
+                    ));
+                }
+                let w = &data[1];
+                let rows = w.shape()[0];
+                let flat = w.reshape(&[rows as i64, -1]).map_err(|e| e.to_string())?;
+                let absmax = flat.abs().max_dim(1, false).map_err(|e| e.to_string())?.0;
+                let scales = absmax.div_scalar(127.0);
+                let zps = Tensor::zeros_dtype(&[rows], DType::I64);
+                let wq = quantize_per_channel(w, &scales, &zps, 0, QDtype::QInt8).map_err(e)?;
+                let bias = data[2].to_vec::<f32>().map_err(|e| e.to_string())?;
+                let packed = PackedParams::new(&wq, Some(&bias)).map_err(e)?;
+                let (os, oz) = (a.float("output_scale")?, a.int("output_zero_point")?);
+                let y = if op == "quantized_linear" {
+                    quantized_linear(&xq, &packed, os, oz, false)
+                } else {
+                    let st = a.usize_or("stride", 1)?;
+                    let pd = a.usize_or("padding", 0)?;
+                    quantized_conv2d(&xq, &packed, [st, st], [pd, pd], [1, 1], os, oz, false)
+                }
+                .map_err(e)?;
+                Variable::constant(y.int_repr())
             }
             _ => return Err("unmapped".into()),
         })

@@ -175,11 +175,7 @@ impl Pattern {
                 format!("{sparse_dim} sparse dims do not fit a tensor of size {size:?}"),
             ));
         }
-        let nnz = if sparse_dim == 0 {
-            0
-        } else {
-            indices.len() / sparse_dim
-        };
+        let nnz = indices.len().checked_div(sparse_dim).unwrap_or(0);
         for d in 0..sparse_dim {
             for (k, &i) in indices[d * nnz..(d + 1) * nnz].iter().enumerate() {
                 if i < 0 || i as usize >= size[d] {

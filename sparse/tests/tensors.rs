@@ -199,7 +199,7 @@ fn products_do_not_depend_on_the_thread_count() {
     manual_seed(13);
     let n = 3000;
     // A skewed pattern: row 0 holds a third of the entries.
-    let mut idx = vec![Vec::new(), Vec::new()];
+    let mut idx = [Vec::new(), Vec::new()];
     for k in 0..30000i64 {
         let r = if k % 3 == 0 { 0 } else { (k * 7919) % n };
         idx[0].push(r);
