@@ -1,19 +1,25 @@
 //! The int8 kernels: `u8 × s8 → i32` GEMM on weights packed once, and the
 //! requantization of its i32 sums to quint8.
 //!
-//! Both operands are widened to i16 (weights once, at packing; each
-//! activation row once per call), so products go through `vpmaddwd`,
-//! which adds pairs of i16 products into i32 without the saturation of
-//! `vpmaddubsw` (211·71 + 171·107 = 33278 overflows an i16). Results are
-//! exact integers, so every path — AVX2 or portable, any thread count —
-//! gives the same bits; the AVX2 path is picked at run time and tested
-//! against the portable one.
+//! Two AVX2 paths, both exact:
+//!
+//! - activations all below 128 (what PyTorch's x86 default `reduce_range`
+//!   produces): `vpmaddubsw` multiplies 32 `u8 × s8` pairs at once into
+//!   i16 pair sums that cannot saturate (2 · 127 · 128 = 32512 < 32767),
+//!   then `vpmaddwd` by ones widens them to i32;
+//! - full-range activations: both operands widened to i16 and multiplied
+//!   with `vpmaddwd`, since `vpmaddubsw` would saturate (211·71 + 171·107 =
+//!   33278 overflows an i16).
+//!
+//! Results are exact integers, so every path — either AVX2 kernel or the
+//! portable one, any thread count — gives the same bits; the path is
+//! picked at run time and each is tested against the portable one.
 
 use torchlet_tensor::{get_num_threads, parallel_split_mut, would_parallelize};
 
 /// The multiple the reduction length is padded to (one AVX2 register of
-/// i16).
-const KPAD: usize = 16;
+/// u8, two of i16).
+const KPAD: usize = 32;
 
 /// Weights `[n, k]` (i8, row = output channel) packed for [`qgemm`]:
 /// widened to i16, each row zero-padded to a multiple of 16, with the row
@@ -24,6 +30,7 @@ pub struct PackedWeight {
     k: usize,
     kp: usize,
     data: Vec<i16>,
+    bytes: Vec<i8>,
     row_sums: Vec<i32>,
 }
 
@@ -33,11 +40,13 @@ impl PackedWeight {
         assert_eq!(w.len(), n * k, "weights must hold n * k values");
         let kp = k.div_ceil(KPAD) * KPAD;
         let mut data = vec![0i16; n * kp];
+        let mut bytes = vec![0i8; n * kp];
         let mut row_sums = vec![0i32; n];
         for j in 0..n {
             for t in 0..k {
                 let v = w[j * k + t];
                 data[j * kp + t] = v as i16;
+                bytes[j * kp + t] = v;
                 row_sums[j] += v as i32;
             }
         }
@@ -46,6 +55,7 @@ impl PackedWeight {
             k,
             kp,
             data,
+            bytes,
             row_sums,
         }
     }
@@ -78,10 +88,19 @@ pub fn qgemm(a: &[u8], m: usize, a_zp: i32, w: &PackedWeight, out: &mut [i32]) {
     let (n, k, kp) = (w.n, w.k, w.kp);
     assert_eq!(a.len(), m * k, "activations must hold m * k values");
     assert_eq!(out.len(), m * n, "the output must hold m * n values");
-    let mut wide = vec![0i16; m * kp];
-    for i in 0..m {
-        for t in 0..k {
-            wide[i * kp + t] = a[i * k + t] as i16;
+    let narrow = a.iter().all(|&v| v < 128);
+    let (mut wide, mut bytes) = (Vec::new(), Vec::new());
+    if narrow && has_avx2() {
+        bytes = vec![0u8; m * kp];
+        for i in 0..m {
+            bytes[i * kp..i * kp + k].copy_from_slice(&a[i * k..(i + 1) * k]);
+        }
+    } else {
+        wide = vec![0i16; m * kp];
+        for i in 0..m {
+            for t in 0..k {
+                wide[i * kp + t] = a[i * k + t] as i16;
+            }
         }
     }
     let work = m * n * k;
@@ -98,7 +117,15 @@ pub fn qgemm(a: &[u8], m: usize, a_zp: i32, w: &PackedWeight, out: &mut [i32]) {
     parallel_split_mut(out, &bounds, work, |p, block| {
         let first = p * rows_per;
         let rows = block.len() / n.max(1);
-        gemm_rows(&wide[first * kp..(first + rows) * kp], rows, w, block);
+        if bytes.is_empty() {
+            gemm_rows(&wide[first * kp..(first + rows) * kp], rows, w, block);
+        } else {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `bytes` is only filled when the CPU has AVX2.
+            unsafe {
+                avx2::gemm_rows_u8(&bytes[first * kp..(first + rows) * kp], rows, w, block)
+            };
+        }
         for row in block.chunks_exact_mut(n.max(1)) {
             for (o, &s) in row.iter_mut().zip(&w.row_sums) {
                 *o -= a_zp * s;
@@ -106,6 +133,17 @@ pub fn qgemm(a: &[u8], m: usize, a_zp: i32, w: &PackedWeight, out: &mut [i32]) {
         }
     })
     .expect("row bounds cut the output");
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Raw `Σ a·w` for `rows` widened activation rows into `out` `[rows, n]`.
@@ -146,6 +184,60 @@ mod avx2 {
         _mm_cvtsi128_si32(s)
     }
 
+    /// [`gemm_rows`] for activations below 128, 32 at a time as bytes:
+    /// `vpmaddubsw` (pair sums fit an i16) then `vpmaddwd` by ones.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn gemm_rows_u8(a: &[u8], rows: usize, w: &PackedWeight, out: &mut [i32]) {
+        let (n, kp) = (w.n, w.kp);
+        let wp = w.bytes.as_ptr();
+        let ap = a.as_ptr();
+        let ones = _mm256_set1_epi16(1);
+        let jb = (128 * 1024 / kp).clamp(4, 512) / 4 * 4;
+        let mut j0 = 0;
+        while j0 < n {
+            let j1 = (j0 + jb).min(n);
+            let mut i = 0;
+            while i < rows {
+                let two = i + 1 < rows;
+                let a0 = ap.add(i * kp);
+                let a1 = if two { ap.add((i + 1) * kp) } else { a0 };
+                let mut j = j0;
+                while j < j1 {
+                    let cols = (j1 - j).min(4);
+                    let mut acc = [_mm256_setzero_si256(); 8];
+                    let w_rows = [
+                        wp.add(j * kp),
+                        wp.add((j + 1.min(cols - 1)) * kp),
+                        wp.add((j + 2.min(cols - 1)) * kp),
+                        wp.add((j + 3.min(cols - 1)) * kp),
+                    ];
+                    let mut t = 0;
+                    while t < kp {
+                        let x0 = _mm256_loadu_si256(a0.add(t) as *const __m256i);
+                        let x1 = _mm256_loadu_si256(a1.add(t) as *const __m256i);
+                        for (c, wr) in w_rows.iter().enumerate() {
+                            let y = _mm256_loadu_si256(wr.add(t) as *const __m256i);
+                            let p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(x0, y), ones);
+                            let p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(x1, y), ones);
+                            acc[c] = _mm256_add_epi32(acc[c], p0);
+                            acc[4 + c] = _mm256_add_epi32(acc[4 + c], p1);
+                        }
+                        t += super::KPAD;
+                    }
+                    for c in 0..cols {
+                        out[i * n + j + c] = hsum(acc[c]);
+                        if two {
+                            out[(i + 1) * n + j + c] = hsum(acc[4 + c]);
+                        }
+                    }
+                    j += 4;
+                }
+                i += 2;
+            }
+            j0 = j1;
+        }
+    }
+
     /// Two activation rows against four weight rows at a time (eight i32
     /// accumulators), `vpmaddwd` over the padded reduction.
     #[target_feature(enable = "avx2")]
@@ -182,7 +274,7 @@ mod avx2 {
                             acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(x0, y));
                             acc[4 + c] = _mm256_add_epi32(acc[4 + c], _mm256_madd_epi16(x1, y));
                         }
-                        t += super::KPAD;
+                        t += 16;
                     }
                     for c in 0..cols {
                         out[i * n + j + c] = hsum(acc[c]);
@@ -289,6 +381,27 @@ mod tests {
         let mut got = vec![0i32; m * n];
         gemm_rows(&a, m, &packed, &mut got);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_byte_kernel_agrees_for_activations_below_128() {
+        let mut s = 13u64;
+        for (m, n, k) in [(1, 1, 1), (5, 9, 70), (8, 600, 33)] {
+            let a: Vec<u8> = (0..m * k).map(|_| (lcg(&mut s) % 128) as u8).collect();
+            let mut w: Vec<i8> = (0..n * k).map(|_| lcg(&mut s) as i8).collect();
+            w[0] = -128; // the extreme pair: 127 * -128 twice fits an i16
+            let packed = PackedWeight::new(&w, n, k);
+            let mut out = vec![0i32; m * n];
+            qgemm(&a, m, 5, &packed, &mut out);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: i32 = (0..k)
+                        .map(|t| (a[i * k + t] as i32 - 5) * w[j * k + t] as i32)
+                        .sum();
+                    assert_eq!(out[i * n + j], want, "m={m} n={n} k={k} at ({i}, {j})");
+                }
+            }
+        }
     }
 
     #[test]

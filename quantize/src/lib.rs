@@ -22,7 +22,7 @@
 //! let (s, z) = (scale.to_vec::<f32>()?[0] as f64, zero_point.to_vec::<i64>()?[0]);
 //! assert_eq!(z, 85); // -1.0 maps to 0, 2.0 to 255
 //! let q = quantize_per_tensor(&x, s, z, QDtype::QUInt8)?;
-//! assert_eq!(q.int_repr().to_vec::<i64>()?, [0, 85, 128, 255]);
+//! assert_eq!(q.int_repr().to_vec::<i64>()?, [0, 85, 127, 255]); // as PyTorch gives
 //! # Ok(())
 //! # }
 //! ```
