@@ -30,6 +30,7 @@
 
 mod error;
 mod fake_quant;
+mod fuse;
 mod histogram;
 pub mod kernels;
 mod observer;
@@ -38,6 +39,7 @@ mod qtensor;
 
 pub use error::{QuantError, Result};
 pub use fake_quant::{fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine};
+pub use fuse::{fuse_conv_bn_weights, fuse_linear_bn_weights, BatchNormParams};
 pub use histogram::HistogramObserver;
 pub use observer::{
     calculate_qparams, MinMaxObserver, MovingAverageMinMaxObserver, Observer, ObserverOptions,
