@@ -4,7 +4,7 @@
 //! layer computes what the pair computed, with one op and one set of
 //! weights to quantize.
 
-use torchlet_tensor::{DType, Tensor};
+use torchlet_tensor::Tensor;
 
 use crate::error::{QuantError, Result};
 
@@ -73,7 +73,7 @@ pub fn fuse_conv_bn_weights(
     let gamma = per_channel("bn weight", bn.weight, 1.0)?;
     let beta = per_channel("bn bias", bn.bias, 0.0)?;
     let b = per_channel("conv bias", bias, 0.0)?;
-    if !(bn.eps >= 0.0) {
+    if bn.eps.is_nan() || bn.eps < 0.0 {
         return Err(QuantError::invalid(
             op,
             format!("eps must be >= 0, got {}", bn.eps),
@@ -112,7 +112,7 @@ pub fn fuse_linear_bn_weights(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use torchlet_tensor::manual_seed;
+    use torchlet_tensor::{manual_seed, DType};
 
     #[test]
     fn a_fused_convolution_computes_conv_then_batch_norm() {
