@@ -46,6 +46,11 @@ pub use torchlet_onnx as onnx;
 #[cfg(feature = "sparse")]
 pub use torchlet_sparse as sparse;
 
+/// Quantized int8 tensors and kernels, observers and fake quantization
+/// (`torch.ao.quantization`).
+#[cfg(feature = "quantize")]
+pub use torchlet_quantize as quantize;
+
 #[cfg(feature = "autograd")]
 pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
 
