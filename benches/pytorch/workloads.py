@@ -172,6 +172,185 @@ def lstm_b32():
     return classifier(model, opt, torch.randint(0, 5000, (32, 32)), torch.randint(0, 4, (32,)))
 
 
+# --- Sparse workloads (issue 16) --------------------------------------------
+#
+# The sparse patterns are made bit for bit as torchlet's
+# benches/src/graphs.rs makes them (see its module doc): a SplitMix64
+# stream, the first `edges` distinct non-loop (row, col) pairs, rows and
+# columns drawn by Chung-Lu power-law weights 1/sqrt(i + 1) or uniformly,
+# values from the stream seed + 1 in CSR order. Dense inputs are torch's
+# own randn from a fixed seed. Vectorized with numpy.
+
+GOLDEN = 0x9E3779B97F4A7C15
+
+POWERLAW_NODES, POWERLAW_EDGES, POWERLAW_WIDTH = 100_000, 1_000_000, 64
+UNIFORM_N, UNIFORM_EDGES, UNIFORM_WIDTH = 20_000, 400_000, 128
+GCN_NODES, GCN_EDGES, GCN_WIDTH = 8_000, 80_000, 64
+
+
+def splitmix64(seed, count):
+    """The first `count` outputs of SplitMix64 from `seed` (uint64)."""
+    import numpy as np
+
+    u64 = np.uint64
+    with np.errstate(over="ignore"):
+        z = u64(seed) + np.arange(1, count + 1, dtype=u64) * u64(GOLDEN)
+        z = (z ^ (z >> u64(30))) * u64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> u64(27))) * u64(0x94D049BB133111EB)
+    return z ^ (z >> u64(31))
+
+
+def uniform01(bits):
+    """Uniform doubles in [0, 1) from the top 53 bits."""
+    import numpy as np
+
+    return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def _pattern(n, edges, seed, node):
+    """(crow, col, values) of the first `edges` distinct non-loop pairs."""
+    import numpy as np
+
+    count = edges + edges // 4 + 1024
+    while True:
+        u = uniform01(splitmix64(seed, 2 * count))
+        r, c = node(u[0::2]), node(u[1::2])
+        keep = np.nonzero(r != c)[0]
+        keys = r[keep] * n + c[keep]
+        _, first = np.unique(keys, return_index=True)  # first occurrences
+        if len(first) >= edges:
+            break
+        count *= 2
+    first.sort()
+    keys = np.sort(keys[first[:edges]])
+    rows, col = keys // n, keys % n
+    crow = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=crow[1:])
+    values = uniform01(splitmix64(seed + 1, edges)).astype(np.float32)
+    return crow, col, values
+
+
+def power_law_graph(n, edges, seed):
+    import numpy as np
+
+    cum = np.cumsum(1.0 / np.sqrt(np.arange(1, n + 1, dtype=np.float64)))
+    total = cum[-1]
+    return _pattern(
+        n, edges, seed,
+        lambda u: np.minimum(np.searchsorted(cum, u * total, side="right"), n - 1))
+
+
+def uniform_pattern(n, edges, seed):
+    import numpy as np
+
+    return _pattern(n, edges, seed, lambda u: np.minimum((u * n).astype(np.int64), n - 1))
+
+
+def gcn_normalized(crow, col, n):
+    """D^-1/2 (A + I) D^-1/2 with d the row sums of A + I (CSR parts)."""
+    import numpy as np
+
+    rows = np.repeat(np.arange(n), np.diff(crow))
+    keys = np.sort(np.concatenate([rows * n + col, np.arange(n) * (n + 1)]))
+    rows, col = keys // n, keys % n
+    deg = np.bincount(rows, minlength=n)
+    crow = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(deg, out=crow[1:])
+    deg = deg.astype(np.float64)
+    values = (1.0 / np.sqrt(deg[rows] * deg[col])).astype(np.float32)
+    return crow, col, values
+
+
+def to_csr(parts, n):
+    crow, col, values = parts
+    return torch.sparse_csr_tensor(
+        torch.from_numpy(crow), torch.from_numpy(col), torch.from_numpy(values), (n, n))
+
+
+def spmm(a, width, seed, flops_nnz):
+    b = torch.randn(a.shape[1], width, generator=torch.Generator().manual_seed(seed))
+    return Workload(lambda: torch.sparse.mm(a, b), flops=2.0 * flops_nnz * width)
+
+
+def spmm_powerlaw():
+    a = to_csr(power_law_graph(POWERLAW_NODES, POWERLAW_EDGES, 0), POWERLAW_NODES)
+    return spmm(a, POWERLAW_WIDTH, 1, a._nnz())
+
+
+def spmm_uniform():
+    a = to_csr(uniform_pattern(UNIFORM_N, UNIFORM_EDGES, 0), UNIFORM_N)
+    return spmm(a, UNIFORM_WIDTH, 1, a._nnz())
+
+
+def spmm_powerlaw_fb():
+    # A sparse CSR leaf: PyTorch's CSR backward (sampled_addmm for A's
+    # gradient, A^T G for B's) is ~30x faster than the COO one here.
+    a = to_csr(power_law_graph(POWERLAW_NODES, POWERLAW_EDGES, 0), POWERLAW_NODES)
+    a.requires_grad_(True)
+    g = torch.Generator().manual_seed(1)
+    b = torch.randn(POWERLAW_NODES, POWERLAW_WIDTH, generator=g).requires_grad_(True)
+    weight = torch.randn(POWERLAW_NODES, POWERLAW_WIDTH, generator=g)
+
+    def step():
+        a.grad = None
+        b.grad = None
+        loss = (torch.sparse.mm(a, b) * weight).sum()
+        loss.backward()
+
+    return Workload(step, flops=6.0 * a._nnz() * POWERLAW_WIDTH)
+
+
+def sddmm():
+    c = to_csr(uniform_pattern(UNIFORM_N, UNIFORM_EDGES, 0), UNIFORM_N)
+    g = torch.Generator().manual_seed(2)
+    a = torch.randn(UNIFORM_N, UNIFORM_WIDTH, generator=g)
+    b = torch.randn(UNIFORM_WIDTH, UNIFORM_N, generator=g)
+    return Workload(lambda: torch.sparse.sampled_addmm(c, a, b),
+                    flops=2.0 * c._nnz() * UNIFORM_WIDTH)
+
+
+def gcn(dense):
+    """One GCN layer A_hat @ (X W), forward + backward (loss sum(out * G))."""
+    parts = gcn_normalized(*power_law_graph(GCN_NODES, GCN_EDGES, 0)[:2], GCN_NODES)
+    a = to_csr(parts, GCN_NODES)
+    if dense:
+        a = a.to_dense()
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(GCN_NODES, GCN_WIDTH, generator=g)
+    w = torch.randn(GCN_WIDTH, GCN_WIDTH, generator=g).requires_grad_(True)
+    weight = torch.randn(GCN_NODES, GCN_WIDTH, generator=g)
+    mm = torch.mm if dense else torch.sparse.mm
+
+    def step():
+        w.grad = None
+        loss = (mm(a, x @ w) * weight).sum()
+        loss.backward()
+
+    return Workload(step)
+
+
+EMBEDDING_ROWS, EMBEDDING_DIM, EMBEDDING_BATCH = 200_000, 64, 4_096
+
+
+def embedding_sparse_adam():
+    """Embedding(200000, 64, sparse=True), 4096 fixed random lookups,
+    loss = sum of their squares, backward, SparseAdam step (lr 1e-3)."""
+    torch.manual_seed(0)
+    emb = nn.Embedding(EMBEDDING_ROWS, EMBEDDING_DIM, sparse=True)
+    opt = torch.optim.SparseAdam(emb.parameters(), lr=1e-3)
+    idx = torch.randint(0, EMBEDDING_ROWS, (EMBEDDING_BATCH,),
+                        generator=torch.Generator().manual_seed(4))
+
+    def step():
+        opt.zero_grad()
+        rows = emb(idx)
+        loss = (rows * rows).sum()
+        loss.backward()
+        opt.step()
+
+    return Workload(step)
+
+
 # name -> (builder, default timed steps); the same defaults as torchlet's runner.
 WORKLOADS = {
     "matmul64": (lambda: matmul(64), 2000),
@@ -188,6 +367,13 @@ WORKLOADS = {
     "mlp_b256": (lambda: mlp(256), 100),
     "lenet_b64": (lenet_b64, 50),
     "lstm_b32": (lstm_b32, 30),
+    "spmm_powerlaw": (spmm_powerlaw, 40),
+    "spmm_powerlaw_fb": (spmm_powerlaw_fb, 20),
+    "spmm_uniform": (spmm_uniform, 40),
+    "sddmm": (sddmm, 40),
+    "gcn_sparse": (lambda: gcn(False), 100),
+    "gcn_dense": (lambda: gcn(True), 10),
+    "embedding_sparse_adam": (embedding_sparse_adam, 200),
 }
 
 

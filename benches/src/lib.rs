@@ -12,6 +12,7 @@
 //! buffers, which glibc's malloc hands back to the kernel and faults in
 //! again on every step.
 
+pub mod graphs;
 pub mod workloads;
 
 pub use workloads::{build, find, Spec, Workload, WORKLOADS};

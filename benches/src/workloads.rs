@@ -20,6 +20,13 @@ use torchlet_optim::{Adam, AdamOptions, Optimizer, Sgd, SgdOptions};
 use torchlet_tensor::functional::Reduction;
 use torchlet_tensor::{Generator, Tensor};
 
+mod sparse;
+
+pub use sparse::{
+    EMBEDDING_BATCH, EMBEDDING_DIM, EMBEDDING_ROWS, GCN_EDGES, GCN_NODES, GCN_WIDTH,
+    POWERLAW_EDGES, POWERLAW_NODES, POWERLAW_WIDTH, UNIFORM_EDGES, UNIFORM_N, UNIFORM_WIDTH,
+};
+
 /// 4M elements (4 * 1024 * 1024), the size of the elementwise workloads.
 pub const N4M: usize = 4 * 1024 * 1024;
 
@@ -181,6 +188,55 @@ pub const WORKLOADS: &[Spec] = &[
         default_steps: 20,
         in_pytorch: false,
         build: || loader("loader_w2", 2),
+    },
+    Spec {
+        name: "spmm_powerlaw",
+        description: "CSR power-law graph (100k nodes, 1M edges) @ dense [100000, 64], forward",
+        default_steps: 40,
+        in_pytorch: true,
+        build: sparse::spmm_powerlaw,
+    },
+    Spec {
+        name: "spmm_powerlaw_fb",
+        description: "spmm_powerlaw forward + backward (grads of the sparse values and the dense)",
+        default_steps: 20,
+        in_pytorch: true,
+        build: sparse::spmm_powerlaw_fb,
+    },
+    Spec {
+        name: "spmm_uniform",
+        description: "CSR [20000, 20000] density 0.1% @ dense [20000, 128], forward",
+        default_steps: 40,
+        in_pytorch: true,
+        build: sparse::spmm_uniform,
+    },
+    Spec {
+        name: "sddmm",
+        description: "sampled_addmm on the spmm_uniform pattern, [20000, 128] @ [128, 20000]",
+        default_steps: 40,
+        in_pytorch: true,
+        build: sparse::sddmm,
+    },
+    Spec {
+        name: "gcn_sparse",
+        description: "GCN layer A_hat @ (X W), 8k-node power-law graph, sparse A_hat, fwd + bwd",
+        default_steps: 100,
+        in_pytorch: true,
+        build: sparse::gcn_sparse,
+    },
+    Spec {
+        name: "gcn_dense",
+        description: "the gcn_sparse layer with a dense [8000, 8000] A_hat, fwd + bwd",
+        default_steps: 10,
+        in_pytorch: true,
+        build: sparse::gcn_dense,
+    },
+    Spec {
+        name: "embedding_sparse_adam",
+        description: "Embedding(200000, 64, sparse) on 4096 lookups, sum of squares, SparseAdam",
+        default_steps: 200,
+        in_pytorch: true,
+        build: sparse::embedding_sparse_adam,
     },
 ];
 

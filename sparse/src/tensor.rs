@@ -366,7 +366,7 @@ impl SparseTensor {
         let g = match (on_pattern, leaf.gradient()) {
             (None, None) => return None,
             (Some(g), None) | (None, Some(g)) => g,
-            (Some(a), Some(b)) => a.add(b).ok()?,
+            (Some(a), Some(b)) => a.accumulate(b).ok()?,
         };
         let g = match g {
             Gradient::Sparse(g) => SparseTensor::from_grad(&g).ok()?.coalesce().ok()?,

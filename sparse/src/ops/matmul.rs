@@ -82,8 +82,11 @@ fn spmm_tensor(values: &Tensor, csr: &Csr, b: &Tensor, n: usize) -> Result<Tenso
 fn spmm_typed<T: Float>(values: &Tensor, csr: &Csr, b: &Tensor, n: usize) -> Result<Tensor> {
     let vals = slice::<T>(values)?;
     let bs = slice::<T>(b)?;
-    let mut out = vec![T::ZERO; csr.rows * n];
-    kernels::spmm(csr, vals, bs, n, &mut out);
+    let len = csr.rows * n;
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    kernels::spmm(csr, vals, bs, n, &mut out.spare_capacity_mut()[..len]);
+    // SAFETY: the kernel writes every element of the output.
+    unsafe { out.set_len(len) };
     Ok(Tensor::from_vec(out, &[csr.rows, n])?)
 }
 
@@ -99,9 +102,34 @@ fn sddmm_tensor(csr: &Csr, x: &Tensor, y: &Tensor) -> Result<Tensor> {
 }
 
 fn sddmm_typed<T: Float>(csr: &Csr, x: &Tensor, y: &Tensor, k: usize) -> Result<Tensor> {
-    let mut out = vec![T::ZERO; csr.col.len()];
-    kernels::sddmm(csr, slice::<T>(x)?, slice::<T>(y)?, k, &mut out);
-    Ok(Tensor::from_vec(out, &[csr.col.len()])?)
+    let nnz = csr.col.len();
+    let mut out: Vec<T> = Vec::with_capacity(nnz);
+    kernels::sddmm(
+        csr,
+        slice::<T>(x)?,
+        slice::<T>(y)?,
+        k,
+        &mut out.spare_capacity_mut()[..nnz],
+    );
+    // SAFETY: the kernel writes one value per entry.
+    unsafe { out.set_len(nnz) };
+    Ok(Tensor::from_vec(out, &[nnz])?)
+}
+
+/// The contiguous `[n, k]` transpose of a `[k, n]` matrix: free when `t`
+/// is itself a transposed view of a contiguous matrix, a parallel tiled
+/// copy otherwise.
+fn transposed(t: &Tensor) -> Result<Tensor> {
+    let tt = t.t()?;
+    if tt.as_slice::<f32>().is_some() || tt.as_slice::<f64>().is_some() {
+        return Ok(tt);
+    }
+    let t = t.contiguous();
+    let (k, n) = (t.shape()[0], t.shape()[1]);
+    Ok(match t.dtype() {
+        DType::F32 => Tensor::from_vec(kernels::transpose(slice::<f32>(&t)?, k, n), &[n, k])?,
+        _ => Tensor::from_vec(kernels::transpose(slice::<f64>(&t)?, k, n), &[n, k])?,
+    })
 }
 
 fn slice<T: Float>(t: &Tensor) -> Result<&[T]> {
@@ -428,8 +456,7 @@ impl SparseTensor {
 /// `(a @ b)` at the pattern's entries, in value order, recorded.
 fn sddmm_op(pattern: &Pattern, a: &Variable, b: &Variable) -> Result<Variable> {
     let (fwd, bwd) = (pattern.rows(), pattern.transposed_rows());
-    let bt = b.data().t()?.contiguous();
-    let entries = sddmm_tensor(&fwd, &a.data(), &bt)?;
+    let entries = sddmm_tensor(&fwd, &a.data(), &transposed(&b.data())?)?;
     let out = to_value_order(&fwd, &Variable::constant(entries))?.data();
     Ok(record(
         "SparseSampledAddmmBackward0",
