@@ -71,13 +71,24 @@ impl SparseTensor {
     }
 
     /// The slices at `index` along `dim` (`index_select`): on a sparse dim,
-    /// the entries whose index is selected, renumbered in `index`'s order
-    /// (repeats allowed); on a dense dim, a selection inside each value.
-    /// The result has `self`'s layout.
+    /// the entries whose index is selected, renumbered by their position
+    /// in `index` (repeats allowed; negative indices count from the end,
+    /// as PyTorch's sparse `index_select` allows); on a dense dim, a
+    /// selection inside each value. The entries come in PyTorch's order
+    /// (pick by pick, or entry by entry when `index` is longer than the
+    /// number of entries) and a COO result with two or more entries is not
+    /// marked coalesced, as in PyTorch. CSR and CSC tensors (which
+    /// PyTorch does not select from) give a result in their layout.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<SparseTensor> {
         let op = "index_select";
+        if self.dim() == 0 {
+            return Err(SparseError::invalid(
+                op,
+                "cannot be applied to a 0-dim tensor",
+            ));
+        }
         let d = normalize_dim(op, dim, self.dim())?;
-        if index.dtype() != DType::I64 || index.dim() > 1 {
+        if index.dtype() != DType::I64 || index.dim() != 1 {
             return Err(SparseError::invalid(
                 op,
                 format!(
@@ -87,73 +98,85 @@ impl SparseTensor {
                 ),
             ));
         }
-        let picks = index.contiguous().to_vec::<i64>()?;
+        let mut picks = index.contiguous().to_vec::<i64>()?;
         let len = self.shape()[d];
+        // Negative picks wrap on sparse dims (PyTorch's sparse kernel); a
+        // dense dim is a dense index_select of the values, which refuses them.
+        let wraps = d < self.sparse_dim();
+        let lowest = if wraps { -(len as i64) } else { 0 };
         if let Some((k, &bad)) = picks
             .iter()
             .enumerate()
-            .find(|(_, &i)| i < 0 || i as usize >= len)
+            .find(|(_, &i)| i < lowest || i >= len as i64)
         {
             return Err(SparseError::invalid(
                 op,
                 format!("index {bad} at position {k} is out of range for dim {d} of size {len}"),
             ));
         }
+        picks
+            .iter_mut()
+            .filter(|i| **i < 0)
+            .for_each(|i| *i += len as i64);
         let coo = self.to_sparse_coo()?;
-        let out = if d >= coo.sparse_dim() {
-            let vd = (d - coo.sparse_dim() + 1) as i64;
-            let mut size = coo.shape().to_vec();
-            size[d] = picks.len();
+        let p = &coo.pattern;
+        let mut size = p.size.clone();
+        size[d] = picks.len();
+        let out = if !wraps {
+            let vd = (d - p.sparse_dim + 1) as i64;
             let values = coo.values.index_select(vd, index)?;
-            let p = &coo.pattern;
             let pattern = Pattern::new_unchecked(
                 SparseLayout::Coo,
                 size,
                 p.sparse_dim,
                 p.nnz,
                 p.indices.clone(),
-                p.coalesced,
+                p.nnz < 2,
             );
             SparseTensor::from_parts(pattern, values)
         } else {
-            // Entries by their index along `d`, then one copy per pick.
-            let p = &coo.pattern;
             let Indices::Coo(idx) = &p.indices else {
                 unreachable!("COO")
             };
-            let mut by_index: Vec<Vec<usize>> = vec![Vec::new(); len];
-            for k in 0..p.nnz {
-                by_index[idx[d * p.nnz + k] as usize].push(k);
-            }
-            let mut take = Vec::new();
-            let mut new_pos = Vec::new();
-            for (s, &i) in picks.iter().enumerate() {
-                for &k in &by_index[i as usize] {
-                    take.push(k);
-                    new_pos.push(s as i64);
+            let at_d = &idx[d * p.nnz..(d + 1) * p.nnz];
+            // (entry taken, its position in `index`), in PyTorch's order.
+            let mut pairs: Vec<(usize, usize)> = Vec::new();
+            if picks_outer(p.nnz, picks.len(), len, coo.is_coalesced(), d) {
+                let mut by_index: Vec<Vec<usize>> = vec![Vec::new(); len];
+                for (k, &i) in at_d.iter().enumerate() {
+                    by_index[i as usize].push(k);
+                }
+                for (s, &i) in picks.iter().enumerate() {
+                    pairs.extend(by_index[i as usize].iter().map(|&k| (k, s)));
+                }
+            } else {
+                let mut by_index: Vec<Vec<usize>> = vec![Vec::new(); len];
+                for (s, &i) in picks.iter().enumerate() {
+                    by_index[i as usize].push(s);
+                }
+                for (k, &i) in at_d.iter().enumerate() {
+                    pairs.extend(by_index[i as usize].iter().map(|&s| (k, s)));
                 }
             }
-            let n = take.len();
+            let n = pairs.len();
             let mut out = vec![0i64; p.sparse_dim * n];
             for dd in 0..p.sparse_dim {
-                for (j, &k) in take.iter().enumerate() {
+                for (j, &(k, s)) in pairs.iter().enumerate() {
                     out[dd * n + j] = if dd == d {
-                        new_pos[j]
+                        s as i64
                     } else {
                         idx[dd * p.nnz + k]
                     };
                 }
             }
-            let mut size = p.size.clone();
-            size[d] = picks.len();
-            let sorted = is_sorted_unique(&out, p.sparse_dim, n, &size);
+            let take: Vec<usize> = pairs.iter().map(|&(k, _)| k).collect();
             let pattern = Pattern::new_unchecked(
                 SparseLayout::Coo,
                 size,
                 p.sparse_dim,
                 n,
                 Indices::Coo(out),
-                sorted,
+                n < 2,
             );
             SparseTensor::from_parts(pattern, gather_rows(&coo.values, &take)?)
         };
@@ -188,8 +211,31 @@ impl SparseTensor {
     }
 }
 
-/// Whether COO indices are in strictly increasing row-major order.
-fn is_sorted_unique(idx: &[i64], sparse_dim: usize, n: usize, size: &[usize]) -> bool {
-    let lin = |k: usize| (0..sparse_dim).fold(0i64, |acc, d| acc * size[d] as i64 + idx[d * n + k]);
-    (1..n).all(|k| lin(k - 1) < lin(k))
+/// Whether PyTorch's `index_select` (`index_select_sparse_cpu`) lists the
+/// result pick by pick (for each position of `index`, the matching
+/// entries in their order) rather than entry by entry (for each entry, the
+/// positions of `index` naming it). `nnz` entries, `index_len` picks, a
+/// dim of `size`; PyTorch's brute-force rule for small problems, and its
+/// cost rules for large ones as they run on one thread (PyTorch splits
+/// work above 32768 items, so beyond that its order also depends on its
+/// thread count).
+fn picks_outer(nnz: usize, index_len: usize, size: usize, coalesced: bool, dim: usize) -> bool {
+    const BRUTE_FORCE_SIZE_LIMIT: usize = 2 << 14;
+    if nnz <= BRUTE_FORCE_SIZE_LIMIT
+        && index_len <= BRUTE_FORCE_SIZE_LIMIT
+        && nnz * index_len <= BRUTE_FORCE_SIZE_LIMIT
+    {
+        // The longer of the two is the inner loop.
+        return nnz >= index_len;
+    }
+    if nnz <= size {
+        // Binary search into the sorted entries (pick-major) or into the
+        // sorted index (entry-major), whichever sorts less.
+        let (n, m) = (nnz as f64, index_len as f64);
+        nnz <= index_len || (coalesced && dim == 0 && m * n.log2() <= (n + m) * m.log2())
+    } else {
+        // Count tables: the copy work is the same both ways, so the
+        // shorter list is walked.
+        index_len <= nnz
+    }
 }

@@ -1,0 +1,104 @@
+//! PyTorch's exact results for the structure of sparse results: entry
+//! order, `nnz`, coalesced flags, accepted and refused inputs, and the
+//! printed form. Every expectation is what PyTorch 2.15 gives for the same
+//! call (quoted next to it).
+
+use torchlet_sparse::{SparseTensor, ToSparse};
+use torchlet_tensor::Tensor;
+
+fn f32s(v: Vec<f32>, shape: &[usize]) -> Tensor {
+    Tensor::from_vec(v, shape).unwrap()
+}
+
+fn t64(v: Vec<i64>, shape: &[usize]) -> Tensor {
+    Tensor::from_vec(v, shape).unwrap()
+}
+
+fn indices(s: &SparseTensor) -> Vec<i64> {
+    s.indices().unwrap().to_vec::<i64>().unwrap()
+}
+
+fn values(s: &SparseTensor) -> Vec<f32> {
+    s.values().data().to_vec::<f32>().unwrap()
+}
+
+/// `[[1, 0, 2], [0, 3, 0], [4, 0, 5]]`, coalesced COO.
+fn three_by_three() -> SparseTensor {
+    f32s(vec![1., 0., 2., 0., 3., 0., 4., 0., 5.], &[3, 3])
+        .to_sparse()
+        .unwrap()
+}
+
+#[test]
+fn index_select_orders_entries_as_pytorch_does() {
+    let x = three_by_three();
+    // More picks (6) than entries (5): PyTorch lists entry by entry.
+    let r = x
+        .index_select(0, &t64(vec![2, 0, 1, 0, 2, 1], &[6]))
+        .unwrap();
+    assert_eq!(
+        indices(&r),
+        [1, 3, 1, 3, 2, 5, 0, 4, 0, 4, 0, 0, 2, 2, 1, 1, 0, 0, 2, 2]
+    );
+    assert_eq!(values(&r), [1., 1., 2., 2., 3., 3., 4., 4., 5., 5.]);
+    // Fewer picks: pick by pick.
+    let r = x.index_select(1, &t64(vec![2, 0], &[2])).unwrap();
+    assert_eq!(indices(&r), [0, 2, 0, 2, 0, 0, 1, 1]);
+    assert_eq!(values(&r), [2., 5., 1., 4.]);
+}
+
+#[test]
+fn index_select_results_are_uncoalesced_from_two_entries() {
+    // torch: is_coalesced() is False for any result with nnz >= 2, even
+    // sorted ones, and True below.
+    let x = three_by_three();
+    assert!(!x
+        .index_select(0, &t64(vec![0, 2], &[2]))
+        .unwrap()
+        .is_coalesced());
+    assert!(x
+        .index_select(0, &t64(vec![1], &[1]))
+        .unwrap()
+        .is_coalesced());
+    let hybrid = f32s(vec![1., 0., 0., 3.], &[2, 2])
+        .to_sparse_dims(1)
+        .unwrap();
+    let r = hybrid.index_select(1, &t64(vec![1], &[1])).unwrap();
+    assert_eq!(r.nnz(), 2);
+    assert!(!r.is_coalesced());
+}
+
+#[test]
+fn index_select_wraps_negative_indices_on_sparse_dims() {
+    // torch: x.index_select(0, tensor([-1])) selects row 2; -4 is out of range.
+    let x = three_by_three();
+    let r = x.index_select(0, &t64(vec![-1], &[1])).unwrap();
+    assert_eq!((indices(&r), values(&r)), (vec![0, 0, 0, 2], vec![4., 5.]));
+    let e = x
+        .index_select(0, &t64(vec![-4], &[1]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("index_select") && e.contains("-4"), "{e}");
+    // A dense dim is a dense index_select, which refuses negative indices.
+    let hybrid = f32s(vec![1., 0., 0., 3.], &[2, 2])
+        .to_sparse_dims(1)
+        .unwrap();
+    assert!(hybrid.index_select(1, &t64(vec![-1], &[1])).is_err());
+}
+
+#[test]
+fn index_select_refuses_a_0_d_index_and_a_0_d_tensor() {
+    // torch: "index_select() argument index must be 1-D strided (non-sparse)
+    // long-tensor." and "index_select() cannot be applied to a 0-dim tensor."
+    let e = three_by_three()
+        .index_select(0, &Tensor::scalar(1i64))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("index_select") && e.contains("1-D"), "{e}");
+    let scalar = Tensor::scalar(3.0f32).to_sparse().unwrap();
+    let e = scalar
+        .index_select(0, &t64(vec![0], &[1]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("0-dim"), "{e}");
+}
