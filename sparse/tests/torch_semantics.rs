@@ -102,3 +102,33 @@ fn index_select_refuses_a_0_d_index_and_a_0_d_tensor() {
         .to_string();
     assert!(e.contains("0-dim"), "{e}");
 }
+
+#[test]
+fn transpose_marks_a_coo_result_with_entries_uncoalesced() {
+    // torch: x.to_sparse().t().is_coalesced() is False even for one entry.
+    let one = f32s(vec![1., 0., 0., 0.], &[2, 2]).to_sparse().unwrap();
+    assert!(one.is_coalesced());
+    assert!(!one.t().unwrap().is_coalesced());
+    assert!(!three_by_three().transpose(0, 1).unwrap().is_coalesced());
+    // An empty tensor keeps its flag; swapping a dim with itself is a copy.
+    let empty = Tensor::zeros(&[2, 3]).to_sparse().unwrap();
+    assert!(empty.t().unwrap().is_coalesced());
+    assert!(three_by_three().transpose(1, 1).unwrap().is_coalesced());
+}
+
+#[test]
+fn t_takes_up_to_two_sparse_dims_and_no_dense_dims() {
+    // torch: a 1-D sparse tensor's t() is itself.
+    let v = f32s(vec![1., 0., 2.], &[3]).to_sparse().unwrap();
+    let t = v.t().unwrap();
+    assert_eq!((indices(&t), values(&t)), (vec![0, 2], vec![1., 2.]));
+    assert!(t.is_coalesced());
+    // torch: "t() expects a tensor with <= 2 sparse and 0 dense dimensions,
+    // but got 2 sparse and 1 dense dimensions".
+    let hybrid = Tensor::ones(&[2, 2, 3]).to_sparse_dims(2).unwrap();
+    let e = hybrid.t().unwrap_err().to_string();
+    assert!(
+        e.contains("0 dense dimensions") && e.contains("1 dense"),
+        "{e}"
+    );
+}

@@ -8,19 +8,23 @@ use crate::pattern::{Indices, Pattern, SparseLayout};
 use crate::tensor::SparseTensor;
 
 impl SparseTensor {
-    /// The transpose of a 2-D tensor (`t()`): a CSR tensor becomes the CSC
-    /// tensor with the same arrays (and back), a COO tensor swaps its index
-    /// rows. The values are shared.
+    /// The transpose (`t()`): a tensor with at most 2 sparse dims and no
+    /// dense dims, as in PyTorch; below 2 dims it is the tensor itself. A
+    /// CSR tensor becomes the CSC tensor with the same arrays (and back),
+    /// a COO tensor swaps its index rows. The values are shared.
     pub fn t(&self) -> Result<SparseTensor> {
-        if self.sparse_dim() != 2 {
+        if self.sparse_dim() > 2 || self.dense_dim() != 0 {
             return Err(SparseError::invalid(
                 "t",
                 format!(
-                    "expects a tensor with 2 sparse dims, got size {:?} with {} sparse dims",
-                    self.shape(),
-                    self.sparse_dim()
+                    "expects a tensor with <= 2 sparse and 0 dense dimensions, but got {} sparse and {} dense dimensions",
+                    self.sparse_dim(),
+                    self.dense_dim()
                 ),
             ));
+        }
+        if self.dim() < 2 {
+            return Ok(self.clone());
         }
         self.transpose(0, 1)
     }
@@ -28,7 +32,8 @@ impl SparseTensor {
     /// Swaps two sparse dims (`transpose(dim0, dim1)`; negative dims count
     /// from the end). Dense dims cannot be swapped with sparse ones, as in
     /// PyTorch; compressed layouts swap rows and columns by flipping
-    /// between CSR and CSC.
+    /// between CSR and CSC. A COO result with entries is not marked
+    /// coalesced (its indices are no longer sorted), as in PyTorch.
     pub fn transpose(&self, dim0: i64, dim1: i64) -> Result<SparseTensor> {
         let op = "transpose";
         let (d0, d1) = (
@@ -56,7 +61,10 @@ impl SparseTensor {
                 let mut out = idx.clone();
                 out[d0 * n..(d0 + 1) * n].copy_from_slice(&idx[d1 * n..(d1 + 1) * n]);
                 out[d1 * n..(d1 + 1) * n].copy_from_slice(&idx[d0 * n..(d0 + 1) * n]);
-                (Indices::Coo(out), SparseLayout::Coo, n <= 1)
+                // PyTorch's sparse_transpose_ marks any tensor with entries
+                // uncoalesced (even one entry); an empty one keeps its flag.
+                let coalesced = if n == 0 { p.coalesced } else { false };
+                (Indices::Coo(out), SparseLayout::Coo, coalesced)
             }
             compressed => {
                 let layout = match p.layout {
