@@ -3,7 +3,7 @@
 //! printed form. Every expectation is what PyTorch 2.15 gives for the same
 //! call (quoted next to it).
 
-use torchlet_sparse::{SparseTensor, ToSparse};
+use torchlet_sparse::{sparse_coo_tensor, SparseTensor, ToSparse};
 use torchlet_tensor::Tensor;
 
 fn f32s(v: Vec<f32>, shape: &[usize]) -> Tensor {
@@ -27,6 +27,16 @@ fn three_by_three() -> SparseTensor {
     f32s(vec![1., 0., 2., 0., 3., 0., 4., 0., 5.], &[3, 3])
         .to_sparse()
         .unwrap()
+}
+
+/// Entries `(1, 0) = 1`, `(0, 0) = 2`, `(1, 0) = 3`: uncoalesced.
+fn uncoalesced() -> SparseTensor {
+    sparse_coo_tensor(
+        &t64(vec![1, 0, 1, 0, 0, 0], &[2, 3]),
+        f32s(vec![1., 2., 3.], &[3]),
+        &[2, 2],
+    )
+    .unwrap()
 }
 
 #[test]
@@ -131,4 +141,35 @@ fn t_takes_up_to_two_sparse_dims_and_no_dense_dims() {
         e.contains("0 dense dimensions") && e.contains("1 dense"),
         "{e}"
     );
+}
+
+#[test]
+fn narrow_keeps_entry_order_and_the_coalesced_flag() {
+    // torch (narrow_copy): indices [[1, 0, 1], [0, 0, 0]], values [1, 2, 3],
+    // is_coalesced() False, as the input.
+    let r = uncoalesced().narrow(0, 0, 2).unwrap();
+    assert_eq!(indices(&r), [1, 0, 1, 0, 0, 0]);
+    assert_eq!(values(&r), [1., 2., 3.]);
+    assert!(!r.is_coalesced());
+    let r = three_by_three().narrow(1, 1, 2).unwrap();
+    assert_eq!(
+        (indices(&r), values(&r)),
+        (vec![0, 1, 2, 1, 0, 1], vec![2., 3., 5.])
+    );
+    assert!(r.is_coalesced());
+}
+
+#[test]
+fn narrow_refuses_ranges_past_the_end_without_overflowing() {
+    let x = three_by_three();
+    for (start, length) in [(5, i64::MAX as usize), (1, usize::MAX), (-1, 2), (-4, 1)] {
+        let e = x.narrow(0, start, length).unwrap_err().to_string();
+        assert!(e.contains("narrow") && e.contains("exceeds"), "{e}");
+    }
+    let scalar = Tensor::scalar(3.0f32).to_sparse().unwrap();
+    assert!(scalar
+        .narrow(0, 0, 1)
+        .unwrap_err()
+        .to_string()
+        .contains("0-dim"));
 }

@@ -191,22 +191,79 @@ impl SparseTensor {
         self.back_to_layout(out)
     }
 
-    /// `length` slices from `start` along `dim` (`narrow`); negative
-    /// `start` counts from the end. Entries outside are dropped, the rest
-    /// shift down by `start`.
+    /// `length` slices from `start` along `dim`, copied (PyTorch's
+    /// `narrow_copy`; PyTorch's `narrow` has no sparse form); a negative
+    /// `start` counts from the end, as `narrow` does. Entries outside are
+    /// dropped and the rest keep their order, shifted down by `start`; a
+    /// COO result keeps the input's coalesced flag, as in PyTorch.
     pub fn narrow(&self, dim: i64, start: i64, length: usize) -> Result<SparseTensor> {
         let op = "narrow";
+        if self.dim() == 0 {
+            return Err(SparseError::invalid(
+                op,
+                "cannot be applied to a 0-dim tensor",
+            ));
+        }
         let d = normalize_dim(op, dim, self.dim())?;
-        let size_d = self.shape()[d] as i64;
-        let start = if start < 0 { start + size_d } else { start };
-        if start < 0 || start + length as i64 > size_d {
+        let size_d = self.shape()[d];
+        let first = if start < 0 {
+            start.checked_add(size_d as i64)
+        } else {
+            Some(start)
+        };
+        let end = first
+            .filter(|&s| s >= 0)
+            .and_then(|s| (s as usize).checked_add(length))
+            .filter(|&e| e <= size_d);
+        let (Some(first), Some(end)) = (first, end) else {
             return Err(SparseError::invalid(
                 op,
                 format!("start ({start}) + length ({length}) exceeds dim {d} of size {size_d}"),
             ));
-        }
-        let index = Tensor::from_vec((start..start + length as i64).collect(), &[length])?;
-        self.index_select(d as i64, &index)
+        };
+        let first = first as usize;
+        let coo = self.to_sparse_coo()?;
+        let p = &coo.pattern;
+        let mut size = p.size.clone();
+        size[d] = length;
+        let out = if d >= p.sparse_dim {
+            let vd = (d - p.sparse_dim + 1) as i64;
+            let values = coo.values.narrow(vd, first as i64, length)?.contiguous();
+            let pattern = Pattern::new_unchecked(
+                SparseLayout::Coo,
+                size,
+                p.sparse_dim,
+                p.nnz,
+                p.indices.clone(),
+                p.coalesced,
+            );
+            SparseTensor::from_parts(pattern, values)
+        } else {
+            let Indices::Coo(idx) = &p.indices else {
+                unreachable!("COO")
+            };
+            let take: Vec<usize> = (0..p.nnz)
+                .filter(|&k| (first..end).contains(&(idx[d * p.nnz + k] as usize)))
+                .collect();
+            let n = take.len();
+            let mut out = vec![0i64; p.sparse_dim * n];
+            for dd in 0..p.sparse_dim {
+                let shift = if dd == d { first as i64 } else { 0 };
+                for (j, &k) in take.iter().enumerate() {
+                    out[dd * n + j] = idx[dd * p.nnz + k] - shift;
+                }
+            }
+            let pattern = Pattern::new_unchecked(
+                SparseLayout::Coo,
+                size,
+                p.sparse_dim,
+                n,
+                Indices::Coo(out),
+                p.coalesced,
+            );
+            SparseTensor::from_parts(pattern, gather_rows(&coo.values, &take)?)
+        };
+        self.back_to_layout(out)
     }
 
     /// `out` (COO) converted back to this tensor's layout.
