@@ -173,3 +173,49 @@ fn narrow_refuses_ranges_past_the_end_without_overflowing() {
         .to_string()
         .contains("0-dim"));
 }
+
+#[test]
+fn add_merges_entry_lists_as_pytorch_does() {
+    let a = sparse_coo_tensor(
+        &t64(vec![3, 1, 3], &[1, 3]),
+        f32s(vec![1., 2., 3.], &[3, 1]),
+        &[5, 1],
+    )
+    .unwrap();
+    let b = sparse_coo_tensor(
+        &t64(vec![0, 3], &[1, 2]),
+        f32s(vec![10., 20.], &[2, 1]),
+        &[5, 1],
+    )
+    .unwrap();
+    // torch: a + b has indices [[0, 3, 1, 3]], values [10, 21, 2, 3], nnz 4,
+    // is_coalesced() False.
+    let c = a.add(&b).unwrap();
+    assert_eq!(
+        (indices(&c), values(&c)),
+        (vec![0, 3, 1, 3], vec![10., 21., 2., 3.])
+    );
+    assert!(!c.is_coalesced());
+    // Coalesced operands: the coalesced union, [[0, 1, 3]] with [10, 2, 24].
+    let c = a.coalesce().unwrap().add(&b.coalesce().unwrap()).unwrap();
+    assert_eq!(
+        (indices(&c), values(&c)),
+        (vec![0, 1, 3], vec![10., 2., 24.])
+    );
+    assert!(c.is_coalesced());
+    // torch: with leaves, ((a + b) * 2).to_dense().sum().backward() gives
+    // both a.grad and b.grad [[0, 1, 3]] with values 2 (each position once,
+    // although the sum repeats position 3).
+    let (la, lb) = (a.requires_grad_(), b.requires_grad_());
+    let s = la.add(&lb).unwrap().mul_scalar(2.0).unwrap();
+    s.to_dense_variable()
+        .unwrap()
+        .sum()
+        .unwrap()
+        .backward()
+        .unwrap();
+    for leaf in [&la, &lb] {
+        let g = leaf.grad().unwrap();
+        assert_eq!((indices(&g), values(&g)), (vec![0, 1, 3], vec![2., 2., 2.]));
+    }
+}

@@ -1,5 +1,6 @@
 //! Elementwise arithmetic: sparse + sparse, sparse * dense, sparse * scalar.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use torchlet_autograd::{record_with_gradients, Gradient, SparseGrad, Variable};
@@ -11,9 +12,12 @@ use crate::pattern::{Indices, Pattern, SparseLayout};
 use crate::tensor::SparseTensor;
 
 impl SparseTensor {
-    /// `self + other` for two sparse tensors of one shape and layout: the
-    /// union of the patterns, coalesced (values at shared positions add).
-    /// CSR and CSC operands give a result in their layout.
+    /// `self + other` for two sparse tensors of one shape and layout, as
+    /// PyTorch computes it: one pass over both entry lists, merging entries
+    /// with equal indices (their values add). Coalesced operands give the
+    /// coalesced union of the patterns; an uncoalesced operand gives an
+    /// uncoalesced result (repeats kept, as in PyTorch). CSR and CSC
+    /// operands give a result in their layout.
     pub fn add(&self, other: &SparseTensor) -> Result<SparseTensor> {
         crate::trace::sparse_op("sparse.add", &[self, other], &[], || {
             self.add_untraced(other)
@@ -60,29 +64,66 @@ impl SparseTensor {
         };
         let (na, nb, sd) = (a.nnz(), b.nnz(), a.sparse_dim());
         let size = a.shape().to_vec();
-        let lin = |idx: &[i64], n: usize, k: usize| {
-            (0..sd).fold(0i64, |acc, d| acc * size[d] as i64 + idx[d * n + k])
-        };
-        let la: Vec<i64> = (0..na).map(|k| lin(ia, na, k)).collect();
-        let lb: Vec<i64> = (0..nb).map(|k| lin(ib, nb, k)).collect();
-        let mut union: Vec<i64> = la.iter().chain(&lb).copied().collect();
-        union.sort_unstable();
-        union.dedup();
-        let n = union.len();
-        let slot = |l: &i64| union.binary_search(l).expect("in the union") as i64;
-        let mut indices = vec![0i64; sd * n];
-        for (g, &l) in union.iter().enumerate() {
-            let mut rest = l;
-            for d in (0..sd).rev() {
-                indices[d * n + g] = rest % size[d] as i64;
-                rest /= size[d] as i64;
+        // PyTorch's merge (`add_out_sparse_contiguous`): walk both entry
+        // lists once; the smaller index tuple goes first, equal tuples
+        // share one output entry. On coalesced operands this is the sorted
+        // union; otherwise repeats and disorder stay, and so does the
+        // uncoalesced flag (an empty operand leaves the other as it is).
+        let (mut slots_a, mut slots_b) = (Vec::with_capacity(na), Vec::with_capacity(nb));
+        let mut tuples: Vec<(bool, usize)> = Vec::with_capacity(na + nb);
+        let (mut i, mut j) = (0, 0);
+        while i < na || j < nb {
+            let order = if i >= na {
+                Ordering::Greater
+            } else if j >= nb {
+                Ordering::Less
+            } else {
+                (0..sd)
+                    .map(|d| ia[d * na + i].cmp(&ib[d * nb + j]))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            };
+            let slot = tuples.len() as i64;
+            if order.is_le() {
+                tuples.push((true, i));
+                slots_a.push(slot);
+                i += 1;
+            }
+            if order.is_ge() {
+                if order.is_gt() {
+                    tuples.push((false, j));
+                }
+                slots_b.push(slot);
+                j += 1;
             }
         }
-        let index_tensor = Arc::new(Tensor::from_vec(indices.clone(), &[sd, n])?);
-        let ea = extend(self, &a, la.iter().map(slot).collect(), n, &index_tensor)?;
-        let eb = extend(other, &b, lb.iter().map(slot).collect(), n, &index_tensor)?;
-        let pattern =
-            Pattern::new_unchecked(SparseLayout::Coo, size, sd, n, Indices::Coo(indices), true);
+        let n = tuples.len();
+        let mut indices = vec![0i64; sd * n];
+        for (g, &(from_a, k)) in tuples.iter().enumerate() {
+            for d in 0..sd {
+                indices[d * n + g] = if from_a {
+                    ia[d * na + k]
+                } else {
+                    ib[d * nb + k]
+                };
+            }
+        }
+        let coalesced = match (na, nb) {
+            (_, 0) => a.is_coalesced(),
+            (0, _) => b.is_coalesced(),
+            _ => a.is_coalesced() && b.is_coalesced(),
+        };
+        let leaf_grad = LeafGrad::new(&indices, sd, n, &size)?;
+        let ea = extend(self, &a, slots_a, n, &leaf_grad)?;
+        let eb = extend(other, &b, slots_b, n, &leaf_grad)?;
+        let pattern = Pattern::new_unchecked(
+            SparseLayout::Coo,
+            size,
+            sd,
+            n,
+            Indices::Coo(indices),
+            coalesced,
+        );
         let sum = SparseTensor::from_parts(pattern, ea.add(&eb)?);
         match self.layout() {
             SparseLayout::Coo => Ok(sum),
@@ -155,29 +196,76 @@ impl SparseTensor {
     }
 }
 
+/// Where a sparse leaf operand of `add` receives the result's gradient:
+/// the result's positions, sorted, once each. Where the result repeats a
+/// position (uncoalesced operands), the gradient of its first entry there
+/// stands for the position, as PyTorch's sparse backward formulas give a
+/// gradient masked on the coalesced pattern (each repeat would otherwise
+/// count it once more).
+struct LeafGrad {
+    /// `[sparse_dim, m]`, the positions.
+    indices: Tensor,
+    /// The result entry of each position, when not simply `0..n`.
+    rows: Option<Tensor>,
+}
+
+impl LeafGrad {
+    fn new(indices: &[i64], sd: usize, n: usize, size: &[usize]) -> Result<LeafGrad> {
+        let lin: Vec<i64> = (0..n)
+            .map(|k| (0..sd).fold(0i64, |acc, d| acc * size[d] as i64 + indices[d * n + k]))
+            .collect();
+        if lin.windows(2).all(|w| w[0] < w[1]) {
+            return Ok(LeafGrad {
+                indices: Tensor::from_vec(indices.to_vec(), &[sd, n])?,
+                rows: None,
+            });
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&k| lin[k]); // stable: the first entry leads
+        order.dedup_by_key(|k| lin[*k]);
+        let m = order.len();
+        let mut picked = vec![0i64; sd * m];
+        for d in 0..sd {
+            for (g, &k) in order.iter().enumerate() {
+                picked[d * m + g] = indices[d * n + k];
+            }
+        }
+        let rows = order.iter().map(|&k| k as i64).collect();
+        Ok(LeafGrad {
+            indices: Tensor::from_vec(picked, &[sd, m])?,
+            rows: Some(Tensor::from_vec(rows, &[m])?),
+        })
+    }
+}
+
 /// `x`'s values (`coo` is `x` in COO order) placed on a larger pattern of
 /// `n` entries, entry `k` at `slots[k]`, zeros elsewhere. A sparse leaf
-/// receives the whole gradient on that pattern (PyTorch's `add` passes
-/// its gradient through unmasked); other tensors receive it on their own
-/// entries, through their values.
+/// receives the whole gradient of the result (PyTorch's `add` passes its
+/// gradient through unmasked), on the result's positions ([`LeafGrad`]);
+/// other tensors receive it on their own entries, through their values.
 fn extend(
     x: &SparseTensor,
     coo: &SparseTensor,
     slots: Vec<i64>,
     n: usize,
-    indices: &Arc<Tensor>,
+    at: &LeafGrad,
 ) -> Result<Variable> {
     let Some(leaf) = &x.leaf else {
         return scatter_add_rows(&coo.values, Arc::new(slots), n);
     };
     let placed = scatter_add_rows(&coo.values.detach(), Arc::new(slots), n)?.data();
-    let (indices, size) = (Arc::clone(indices), x.shape().to_vec());
+    let (indices, rows, size) = (at.indices.clone(), at.rows.clone(), x.shape().to_vec());
     Ok(record_with_gradients(
         "SparseAddBackward0",
         placed,
         &[leaf],
         move |ctx| {
-            let g = SparseGrad::new(indices.as_ref().clone(), ctx.grad.data(), &size)?;
+            let g = ctx.grad.data();
+            let g = match &rows {
+                Some(rows) => g.index_select(0, rows)?,
+                None => g,
+            };
+            let g = SparseGrad::new(indices.clone(), g, &size)?;
             Ok(vec![Some(Gradient::Sparse(g))])
         },
     ))
