@@ -219,3 +219,16 @@ fn add_merges_entry_lists_as_pytorch_does() {
         assert_eq!((indices(&g), values(&g)), (vec![0, 1, 3], vec![2., 2., 2.]));
     }
 }
+
+#[test]
+fn sum_coalesces_an_uncoalesced_tensor_first() {
+    // torch.sparse.sum of entries 1e8, 1, -1e8 at [0, 1, 0] is tensor(1.):
+    // the repeats at 0 cancel before 1 is added.
+    let s = sparse_coo_tensor(
+        &t64(vec![0, 1, 0], &[1, 3]),
+        f32s(vec![1e8, 1.0, -1e8], &[3]),
+        &[2],
+    )
+    .unwrap();
+    assert_eq!(s.sum().unwrap().item::<f32>().unwrap(), 1.0);
+}

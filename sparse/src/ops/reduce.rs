@@ -66,13 +66,19 @@ fn groups(p: &Pattern, idx: &[i64], keep: &[usize]) -> (Vec<i64>, usize, Vec<usi
 
 impl SparseTensor {
     /// The sum of every specified element (`torch.sparse.sum(input)`), a
-    /// 0-d variable. Its gradient reaches the specified elements only.
+    /// 0-d variable. An uncoalesced tensor is coalesced first, as PyTorch
+    /// does (repeated entries add up before the total, which can round
+    /// differently from summing the values as stored). Its gradient
+    /// reaches the specified elements only.
     pub fn sum(&self) -> Result<Variable> {
         crate::trace::sparse_op("sparse.sum", &[self], &[], || self.sum_untraced())
     }
 
     fn sum_untraced(&self) -> Result<Variable> {
-        Ok(self.values.sum()?)
+        if self.is_coalesced() {
+            return Ok(self.values.sum()?);
+        }
+        Ok(self.coalesce()?.values.sum()?)
     }
 
     /// The sum over `dims` (`torch.sparse.sum(input, dim)`; negative dims
