@@ -125,7 +125,7 @@ fn sparsify(x: &Variable, sparse_dim: usize) -> Result<SparseTensor> {
         let mut rows_shape = vec![outer as i64];
         rows_shape.extend(size[sparse_dim..].iter().map(|&s| s as i64));
         let values = gather_rows(&x.reshape(&rows_shape)?, &keep)?;
-        let pattern = Pattern::coo(op, indices, sparse_dim, size, true)?;
+        let pattern = Pattern::coo(op, indices, sparse_dim, nnz, size, true)?;
         Ok(SparseTensor::from_parts(pattern, values))
     }
 }

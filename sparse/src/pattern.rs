@@ -155,18 +155,23 @@ impl Pattern {
 
     /// A COO pattern after PyTorch's `check_invariants`: `indices` holds
     /// `sparse_dim` rows of `nnz` non-negative indices, each below its
-    /// dim's size.
+    /// dim's size. With 0 sparse dims `indices` is empty and the `nnz`
+    /// entries all sit at the one (empty) index tuple.
     pub(crate) fn coo(
         op: &'static str,
         indices: Vec<i64>,
         sparse_dim: usize,
+        nnz: usize,
         size: Vec<usize>,
         coalesced: bool,
     ) -> Result<Pattern> {
-        if sparse_dim == 0 && !indices.is_empty() {
+        if indices.len() != sparse_dim * nnz {
             return Err(SparseError::invalid(
                 op,
-                "indices with 0 sparse dims must be empty",
+                format!(
+                    "{} indices do not fill {sparse_dim} sparse dims of {nnz} entries",
+                    indices.len()
+                ),
             ));
         }
         if sparse_dim > size.len() {
@@ -175,7 +180,6 @@ impl Pattern {
                 format!("{sparse_dim} sparse dims do not fit a tensor of size {size:?}"),
             ));
         }
-        let nnz = indices.len().checked_div(sparse_dim).unwrap_or(0);
         for d in 0..sparse_dim {
             for (k, &i) in indices[d * nnz..(d + 1) * nnz].iter().enumerate() {
                 if i < 0 || i as usize >= size[d] {

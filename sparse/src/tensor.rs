@@ -74,6 +74,7 @@ pub fn sparse_coo_tensor(
         op,
         indices.contiguous().to_vec::<i64>()?,
         sparse_dim,
+        nnz,
         size.to_vec(),
         nnz <= 1,
     )?;

@@ -232,3 +232,18 @@ fn sum_coalesces_an_uncoalesced_tensor_first() {
     .unwrap();
     assert_eq!(s.sum().unwrap().item::<f32>().unwrap(), 1.0);
 }
+
+#[test]
+fn zero_sparse_dims_keep_their_entries() {
+    // torch.sparse_coo_tensor(zeros(0, 2), ones(2, 3), (3,)): nnz 2, dense
+    // form [2, 2, 2].
+    let s = sparse_coo_tensor(&t64(vec![], &[0, 2]), Tensor::ones(&[2, 3]), &[3]).unwrap();
+    assert_eq!((s.sparse_dim(), s.nnz()), (0, 2));
+    assert!(!s.is_coalesced());
+    assert_eq!(s.to_dense().unwrap().to_vec::<f32>().unwrap(), [2., 2., 2.]);
+    assert_eq!(s.coalesce().unwrap().nnz(), 1);
+    // torch.tensor(3.).to_sparse(): nnz 1.
+    let s = Tensor::scalar(3.0f32).to_sparse().unwrap();
+    assert_eq!(s.nnz(), 1);
+    assert_eq!(s.to_dense().unwrap().item::<f32>().unwrap(), 3.0);
+}
