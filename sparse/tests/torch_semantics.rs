@@ -247,3 +247,20 @@ fn zero_sparse_dims_keep_their_entries() {
     assert_eq!(s.nnz(), 1);
     assert_eq!(s.to_dense().unwrap().item::<f32>().unwrap(), 3.0);
 }
+
+#[test]
+fn display_puts_suffixes_where_pytorch_does() {
+    let d64 = Tensor::from_vec(vec![1.0f64, 0.0, 2.5, 0.0], &[2, 2]).unwrap();
+    // The dtype is the sparse tensor's suffix, not the values'.
+    assert_eq!(d64.to_sparse().unwrap().to_string(), "tensor(indices=tensor([[0, 1],\n                       [0, 0]]),\n       values=tensor([1.0000, 2.5000]),\n       size=(2, 2), nnz=2, dtype=torch.float64, layout=torch.sparse_coo)");
+    // CSR/CSC suffixes wrap at 80 columns.
+    assert_eq!(d64.to_sparse_csr().unwrap().to_string(), "tensor(crow_indices=tensor([0, 1, 2]),\n       col_indices=tensor([0, 0]),\n       values=tensor([1.0000, 2.5000]), size=(2, 2), nnz=2,\n       dtype=torch.float64, layout=torch.sparse_csr)");
+    let x = f32s(vec![1., 0., 2., 0., 3., 0., 4., 0., 5.], &[3, 3]);
+    assert_eq!(x.to_sparse_csr().unwrap().requires_grad_().to_string(), "tensor(crow_indices=tensor([0, 2, 3, 5]),\n       col_indices=tensor([0, 2, 1, 0, 2]),\n       values=tensor([1., 2., 3., 4., 5.]), size=(3, 3), nnz=5,\n       layout=torch.sparse_csr, requires_grad=True)");
+    assert_eq!(x.to_dtype(torchlet_tensor::DType::F64).to_sparse_csc().unwrap().to_string(), "tensor(ccol_indices=tensor([0, 2, 3, 5]),\n       row_indices=tensor([0, 2, 1, 0, 2]),\n       values=tensor([1., 4., 3., 2., 5.]), size=(3, 3), nnz=5,\n       dtype=torch.float64, layout=torch.sparse_csc)");
+    // Empty indices and values show their shapes.
+    let empty = sparse_coo_tensor(&t64(vec![], &[2, 0]), f32s(vec![], &[0]), &[2, 2]).unwrap();
+    assert_eq!(empty.to_string(), "tensor(indices=tensor([], size=(2, 0)),\n       values=tensor([], size=(0,)),\n       size=(2, 2), nnz=0, layout=torch.sparse_coo)");
+    assert_eq!(Tensor::zeros(&[2, 2]).to_sparse_csr().unwrap().to_string(), "tensor(crow_indices=tensor([0, 0, 0]),\n       col_indices=tensor([], size=(0,)),\n       values=tensor([], size=(0,)), size=(2, 2), nnz=0,\n       layout=torch.sparse_csr)");
+    assert_eq!(Tensor::scalar(3.0f32).to_sparse().unwrap().to_string(), "tensor(indices=tensor([], size=(0, 1)),\n       values=tensor([3.]),\n       size=(), nnz=1, layout=torch.sparse_coo)");
+}
