@@ -171,15 +171,20 @@ impl Optimizer for SparseAdam {
                     if o.maximize {
                         rows = rows.negated();
                     }
-                    if rows.rows.is_empty() {
-                        continue;
-                    }
+                    // The moments exist from the first step on, even when
+                    // its gradient holds no rows (PyTorch initializes the
+                    // state before looking at the gradient).
                     let m = state_slice::<T>(&mut st.exp_avg, p, 0.0)?;
                     // Two state buffers and the parameter: take them apart.
                     let mut v_slot = st.exp_avg_sq.take();
                     let v = state_slice::<T>(&mut v_slot, p, 0.0)?;
-                    with_param_slice::<T, _>(p, |w| sparse_adam_rows(&rows, w, m, v, &o, st.step))?;
+                    let updated = if rows.rows.is_empty() {
+                        Ok(())
+                    } else {
+                        with_param_slice::<T, _>(p, |w| sparse_adam_rows(&rows, w, m, v, &o, st.step))
+                    };
                     st.exp_avg_sq = v_slot;
+                    updated?;
                 });
             }
         }
@@ -227,5 +232,45 @@ fn sparse_adam_rows<T: Float>(
             let denom = (dv + old_v).sqrt() + eps;
             w[j] += neg_step * (numer / denom);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use torchlet_autograd::{functional as F, Variable};
+    use torchlet_tensor::Tensor;
+
+    use super::{SparseAdam, SparseAdamOptions};
+    use crate::{Optimizer, StatefulOptimizer};
+
+    #[test]
+    fn a_first_step_without_rows_still_creates_the_moments() {
+        // PyTorch initializes step, exp_avg and exp_avg_sq (zeros) on a
+        // parameter's first step even when its gradient holds no rows
+        // (every lookup was padding), so its state dict loads back.
+        let w = Variable::parameter(Tensor::ones(&[5, 2]));
+        let mut opt = SparseAdam::new(vec![w.clone()], SparseAdamOptions::default()).unwrap();
+        let padding = Tensor::from_vec(vec![0i64, 0], &[2]).unwrap();
+        F::embedding_sparse(&padding, &w, Some(0))
+            .unwrap()
+            .sum()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert_eq!(w.sparse_grad().unwrap().nnz(), 0);
+        opt.step().unwrap();
+        assert_eq!(w.data().to_vec::<f32>().unwrap(), [1.0; 10]);
+        let saved = opt.state_dict();
+        let names: Vec<&str> = saved.state.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["state.0.exp_avg", "state.0.exp_avg_sq", "state.0.step"]
+        );
+        assert_eq!(
+            saved.state["state.0.exp_avg"].to_vec::<f32>().unwrap(),
+            [0.0; 10]
+        );
+        let mut again = SparseAdam::new(vec![w], SparseAdamOptions::default()).unwrap();
+        again.load_state_dict(&saved).unwrap();
     }
 }
