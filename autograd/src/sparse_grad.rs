@@ -18,6 +18,8 @@ use crate::variable::Variable;
 /// A gradient specified at `nnz` index tuples of a tensor of shape `size`:
 /// `indices` `[sparse_dim, nnz]` (int64), `values` `[nnz, size[sparse_dim..]]`.
 /// Index tuples may repeat (their values add up) and need not be sorted.
+/// With 0 sparse dims (`indices` `[0, nnz]`) every value covers the whole
+/// tensor, as for a 0-d sparse tensor in PyTorch.
 ///
 /// ```
 /// use torchlet_autograd::SparseGrad;
@@ -59,7 +61,7 @@ impl SparseGrad {
             )));
         }
         let (sparse_dim, nnz) = (indices.shape()[0], indices.shape()[1]);
-        if sparse_dim == 0 || sparse_dim > size.len() {
+        if sparse_dim > size.len() {
             return Err(bad(format!(
                 "indices have {sparse_dim} sparse dims for a tensor of size {size:?}"
             )));

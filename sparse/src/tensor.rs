@@ -320,9 +320,9 @@ impl SparseTensor {
         let data = self.values.data();
         let shape: Vec<i64> = self.shape().iter().map(|&d| d as i64).collect();
         let leaf = Variable::parameter(
-            Tensor::zeros_dtype(&[1], data.dtype())
+            Tensor::zeros_dtype(&[], data.dtype())
                 .expand(&shape)
-                .expect("a one-element tensor expands to any shape"),
+                .expect("a 0-d tensor expands to any shape"),
         );
         // The values are a leaf of their own: gradients on this pattern
         // accumulate there densely (`[nnz, dense dims...]`, no index copy

@@ -264,3 +264,15 @@ fn display_puts_suffixes_where_pytorch_does() {
     assert_eq!(Tensor::zeros(&[2, 2]).to_sparse_csr().unwrap().to_string(), "tensor(crow_indices=tensor([0, 0, 0]),\n       col_indices=tensor([], size=(0,)),\n       values=tensor([], size=(0,)), size=(2, 2), nnz=0,\n       layout=torch.sparse_csr)");
     assert_eq!(Tensor::scalar(3.0f32).to_sparse().unwrap().to_string(), "tensor(indices=tensor([], size=(0, 1)),\n       values=tensor([3.]),\n       size=(), nnz=1, layout=torch.sparse_coo)");
 }
+
+#[test]
+fn a_0_dim_sparse_leaf_takes_a_gradient() {
+    // torch: s = tensor(3.).to_sparse().requires_grad_();
+    // (s * 2.0).to_dense().backward() gives s.grad with nnz 1, values [2.].
+    let s = Tensor::scalar(3.0f32).to_sparse().unwrap().requires_grad_();
+    let y = s.mul_scalar(2.0).unwrap().to_dense_variable().unwrap();
+    y.backward().unwrap();
+    let g = s.grad().unwrap();
+    assert_eq!((g.nnz(), g.shape().len()), (1, 0));
+    assert_eq!(g.to_dense().unwrap().item::<f32>().unwrap(), 2.0);
+}
