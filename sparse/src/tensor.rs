@@ -151,7 +151,9 @@ fn compressed_tensor(
     Ok(SparseTensor::from_parts(pattern, values))
 }
 
-/// Values must be float, `[nnz, size[sparse_dim..]]`.
+/// Values must be float, `[nnz, size[sparse_dim..]]`, and the size's
+/// element count must fit an int64 (PyTorch's numel check; linear indices
+/// over the sparse dims are int64).
 fn check_values(
     op: &'static str,
     values: &Variable,
@@ -159,6 +161,15 @@ fn check_values(
     size: &[usize],
     sparse_dim: usize,
 ) -> Result<()> {
+    let numel = size.iter().try_fold(1i64, |acc, &d| {
+        i64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+    });
+    if numel.is_none() {
+        return Err(SparseError::invalid(
+            op,
+            format!("numel: integer multiplication overflow (size {size:?})"),
+        ));
+    }
     if !values.dtype().is_float() {
         return Err(SparseError::invalid(
             op,

@@ -276,3 +276,29 @@ fn a_0_dim_sparse_leaf_takes_a_gradient() {
     assert_eq!((g.nnz(), g.shape().len()), (1, 0));
     assert_eq!(g.to_dense().unwrap().item::<f32>().unwrap(), 2.0);
 }
+
+#[test]
+fn sizes_beyond_int64_elements_are_refused() {
+    // torch: "numel: integer multiplication overflow" for (2**41, 2**41).
+    let e = sparse_coo_tensor(
+        &t64(vec![1 << 40, 1, (1 << 40) - 1, 2], &[2, 2]),
+        Tensor::ones(&[2]),
+        &[1 << 41, 1 << 41],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("sparse_coo_tensor") && e.contains("overflow"),
+        "{e}"
+    );
+    let crow = t64(vec![0, 1, 1], &[3]);
+    let e = torchlet_sparse::sparse_csr_tensor(
+        &crow,
+        &t64(vec![0], &[1]),
+        Tensor::ones(&[1]),
+        &[2, 1 << 62],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("overflow"), "{e}");
+}
