@@ -21,7 +21,8 @@
 //! | `torch.sparse.sum(s)`, `sum(s, dim)` | [`SparseTensor::sum`], [`SparseTensor::sum_dims`] |
 //! | `torch.sparse.softmax`, `log_softmax` | [`SparseTensor::softmax`], [`SparseTensor::log_softmax`] |
 //! | `s + s`, `s * d`, `s * 2.0` | [`SparseTensor::add`], [`SparseTensor::mul_dense`], [`SparseTensor::mul_scalar`] |
-//! | `t()`, `transpose`, `index_select`, `narrow` | same names |
+//! | `t()`, `transpose`, `index_select` | same names |
+//! | `narrow_copy` (PyTorch's `narrow` has no sparse form) | [`SparseTensor::narrow`] |
 //!
 //! ```
 //! use torchlet_autograd::Variable;

@@ -49,7 +49,8 @@ pub struct SparseTensor {
 /// the full `size` (`torch.sparse_coo_tensor`). Indices are checked like
 /// PyTorch's `check_invariants`: an out-of-range or negative index, or
 /// values whose shape does not fit, is an error naming the position and
-/// value. The result is not marked coalesced (duplicates allowed; see
+/// value. As in PyTorch, the result is marked coalesced only when it has
+/// fewer than 2 entries (duplicates allowed; see
 /// [`SparseTensor::coalesce`]).
 pub fn sparse_coo_tensor(
     indices: &Tensor,
