@@ -197,7 +197,8 @@ fn sparse_adagrad_step(
                 for (j, &gv) in rows.entry(k).iter().enumerate() {
                     s[j] += gv * gv;
                     let std = s[j].sqrt() + eps;
-                    w[j] += neg_clr * (gv / std);
+                    // `param.add_(sparse, alpha=-clr)`: one fused multiply-add.
+                    w[j] = (gv / std).mul_add(neg_clr, w[j]);
                 }
             }
         })

@@ -81,7 +81,8 @@ fn coalesced_values(g: &SparseGrad) -> Result<Tensor> {
 }
 
 /// Clamps every gradient of `params` into `[-clip_value, clip_value]`
-/// (`torch.nn.utils.clip_grad_value_`).
+/// (`torch.nn.utils.clip_grad_value_`). A sparse gradient is refused, as
+/// PyTorch refuses it.
 ///
 /// ```
 /// use torchlet_autograd::Variable;
@@ -102,18 +103,12 @@ pub fn clip_grad_value_(params: &[Variable], clip_value: f64) -> Result<()> {
     )?;
     for p in params {
         match p.gradient() {
-            Some(Gradient::Sparse(s)) => {
-                // Coalesced first: clamping is not linear.
-                let c = SparseTensor::from_grad(&s)
-                    .and_then(|s| s.coalesce())
-                    .and_then(|s| s.to_grad())
-                    .map_err(|e| OptimError::Autograd(e.into()))?;
-                let clamped = SparseGrad::new(
-                    c.indices().clone(),
-                    c.values().clamp(-clip_value, clip_value),
-                    c.size(),
-                )?;
-                p.set_sparse_grad(clamped);
+            Some(Gradient::Sparse(_)) => {
+                // PyTorch's clamp has no sparse kernel.
+                return Err(OptimError::Usage {
+                    what: "clip_grad_value_",
+                    message: "sparse gradients are not supported (PyTorch's clamp_min_ has no sparse kernel)".into(),
+                });
             }
             Some(Gradient::Dense(g)) => p.set_grad(Some(g.data().clamp(-clip_value, clip_value))),
             None => {}

@@ -136,14 +136,19 @@ impl Optimizer for Sgd {
             let o = group.options;
             for (p, st) in group.params.iter().zip(states.iter_mut()) {
                 if let Some(sg) = p.sparse_grad() {
-                    // With weight decay the gradient turns dense, as in
-                    // PyTorch (`grad.add(param)`); so does a dense buffer.
-                    if o.weight_decay == 0.0 && st.momentum_buffer.is_none() {
+                    // PyTorch's `grad.add(param)` (weight decay) and, with a
+                    // dense buffer, Nesterov's `grad.add(buf)` refuse a
+                    // sparse left operand; a dense buffer otherwise takes
+                    // the sparse gradient densely (`buf.add_(grad)`).
+                    if o.weight_decay != 0.0 || (o.nesterov && st.momentum_buffer.is_some()) {
+                        return Err(OptimError::Usage {
+                            what: "SGD",
+                            message: "add(sparse, dense) is not supported. Use add(dense, sparse) instead. (weight_decay and Nesterov momentum with a dense buffer do not take sparse gradients)".into(),
+                        });
+                    }
+                    if st.momentum_buffer.is_none() {
                         sparse_sgd_step(p, &sg, &o, st)?;
                         continue;
-                    }
-                    if let Some(b) = st.sparse_buffer.take() {
-                        st.momentum_buffer = Some(b.to_dense()?);
                     }
                 }
                 let buf = &mut st.momentum_buffer;
@@ -191,7 +196,8 @@ impl Optimizer for Sgd {
 
 /// SGD on a sparse gradient, as PyTorch runs it: without momentum each
 /// entry is added to its row in turn (`p.add_(grad, alpha=-lr)`); with
-/// momentum the buffer stays sparse, holding the rows gradients touched:
+/// momentum the buffer stays sparse and, as in PyTorch, uncoalesced (each
+/// step appends the new gradient's entries to the scaled old ones):
 ///
 /// ```text
 /// buf = g (first step) | momentum * buf + (1 - dampening) * g
@@ -212,9 +218,8 @@ fn sparse_sgd_step(p: &Variable, g: &SparseGrad, o: &SgdOptions, st: &mut SgdSta
             None => fresh.clone(),
             Some(old) => old.scaled(o.momentum).concat(&fresh.scaled(1.0 - o.dampening))?,
         };
-        let buf = Rows::<T>::coalesced(&buf)?.to_grad(&size)?;
         let update = if o.nesterov {
-            Rows::<T>::coalesced(&fresh.concat(&buf.scaled(o.momentum))?)?
+            Rows::<T>::raw(&fresh.concat(&buf.scaled(o.momentum))?)?
         } else {
             Rows::<T>::raw(&buf)?
         };

@@ -77,13 +77,14 @@ impl<T: Float> Rows<T> {
     }
 
     /// `param[row] += alpha * values` for every entry in order (PyTorch's
-    /// `param.add_(sparse, alpha=alpha)`, alpha rounded to the dtype).
+    /// `param.add_(sparse, alpha=alpha)`: alpha rounded to the dtype, one
+    /// fused multiply-add per element, as its kernel computes it).
     pub fn add_to(&self, param: &mut [T], alpha: f64) {
         let a = T::from_f64(alpha);
         for (k, &r) in self.rows.iter().enumerate() {
             let dst = &mut param[r * self.width..(r + 1) * self.width];
             for (p, &v) in dst.iter_mut().zip(self.entry(k)) {
-                *p += a * v;
+                *p = v.mul_add(a, *p);
             }
         }
     }

@@ -172,3 +172,30 @@ fn sparse_adam_resumes_from_its_state_dict() {
         resumed.to_vec::<f32>().unwrap()
     );
 }
+
+#[test]
+fn sgd_weight_decay_and_clip_grad_value_refuse_sparse_gradients_as_pytorch_does() {
+    let w = Variable::parameter(Tensor::ones(&[4, 2]));
+    let idx = Tensor::from_vec(vec![1i64, 3], &[2]).unwrap();
+    F::embedding_sparse(&idx, &w, None)
+        .unwrap()
+        .sum()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let o = SgdOptions {
+        lr: 0.1,
+        weight_decay: 0.01,
+        ..Default::default()
+    };
+    let e = Sgd::new(vec![w.clone()], o)
+        .unwrap()
+        .step()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("add(sparse, dense) is not supported"), "{e}");
+    let e = torchlet_optim::clip_grad_value_(std::slice::from_ref(&w), 1.0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sparse gradients are not supported"), "{e}");
+}
