@@ -4,8 +4,11 @@
 //!   BatchNorm on the 10k digits embedded in torchlet-vision, Adam lr 1e-3,
 //!   batch 64, 5 epochs, seed 0) and writes a run folder: `model.safetensors`,
 //!   `config.json`, `metrics.csv`, `curves.png`.
-//!   With `--dataset fortunes --model bag|lstm|gru|charlm` it trains a text
-//!   model on fortunes-4 instead (the run also holds `vocab.json`).
+//!   With `--dataset fortunes --model bag|lstm|gru|charlm|tfidf` it trains
+//!   a text model on fortunes-4 instead (the run also holds `vocab.json`,
+//!   or `tfidf.json` for the sparse TF-IDF classifier); with `--dataset
+//!   karate --model gcn`, a graph convolutional network on Zachary's
+//!   karate club (one labelled member per faction).
 //! - `torchlet eval --run DIR`: reloads a run and prints its test accuracy.
 //! - `torchlet generate --run DIR --prompt TEXT --len N`: continues a
 //!   prompt with a character-level language model run.
@@ -31,6 +34,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod export;
+mod graph;
+mod optimizers;
 mod plot;
 mod predict;
 mod run;
@@ -38,6 +43,7 @@ mod seed;
 mod text;
 mod text_export;
 mod text_train;
+mod tfidf;
 mod train;
 
 /// PyTorch's stack rebuilt in Rust: train, evaluate and query models, or
@@ -55,15 +61,20 @@ enum Command {
     /// reshaping, reductions, element access, sigmoid and softmax.
     Seed,
     /// Train a model on MNIST (or, with `--dataset fortunes`, a text
-    /// model) and save the run (model, config, metrics, curves); ends with
-    /// `test accuracy: 0.XXXX`.
+    /// model; with `--dataset karate`, a GCN) and save the run (model,
+    /// config, metrics, curves); ends with `test accuracy: 0.XXXX`.
+    ///
+    /// Examples: `torchlet train` (LeNet-5 on MNIST-10k); `torchlet train
+    /// --dataset fortunes --model tfidf` (sparse TF-IDF, linear);
+    /// `torchlet train --dataset karate --model gcn` (semi-supervised GCN).
     Train(train::TrainArgs),
     /// Reload a run and print its test accuracy.
     Eval {
         /// The run folder `torchlet train` wrote.
         #[arg(long)]
         run: PathBuf,
-        /// Folder with MNIST's IDX files (default: the run's dataset).
+        /// The data folder (MNIST's IDX files, fortunes' or karate's TSV
+        /// files; default: the run's dataset).
         #[arg(long)]
         data: Option<PathBuf>,
         /// Compute threads.
@@ -127,7 +138,12 @@ fn main() -> ExitCode {
         Command::Seed => seed::walkthrough(&mut std::io::stdout().lock()),
         Command::Train(args) => train::train(&args),
         Command::Eval { run, data, threads } => {
-            if text::is_text_run(&run) {
+            if graph::is_graph_run(&run) {
+                if let Some(t) = threads {
+                    torchlet_tensor::set_num_threads(t.max(1));
+                }
+                graph::eval(&run, data.as_deref())
+            } else if text::is_text_run(&run) {
                 if let Some(t) = threads {
                     torchlet_tensor::set_num_threads(t.max(1));
                 }
@@ -137,7 +153,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Export { run, onnx, opset } => {
-            if text::is_text_run(&run) {
+            if graph::is_graph_run(&run) {
+                Err(format!(
+                    "{} is a graph run: its sparse GCN has no ONNX lowering yet",
+                    run.display()
+                )
+                .into())
+            } else if text::is_text_run(&run) {
                 text_export::export_text_run(&run, &onnx, opset)
             } else {
                 export::export_run(&run, &onnx, opset)
@@ -152,7 +174,13 @@ fn main() -> ExitCode {
         } => text::generate(&run, &prompt, len, temperature, seed),
         Command::Bench(args) => bench::bench(&args),
         Command::Predict { run, images } => {
-            if text::is_text_run(&run) {
+            if graph::is_graph_run(&run) {
+                Err(format!(
+                    "{} is a graph run; predict classifies images (use eval)",
+                    run.display()
+                )
+                .into())
+            } else if text::is_text_run(&run) {
                 Err(format!(
                     "{} is a text run; predict classifies images (use eval, or generate for a charlm run)",
                     run.display()

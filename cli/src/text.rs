@@ -1,4 +1,5 @@
-//! Text runs: `torchlet train --dataset fortunes --model bag|lstm|gru|charlm`,
+//! Text runs: `torchlet train --dataset fortunes --model bag|lstm|gru|charlm`
+//! (and `tfidf`, whose training lives in `tfidf.rs`),
 //! `torchlet eval` on such a run, and `torchlet generate` for the
 //! character-level language model.
 //!
@@ -25,7 +26,7 @@ use torchlet_train::{write_atomic, Batch, FnSource};
 use crate::run::{bail, one_line, read_config, BoxError, DatasetConfig, Msg};
 
 /// The text models `--model` accepts with `--dataset fortunes`.
-pub const TEXT_MODELS: [&str; 4] = ["bag", "lstm", "gru", "charlm"];
+pub const TEXT_MODELS: [&str; 5] = ["bag", "lstm", "gru", "charlm", "tfidf"];
 
 /// Sizes of a text model that the state dict alone does not say.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -40,6 +41,10 @@ pub struct TextModelOptions {
     pub bidirectional: bool,
     /// Dropout probability.
     pub dropout: f64,
+    /// The bag model's embedding gets sparse gradients (optimised with
+    /// SparseAdam; `--sparse-embeddings`).
+    #[serde(default)]
+    pub sparse_embeddings: bool,
 }
 
 /// `config.json` of a text run.
@@ -49,14 +54,15 @@ pub struct TextRunConfig {
     pub torchlet_version: String,
     /// `text-classification` or `char-lm`.
     pub task: String,
-    /// `bag`, `lstm`, `gru` or `charlm`.
+    /// `bag`, `lstm`, `gru`, `charlm` or `tfidf`.
     pub model: String,
-    /// `subword` (words + 3- to 5-character n-grams), `basic_english` or
-    /// `char`.
+    /// `subword` (words + 3- to 5-character n-grams), `basic_english`,
+    /// `char`, or `tfidf` (the run's `tfidf.json` vectorizer).
     pub tokenizer: String,
     /// Model sizes.
     pub model_options: TextModelOptions,
-    /// Vocabulary size (`vocab.json`).
+    /// Vocabulary size (`vocab.json`; for `tfidf`, the number of TF-IDF
+    /// features).
     pub vocab_size: usize,
     /// Class names by index (empty for the language model).
     pub classes: Vec<String>,
@@ -66,7 +72,8 @@ pub struct TextRunConfig {
     pub dataset: DatasetConfig,
     /// Seed of weights, shuffling and dropout.
     pub seed: u64,
-    /// `sgd`, `adam` or `adamw`.
+    /// `sgd`, `adam`, `adamw`, or `sparse_adam+adam` (SparseAdam for the
+    /// embedding, Adam for the rest).
     pub optimizer: String,
     /// Learning rate.
     pub lr: f64,
@@ -93,6 +100,7 @@ pub fn defaults(model: &str) -> (usize, usize, f64, TextModelOptions, Option<usi
         num_layers: 1,
         bidirectional,
         dropout: 0.3,
+        sparse_embeddings: false,
     };
     match model {
         "bag" => (
@@ -105,10 +113,25 @@ pub fn defaults(model: &str) -> (usize, usize, f64, TextModelOptions, Option<usi
                 num_layers: 0,
                 bidirectional: false,
                 dropout: 0.5,
+                sparse_embeddings: false,
             },
             None,
         ),
         "lstm" => (10, 32, 2e-3, rnn(false), None),
+        "tfidf" => (
+            10,
+            64,
+            0.1,
+            TextModelOptions {
+                embed_dim: 0,
+                hidden_size: 0,
+                num_layers: 0,
+                bidirectional: false,
+                dropout: 0.0,
+                sparse_embeddings: false,
+            },
+            None,
+        ),
         "gru" => (10, 32, 2e-3, rnn(true), None),
         _ => (
             5,
@@ -120,6 +143,7 @@ pub fn defaults(model: &str) -> (usize, usize, f64, TextModelOptions, Option<usi
                 num_layers: 1,
                 bidirectional: false,
                 dropout: 0.0,
+                sparse_embeddings: false,
             },
             Some(64),
         ),
@@ -182,13 +206,10 @@ impl TextRunConfig {
         let o = self.model_options;
         let classes = self.classes.len();
         Ok(match self.model.as_str() {
-            "bag" => TextModel::Classifier(Box::new(BagClassifier::new(
-                self.vocab_size,
-                o.embed_dim,
-                classes,
-                pad_index,
-                o.dropout,
-            )?)),
+            "bag" => TextModel::Classifier(Box::new(
+                BagClassifier::new(self.vocab_size, o.embed_dim, classes, pad_index, o.dropout)?
+                    .sparse(o.sparse_embeddings),
+            )),
             kind @ ("lstm" | "gru") => {
                 let options = RnnClassifierOptions {
                     kind: if kind == "lstm" {

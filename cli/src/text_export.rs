@@ -116,6 +116,12 @@ pub fn write(
 /// `torchlet export` on a text run: reloads it and writes it as ONNX.
 pub fn export_text_run(run: &Path, onnx: &Path, opset: i64) -> Result<(), BoxError> {
     let config = TextRunConfig::load(run)?;
+    if config.model == "tfidf" {
+        return Err(Box::new(Msg(format!(
+            "{} is a tfidf run: its sparse TF-IDF product has no ONNX lowering yet",
+            run.display()
+        ))));
+    }
     let (vocab, model) = config.load_run(run)?;
     write(&config, &vocab, &model, onnx, opset)
 }

@@ -30,6 +30,12 @@ pub enum ModelKind {
     Gru,
     /// fortunes: a character-level LSTM language model (see `generate`).
     Charlm,
+    /// fortunes: sparse TF-IDF rows (word 1-2-grams and in-word character
+    /// 3-5-grams) into a linear classifier (sparse x dense products).
+    Tfidf,
+    /// karate: a two-layer graph convolutional network (Kipf & Welling)
+    /// over the sparse normalised adjacency.
+    Gcn,
 }
 
 /// The dataset to train on.
@@ -40,6 +46,10 @@ pub enum DatasetKind {
     /// fortunes-4 text classification (embedded, or `--data DIR` with
     /// train.tsv and test.tsv).
     Fortunes,
+    /// Zachary's karate club: predict 32 members' factions from the
+    /// friendships and the labels of members 0 and 33 (embedded, or
+    /// `--data DIR` with edges.tsv and members.tsv).
+    Karate,
 }
 
 /// The optimizer.
@@ -70,26 +80,27 @@ pub struct TrainArgs {
     /// Dataset.
     #[arg(long, value_enum, default_value = "mnist")]
     pub dataset: DatasetKind,
-    /// Model (default: lenet for mnist, bag for fortunes).
+    /// Model (default: lenet for mnist, bag for fortunes, gcn for karate).
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Epochs (default: 5 for mnist; 10 for the text classifiers, 5 for
-    /// charlm).
+    /// charlm; 200 full-graph steps for gcn).
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Training batch size (default: 64 for mnist; 16 for bag, 32 for the
-    /// other text models).
+    /// Training batch size (default: 64 for mnist; 16 for bag, 64 for
+    /// tfidf, 32 for the other text models; gcn trains on the whole graph).
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Learning rate (default: 1e-3 for Adam/AdamW, 0.01 for SGD on
-    /// mnist; 1e-2 for bag, 2e-3 for lstm and gru, 5e-3 for charlm).
+    /// mnist; 1e-2 for bag, 2e-3 for lstm and gru, 5e-3 for charlm, 0.1
+    /// for tfidf, 1e-2 for gcn; ten times these for SGD).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Optimizer.
     #[arg(long, value_enum, default_value = "adam")]
     pub optimizer: OptimizerKind,
-    /// Learning-rate schedule (default: constant for mnist, cosine for
-    /// fortunes).
+    /// Learning-rate schedule (default: constant for mnist and karate,
+    /// cosine for fortunes).
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleKind>,
     /// Seed of the initial weights and of the shuffling.
@@ -100,7 +111,7 @@ pub struct TrainArgs {
     pub threads: Option<usize>,
     /// Folder with MNIST's IDX files (default: the 10k digits embedded in
     /// torchlet: 8,000 train / 2,000 test), or with fortunes' train.tsv
-    /// and test.tsv.
+    /// and test.tsv, or with karate's edges.tsv and members.tsv.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Run folder (default: runs/<model>-<UTC timestamp>).
@@ -109,6 +120,12 @@ pub struct TrainArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// bag only: sparse gradients for the embedding table
+    /// (`EmbeddingBag(sparse=True)`), optimised with SparseAdam; Adam for
+    /// the other parameters (default 15 epochs: SparseAdam's lazy rows
+    /// learn slower, each epoch is faster).
+    #[arg(long)]
+    pub sparse_embeddings: bool,
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC for `secs` since the Unix epoch (civil-from-days,
@@ -142,6 +159,8 @@ fn model_name(kind: ModelKind) -> &'static str {
         ModelKind::Lstm => "lstm",
         ModelKind::Gru => "gru",
         ModelKind::Charlm => "charlm",
+        ModelKind::Tfidf => "tfidf",
+        ModelKind::Gcn => "gcn",
     }
 }
 
@@ -160,23 +179,50 @@ fn check_common(args: &TrainArgs) -> Result<&'static str, BoxError> {
         }
         torchlet_tensor::set_num_threads(t);
     }
-    let text = args.dataset == DatasetKind::Fortunes;
-    let model = args.model.unwrap_or(if text {
-        ModelKind::Bag
-    } else {
-        ModelKind::Lenet
+    let model = args.model.unwrap_or(match args.dataset {
+        DatasetKind::Mnist => ModelKind::Lenet,
+        DatasetKind::Fortunes => ModelKind::Bag,
+        DatasetKind::Karate => ModelKind::Gcn,
     });
     let name = model_name(model);
-    let text_model = crate::text::TEXT_MODELS.contains(&name);
-    if text && !text_model {
+    let wanted = if crate::text::TEXT_MODELS.contains(&name) {
+        DatasetKind::Fortunes
+    } else if name == "gcn" {
+        DatasetKind::Karate
+    } else {
+        DatasetKind::Mnist
+    };
+    if args.sparse_embeddings && name != "bag" {
+        bail!("--sparse-embeddings needs --dataset fortunes --model bag, got --model {name}");
+    }
+    if args.sparse_embeddings && args.optimizer != OptimizerKind::Adam {
+        bail!("--sparse-embeddings pairs SparseAdam with Adam: leave --optimizer at adam");
+    }
+    if wanted != args.dataset {
+        let (kind, fix) = match wanted {
+            DatasetKind::Mnist => ("an image model", "--dataset mnist"),
+            DatasetKind::Fortunes => ("a text model", "--dataset fortunes"),
+            DatasetKind::Karate => ("a graph model", "--dataset karate"),
+        };
+        let models = match args.dataset {
+            DatasetKind::Mnist => "mlp, lenet or resnet",
+            DatasetKind::Fortunes => "bag, lstm, gru, charlm or tfidf",
+            DatasetKind::Karate => "gcn",
+        };
         bail!(
-            "--model {name} trains on images; with --dataset fortunes use bag, lstm, gru or charlm"
+            "--model {name} is {kind}: add {fix} (with --dataset {} use {models})",
+            dataset_name(args.dataset)
         );
     }
-    if !text && text_model {
-        bail!("--model {name} is a text model; add --dataset fortunes");
-    }
     Ok(name)
+}
+
+fn dataset_name(kind: DatasetKind) -> &'static str {
+    match kind {
+        DatasetKind::Mnist => "mnist",
+        DatasetKind::Fortunes => "fortunes",
+        DatasetKind::Karate => "karate",
+    }
 }
 
 /// The run folder: `--out`, or `runs/<model>-<UTC timestamp>`.
@@ -273,7 +319,7 @@ pub fn make_trainer(
 /// fortunes set's noisy last epochs).
 pub fn schedule(args: &TrainArgs) -> ScheduleKind {
     args.schedule.unwrap_or(match args.dataset {
-        DatasetKind::Mnist => ScheduleKind::Constant,
+        DatasetKind::Mnist | DatasetKind::Karate => ScheduleKind::Constant,
         DatasetKind::Fortunes => ScheduleKind::Cosine,
     })
 }
@@ -296,8 +342,10 @@ pub fn create_folder(out: &Path) -> Result<(), BoxError> {
 /// Runs `torchlet train`.
 pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
     let name = check_common(args)?;
-    if args.dataset == DatasetKind::Fortunes {
-        return crate::text_train::train(args, name);
+    match args.dataset {
+        DatasetKind::Fortunes => return crate::text_train::train(args, name),
+        DatasetKind::Karate => return crate::graph::train(args, name),
+        DatasetKind::Mnist => {}
     }
     let epochs = args.epochs.unwrap_or(5);
     let batch_size = args.batch_size.unwrap_or(64);

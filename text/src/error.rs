@@ -64,6 +64,9 @@ pub enum TextError {
     /// A tensor op failed.
     #[error(transparent)]
     Tensor(#[from] TensorError),
+    /// Building a sparse matrix failed.
+    #[error(transparent)]
+    Sparse(#[from] torchlet_sparse::SparseError),
 }
 
 impl TextError {

@@ -13,6 +13,7 @@
 //! | `BucketIterator` | [`BucketBatchSampler`] (a [`torchlet_data::BatchSampling`]) |
 //! | `AG_NEWS`-style `(label, text)` datasets | [`LabeledTexts`] (TSV/CSV), [`EncodedTexts`], [`Fortunes`] (built in), [`Corpus`] |
 //! | `word_language_model`'s `batchify`/`get_batch` | [`LmWindows`] (next-token windows, batch first) |
+//! | scikit-learn's `TfidfVectorizer` | [`TfidfVectorizer`] (word n-grams, smooth idf, l2 rows; a sparse CSR matrix) |
 //!
 //! Every tokenizer implements [`Tokenizer`], so a model or the CLI can hold
 //! a `Box<dyn Tokenizer>`. Batches are **batch first**: token indices
@@ -85,6 +86,7 @@ pub mod models;
 mod pad;
 mod records;
 mod subword;
+mod tfidf;
 mod tokenizer;
 mod vocab;
 
@@ -97,6 +99,7 @@ pub use fortunes::Fortunes;
 pub use lm::LmWindows;
 pub use pad::{add_bos_eos, pad_batch, truncate_pad, PadCollate, PaddedBatch};
 pub use subword::SubwordNgrams;
+pub use tfidf::{TfidfOptions, TfidfVectorizer};
 pub use tokenizer::{
     basic_english, get_tokenizer, is_python_space, BasicEnglish, CharTokenizer, FnTokenizer,
     Tokenizer, Whitespace,

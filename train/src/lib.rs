@@ -61,7 +61,7 @@ pub use callback::{
     BestCheckpoint, Callback, Context, Control, CsvLogger, EarlyStopping, Interval, LrSchedulerStep,
 };
 pub use error::{Result, TrainError};
-pub use metrics::{EpochMetrics, EvalMetrics, History, Metric, Mode, RunningMetrics};
+pub use metrics::{EpochMetrics, EvalMetrics, History, Metric, Mode, RunningMetrics, IGNORE_INDEX};
 pub use source::{Batch, BatchSource, Batches, FnSource, IndexBatches};
 pub use trainer::{cross_entropy_loss, evaluate, evaluate_with, LossFn, Progress, Trainer};
 

@@ -150,9 +150,15 @@ pub struct RunningMetrics {
 impl RunningMetrics {
     /// Adds a batch: its mean loss, its logits `[N, C]` and int64 targets
     /// `[N]`. Non-classification batches (other shapes or dtypes) count
-    /// for the loss only.
+    /// for the loss only. Targets equal to [`IGNORE_INDEX`] are left out,
+    /// as cross-entropy leaves them out of its mean: the batch counts as
+    /// its other rows (a graph's unlabelled nodes, padding positions).
     pub fn update(&mut self, mean_loss: f64, logits: &Tensor, targets: &Tensor) -> Result<()> {
-        let n = targets.shape().first().copied().unwrap_or(1);
+        let rows = targets.shape().first().copied().unwrap_or(1);
+        let n = rows - ignored_targets(targets)?;
+        if n == 0 {
+            return Ok(());
+        }
         self.loss_sum += mean_loss * n as f64;
         self.samples += n;
         if let Some(correct) = correct_predictions(logits, targets)? {
@@ -186,9 +192,28 @@ impl RunningMetrics {
     }
 }
 
+/// The target that [`RunningMetrics`] leaves out: `-100`, the default
+/// `ignore_index` of PyTorch's `cross_entropy` (and of
+/// [`cross_entropy_loss`](crate::cross_entropy_loss)).
+pub const IGNORE_INDEX: i64 = -100;
+
+/// How many of int64 class targets `[N]` are [`IGNORE_INDEX`] (0 for
+/// other targets).
+fn ignored_targets(targets: &Tensor) -> Result<usize> {
+    if targets.dtype() != DType::I64 || targets.dim() != 1 {
+        return Ok(0);
+    }
+    Ok(targets
+        .to_vec::<i64>()?
+        .iter()
+        .filter(|&&t| t == IGNORE_INDEX)
+        .count())
+}
+
 /// How many rows of `logits` (`[N, C]`) have their argmax equal to the
 /// int64 `targets` (`[N]`); `None` when the shapes or dtype do not describe
-/// a classification batch.
+/// a classification batch. Rows whose target is [`IGNORE_INDEX`] never
+/// count as correct.
 pub fn correct_predictions(logits: &Tensor, targets: &Tensor) -> Result<Option<usize>> {
     let (ls, ts) = (logits.shape(), targets.shape());
     if targets.dtype() != DType::I64 || ls.len() != 2 || ts.len() != 1 || ls[0] != ts[0] {
@@ -197,4 +222,23 @@ pub fn correct_predictions(logits: &Tensor, targets: &Tensor) -> Result<Option<u
     let pred = logits.argmax(1, false)?.to_vec::<i64>()?;
     let want = targets.to_vec::<i64>()?;
     Ok(Some(pred.iter().zip(&want).filter(|(p, t)| p == t).count()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignored_targets_count_for_nothing() {
+        let logits = Tensor::from_vec(vec![2.0f32, 0.0, 0.0, 2.0, 2.0, 0.0], &[3, 2]).unwrap();
+        let targets = Tensor::from_vec(vec![0i64, IGNORE_INDEX, 1], &[3]).unwrap();
+        let mut m = RunningMetrics::default();
+        m.update(0.5, &logits, &targets).unwrap();
+        assert_eq!((m.samples(), m.accuracy(), m.loss()), (2, 0.5, 0.5));
+        // A batch with every target ignored changes nothing (its mean loss
+        // would be 0 / 0).
+        let none = Tensor::from_vec(vec![IGNORE_INDEX; 3], &[3]).unwrap();
+        m.update(f64::NAN, &logits, &none).unwrap();
+        assert_eq!((m.samples(), m.accuracy(), m.loss()), (2, 0.5, 0.5));
+    }
 }

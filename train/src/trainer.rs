@@ -10,7 +10,7 @@ use torchlet_optim::Optimizer;
 use torchlet_tensor::{DType, Tensor};
 
 use crate::callback::{Callback, Context, Control};
-use crate::metrics::{EpochMetrics, EvalMetrics, History, RunningMetrics};
+use crate::metrics::{EpochMetrics, EvalMetrics, History, RunningMetrics, IGNORE_INDEX};
 use crate::source::BatchSource;
 use crate::{Result, TrainError};
 
@@ -19,12 +19,13 @@ use crate::{Result, TrainError};
 pub type LossFn = dyn Fn(&Variable, &Tensor) -> torchlet_autograd::Result<Variable>;
 
 /// Mean cross-entropy of logits `[N, C]` against int64 classes `[N]`
-/// (`F.cross_entropy`), the trainer's default loss.
+/// (`F.cross_entropy`), the trainer's default loss; targets equal to
+/// [`IGNORE_INDEX`] are left out of the mean.
 pub fn cross_entropy_loss(
     logits: &Variable,
     targets: &Tensor,
 ) -> torchlet_autograd::Result<Variable> {
-    cross_entropy(logits, targets, None, -100, Reduction::Mean, 0.0)
+    cross_entropy(logits, targets, None, IGNORE_INDEX, Reduction::Mean, 0.0)
 }
 
 /// Whether to draw the progress bar (on stderr).

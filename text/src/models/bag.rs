@@ -56,6 +56,20 @@ impl BagClassifier {
         })
     }
 
+    /// The same model with sparse embedding gradients on or off
+    /// (`EmbeddingBag(sparse=True)`): `embed.weight`'s gradient holds only
+    /// the rows a batch looked up, for an optimizer with sparse updates
+    /// (`SparseAdam`) to touch only those.
+    pub fn sparse(mut self, sparse: bool) -> BagClassifier {
+        self.embed = self.embed.sparse(sparse);
+        self
+    }
+
+    /// Whether `embed.weight` gets sparse gradients.
+    pub fn is_sparse(&self) -> bool {
+        self.embed.is_sparse()
+    }
+
     /// The number of classes.
     pub fn num_classes(&self) -> usize {
         self.head.weight().shape()[0]

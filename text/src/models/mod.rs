@@ -1,10 +1,11 @@
 //! Text models: a bag-of-embeddings classifier ([`BagClassifier`]), an
 //! LSTM/GRU classifier that respects sequence lengths
-//! ([`RnnClassifier`]), and a character-level language model with
-//! temperature sampling ([`CharLm`]).
+//! ([`RnnClassifier`]), a character-level language model with
+//! temperature sampling ([`CharLm`]), and a linear classifier over
+//! sparse TF-IDF rows ([`TfidfClassifier`]).
 //!
-//! All take batch-first int64 token indices `[N, T]` as a [`PaddedBatch`]
-//! gives them, and name their parameters as the equivalent PyTorch
+//! The token models take batch-first int64 token indices `[N, T]` as a
+//! [`PaddedBatch`] gives them, and name their parameters as the equivalent PyTorch
 //! module would (`embed.weight`, `lstm.weight_ih_l0`, `head.weight`, ...),
 //! so PyTorch state dicts load unchanged.
 //!
@@ -13,10 +14,12 @@
 mod bag;
 mod charlm;
 mod rnn;
+mod tfidf;
 
 pub use bag::BagClassifier;
 pub use charlm::{CharLm, CharLmOptions};
 pub use rnn::{RecurrentKind, RnnClassifier, RnnClassifierOptions};
+pub use tfidf::TfidfClassifier;
 
 use torchlet_tensor::{DType, Tensor};
 
