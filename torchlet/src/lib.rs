@@ -46,6 +46,11 @@ pub use torchlet_onnx as onnx;
 #[cfg(feature = "sparse")]
 pub use torchlet_sparse as sparse;
 
+/// Graph data and graph neural networks over sparse tensors (Zachary's
+/// karate club, GCN layers; PyTorch Geometric's role).
+#[cfg(feature = "graph")]
+pub use torchlet_graph as graph;
+
 /// Quantized int8 tensors and kernels, observers and fake quantization
 /// (`torch.ao.quantization`).
 #[cfg(feature = "quantize")]
