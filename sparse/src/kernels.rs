@@ -383,7 +383,7 @@ mod x86 {
 
     /// How many entries ahead the dense rows are prefetched: enough
     /// gathers in flight to cover a miss to L3 or memory.
-    const AHEAD: usize = 8;
+    const AHEAD: usize = 16;
     /// Dense rows up to this many bytes are prefetched whole on the
     /// first column pass (the later passes then find them in L1/L2);
     /// longer rows are prefetched one column block at a time.
