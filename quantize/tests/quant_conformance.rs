@@ -14,7 +14,7 @@ mod cases;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use cases::{Attrs, Case};
+use cases::{Attrs, Case, Verdict};
 use torchlet_autograd::Variable;
 use torchlet_quantize::{
     fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine, quantize_per_channel,
@@ -40,12 +40,6 @@ const NOT_IMPLEMENTED_ALLOWED: &[(&str, &str)] = &[
         "the u8 x s8 convolution kernels are not built yet (issue 17, in progress)",
     ),
 ];
-
-enum Verdict {
-    Pass,
-    Fail(String),
-    NotImplemented,
-}
 
 fn is_sparse_op(op: &str) -> bool {
     op.starts_with("sparse_") || op.starts_with("coo_") || op == "embedding_sparse"
@@ -264,42 +258,9 @@ fn check_case(case: &Case) -> Verdict {
 fn quantization_ops_match_pytorch() {
     let path = std::env::var("QUANT_CASES").unwrap_or_else(|_| DEFAULT_CASES.to_string());
     let file = cases::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let (mut passed, mut failed, mut not_implemented) = (0, 0, 0);
-    let mut unmapped: Vec<&str> = Vec::new();
-    for case in file.cases.iter().filter(|c| !is_sparse_op(&c.op)) {
-        match check_case(case) {
-            Verdict::Pass => passed += 1,
-            Verdict::Fail(why) => {
-                println!("FAIL {}: {why}", case.id);
-                failed += 1;
-            }
-            Verdict::NotImplemented => {
-                not_implemented += 1;
-                if !unmapped.contains(&case.op.as_str()) {
-                    unmapped.push(&case.op);
-                }
-            }
-        }
-    }
-    if !unmapped.is_empty() {
-        println!("not implemented: {}", unmapped.join(", "));
-    }
-    println!(
-        "quant conformance: {passed} passed, {failed} failed, {not_implemented} not implemented"
-    );
-    assert!(
-        failed == 0,
-        "{failed} quantization case(s) failed (see FAIL lines above)"
-    );
-    let missing: Vec<&str> = unmapped
-        .iter()
-        .copied()
-        .filter(|op| !NOT_IMPLEMENTED_ALLOWED.iter().any(|(name, _)| name == op))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "ops without a mapping in this runner: {}",
-        missing.join(", ")
-    );
-    assert!(passed > 0, "no quantization case ran from {path}");
+    cases::run_cases(
+        file.cases.iter().filter(|c| !is_sparse_op(&c.op)),
+        check_case,
+    )
+    .finish("quant conformance", &path, NOT_IMPLEMENTED_ALLOWED);
 }

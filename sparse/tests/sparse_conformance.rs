@@ -17,7 +17,7 @@ mod cases;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use cases::{Attrs, Case};
+use cases::{Attrs, Case, Verdict};
 use torchlet_autograd::{functional as AF, Variable};
 use torchlet_sparse::{sparse_coo_tensor, SparseTensor, ToSparse};
 use torchlet_tensor::{DType, Tensor};
@@ -41,13 +41,6 @@ const QUANTIZE_OPS: &[&str] = &[
     "quantized_linear",
     "quantized_conv2d",
 ];
-
-/// How a case went.
-enum Verdict {
-    Pass,
-    Fail(String),
-    NotImplemented,
-}
 
 /// An input as the op sees it, kept to read its gradient afterwards.
 enum Operand {
@@ -259,43 +252,13 @@ fn compare(got: &Tensor, want: &cases::TensorSpec, case: &Case) -> Result<(), St
 fn sparse_ops_match_pytorch() {
     let path = std::env::var("SPARSE_CASES").unwrap_or_else(|_| DEFAULT_CASES.to_string());
     let file = cases::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let (mut passed, mut failed, mut not_implemented) = (0, 0, 0);
-    let mut unmapped: Vec<&str> = Vec::new();
-    for case in file
-        .cases
-        .iter()
-        .filter(|c| !QUANTIZE_OPS.contains(&c.op.as_str()))
-    {
-        match check_case(case) {
-            Verdict::Pass => passed += 1,
-            Verdict::Fail(why) => {
-                println!("FAIL {}: {why}", case.id);
-                failed += 1;
-            }
-            Verdict::NotImplemented => {
-                not_implemented += 1;
-                if !unmapped.contains(&case.op.as_str()) {
-                    unmapped.push(&case.op);
-                }
-            }
-        }
-    }
-    if !unmapped.is_empty() {
-        println!("not implemented: {}", unmapped.join(", "));
-    }
-    println!(
-        "sparse conformance: {passed} passed, {failed} failed, {not_implemented} not implemented"
-    );
-    assert!(
-        failed == 0,
-        "{failed} sparse case(s) failed (see FAIL lines above)"
-    );
-    assert!(
-        unmapped.is_empty(),
-        "ops without a mapping in this runner: {}",
-        unmapped.join(", ")
-    );
-    assert!(passed > 0, "no sparse case ran from {path}");
+    cases::run_cases(
+        file.cases
+            .iter()
+            .filter(|c| !QUANTIZE_OPS.contains(&c.op.as_str())),
+        check_case,
+    )
+    .finish("sparse conformance", &path, &[]);
 }
 
 #[test]

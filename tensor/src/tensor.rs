@@ -266,7 +266,7 @@ impl Tensor {
     /// use torchlet_tensor::Tensor;
     /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
     /// assert_eq!(t.as_slice::<f32>(), Some(&[1.0f32, 2.0, 3.0, 4.0][..]));
-    /// assert_eq!(t.t().as_slice::<f32>(), None); // a strided view
+    /// assert_eq!(t.t().unwrap().as_slice::<f32>(), None); // a strided view
     /// assert_eq!(t.as_slice::<f64>(), None); // another dtype
     /// ```
     pub fn as_slice<T: Element>(&self) -> Option<&[T]> {

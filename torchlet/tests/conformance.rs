@@ -26,7 +26,7 @@ mod cases;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use cases::{Attrs, Case};
+use cases::{Attrs, Case, Verdict};
 use torchlet::autograd::functional as AF;
 use torchlet::tensor::functional as F;
 use torchlet::{AutogradError, DType, Tensor, TensorError, Variable};
@@ -37,14 +37,6 @@ const DEFAULT_CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance
 /// of the case files has a mapping. An op listed here must also say which
 /// crate will bring it.
 const NOT_IMPLEMENTED_ALLOWED: &[(&str, &str)] = &[];
-
-/// The result of checking one case.
-#[derive(Debug)]
-enum Verdict {
-    Pass,
-    Fail(String),
-    NotImplemented,
-}
 
 /// Why running an op gave no tensor.
 #[derive(Debug)]
@@ -562,48 +554,7 @@ fn torch_ops() {
         file.oracle
     );
 
-    let (mut passed, mut failed, mut not_implemented) = (0, 0, 0);
-    let mut unmapped: Vec<&str> = Vec::new();
-    for case in &file.cases {
-        match check_case(case) {
-            Verdict::Pass => passed += 1,
-            Verdict::Fail(why) => {
-                println!("FAIL {}: {why}", case.id);
-                failed += 1;
-            }
-            Verdict::NotImplemented => {
-                not_implemented += 1;
-                if !unmapped.contains(&case.op.as_str()) {
-                    unmapped.push(&case.op);
-                }
-            }
-        }
-    }
-    if !unmapped.is_empty() {
-        println!("not implemented: {}", unmapped.join(", "));
-    }
-    println!("conformance: {passed} passed, {failed} failed, {not_implemented} not implemented");
-    assert!(
-        failed == 0,
-        "{failed} conformance case(s) failed (see FAIL lines above)"
-    );
-    let missing = not_allowed(&unmapped, NOT_IMPLEMENTED_ALLOWED);
-    assert!(
-        missing.is_empty(),
-        "ops without a mapping in this runner: {} (map them, or list them in \
-         NOT_IMPLEMENTED_ALLOWED with the reason)",
-        missing.join(", ")
-    );
-    assert!(passed > 0, "no conformance case ran from {path}");
-}
-
-/// The unmapped ops that the allow-list does not excuse.
-fn not_allowed<'a>(unmapped: &[&'a str], allowed: &[(&str, &str)]) -> Vec<&'a str> {
-    unmapped
-        .iter()
-        .copied()
-        .filter(|op| !allowed.iter().any(|(name, _)| name == op))
-        .collect()
+    cases::run_cases(&file.cases, check_case).finish("conformance", &path, NOT_IMPLEMENTED_ALLOWED);
 }
 
 #[test]
@@ -621,6 +572,7 @@ fn an_unmapped_op_fails_unless_allowed() {
         .remove(0)
     };
     assert!(matches!(check_case(&case), Verdict::NotImplemented));
-    assert_eq!(not_allowed(&["no_such_op"], &[]), ["no_such_op"]);
-    assert!(not_allowed(&["no_such_op"], &[("no_such_op", "why")]).is_empty());
+    let unmapped = ["no_such_op".to_string()];
+    assert_eq!(cases::not_allowed(&unmapped, &[]), ["no_such_op"]);
+    assert!(cases::not_allowed(&unmapped, &[("no_such_op", "why")]).is_empty());
 }

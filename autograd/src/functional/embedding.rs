@@ -13,6 +13,19 @@ use crate::variable::Variable;
 /// `indices.shape + [dim]`. The gradient adds each looked-up row's
 /// gradient into its row of `weight` (repeated indices accumulate).
 pub fn embedding(indices: &Tensor, weight: &Variable) -> Result<Variable> {
+    traced_lookup(indices, weight, || {
+        let rows = weight.index_select(0, &indices.flatten())?;
+        rows.reshape(&lookup_shape(indices, weight))
+    })
+}
+
+/// Runs a lookup `f` as one `aten::embedding` trace record, after
+/// checking the weight is a table.
+fn traced_lookup(
+    indices: &Tensor,
+    weight: &Variable,
+    f: impl FnOnce() -> Result<Variable>,
+) -> Result<Variable> {
     crate::trace::traced(
         || {
             (
@@ -28,12 +41,16 @@ pub fn embedding(indices: &Tensor, weight: &Variable) -> Result<Variable> {
                 )
                 .into());
             }
-            let rows = weight.index_select(0, &indices.flatten())?;
-            let mut shape = dims_i64(indices.shape());
-            shape.push(weight.shape()[1] as i64);
-            rows.reshape(&shape)
+            f()
         },
     )
+}
+
+/// `indices.shape + [dim]`.
+fn lookup_shape(indices: &Tensor, weight: &Variable) -> Vec<i64> {
+    let mut shape = dims_i64(indices.shape());
+    shape.push(weight.shape()[1] as i64);
+    shape
 }
 
 /// [`embedding`] with a sparse weight gradient (`F.embedding(...,
@@ -101,55 +118,37 @@ pub fn embedding_sparse_masked(
 }
 
 fn sparse_lookup(indices: &Tensor, weight: &Variable, keep: Option<Vec<bool>>) -> Result<Variable> {
-    crate::trace::traced(
-        || {
-            (
-                AtenOp::Embedding,
-                vec![TraceArg::Tensor(indices.clone()), TraceArg::var(weight)],
-            )
-        },
-        || {
-            if weight.dim() != 2 {
-                return Err(TensorError::invalid(
-                    "embedding",
-                    format!("weight must be 2-D, got shape {:?}", weight.shape()),
-                )
-                .into());
-            }
-            let flat = indices.flatten();
-            let rows = weight.data().index_select(0, &flat)?;
-            let mut shape = dims_i64(indices.shape());
-            shape.push(weight.shape()[1] as i64);
-            let out = rows.reshape(&shape)?;
-            let size = weight.shape();
-            Ok(crate::graph::record_with_gradients(
-                "EmbeddingBackward0",
-                out,
-                &[weight],
-                move |ctx| {
-                    let dim = size[1];
-                    let g = ctx.grad.data().reshape(&[-1, dim as i64])?;
-                    let (rows, values) = match &keep {
-                        None => (flat.clone(), g),
-                        Some(keep) => {
-                            let idx = flat.contiguous().to_vec::<i64>()?;
-                            let positions: Vec<i64> = (0..idx.len() as i64)
-                                .filter(|&k| keep[k as usize])
-                                .collect();
-                            let kept: Vec<i64> =
-                                positions.iter().map(|&k| idx[k as usize]).collect();
-                            let n = kept.len();
-                            (
-                                Tensor::from_vec(kept, &[n])?,
-                                g.index_select(0, &Tensor::from_vec(positions, &[n])?)?,
-                            )
-                        }
-                    };
-                    let n = rows.numel();
-                    let sparse = SparseGrad::new(rows.reshape(&[1, n as i64])?, values, &size)?;
-                    Ok(vec![Some(Gradient::Sparse(sparse))])
-                },
-            ))
-        },
-    )
+    traced_lookup(indices, weight, || {
+        let flat = indices.flatten();
+        let rows = weight.data().index_select(0, &flat)?;
+        let out = rows.reshape(&lookup_shape(indices, weight))?;
+        let size = weight.shape();
+        Ok(crate::graph::record_with_gradients(
+            "EmbeddingBackward0",
+            out,
+            &[weight],
+            move |ctx| {
+                let dim = size[1];
+                let g = ctx.grad.data().reshape(&[-1, dim as i64])?;
+                let (rows, values) = match &keep {
+                    None => (flat.clone(), g),
+                    Some(keep) => {
+                        let idx = flat.contiguous().to_vec::<i64>()?;
+                        let positions: Vec<i64> = (0..idx.len() as i64)
+                            .filter(|&k| keep[k as usize])
+                            .collect();
+                        let kept: Vec<i64> = positions.iter().map(|&k| idx[k as usize]).collect();
+                        let n = kept.len();
+                        (
+                            Tensor::from_vec(kept, &[n])?,
+                            g.index_select(0, &Tensor::from_vec(positions, &[n])?)?,
+                        )
+                    }
+                };
+                let n = rows.numel();
+                let sparse = SparseGrad::new(rows.reshape(&[1, n as i64])?, values, &size)?;
+                Ok(vec![Some(Gradient::Sparse(sparse))])
+            },
+        ))
+    })
 }

@@ -404,6 +404,92 @@ impl Attrs {
     }
 }
 
+/// How checking one case went.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Every checked value is within tolerance.
+    Pass,
+    /// Something differs or failed; why.
+    Fail(String),
+    /// The runner has no mapping for the case's op.
+    NotImplemented,
+}
+
+/// The counts of one run over a case file.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Cases that passed.
+    pub passed: usize,
+    /// Cases that failed.
+    pub failed: usize,
+    /// Cases whose op has no mapping.
+    pub not_implemented: usize,
+    /// Those ops, once each, in file order.
+    pub unmapped: Vec<String>,
+}
+
+/// Checks every case with `check`, printing `FAIL <id>: <why>` for each
+/// failing one.
+pub fn run_cases<'a>(
+    cases: impl IntoIterator<Item = &'a Case>,
+    check: impl Fn(&Case) -> Verdict,
+) -> Tally {
+    let mut t = Tally::default();
+    for case in cases {
+        match check(case) {
+            Verdict::Pass => t.passed += 1,
+            Verdict::Fail(why) => {
+                println!("FAIL {}: {why}", case.id);
+                t.failed += 1;
+            }
+            Verdict::NotImplemented => {
+                t.not_implemented += 1;
+                if !t.unmapped.contains(&case.op) {
+                    t.unmapped.push(case.op.clone());
+                }
+            }
+        }
+    }
+    t
+}
+
+/// The unmapped ops that `allowed` (op, reason) does not excuse.
+pub fn not_allowed<'a>(unmapped: &'a [String], allowed: &[(&str, &str)]) -> Vec<&'a str> {
+    unmapped
+        .iter()
+        .map(String::as_str)
+        .filter(|op| !allowed.iter().any(|(name, _)| name == op))
+        .collect()
+}
+
+impl Tally {
+    /// Prints the unmapped ops and the closing `{label}: N passed, M
+    /// failed, K not implemented` line, then fails the test on a failed
+    /// case, on an unmapped op that `allowed` does not excuse, or when no
+    /// case ran from `path`.
+    pub fn finish(&self, label: &str, path: &str, allowed: &[(&str, &str)]) {
+        if !self.unmapped.is_empty() {
+            println!("not implemented: {}", self.unmapped.join(", "));
+        }
+        println!(
+            "{label}: {} passed, {} failed, {} not implemented",
+            self.passed, self.failed, self.not_implemented
+        );
+        assert!(
+            self.failed == 0,
+            "{} {label} case(s) failed (see FAIL lines above)",
+            self.failed
+        );
+        let missing = not_allowed(&self.unmapped, allowed);
+        assert!(
+            missing.is_empty(),
+            "ops without a mapping in this runner: {} (map them, or list them in the runner's allow-list with the reason)",
+            missing.join(", ")
+        );
+        assert!(self.passed > 0, "no {label} case ran from {path}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
