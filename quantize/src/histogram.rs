@@ -4,11 +4,11 @@
 //! follows PyTorch's tensor dtypes: float32 where PyTorch works on float32
 //! tensors, float64 where it works on Python floats.
 
-use torchlet_tensor::{DType, Tensor};
+use torchlet_tensor::Tensor;
 
 use crate::error::{QuantError, Result};
 use crate::observer::{aminmax, calculate_qparams, Observer, ObserverOptions};
-use crate::qtensor::QDtype;
+use crate::qtensor::{float_values, QDtype};
 
 /// How finely an old histogram is resampled into a wider range.
 const UPSAMPLE_RATE: usize = 16;
@@ -229,13 +229,7 @@ impl HistogramObserver {
 
 impl Observer for HistogramObserver {
     fn observe(&mut self, x: &Tensor) -> Result<()> {
-        if !x.dtype().is_float() {
-            return Err(QuantError::invalid(
-                "HistogramObserver",
-                format!("expected a float tensor, got {}", x.dtype()),
-            ));
-        }
-        let mut values = x.to_dtype(DType::F32).contiguous().to_vec::<f32>()?;
+        let mut values = float_values("HistogramObserver", x)?;
         // Infinite values are ignored (they would make the range infinite).
         values.retain(|v| v.is_finite() || v.is_nan());
         let Some((x_min, x_max)) = aminmax(&values) else {

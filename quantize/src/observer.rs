@@ -3,10 +3,10 @@
 //! `calculate_qparams` (`torch.ao.quantization.observer`), in float32
 //! arithmetic as PyTorch computes them.
 
-use torchlet_tensor::{normalize_dim, DType, Tensor};
+use torchlet_tensor::{normalize_dim, Tensor};
 
 use crate::error::{QuantError, Result};
-use crate::qtensor::QDtype;
+use crate::qtensor::{float_values, QDtype};
 
 /// How scales and zero points are chosen (`torch.per_tensor_affine`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -184,16 +184,6 @@ pub(crate) fn aminmax(values: &[f32]) -> Option<(f32, f32)> {
             (lo.min(v), hi.max(v))
         }
     }))
-}
-
-fn float_values(op: &'static str, x: &Tensor) -> Result<Vec<f32>> {
-    if !x.dtype().is_float() {
-        return Err(QuantError::invalid(
-            op,
-            format!("expected a float tensor, got {}", x.dtype()),
-        ));
-    }
-    Ok(x.to_dtype(DType::F32).contiguous().to_vec::<f32>()?)
 }
 
 fn per_tensor_only(op: &'static str, options: &ObserverOptions) -> Result<()> {

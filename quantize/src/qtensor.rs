@@ -162,7 +162,7 @@ pub(crate) fn check_qparams(
 }
 
 /// The float input as f32 values, refusing integer tensors.
-fn float_values(op: &'static str, x: &Tensor) -> Result<Vec<f32>> {
+pub(crate) fn float_values(op: &'static str, x: &Tensor) -> Result<Vec<f32>> {
     if !x.dtype().is_float() {
         return Err(QuantError::invalid(
             op,
