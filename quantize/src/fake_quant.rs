@@ -115,3 +115,115 @@ pub fn fake_quantize_per_channel_affine(
         (inv[c], s[c], zps[c])
     })
 }
+
+/// `torch.ao.quantization.FakeQuantize`: an observer and fake
+/// quantization with the parameters it chose, each switched on or off
+/// (`enable_observer`/`disable_observer`, `enable_fake_quant`/
+/// `disable_fake_quant`; both on when built). Per channel when the
+/// observer is.
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_quantize::{FakeQuantize, ObserverKind, ObserverOptions};
+/// use torchlet_tensor::Tensor;
+/// # fn main() -> Result<(), torchlet_quantize::QuantError> {
+/// let mut fq = FakeQuantize::new(&ObserverKind::MinMax(ObserverOptions::default()))?;
+/// let x = Variable::constant(Tensor::from_vec(vec![0.0f32, 0.3, 2.55], &[3])?);
+/// let y = fq.forward(&x)?; // scale 0.01, zero point 0
+/// assert_eq!(y.to_vec::<f32>()?, [0.0, 0.3, 2.55]);
+/// fq.disable_observer(); // the parameters stay
+/// let y = fq.forward(&Variable::constant(Tensor::from_vec(vec![3.0f32], &[1])?))?;
+/// assert_eq!(y.to_vec::<f32>()?, [2.55]); // clamped to the range seen
+/// # Ok(())
+/// # }
+/// ```
+pub struct FakeQuantize {
+    observer: Box<dyn crate::Observer + Send>,
+    ch_axis: Option<i64>,
+    quant_range: (i64, i64),
+    observer_enabled: bool,
+    fake_quant_enabled: bool,
+    params: Option<(Tensor, Tensor)>,
+}
+
+impl std::fmt::Debug for FakeQuantize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeQuantize")
+            .field("ch_axis", &self.ch_axis)
+            .field("quant_range", &self.quant_range)
+            .field("observer_enabled", &self.observer_enabled)
+            .field("fake_quant_enabled", &self.fake_quant_enabled)
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl FakeQuantize {
+    /// A fake quantizer around a new observer of `kind`.
+    pub fn new(kind: &crate::ObserverKind) -> Result<FakeQuantize> {
+        Ok(FakeQuantize {
+            observer: kind.build()?,
+            ch_axis: kind.ch_axis(),
+            quant_range: kind.options().qrange()?,
+            observer_enabled: true,
+            fake_quant_enabled: true,
+            params: None,
+        })
+    }
+
+    /// Observes `x` (when enabled), then fake-quantizes it with the
+    /// current parameters (when enabled).
+    pub fn forward(&mut self, x: &Variable) -> Result<Variable> {
+        if self.observer_enabled {
+            self.observer.observe(&x.data())?;
+            self.params = Some(self.observer.calculate_qparams()?);
+        }
+        if !self.fake_quant_enabled {
+            return Ok(x.clone());
+        }
+        let Some((scale, zp)) = &self.params else {
+            return Err(QuantError::invalid(
+                "FakeQuantize",
+                "fake quantization is on but the observer has never run: enable the observer for at least one batch",
+            ));
+        };
+        let (lo, hi) = self.quant_range;
+        match self.ch_axis {
+            Some(axis) => fake_quantize_per_channel_affine(x, scale, zp, axis, lo, hi),
+            None => {
+                let s = scale.to_vec::<f32>()?[0] as f64;
+                let z = zp.to_vec::<i64>()?[0];
+                fake_quantize_per_tensor_affine(x, s, z, lo, hi)
+            }
+        }
+    }
+
+    /// The scales and zero points in use (`calculate_qparams()` of the
+    /// observer when it has data).
+    pub fn calculate_qparams(&self) -> Result<(Tensor, Tensor)> {
+        match &self.params {
+            Some(p) => Ok(p.clone()),
+            None => self.observer.calculate_qparams(),
+        }
+    }
+
+    /// Switches observation on.
+    pub fn enable_observer(&mut self) {
+        self.observer_enabled = true;
+    }
+
+    /// Switches observation off (the parameters freeze).
+    pub fn disable_observer(&mut self) {
+        self.observer_enabled = false;
+    }
+
+    /// Switches the rounding on.
+    pub fn enable_fake_quant(&mut self) {
+        self.fake_quant_enabled = true;
+    }
+
+    /// Switches the rounding off (the identity).
+    pub fn disable_fake_quant(&mut self) {
+        self.fake_quant_enabled = false;
+    }
+}

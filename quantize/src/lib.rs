@@ -28,24 +28,44 @@
 //! ```
 #![warn(missing_docs)]
 
+mod convert;
 mod error;
 mod fake_quant;
 mod fuse;
+mod graph;
 mod histogram;
 pub mod kernels;
 mod observer;
+mod prepare;
+mod qconfig;
+mod qfunctional;
 mod qops;
 mod qtensor;
+mod stubs;
 
+pub use convert::{convert, QNode, QOp, QWeighted, QuantizedModel};
 pub use error::{QuantError, Result};
-pub use fake_quant::{fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine};
+pub use fake_quant::{
+    fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine, FakeQuantize,
+};
 pub use fuse::{fuse_conv_bn_weights, fuse_linear_bn_weights, BatchNormParams};
+pub use graph::{capture, GraphModule, Node, Op, ValueId, CAPTURED_OPS};
 pub use histogram::HistogramObserver;
 pub use observer::{
     calculate_qparams, MinMaxObserver, MovingAverageMinMaxObserver, Observer, ObserverOptions,
     PerChannelMinMaxObserver, QScheme,
 };
+pub use prepare::{fuse_modules, prepare, prepare_qat, PreparedModel};
+pub use qconfig::{
+    default_dynamic_weight_observer, get_default_qat_qconfig, get_default_qconfig, ObserverKind,
+    QConfig,
+};
+pub use qfunctional::{
+    quantized_adaptive_avg_pool2d, quantized_add, quantized_cat, quantized_max_pool2d,
+    quantized_relu,
+};
 pub use qops::{quantized_conv2d, quantized_linear, PackedParams};
 pub use qtensor::{
     quantize_per_channel, quantize_per_tensor, quantize_value, QDtype, QParams, QTensor,
 };
+pub use stubs::{DeQuantStub, QuantStub, StubRecord, STUB_OPS};

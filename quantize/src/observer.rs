@@ -296,11 +296,16 @@ impl Observer for MovingAverageMinMaxObserver {
 }
 
 /// `PerChannelMinMaxObserver`: the running minimum and maximum of each
-/// index along `ch_axis`.
+/// index along `ch_axis`; built with [`moving_average`], PyTorch's
+/// `MovingAveragePerChannelMinMaxObserver` (each channel's range averaged
+/// as in [`MovingAverageMinMaxObserver`]).
+///
+/// [`moving_average`]: PerChannelMinMaxObserver::moving_average
 #[derive(Clone, Debug)]
 pub struct PerChannelMinMaxObserver {
     options: ObserverOptions,
     ch_axis: i64,
+    averaging_constant: Option<f32>,
     min_val: Vec<f32>,
     max_val: Vec<f32>,
 }
@@ -318,9 +323,29 @@ impl PerChannelMinMaxObserver {
         Ok(PerChannelMinMaxObserver {
             options,
             ch_axis,
+            averaging_constant: None,
             min_val: Vec::new(),
             max_val: Vec::new(),
         })
+    }
+
+    /// PyTorch's `MovingAveragePerChannelMinMaxObserver`: the first
+    /// batch's ranges, then `min += c * (batch_min - min)` per channel
+    /// (and the same for max), `c` in `(0, 1]` (0.01 by default).
+    pub fn moving_average(
+        options: ObserverOptions,
+        ch_axis: i64,
+        averaging_constant: f64,
+    ) -> Result<Self> {
+        if !(averaging_constant > 0.0 && averaging_constant <= 1.0) {
+            return Err(QuantError::invalid(
+                "MovingAveragePerChannelMinMaxObserver",
+                format!("averaging_constant must be in (0, 1], got {averaging_constant}"),
+            ));
+        }
+        let mut obs = PerChannelMinMaxObserver::new(options, ch_axis)?;
+        obs.averaging_constant = Some(averaging_constant as f32);
+        Ok(obs)
     }
 }
 
@@ -359,6 +384,11 @@ impl Observer for PerChannelMinMaxObserver {
         }
         if self.min_val.is_empty() {
             (self.min_val, self.max_val) = (lo, hi);
+        } else if let Some(a) = self.averaging_constant {
+            for c in 0..channels {
+                self.min_val[c] += a * (lo[c] - self.min_val[c]);
+                self.max_val[c] += a * (hi[c] - self.max_val[c]);
+            }
         } else {
             for c in 0..channels {
                 self.min_val[c] = self.min_val[c].min(lo[c]);

@@ -326,6 +326,28 @@ impl QTensor {
         })
     }
 
+    /// The same integers and parameters in another shape of as many
+    /// elements (per-tensor quantization only).
+    pub fn reshape(&self, shape: &[usize]) -> Result<QTensor> {
+        let op = "QTensor::reshape";
+        if shape.iter().product::<usize>() != self.shape.iter().product::<usize>() {
+            return Err(QuantError::invalid(
+                op,
+                format!("cannot reshape {:?} to {shape:?}", self.shape),
+            ));
+        }
+        if !matches!(self.params, QParams::PerTensor { .. }) {
+            return Err(QuantError::invalid(
+                op,
+                "a per-channel tensor keeps its shape",
+            ));
+        }
+        Ok(QTensor {
+            shape: shape.to_vec(),
+            ..self.clone()
+        })
+    }
+
     /// The integers of a quint8 tensor.
     pub fn as_u8(&self) -> Option<&[u8]> {
         match &self.data {
