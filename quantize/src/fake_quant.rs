@@ -128,9 +128,9 @@ pub fn fake_quantize_per_channel_affine(
 /// use torchlet_tensor::Tensor;
 /// # fn main() -> Result<(), torchlet_quantize::QuantError> {
 /// let mut fq = FakeQuantize::new(&ObserverKind::MinMax(ObserverOptions::default()))?;
-/// let x = Variable::constant(Tensor::from_vec(vec![0.0f32, 0.3, 2.55], &[3])?);
+/// let x = Variable::constant(Tensor::from_vec(vec![0.0f32, 0.5, 2.55], &[3])?);
 /// let y = fq.forward(&x)?; // scale 0.01, zero point 0
-/// assert_eq!(y.to_vec::<f32>()?, [0.0, 0.3, 2.55]);
+/// assert_eq!(y.to_vec::<f32>()?, [0.0, 0.5, 2.55]);
 /// fq.disable_observer(); // the parameters stay
 /// let y = fq.forward(&Variable::constant(Tensor::from_vec(vec![3.0f32], &[1])?))?;
 /// assert_eq!(y.to_vec::<f32>()?, [2.55]); // clamped to the range seen
