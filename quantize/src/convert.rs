@@ -160,6 +160,32 @@ enum Value {
     Quant(QTensor),
 }
 
+/// Where [`build`] takes each value's scale and zero point and each
+/// weight from: the observers (`convert`) or a saved state dict.
+pub(crate) trait Source {
+    /// The parameters of value `id` (written by the node or stub `name`),
+    /// `None` when the value has no observer (it shares its input's).
+    fn act(&self, id: ValueId, name: &str) -> Result<Option<(f64, i64)>>;
+
+    /// The quantized weight and float bias of node `index`.
+    fn weight(&self, index: usize, node: &Node) -> Result<(QTensor, Option<Tensor>)>;
+}
+
+impl Source for PreparedModel {
+    fn act(&self, id: ValueId, name: &str) -> Result<Option<(f64, i64)>> {
+        let name = if id == 0 {
+            "the model's input (quant)"
+        } else {
+            name
+        };
+        self.act_qparams(id, name)
+    }
+
+    fn weight(&self, index: usize, node: &Node) -> Result<(QTensor, Option<Tensor>)> {
+        quantize_weight(self, index, node)
+    }
+}
+
 /// `torch.ao.quantization.convert`: every observed value gets the scale
 /// and zero point its observer chose; Conv2d and Linear weights are
 /// quantized with the qconfig's weight observer (or, after QAT, with the
@@ -167,6 +193,16 @@ enum Value {
 ///
 /// An observer that saw no data is an error naming its module.
 pub fn convert(prepared: &PreparedModel) -> Result<QuantizedModel> {
+    build(prepared, prepared)
+}
+
+/// The name of the input's quantization (`quant.scale`,
+/// `quant.zero_point` in state dicts).
+pub(crate) const INPUT_QUANT: &str = "quant";
+
+/// Builds the quantized model of `prepared`'s graph with the parameters
+/// `source` gives.
+pub(crate) fn build(prepared: &PreparedModel, source: &dyn Source) -> Result<QuantizedModel> {
     let graph = &prepared.graph;
     let q = &prepared.quantized;
     let mut params: Vec<Option<(f64, i64)>> = vec![None; graph.num_values];
@@ -174,10 +210,7 @@ pub fn convert(prepared: &PreparedModel) -> Result<QuantizedModel> {
     let mut next = graph.num_values;
     let mut remap: Vec<ValueId> = (0..graph.num_values).collect();
     if q[0] {
-        let p = need(
-            prepared.act_qparams(0, "the model's input")?,
-            "the model's input",
-        )?;
+        let p = need(source.act(0, INPUT_QUANT)?, INPUT_QUANT)?;
         params[0] = Some(p);
         nodes.push(QNode {
             op: QOp::Quantize {
@@ -186,7 +219,7 @@ pub fn convert(prepared: &PreparedModel) -> Result<QuantizedModel> {
             },
             inputs: vec![0],
             output: next,
-            name: "quant".into(),
+            name: INPUT_QUANT.into(),
         });
         remap[0] = next;
         next += 1;
@@ -194,8 +227,13 @@ pub fn convert(prepared: &PreparedModel) -> Result<QuantizedModel> {
     for (index, node) in graph.nodes.iter().enumerate() {
         let out = node.outputs[0];
         let inputs: Vec<ValueId> = node.inputs.iter().map(|&v| remap[v]).collect();
-        let own = prepared.act_qparams(out, &node.name)?;
+        let own = source.act(out, &node.name)?;
         let inherited = node.inputs.first().and_then(|&v| params[v]);
+        let weighted = || -> Result<QWeighted> {
+            let (s, z) = need(own, &node.name)?;
+            let (w, b) = source.weight(index, node)?;
+            QWeighted::new(w, b, s, z)
+        };
         let op = if !q[out] && !matches!(node.op, Op::DeQuantStub) {
             QOp::Float(Box::new(node.clone()))
         } else {
@@ -206,45 +244,21 @@ pub fn convert(prepared: &PreparedModel) -> Result<QuantizedModel> {
                 }
                 Op::DeQuantStub => QOp::Dequantize,
                 Op::Conv2d {
-                    weight,
-                    bias,
                     stride,
                     padding,
                     dilation,
                     ..
-                } => {
-                    let (s, z) = need(own, &node.name)?;
-                    QOp::Conv2d {
-                        params: quantize_weighted(
-                            prepared,
-                            index,
-                            node,
-                            weight,
-                            bias.as_ref(),
-                            s,
-                            z,
-                        )?,
-                        stride: *stride,
-                        padding: *padding,
-                        dilation: *dilation,
-                        relu: node.relu,
-                    }
-                }
-                Op::Linear { weight, bias } => {
-                    let (s, z) = need(own, &node.name)?;
-                    QOp::Linear {
-                        params: quantize_weighted(
-                            prepared,
-                            index,
-                            node,
-                            weight,
-                            bias.as_ref(),
-                            s,
-                            z,
-                        )?,
-                        relu: node.relu,
-                    }
-                }
+                } => QOp::Conv2d {
+                    params: weighted()?,
+                    stride: *stride,
+                    padding: *padding,
+                    dilation: *dilation,
+                    relu: node.relu,
+                },
+                Op::Linear { .. } => QOp::Linear {
+                    params: weighted()?,
+                    relu: node.relu,
+                },
                 Op::Relu => QOp::Relu,
                 Op::MaxPool2d {
                     kernel,
@@ -327,15 +341,14 @@ fn need(p: Option<(f64, i64)>, name: &str) -> Result<(f64, i64)> {
 
 /// Quantizes a node's weight: with the parameters its QAT fake quantizer
 /// learned, else with a fresh weight observer of the qconfig.
-fn quantize_weighted(
+fn quantize_weight(
     prepared: &PreparedModel,
     index: usize,
     node: &Node,
-    weight: &Variable,
-    bias: Option<&Variable>,
-    scale: f64,
-    zero_point: i64,
-) -> Result<QWeighted> {
+) -> Result<(QTensor, Option<Tensor>)> {
+    let (Op::Conv2d { weight, bias, .. } | Op::Linear { weight, bias }) = &node.op else {
+        unreachable!("only Conv2d and Linear have weights")
+    };
     let w = weight.data();
     let kind = &prepared.qconfig.weight;
     let (scales, zps) = match prepared.weight_qparams(index)? {
@@ -366,7 +379,7 @@ fn quantize_weighted(
             dtype,
         )?,
     };
-    QWeighted::new(qw, bias.map(|b| b.data()), scale, zero_point)
+    Ok((qw, bias.as_ref().map(|b| b.data())))
 }
 
 impl QuantizedModel {

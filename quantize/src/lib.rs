@@ -41,6 +41,7 @@ mod qconfig;
 mod qfunctional;
 mod qops;
 mod qtensor;
+mod state;
 mod stubs;
 
 pub use convert::{convert, QNode, QOp, QWeighted, QuantizedModel};
@@ -68,4 +69,5 @@ pub use qops::{quantized_conv2d, quantized_linear, PackedParams};
 pub use qtensor::{
     quantize_per_channel, quantize_per_tensor, quantize_value, QDtype, QParams, QTensor,
 };
+pub use state::{load_quantized, load_quantized_bytes, QUANTIZED_FORMAT};
 pub use stubs::{DeQuantStub, QuantStub, StubRecord, STUB_OPS};

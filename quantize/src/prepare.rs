@@ -328,6 +328,11 @@ impl PreparedModel {
         Ok(Some((s.to_vec::<f32>()?[0] as f64, z.to_vec::<i64>()?[0])))
     }
 
+    /// Whether value `id` has an observer (its own scale and zero point).
+    pub(crate) fn has_observer(&self, id: ValueId) -> bool {
+        self.act[id].is_some()
+    }
+
     /// The QAT weight fake quantizer's parameters of node `index`.
     pub(crate) fn weight_qparams(
         &self,

@@ -326,6 +326,50 @@ impl QTensor {
         })
     }
 
+    /// A qint8 tensor from its integers and parameters, checked (scales
+    /// positive and finite, zero points in range, one per channel).
+    pub fn from_i8(values: Vec<i8>, shape: &[usize], params: QParams) -> Result<QTensor> {
+        let op = "QTensor::from_i8";
+        if values.len() != shape.iter().product::<usize>() {
+            return Err(QuantError::invalid(
+                op,
+                format!("{} values do not fill shape {shape:?}", values.len()),
+            ));
+        }
+        let range = QDtype::QInt8.range();
+        match &params {
+            QParams::PerTensor { scale, zero_point } => {
+                check_qparams(op, *scale, *zero_point, range)?
+            }
+            QParams::PerChannel {
+                scales,
+                zero_points,
+                axis,
+            } => {
+                let channels = shape.get(*axis).copied();
+                if channels != Some(scales.len()) || scales.len() != zero_points.len() {
+                    return Err(QuantError::invalid(
+                        op,
+                        format!(
+                            "{} scales and {} zero points for axis {axis} of shape {shape:?}",
+                            scales.len(),
+                            zero_points.len()
+                        ),
+                    ));
+                }
+                for (&s, &z) in scales.iter().zip(zero_points) {
+                    check_qparams(op, s, z, range)?;
+                }
+            }
+        }
+        Ok(QTensor {
+            shape: shape.to_vec(),
+            dtype: QDtype::QInt8,
+            params,
+            data: QData::I8(Arc::new(values)),
+        })
+    }
+
     /// The same integers and parameters in another shape of as many
     /// elements (per-tensor quantization only).
     pub fn reshape(&self, shape: &[usize]) -> Result<QTensor> {

@@ -4,10 +4,10 @@
 use torchlet_autograd::Variable;
 use torchlet_nn::{BatchNorm2d, Conv2d, Conv2dOptions, Linear, Module, Result as NnResult};
 use torchlet_quantize::{
-    capture, convert, fuse_modules, get_default_qat_qconfig, get_default_qconfig, prepare,
-    prepare_qat, quantize_per_tensor, quantized_conv2d, quantized_linear, quantized_max_pool2d,
-    DeQuantStub, ObserverKind, ObserverOptions, PackedParams, QConfig, QDtype, QOp, QScheme,
-    QuantStub,
+    capture, convert, fuse_modules, get_default_qat_qconfig, get_default_qconfig, load_quantized,
+    prepare, prepare_qat, quantize_per_tensor, quantized_conv2d, quantized_linear,
+    quantized_max_pool2d, DeQuantStub, ObserverKind, ObserverOptions, PackedParams, QConfig,
+    QDtype, QOp, QScheme, QuantStub,
 };
 use torchlet_tensor::Tensor;
 
@@ -388,4 +388,60 @@ fn bad_workflows_are_refused_by_name() {
     prepared.forward(&Variable::constant(input(4, 1))).unwrap();
     let err = convert(&prepared).unwrap_err().to_string();
     assert!(err.contains("conv: weights must be qint8"), "{err}");
+}
+
+#[test]
+fn state_dicts_round_trip_bit_identically_and_refuse_mismatches() {
+    let model = Small::new();
+    let mut g = capture(&model, &input(2, 0)).unwrap();
+    fuse_modules(&mut g, &[["conv", "bn"]]).unwrap();
+    let prepared = prepare(g.clone(), &get_default_qconfig("x86").unwrap()).unwrap();
+    prepared.forward(&Variable::constant(input(32, 2))).unwrap();
+    let q = convert(&prepared).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("int8.safetensors");
+    q.save_safetensors(&path).unwrap();
+
+    // A fresh, uncalibrated preparation of the same model loads it.
+    let skeleton = prepare(g, &get_default_qconfig("x86").unwrap()).unwrap();
+    let back = load_quantized(&skeleton, &path).unwrap();
+    assert_eq!(
+        back.to_safetensors_bytes().unwrap(),
+        std::fs::read(&path).unwrap()
+    );
+    let x = input(8, 4);
+    assert_eq!(
+        back.run(&x).unwrap().to_vec::<f32>().unwrap(),
+        q.run(&x).unwrap().to_vec::<f32>().unwrap()
+    );
+    let (dict, meta) = torchlet_tensor::io::from_safetensors_bytes(&std::fs::read(&path).unwrap())
+        .map(|_| unreachable!("int8 tensors are not float tensors"))
+        .unwrap_or_else(|e| (e.to_string(), None::<()>));
+    assert!(dict.contains("quantized state dict"), "{dict}");
+    assert!(meta.is_none());
+
+    // A float checkpoint is refused.
+    let float_path = dir.path().join("f32.safetensors");
+    torchlet_nn::state::save_safetensors(&model, &float_path).unwrap();
+    let err = load_quantized(&skeleton, &float_path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a quantized state dict"), "{err}");
+    // Another architecture is refused by key or shape.
+    torchlet_tensor::manual_seed(1);
+    let other = Small {
+        conv: Conv2d::with_options(1, 4, [3, 3], Conv2dOptions::default().padding(1)).unwrap(),
+        bn: BatchNorm2d::new(4).unwrap(),
+        fc1: Linear::new(64, 8).unwrap(),
+        fc2: Linear::new(8, 3).unwrap(),
+    };
+    other.eval();
+    let mut g2 = capture(&other, &input(2, 0)).unwrap();
+    fuse_modules(&mut g2, &[["conv", "bn"]]).unwrap();
+    let skeleton2 = prepare(g2, &get_default_qconfig("x86").unwrap()).unwrap();
+    let err = load_quantized(&skeleton2, &path).unwrap_err().to_string();
+    assert!(
+        err.contains("fc1.weight: shape [16, 64] in the file, the model has [8, 64]"),
+        "{err}"
+    );
 }

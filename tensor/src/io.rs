@@ -149,6 +149,17 @@ pub fn from_safetensors_bytes(bytes: &[u8]) -> Result<(TensorMap, Option<Metadat
     let bad = |e: safetensors::SafeTensorError| TensorError::invalid("safetensors", e.to_string());
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
     let metadata = header.metadata().clone();
+    if metadata
+        .as_ref()
+        .and_then(|m| m.get("format"))
+        .map(String::as_str)
+        == Some("torchlet-quantized")
+    {
+        return Err(TensorError::invalid(
+            "safetensors",
+            "this file is a quantized state dict (int8 weights, written by torchlet-quantize): load it with torchlet_quantize::load_quantized, not into a float model",
+        ));
+    }
     let st = SafeTensors::deserialize(bytes).map_err(bad)?;
     let tensors = st
         .iter()
