@@ -38,6 +38,7 @@ mod graph;
 mod optimizers;
 mod plot;
 mod predict;
+mod quantize;
 mod run;
 mod seed;
 mod text;
@@ -120,6 +121,11 @@ enum Command {
     /// steps) on this machine; `benches/compare.py` puts them side by side
     /// with PyTorch.
     Bench(bench::BenchArgs),
+    /// Quantize a trained MNIST run to int8 (static post-training
+    /// quantization, or quantization-aware training with `--method qat`)
+    /// and save it as a run folder that `eval` and `predict` read; prints
+    /// the f32 and int8 test accuracies and both file sizes.
+    Quantize(quantize::QuantizeArgs),
     /// Print the predicted class and the class probabilities of images
     /// (PNG/JPEG, any size; converted to 28x28 grey like MNIST).
     Predict {
@@ -173,6 +179,7 @@ fn main() -> ExitCode {
             seed,
         } => text::generate(&run, &prompt, len, temperature, seed),
         Command::Bench(args) => bench::bench(&args),
+        Command::Quantize(args) => quantize::quantize(&args),
         Command::Predict { run, images } => {
             if graph::is_graph_run(&run) {
                 Err(format!(

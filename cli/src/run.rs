@@ -115,6 +115,10 @@ pub struct RunConfig {
     pub threads: Option<usize>,
     /// Test accuracy at the end of training.
     pub test_accuracy: Option<f64>,
+    /// How the run was quantized (`torchlet quantize`): its
+    /// model.safetensors then holds int8 weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<crate::quantize::QuantizationConfig>,
 }
 
 /// Reads and parses `dir/config.json` (`what` names the kind of config in
@@ -158,8 +162,12 @@ impl RunConfig {
         })
     }
 
-    /// Builds the model and loads `dir/model.safetensors` into it (strict).
+    /// Builds the model and loads `dir/model.safetensors` into it (strict);
+    /// for a quantized run, the int8 model.
     pub fn load_model(&self, dir: &Path) -> Result<Box<dyn Module>, BoxError> {
+        if self.quantization.is_some() {
+            return Ok(Box::new(crate::quantize::load_quantized_model(self, dir)?));
+        }
         let model = self.build_model()?;
         let path = dir.join("model.safetensors");
         if !path.is_file() {

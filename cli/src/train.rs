@@ -392,6 +392,7 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
         batch_size,
         threads: args.threads,
         test_accuracy: None,
+        quantization: None,
     };
 
     create_folder(&out)?;

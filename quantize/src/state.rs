@@ -7,13 +7,13 @@
 //! |---|---|---|
 //! | `quant.scale`, `quant.zero_point` | F64 `[1]`, I64 `[1]` | the input's quantization (a `QuantStub` uses its own name) |
 //! | `{m}.weight` | I8, the float weight's shape | the qint8 weight of Conv2d/Linear `m` |
-//! | `{m}.weight_scale`, `{m}.weight_zero_point` | F64, I64: `[out]` per channel (axis 0), `[]` per tensor | its parameters |
+//! | `{m}.weight_scale`, `{m}.weight_zero_point` | F32 (F64 when a scale is not an f32), I8: `[out]` per channel (axis 0), `[]` per tensor | its parameters |
 //! | `{m}.bias` | F32 `[out]` | the float bias |
 //! | `{m}.scale`, `{m}.zero_point` | F64 `[1]`, I64 `[1]` | `m`'s output (also for `add`/`cat` nodes) |
 //!
 //! The header's metadata says `"format": "torchlet-quantized"`, so a
-//! float loader can tell the file apart; scales are stored as f64, so
-//! save → load is bit-identical.
+//! float loader can tell the file apart; every scale is stored exactly,
+//! so save → load is bit-identical.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -91,8 +91,16 @@ impl QuantizedModel {
                             ..
                         } => (scales.clone(), zero_points.clone(), vec![scales.len()]),
                     };
-                    out.insert(format!("{name}.weight_scale"), f64s(&s, &shape));
-                    out.insert(format!("{name}.weight_zero_point"), i64s(&z, &shape));
+                    // Observers give f32 scales: stored as F32 when that is exact.
+                    let scales = if s.iter().all(|&v| v as f32 as f64 == v) {
+                        let bytes = s.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect();
+                        (Dtype::F32, shape.clone(), bytes)
+                    } else {
+                        f64s(&s, &shape)
+                    };
+                    out.insert(format!("{name}.weight_scale"), scales);
+                    let zps = z.iter().map(|&v| v as i8 as u8).collect();
+                    out.insert(format!("{name}.weight_zero_point"), (Dtype::I8, shape, zps));
                     if let Some(b) = &params.bias {
                         let bytes = b
                             .to_vec::<f32>()?
@@ -225,6 +233,22 @@ impl FileSource<'_> {
         ))
     }
 
+    /// F32 or F64 values, as f64.
+    fn scales(&self, key: &str) -> Result<(Vec<usize>, Vec<f64>)> {
+        if self.dtype(key) == Some(Dtype::F32) {
+            let (shape, data) = self.get(key, Dtype::F32)?;
+            let v = data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64);
+            return Ok((shape, v.collect()));
+        }
+        self.f64s(key)
+    }
+
+    fn dtype(&self, key: &str) -> Option<Dtype> {
+        self.st.tensor(key).ok().map(|v| v.dtype())
+    }
+
     fn i64s(&self, key: &str) -> Result<(Vec<usize>, Vec<i64>)> {
         let (shape, data) = self.get(key, Dtype::I64)?;
         Ok((
@@ -275,8 +299,9 @@ impl Source for FileSource<'_> {
                 ),
             ));
         }
-        let (s_shape, scales) = self.f64s(&format!("{m}.weight_scale"))?;
-        let (_, zero_points) = self.i64s(&format!("{m}.weight_zero_point"))?;
+        let (s_shape, scales) = self.scales(&format!("{m}.weight_scale"))?;
+        let (_, zps) = self.get(&format!("{m}.weight_zero_point"), Dtype::I8)?;
+        let zero_points: Vec<i64> = zps.iter().map(|&b| b as i8 as i64).collect();
         let params = if s_shape.is_empty() && scales.len() == 1 && zero_points.len() == 1 {
             QParams::PerTensor {
                 scale: scales[0],

@@ -1,0 +1,252 @@
+//! `torchlet quantize`: a trained MNIST run to an int8 run folder, by
+//! static post-training quantization (calibrated on training digits) or
+//! quantization-aware training, with PyTorch's x86 qconfigs.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+use torchlet_autograd::Variable;
+use torchlet_nn::Module;
+use torchlet_optim::{Adam, AdamOptions};
+use torchlet_quantize::{
+    capture, convert, fuse_modules, get_default_qat_qconfig, get_default_qconfig, load_quantized,
+    prepare, prepare_qat, PreparedModel, QuantizedModel,
+};
+use torchlet_tensor::Tensor;
+use torchlet_train::{write_atomic, BatchSource, Trainer};
+
+use crate::run::{
+    accuracy_line, bail, mnist_batches, one_line, BoxError, Msg, RunConfig, EVAL_BATCH,
+};
+
+/// How to quantize.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Static post-training quantization: calibrate activation ranges on
+    /// training digits (histogram observers), then convert.
+    Ptq,
+    /// Quantization-aware training: fine-tune with fake quantization,
+    /// then convert.
+    Qat,
+}
+
+/// Options of `torchlet quantize`.
+#[derive(Debug, Args)]
+pub struct QuantizeArgs {
+    /// The float MNIST run folder `torchlet train` wrote.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Post-training quantization or quantization-aware training.
+    #[arg(long, value_enum, default_value = "ptq")]
+    pub method: Method,
+    /// Training digits the observers see (ptq), the first N of the split.
+    #[arg(long, default_value_t = 1000)]
+    pub calibration: usize,
+    /// Fine-tuning epochs (qat).
+    #[arg(long, default_value_t = 2)]
+    pub epochs: usize,
+    /// Adam learning rate of the fine-tuning (qat).
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// The quantized run folder (default: the run's folder with `-int8`
+    /// appended).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Compute threads (default: all cores, or TORCHLET_NUM_THREADS).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Hide the progress bar (qat).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What a quantized run's config adds (`quantization` in config.json).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QuantizationConfig {
+    /// `ptq` or `qat`.
+    pub method: Method,
+    /// The kernels' engine (`x86`, PyTorch's name).
+    pub backend: String,
+    /// Training digits calibrated on (ptq).
+    pub calibration_samples: Option<usize>,
+    /// Fine-tuning epochs and learning rate (qat).
+    pub qat_epochs: Option<usize>,
+    /// Fine-tuning learning rate (qat).
+    pub qat_lr: Option<f64>,
+    /// The float run it came from.
+    pub float_run: PathBuf,
+    /// The float model's test accuracy.
+    pub float_test_accuracy: f64,
+}
+
+/// The run's example input (one image) for capturing the model.
+fn example(config: &RunConfig) -> Tensor {
+    let [h, w] = config.image_size;
+    Tensor::zeros(&[1, config.in_channels, h, w])
+}
+
+/// Captures the float model and fuses every Conv2d/Linear → BatchNorm
+/// pair (PyTorch users list them in `fuse_modules`; the graph finds them).
+fn fused_graph(
+    model: &dyn Module,
+    config: &RunConfig,
+) -> Result<torchlet_quantize::GraphModule, BoxError> {
+    let mut graph = capture(model, &example(config))?;
+    let groups = graph.fusable_groups();
+    fuse_modules(&mut graph, &groups)?;
+    Ok(graph)
+}
+
+/// The quantized model of a quantized run: the float architecture
+/// captured and prepared as at conversion, then the int8 state dict.
+pub fn load_quantized_model(config: &RunConfig, dir: &Path) -> Result<QuantizedModel, BoxError> {
+    let model = config.build_model()?;
+    let graph = fused_graph(&*model, config)?;
+    let skeleton = prepare(graph, &get_default_qconfig("x86")?)?;
+    let path = dir.join("model.safetensors");
+    if !path.is_file() {
+        bail!("{}: no such file", path.display());
+    }
+    load_quantized(&skeleton, &path).map_err(|e| {
+        Msg(format!(
+            "cannot load the int8 checkpoint: {}",
+            one_line(&e.to_string())
+        ))
+        .into()
+    })
+}
+
+/// Runs `torchlet quantize`.
+pub fn quantize(args: &QuantizeArgs) -> Result<(), BoxError> {
+    if let Some(t) = args.threads {
+        torchlet_tensor::set_num_threads(t.max(1));
+    }
+    let run = &args.run;
+    let mut config = RunConfig::load(run)?;
+    if config.quantization.is_some() {
+        bail!("{} is already a quantized run", run.display());
+    }
+    let model = config.load_model(run)?;
+    let train = config.dataset(None, true)?;
+    let test = config.dataset(None, false)?;
+    let test_src = mnist_batches(&test, &config.normalize, EVAL_BATCH);
+    let float_acc = torchlet_train::evaluate(&*model, &test_src)?.accuracy;
+
+    let graph = fused_graph(&*model, &config)?;
+    let (prepared, quantization) = match args.method {
+        Method::Ptq => {
+            let n = args.calibration.min(train.len());
+            if n == 0 {
+                bail!("--calibration must be at least 1");
+            }
+            let prepared = prepare(graph, &get_default_qconfig("x86")?)?;
+            calibrate(&prepared, &mnist_batches(&train, &config.normalize, 100), n)?;
+            (
+                prepared,
+                QuantizationConfig {
+                    method: Method::Ptq,
+                    backend: "x86".into(),
+                    calibration_samples: Some(n),
+                    qat_epochs: None,
+                    qat_lr: None,
+                    float_run: run.clone(),
+                    float_test_accuracy: float_acc,
+                },
+            )
+        }
+        Method::Qat => {
+            let prepared = prepare_qat(graph, &get_default_qat_qconfig("x86")?)?;
+            fine_tune(&prepared, args, &config, &train, &test_src)?;
+            (
+                prepared,
+                QuantizationConfig {
+                    method: Method::Qat,
+                    backend: "x86".into(),
+                    calibration_samples: None,
+                    qat_epochs: Some(args.epochs),
+                    qat_lr: Some(args.lr),
+                    float_run: run.clone(),
+                    float_test_accuracy: float_acc,
+                },
+            )
+        }
+    };
+    let qmodel = convert(&prepared)?;
+    let int8_acc = torchlet_train::evaluate(&qmodel, &test_src)?.accuracy;
+
+    let out = args.out.clone().unwrap_or_else(|| {
+        let mut name = run.file_name().unwrap_or_default().to_os_string();
+        name.push("-int8");
+        run.with_file_name(name)
+    });
+    std::fs::create_dir_all(&out).map_err(|e| Msg(format!("{}: {e}", out.display())))?;
+    let int8_path = out.join("model.safetensors");
+    qmodel.save_safetensors(&int8_path)?;
+    config.quantization = Some(quantization);
+    config.test_accuracy = Some(int8_acc);
+    let json = serde_json::to_string_pretty(&config)?;
+    write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;
+
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let (f32_bytes, int8_bytes) = (size(&run.join("model.safetensors")), size(&int8_path));
+    println!("quantized run saved to {}", out.display());
+    println!(
+        "model.safetensors: f32 {f32_bytes} bytes, int8 {int8_bytes} bytes ({:.1}x smaller)",
+        f32_bytes as f64 / int8_bytes.max(1) as f64
+    );
+    println!("f32 {}", accuracy_line(float_acc));
+    println!("int8 {}", accuracy_line(int8_acc));
+    Ok(())
+}
+
+/// Runs the observers on the first `n` digits of `src` (in order).
+fn calibrate(prepared: &PreparedModel, src: &dyn BatchSource, n: usize) -> Result<(), BoxError> {
+    let mut seen = 0;
+    for batch in src.batches(0)? {
+        let (x, _) = batch?;
+        let take = (n - seen).min(x.shape()[0]);
+        let x = if take < x.shape()[0] {
+            x.narrow(0, 0, take)?
+        } else {
+            x
+        };
+        torchlet_autograd::no_grad(|| prepared.forward(&Variable::constant(x)))?;
+        seen += take;
+        if seen >= n {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Quantization-aware fine-tuning: Adam at `args.lr` on the training
+/// split for `args.epochs`, observers on throughout (PyTorch's default).
+fn fine_tune(
+    prepared: &PreparedModel,
+    args: &QuantizeArgs,
+    config: &RunConfig,
+    train: &torchlet_vision::Mnist,
+    test_src: &dyn BatchSource,
+) -> Result<(), BoxError> {
+    let mut opt = Adam::new(
+        prepared.parameters(),
+        AdamOptions {
+            lr: args.lr,
+            ..AdamOptions::default()
+        },
+    )?;
+    let train_src = mnist_batches(train, &config.normalize, config.batch_size)
+        .shuffle(true)
+        .seed(config.seed);
+    let mut trainer = Trainer::new(args.epochs)
+        .seed(config.seed)
+        .log_epochs(true)
+        .eval_name("test");
+    if args.quiet {
+        trainer = trainer.progress(torchlet_train::Progress::Hidden);
+    }
+    trainer.fit(prepared, &mut opt, &train_src, Some(test_src))?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! `torchlet quantize` end to end: an MLP run (1 epoch) to int8 by PTQ
+//! and QAT; the quantized run works with eval and predict; errors.
+
+mod common;
+
+use std::path::Path;
+
+use common::{accuracy, assert_one_line_error, stderr, stdout, torchlet};
+
+fn train_mlp(run: &Path) {
+    let out = torchlet(&[
+        "train",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "train failed: {}", stderr(&out));
+}
+
+/// The number after `prefix` on the line that starts with it.
+fn number_after(text: &str, prefix: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} in {text}"));
+    line[prefix.len()..].trim().parse().unwrap()
+}
+
+#[test]
+fn ptq_and_qat_write_int8_runs_that_eval_and_predict_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_mlp(&run);
+    let ptq = dir.path().join("ptq");
+    let out = torchlet(&[
+        "quantize",
+        "--run",
+        run.to_str().unwrap(),
+        "--calibration",
+        "300",
+        "--out",
+        ptq.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let f32_acc = number_after(&text, "f32 test accuracy:");
+    let int8_acc = number_after(&text, "int8 test accuracy:");
+    assert!(f32_acc > 0.9, "{text}");
+    assert!((f32_acc - int8_acc).abs() <= 0.01, "{text}");
+    // The int8 file is about 4x smaller.
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len() as f64;
+    let ratio = size(&run.join("model.safetensors")) / size(&ptq.join("model.safetensors"));
+    assert!(ratio > 3.7, "{ratio}");
+    assert!(text.contains("x smaller"), "{text}");
+
+    // eval reloads the int8 model and prints the same accuracy.
+    let out = torchlet(&["eval", "--run", ptq.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(accuracy(&stdout(&out)), int8_acc);
+    let config = std::fs::read_to_string(ptq.join("config.json")).unwrap();
+    assert!(
+        config.contains("\"method\": \"ptq\"") && config.contains("\"calibration_samples\": 300"),
+        "{config}"
+    );
+
+    // predict works on it.
+    let test = torchlet_vision::Mnist::embedded(false).unwrap();
+    let png = dir.path().join("digit.png");
+    image::GrayImage::from_raw(28, 28, test.image_bytes(0).to_vec())
+        .unwrap()
+        .save(&png)
+        .unwrap();
+    let out = torchlet(&[
+        "predict",
+        "--run",
+        ptq.to_str().unwrap(),
+        png.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("class {} (p=", test.labels()[0])),
+        "{}",
+        stdout(&out)
+    );
+
+    // QAT: one fine-tuning epoch.
+    let qat = dir.path().join("qat");
+    let out = torchlet(&[
+        "quantize",
+        "--run",
+        run.to_str().unwrap(),
+        "--method",
+        "qat",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        qat.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        number_after(&text, "int8 test accuracy:") >= f32_acc - 0.01,
+        "{text}"
+    );
+    let out = torchlet(&["eval", "--run", qat.to_str().unwrap()]);
+    assert_eq!(
+        accuracy(&stdout(&out)),
+        number_after(&text, "int8 test accuracy:")
+    );
+
+    // Refusals: a quantized run again, a damaged int8 file, a float file.
+    let out = torchlet(&["quantize", "--run", ptq.to_str().unwrap()]);
+    assert_one_line_error(&out, "is already a quantized run");
+    std::fs::copy(run.join("model.safetensors"), qat.join("model.safetensors")).unwrap();
+    let out = torchlet(&["eval", "--run", qat.to_str().unwrap()]);
+    assert_one_line_error(&out, "not a quantized state dict");
+    std::fs::write(qat.join("model.safetensors"), b"garbage").unwrap();
+    let out = torchlet(&["eval", "--run", qat.to_str().unwrap()]);
+    assert_one_line_error(&out, "cannot load the int8 checkpoint");
+    let missing = dir.path().join("missing");
+    let out = torchlet(&["quantize", "--run", missing.to_str().unwrap()]);
+    assert_one_line_error(&out, "does not exist");
+}
