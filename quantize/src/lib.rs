@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod convert;
+mod dynamic;
 mod error;
 mod fake_quant;
 mod fuse;
@@ -45,6 +46,7 @@ mod state;
 mod stubs;
 
 pub use convert::{convert, QNode, QOp, QWeighted, QuantizedModel};
+pub use dynamic::{choose_qparams_dynamic, DynamicLinear, DynamicLstm};
 pub use error::{QuantError, Result};
 pub use fake_quant::{
     fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine, FakeQuantize,

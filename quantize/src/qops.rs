@@ -92,6 +92,22 @@ impl PackedParams {
         out_zp: i64,
         relu: bool,
     ) -> Vec<u8> {
+        let acc = self.accumulate(a, m, a_zp);
+        requantize(
+            &acc,
+            self.packed.n(),
+            a_scale as f32,
+            &self.scales,
+            self.bias.as_deref(),
+            out_scale as f32,
+            out_zp,
+            relu,
+        )
+    }
+
+    /// `Σ_t (a[i, t] - a_zp) (w[j, t] - w_zp[j])` for activation rows `a`
+    /// `[m, k]`: `[m, n]` i32.
+    pub(crate) fn accumulate(&self, a: &[u8], m: usize, a_zp: i64) -> Vec<i32> {
         let (n, k) = (self.packed.n(), self.packed.k());
         let mut acc = vec![0i32; m * n];
         qgemm(a, m, a_zp as i32, &self.packed, &mut acc);
@@ -108,16 +124,22 @@ impl PackedParams {
                 }
             }
         }
-        requantize(
-            &acc,
-            n,
-            a_scale as f32,
-            &self.scales,
-            self.bias.as_deref(),
-            out_scale as f32,
-            out_zp,
-            relu,
-        )
+        acc
+    }
+
+    /// The weight scales (one, or one per output), as f32.
+    pub(crate) fn scales(&self) -> &[f32] {
+        &self.scales
+    }
+
+    /// The float bias.
+    pub(crate) fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref()
+    }
+
+    /// Outputs and reduction length `(n, k)`.
+    pub(crate) fn dims(&self) -> (usize, usize) {
+        (self.packed.n(), self.packed.k())
     }
 }
 

@@ -1,0 +1,336 @@
+//! Dynamic quantization (`torch.ao.nn.quantized.dynamic`): int8 weights
+//! quantized once, float activations quantized at every call from their
+//! own range (fbgemm's `ChooseQuantizationParams`, 7-bit on x86), float
+//! outputs. Linear and LSTM.
+
+use torchlet_nn::RnnRecord;
+use torchlet_tensor::{DType, Tensor};
+
+use crate::error::{QuantError, Result};
+use crate::observer::{MinMaxObserver, Observer, ObserverOptions, QScheme};
+use crate::qops::PackedParams;
+use crate::qtensor::{quantize_per_tensor, quantize_value, QDtype, QTensor};
+
+/// fbgemm's `ChooseQuantizationParams(min, max, 0, 255, reduce_range)`:
+/// the quint8 scale and zero point of a dynamically quantized input. The
+/// range is widened to hold 0; a scale too small for its reciprocal is
+/// raised to 6.1e-5 (the range stretched with it).
+pub fn choose_qparams_dynamic(min: f32, max: f32, reduce_range: bool) -> (f64, i64) {
+    let (qmin, qmax) = if reduce_range {
+        (0i32, 127i32)
+    } else {
+        (0, 255)
+    };
+    let (mut min, mut max) = (min.min(0.0), max.max(0.0));
+    let span = (qmax - qmin) as f64;
+    let mut scale = (max as f64 - min as f64) / span;
+    if scale as f32 == 0.0 || (1.0f32 / scale as f32).is_infinite() {
+        scale = 0.1;
+    }
+    const SMALL: f32 = 6.1e-5;
+    if scale < SMALL as f64 {
+        let org = scale as f32;
+        scale = SMALL as f64;
+        if min == 0.0 {
+            max = SMALL * span as f32;
+        } else if max == 0.0 {
+            min = -SMALL * span as f32;
+        } else {
+            let amplifier = SMALL / org;
+            min *= amplifier;
+            max *= amplifier;
+        }
+    }
+    let from_min = qmin as f64 - min as f64 / scale;
+    let from_max = qmax as f64 - max as f64 / scale;
+    let err_min = (qmin as f64).abs() - (min as f64 / scale).abs();
+    let err_max = (qmax as f64).abs() - (max as f64 / scale).abs();
+    let initial = if err_min < err_max {
+        from_min
+    } else {
+        from_max
+    };
+    let zp = if initial < qmin as f64 {
+        qmin as i64
+    } else if initial > qmax as f64 {
+        qmax as i64
+    } else {
+        initial.round_ties_even() as i64
+    };
+    (scale, zp)
+}
+
+/// `nnqd.Linear`: a qint8 weight (per tensor, symmetric: PyTorch's
+/// `default_dynamic_qconfig`) and a float bias; each call quantizes its
+/// input from the input's range, multiplies in int8 and returns floats.
+#[derive(Clone, Debug)]
+pub struct DynamicLinear {
+    /// The qint8 weight `[out, in]`.
+    pub weight: QTensor,
+    /// The float bias `[out]`.
+    pub bias: Option<Tensor>,
+    pub(crate) packed: PackedParams,
+}
+
+impl DynamicLinear {
+    /// Quantizes a float weight `[out, in]` with a per-tensor symmetric
+    /// qint8 min/max observer.
+    pub fn new(weight: &Tensor, bias: Option<&Tensor>) -> Result<DynamicLinear> {
+        let mut obs = MinMaxObserver::new(ObserverOptions {
+            dtype: QDtype::QInt8,
+            qscheme: QScheme::PerTensorSymmetric,
+            ..ObserverOptions::default()
+        })?;
+        obs.observe(weight)?;
+        let (s, z) = obs.calculate_qparams()?;
+        let q = quantize_per_tensor(
+            weight,
+            s.to_vec::<f32>()?[0] as f64,
+            z.to_vec::<i64>()?[0],
+            QDtype::QInt8,
+        )?;
+        DynamicLinear::from_quantized(q, bias.cloned())
+    }
+
+    /// From an already quantized weight (a loaded state dict).
+    pub fn from_quantized(weight: QTensor, bias: Option<Tensor>) -> Result<DynamicLinear> {
+        if weight.shape().len() != 2 {
+            return Err(QuantError::invalid(
+                "DynamicLinear",
+                format!("the weight must be [out, in], got {:?}", weight.shape()),
+            ));
+        }
+        let b = bias.as_ref().map(|b| b.to_vec::<f32>()).transpose()?;
+        let packed = PackedParams::new(&weight, b.as_deref())?;
+        Ok(DynamicLinear {
+            weight,
+            bias,
+            packed,
+        })
+    }
+
+    /// `[*, in]` → `[*, out]`, float32.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (n, k) = self.packed.dims();
+        let shape = x.shape().to_vec();
+        if shape.last() != Some(&k) {
+            return Err(QuantError::invalid(
+                "quantized::linear_dynamic",
+                format!("input of shape {shape:?} does not fit a weight of shape [{n}, {k}]"),
+            ));
+        }
+        let values = crate::qtensor::float_values("quantized::linear_dynamic", x)?;
+        let rows = values.len() / k.max(1);
+        let out = self.rows(&values, rows);
+        let mut out_shape = shape;
+        *out_shape.last_mut().expect("at least one dim") = n;
+        Ok(Tensor::from_vec(out, &out_shape)?)
+    }
+
+    /// Rows `x` `[m, in]` → `[m, out]`: one quantization of all the rows
+    /// (7-bit, PyTorch's x86 `reduce_range`), the int8 product, then
+    /// `acc * x_scale * w_scale + bias` as fbgemm's float output stage.
+    pub(crate) fn rows(&self, x: &[f32], m: usize) -> Vec<f32> {
+        let (n, _) = self.packed.dims();
+        if m == 0 {
+            return Vec::new();
+        }
+        let (lo, hi) = x
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        let (scale, zp) = choose_qparams_dynamic(lo, hi, true);
+        let s = scale as f32;
+        let inv = 1.0f32 / s;
+        let q: Vec<u8> = x
+            .iter()
+            .map(|&v| quantize_value(v, inv, zp, 0, 255) as u8)
+            .collect();
+        let acc = self.packed.accumulate(&q, m, zp);
+        let w_scales = self.packed.scales();
+        let bias = self.packed.bias();
+        let mut out = Vec::with_capacity(m * n);
+        for row in acc.chunks_exact(n) {
+            for (j, &a) in row.iter().enumerate() {
+                let ws = w_scales[if w_scales.len() == 1 { 0 } else { j }];
+                out.push(a as f32 * s * ws + bias.map_or(0.0, |b| b[j]));
+            }
+        }
+        out
+    }
+}
+
+/// `nnqd.LSTM`: every layer and direction's `W_ih` and `W_hh` as
+/// [`DynamicLinear`]s (their biases inside). As in PyTorch's quantized
+/// LSTM, a layer projects all its valid input rows at once (one
+/// quantization), then each step quantizes the hidden states of the rows
+/// still inside their sequence; the gates are float.
+#[derive(Clone, Debug)]
+pub struct DynamicLstm {
+    /// The layer's shape (hidden size, layers, directions, batch_first).
+    pub record: RnnRecord,
+    /// Per layer and direction (forward first): `(ih, hh)`.
+    pub cells: Vec<(DynamicLinear, DynamicLinear)>,
+}
+
+impl DynamicLstm {
+    /// `(output, h_n, c_n)` for `x` `[T, N, I]` (`[N, T, I]` when
+    /// batch_first), each row read up to its length when given (the
+    /// outputs past it are zero), as PyTorch's packed sequences.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        lengths: Option<&[usize]>,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let op = "quantized::lstm_dynamic";
+        let r = &self.record;
+        let x = if r.batch_first {
+            x.transpose(0, 1)?
+        } else {
+            x.clone()
+        };
+        let &[t_len, n, mut width] = x.shape() else {
+            return Err(QuantError::invalid(
+                op,
+                format!("expected a 3-d input, got {:?}", x.shape()),
+            ));
+        };
+        let lens: Vec<usize> = match lengths {
+            Some(l) if l.len() != n || l.iter().any(|&v| v == 0 || v > t_len) => {
+                return Err(QuantError::invalid(
+                    op,
+                    format!("lengths {l:?} must be {n} values in 1..={t_len}"),
+                ))
+            }
+            Some(l) => l.to_vec(),
+            None => vec![t_len; n],
+        };
+        let h = r.hidden_size;
+        let dirs = if r.bidirectional { 2 } else { 1 };
+        let mut input = x.to_dtype(DType::F32).contiguous().to_vec::<f32>()?;
+        // Valid (t, row) positions, time-major: what a packed sequence holds.
+        let valid: Vec<usize> = (0..t_len * n)
+            .filter(|&p| p % n < n && lens[p % n] > p / n)
+            .collect();
+        let (mut h_n, mut c_n) = (Vec::new(), Vec::new());
+        for layer in 0..r.num_layers {
+            let mut output = vec![0.0f32; t_len * n * dirs * h];
+            for dir in 0..dirs {
+                let (ih, hh) = &self.cells[layer * dirs + dir];
+                if ih.packed.dims().1 != width {
+                    return Err(QuantError::invalid(
+                        op,
+                        format!(
+                            "layer {layer} expects {} inputs, got {width}",
+                            ih.packed.dims().1
+                        ),
+                    ));
+                }
+                let rows: Vec<f32> = valid
+                    .iter()
+                    .flat_map(|&p| input[p * width..(p + 1) * width].iter().copied())
+                    .collect();
+                let gx = ih.rows(&rows, valid.len());
+                let mut gates_x = vec![0.0f32; t_len * n * 4 * h];
+                for (i, &p) in valid.iter().enumerate() {
+                    gates_x[p * 4 * h..(p + 1) * 4 * h]
+                        .copy_from_slice(&gx[i * 4 * h..(i + 1) * 4 * h]);
+                }
+                let (mut hs, mut cs) = (vec![0.0f32; n * h], vec![0.0f32; n * h]);
+                let times: Vec<usize> = if dir == 0 {
+                    (0..t_len).collect()
+                } else {
+                    (0..t_len).rev().collect()
+                };
+                for t in times {
+                    let active: Vec<usize> = (0..n).filter(|&b| lens[b] > t).collect();
+                    let hin: Vec<f32> = active
+                        .iter()
+                        .flat_map(|&b| hs[b * h..(b + 1) * h].iter().copied())
+                        .collect();
+                    let gh = hh.rows(&hin, active.len());
+                    for (i, &b) in active.iter().enumerate() {
+                        let gx = &gates_x[(t * n + b) * 4 * h..][..4 * h];
+                        let gh = &gh[i * 4 * h..][..4 * h];
+                        for u in 0..h {
+                            let g = |k: usize| gh[k * h + u] + gx[k * h + u];
+                            let (ig, fg) = (sigmoid(g(0)), sigmoid(g(1)));
+                            let (cg, og) = (g(2).tanh(), sigmoid(g(3)));
+                            let c = fg * cs[b * h + u] + ig * cg;
+                            cs[b * h + u] = c;
+                            hs[b * h + u] = og * c.tanh();
+                        }
+                        output[((t * n + b) * dirs + dir) * h..][..h]
+                            .copy_from_slice(&hs[b * h..(b + 1) * h]);
+                    }
+                }
+                h_n.extend_from_slice(&hs);
+                c_n.extend_from_slice(&cs);
+            }
+            input = output;
+            width = dirs * h;
+        }
+        let out = Tensor::from_vec(input, &[t_len, n, dirs * h])?;
+        let out = if r.batch_first {
+            out.transpose(0, 1)?.contiguous()
+        } else {
+            out
+        };
+        let states = r.num_layers * dirs;
+        Ok((
+            out,
+            Tensor::from_vec(h_n, &[states, n, h])?,
+            Tensor::from_vec(c_n, &[states, n, h])?,
+        ))
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_qparams_follow_fbgemm() {
+        // [-1, 2] on 0..127: scale 3/127, zero point from the min side.
+        let (s, z) = choose_qparams_dynamic(-1.0, 2.0, true);
+        assert_eq!(s, 3.0f64 / 127.0);
+        assert_eq!(z, 42);
+        // All positive: zero is the minimum.
+        assert_eq!(
+            choose_qparams_dynamic(0.5, 2.55, false),
+            (2.55f32 as f64 / 255.0, 0)
+        );
+        // A constant zero input gets scale 0.1.
+        assert_eq!(choose_qparams_dynamic(0.0, 0.0, true), (0.1, 0));
+        // A tiny range is stretched to the smallest scale.
+        let (s, _) = choose_qparams_dynamic(0.0, 1e-4, true);
+        assert_eq!(s, 6.1e-5f32 as f64);
+    }
+
+    #[test]
+    fn dynamic_linear_is_close_to_the_float_product() {
+        let w: Vec<f32> = (0..12).map(|i| (i as f32 - 5.5) * 0.1).collect();
+        let w = Tensor::from_vec(w, &[3, 4]).unwrap();
+        let b = Tensor::from_vec(vec![0.5f32, -0.25, 0.0], &[3]).unwrap();
+        let lin = DynamicLinear::new(&w, Some(&b)).unwrap();
+        let x =
+            Tensor::from_vec(vec![0.3f32, -1.2, 0.8, 2.0, 1.0, 0.0, -0.5, 0.25], &[2, 4]).unwrap();
+        let got = lin.forward(&x).unwrap().to_vec::<f32>().unwrap();
+        let want = x
+            .matmul(&w.t().unwrap())
+            .unwrap()
+            .add(&b)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 0.03, "{g} vs {w}");
+        }
+        assert!(lin.forward(&Tensor::zeros(&[2, 3])).is_err());
+    }
+}
