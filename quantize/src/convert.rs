@@ -299,6 +299,19 @@ pub(crate) fn build(prepared: &PreparedModel, source: &dyn Source) -> Result<Qua
                         format!("{} (BatchNorm2d) was not fused", node.name),
                     ))
                 }
+                Op::Embedding { .. }
+                | Op::LengthsFromPadding { .. }
+                | Op::Lstm(_)
+                | Op::Select { .. } => {
+                    return Err(QuantError::invalid(
+                        "convert",
+                        format!(
+                            "{} ({}) has no static quantized form: keep it outside QuantStub/DeQuantStub, or use quantize_dynamic",
+                            node.name,
+                            node.op.kind()
+                        ),
+                    ))
+                }
             }
         };
         params[out] = match &op {

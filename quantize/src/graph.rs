@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use torchlet_autograd::trace::{trace, AtenOp, BinaryOp, TraceArg, TracedOp};
 use torchlet_autograd::{no_grad, Variable};
-use torchlet_nn::Module;
+use torchlet_nn::{Module, PaddedLengthsRecord, RnnCell, RnnRecord};
 use torchlet_tensor::Tensor;
 
 use crate::error::{QuantError, Result};
@@ -89,10 +89,41 @@ pub enum Op {
     Add,
     /// `torch.cat(values, dim)`.
     Cat(i64),
+    /// `F.embedding` of integer ids (stays float).
+    Embedding {
+        /// `[num, dim]`.
+        weight: Variable,
+    },
+    /// `torchlet::lengths_from_padding` (int64 lengths of a padded batch).
+    LengthsFromPadding {
+        /// The padding id.
+        pad: i64,
+    },
+    /// `nn.LSTM` (outputs: output, `h_n`, `c_n`); inputs `[x]` or `[x,
+    /// lengths]`. Runs only dynamically quantized.
+    Lstm(Box<LstmOp>),
+    /// `select(dim, index)`.
+    Select {
+        /// Dim.
+        dim: i64,
+        /// Index (negative counts from the end).
+        index: i64,
+    },
     /// [`QuantStub`](crate::QuantStub): quantize from here on.
     QuantStub,
     /// [`DeQuantStub`](crate::DeQuantStub): float from here on.
     DeQuantStub,
+}
+
+/// A traced `nn.LSTM`: its record and its parameters in PyTorch's order
+/// (`weight_ih_l0`, `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, then the
+/// reverse direction, then the next layer).
+#[derive(Clone, Debug)]
+pub struct LstmOp {
+    /// Sizes, layers, directions, batch_first.
+    pub record: RnnRecord,
+    /// The parameters.
+    pub params: Vec<Variable>,
 }
 
 impl Op {
@@ -109,6 +140,10 @@ impl Op {
             Op::Reshape(_) => "reshape",
             Op::Add => "add",
             Op::Cat(_) => "cat",
+            Op::Embedding { .. } => "Embedding",
+            Op::LengthsFromPadding { .. } => "lengths_from_padding",
+            Op::Lstm(_) => "LSTM",
+            Op::Select { .. } => "select",
             Op::QuantStub => "QuantStub",
             Op::DeQuantStub => "DeQuantStub",
         }
@@ -141,7 +176,7 @@ pub struct GraphModule {
 }
 
 /// The ops [`capture`] understands.
-pub const CAPTURED_OPS: [&str; 13] = [
+pub const CAPTURED_OPS: [&str; 17] = [
     "aten::convolution",
     "aten::linear",
     "aten::batch_norm",
@@ -153,6 +188,10 @@ pub const CAPTURED_OPS: [&str; 13] = [
     "aten::add",
     "aten::cat",
     "aten::contiguous",
+    "aten::embedding",
+    "aten::lstm",
+    "aten::select",
+    "torchlet::lengths_from_padding",
     "torchlet::quant_stub",
     "torchlet::dequant_stub",
 ];
@@ -188,6 +227,7 @@ pub fn capture(model: &dyn Module, example: &Tensor) -> Result<GraphModule> {
         .map(|(name, v)| (v.id(), name))
         .collect();
     let mut builder = Builder {
+        input: example.clone(),
         values: HashMap::from([(input.id(), 0)]),
         params,
         nodes: Vec::new(),
@@ -210,6 +250,9 @@ pub fn capture(model: &dyn Module, example: &Tensor) -> Result<GraphModule> {
 }
 
 struct Builder {
+    /// The example input: plain tensor arguments sharing its storage
+    /// (token ids read with `x.data()`) are the input value.
+    input: Tensor,
     values: HashMap<usize, ValueId>,
     params: HashMap<usize, String>,
     nodes: Vec<Node>,
@@ -229,9 +272,13 @@ impl Builder {
                     ),
                 )
             }),
+            TraceArg::Tensor(t) if t.shares_storage_with(&self.input) && t.shape() == self.input.shape() => Ok(0),
             _ => Err(QuantError::invalid(
                 "capture",
-                format!("op {index} ({}) has an unexpected argument", op.name()),
+                format!(
+                    "op {index} ({}) reads a tensor that is neither the input nor computed from it",
+                    op.name()
+                ),
             )),
         }
     }
@@ -269,6 +316,32 @@ impl Builder {
                 StubRecord::DeQuant => Op::DeQuantStub,
             };
             (op, vec![arg(0)?], None)
+        } else if let Some(rec) = traced.record::<PaddedLengthsRecord>() {
+            (Op::LengthsFromPadding { pad: rec.pad }, vec![arg(0)?], None)
+        } else if let Some(rnn) = traced.record::<RnnRecord>() {
+            // [x, h0?, c0?, weights..., lengths?]
+            let initial_state = args[1..3].iter().any(|a| !matches!(a, TraceArg::Absent));
+            if rnn.cell != RnnCell::Lstm || initial_state {
+                return Err(QuantError::invalid(
+                    "capture",
+                    format!(
+                        "op {index} ({name}): only LSTMs without an initial state are captured"
+                    ),
+                ));
+            }
+            let mut inputs = vec![arg(0)?];
+            let mut weights = &args[3..];
+            if rnn.with_lengths {
+                inputs.push(arg(args.len() - 1)?);
+                weights = &args[3..args.len() - 1];
+            }
+            let params: Vec<Variable> = weights.iter().filter_map(|a| self.param(a)).collect();
+            let module = params.first().and_then(|p| self.module_of(p));
+            let lstm = LstmOp {
+                record: rnn.clone(),
+                params,
+            };
+            (Op::Lstm(Box::new(lstm)), inputs, module)
         } else if let Some(aten) = traced.record::<AtenOp>() {
             match aten {
                 AtenOp::Conv {
@@ -347,6 +420,18 @@ impl Builder {
                 AtenOp::Cat(dim) => {
                     let inputs = (0..args.len()).map(arg).collect::<Result<_>>()?;
                     (Op::Cat(*dim), inputs, None)
+                }
+                AtenOp::Embedding => {
+                    let weight = self.param(&args[1]).ok_or_else(unsupported)?;
+                    let module = self.module_of(&weight);
+                    (Op::Embedding { weight }, vec![arg(0)?], module)
+                }
+                AtenOp::Select { dim, index: i } => {
+                    let op = Op::Select {
+                        dim: *dim,
+                        index: *i,
+                    };
+                    (op, vec![arg(0)?], None)
                 }
                 AtenOp::Identity => {
                     // A contiguous copy: the same value.
@@ -521,6 +606,22 @@ pub(crate) fn run_float(
         Op::Reshape(shape) => one(x[0].reshape(shape)?),
         Op::Add => one(x[0].add(x[1])?),
         Op::Cat(dim) => one(Variable::cat(x, *dim)?),
+        Op::Embedding { weight } => one(torchlet_autograd::functional::embedding(
+            &x[0].data(),
+            weight,
+        )?),
+        Op::LengthsFromPadding { pad } => {
+            one(torchlet_nn::lengths_from_padding(&x[0].data(), *pad)
+                .map_err(|e| QuantError::invalid("lengths_from_padding", e.to_string()))?)
+        }
+        Op::Lstm(_) => Err(QuantError::invalid(
+            "GraphModule",
+            format!(
+                "{}: an LSTM runs only dynamically quantized (quantize_dynamic)",
+                node.name
+            ),
+        )),
+        Op::Select { dim, index } => one(x[0].select(*dim, *index)?),
         Op::QuantStub | Op::DeQuantStub => one(x[0].clone()),
     }
 }

@@ -250,6 +250,18 @@ impl PreparedModel {
                         ),
                     ))
                 }
+                Op::Embedding { .. } | Op::LengthsFromPadding { .. } | Op::Lstm(_) | Op::Select { .. }
+                    if q =>
+                {
+                    return Err(QuantError::invalid(
+                        "prepare",
+                        format!(
+                            "{} ({}) has no static quantized form: keep it outside QuantStub/DeQuantStub, or use quantize_dynamic",
+                            node.name,
+                            node.op.kind()
+                        ),
+                    ))
+                }
                 Op::Conv2d { groups, .. } if q && *groups != 1 => {
                     return Err(QuantError::invalid(
                         "prepare",
