@@ -59,13 +59,26 @@ TARGETS = {
     "spmm_uniform": 1.5,
     "sddmm": 1.5,
     "embedding_sparse_adam": 2.0,
+    # Quantized (issue 17); PyTorch runs torch.ao static quantization and
+    # quantize_dynamic on its x86 engine (fbgemm).
+    "mlp_int8_b256": 1.5,
+    "lenet_int8_b256": 1.5,
 }
+
+# Run by default too (for RELATIVE_TARGETS and as side-by-side rows).
+COMPANIONS = [
+    "qgemm1024", "mlp_f32_infer_b256", "lenet_f32_infer_b256",
+    "lstm_dynamic_int8_b32", "lstm_f32_infer_b32",
+]
 
 # Targets between two workloads of the same side: (slow, fast) -> minimum
 # slow time / fast time, checked for torchlet (PyTorch shown alongside)
 # when both workloads are run.
 RELATIVE_TARGETS = {
     ("gcn_dense", "gcn_sparse"): 10.0,
+    ("matmul1024", "qgemm1024"): 1.3,
+    ("mlp_f32_infer_b256", "mlp_int8_b256"): 2.0,
+    ("lenet_f32_infer_b256", "lenet_int8_b256"): 2.0,
 }
 
 
@@ -166,7 +179,8 @@ def spread(xs):
 
 def main():
     p = argparse.ArgumentParser(description="Compare torchlet with PyTorch.")
-    p.add_argument("names", nargs="*", help="workloads (default: those with a target)")
+    p.add_argument("names", nargs="*",
+                   help="workloads (default: those with a target and COMPANIONS)")
     p.add_argument("--python", default=sys.executable, help="a Python with torch installed")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     p.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")
@@ -193,7 +207,7 @@ def main():
               "    cargo build --release -p torchlet-benches --bin workloads")
         sys.exit(2)
 
-    names = args.names or list(TARGETS)
+    names = args.names or list(TARGETS) + COMPANIONS
     extra = ["--threads", str(args.threads)]
     if args.steps:
         extra += ["--steps", str(args.steps)]

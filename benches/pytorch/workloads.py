@@ -352,6 +352,104 @@ def embedding_sparse_adam():
 
 
 # name -> (builder, default timed steps); the same defaults as torchlet's runner.
+# --- Quantized workloads (issue 17) ------------------------------------------
+#
+# PyTorch's eager static quantization on the x86 engine (fbgemm): QuantStub,
+# fused Conv+BN+ReLU / Linear+ReLU, get_default_qconfig("x86"), calibration
+# on four random batches, convert; dynamic quantization with
+# quantize_dynamic. Inference runs under torch.inference_mode.
+
+
+def _quantized(float_model, shape):
+    import torch.ao.quantization as tq
+
+    torch.backends.quantized.engine = "x86"
+    model = nn.Sequential(tq.QuantStub(), *float_model, tq.DeQuantStub()).eval()
+    groups, layers = [], list(model)
+    for i, m in enumerate(layers):
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(m, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d):
+            third = layers[i + 2] if i + 2 < len(layers) else None
+            groups.append([str(i), str(i + 1)] + ([str(i + 2)] if isinstance(third, nn.ReLU) else []))
+        elif isinstance(m, nn.Linear) and isinstance(nxt, nn.ReLU):
+            groups.append([str(i), str(i + 1)])
+    model = tq.fuse_modules(model, groups)
+    model.qconfig = tq.get_default_qconfig("x86")
+    tq.prepare(model, inplace=True)
+    g = torch.Generator().manual_seed(7)
+    with torch.inference_mode():
+        for _ in range(4):
+            model(torch.randn(*shape, generator=g))
+    return tq.convert(model)
+
+
+def _inference(model, x):
+    def step():
+        with torch.inference_mode():
+            model(x)
+
+    return Workload(step)
+
+
+def qgemm1024():
+    torch.backends.quantized.engine = "x86"
+    n = 1024
+    g = torch.Generator().manual_seed(0)
+    x = torch.quantize_per_tensor(torch.rand(n, n, generator=g), 1.0 / 127.0, 0, torch.quint8)
+    w = torch.quantize_per_channel(
+        torch.randn(n, n, generator=g), torch.full((n,), 3.0 / 127.0, dtype=torch.double),
+        torch.zeros(n, dtype=torch.long), 0, torch.qint8)
+    packed = torch.ops.quantized.linear_prepack(w, None)
+    return Workload(lambda: torch.ops.quantized.linear(x, packed, 0.5, 64), flops=2.0 * n**3)
+
+
+def _mlp_model():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+    ).eval()
+
+
+def _lenet_model():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    ).eval()
+
+
+def mlp_int8_b256():
+    return _inference(_quantized(_mlp_model(), (256, 784)), torch.randn(256, 784))
+
+
+def mlp_f32_infer_b256():
+    return _inference(_mlp_model(), torch.randn(256, 784))
+
+
+def lenet_int8_b256():
+    shape = (256, 1, 28, 28)
+    return _inference(_quantized(_lenet_model(), shape), torch.randn(*shape))
+
+
+def lenet_f32_infer_b256():
+    return _inference(_lenet_model(), torch.randn(256, 1, 28, 28))
+
+
+def lstm_dynamic_int8_b32():
+    torch.backends.quantized.engine = "x86"
+    torch.manual_seed(0)
+    model = torch.ao.quantization.quantize_dynamic(
+        LstmClassifier().eval(), {nn.LSTM, nn.Linear}, dtype=torch.qint8)
+    return _inference(model, torch.randint(0, 5000, (32, 32)))
+
+
+def lstm_f32_infer_b32():
+    torch.manual_seed(0)
+    return _inference(LstmClassifier().eval(), torch.randint(0, 5000, (32, 32)))
+
+
 WORKLOADS = {
     "matmul64": (lambda: matmul(64), 2000),
     "matmul256": (lambda: matmul(256), 300),
@@ -374,6 +472,13 @@ WORKLOADS = {
     "gcn_sparse": (lambda: gcn(False), 100),
     "gcn_dense": (lambda: gcn(True), 10),
     "embedding_sparse_adam": (embedding_sparse_adam, 200),
+    "qgemm1024": (qgemm1024, 40),
+    "mlp_int8_b256": (mlp_int8_b256, 200),
+    "mlp_f32_infer_b256": (mlp_f32_infer_b256, 200),
+    "lenet_int8_b256": (lenet_int8_b256, 50),
+    "lenet_f32_infer_b256": (lenet_f32_infer_b256, 50),
+    "lstm_dynamic_int8_b32": (lstm_dynamic_int8_b32, 50),
+    "lstm_f32_infer_b32": (lstm_f32_infer_b32, 50),
 }
 
 

@@ -20,8 +20,10 @@ use torchlet_optim::{Adam, AdamOptions, Optimizer, Sgd, SgdOptions};
 use torchlet_tensor::functional::Reduction;
 use torchlet_tensor::{Generator, Tensor};
 
+mod quantized;
 mod sparse;
 
+pub use quantized::QGEMM_N;
 pub use sparse::{
     EMBEDDING_BATCH, EMBEDDING_DIM, EMBEDDING_ROWS, GCN_EDGES, GCN_NODES, GCN_WIDTH,
     POWERLAW_EDGES, POWERLAW_NODES, POWERLAW_WIDTH, UNIFORM_EDGES, UNIFORM_N, UNIFORM_WIDTH,
@@ -237,6 +239,58 @@ pub const WORKLOADS: &[Spec] = &[
         default_steps: 200,
         in_pytorch: true,
         build: sparse::embedding_sparse_adam,
+    },
+    Spec {
+        name: "qgemm1024",
+        description:
+            "quantized Linear: quint8 [1024, 1024] x qint8 [1024, 1024] per channel, requantized",
+        default_steps: 40,
+        in_pytorch: true,
+        build: quantized::qgemm1024,
+    },
+    Spec {
+        name: "mlp_int8_b256",
+        description: "MLP 784-256-128-10, static int8 (x86 qconfig), inference, batch 256",
+        default_steps: 200,
+        in_pytorch: true,
+        build: quantized::mlp_int8_b256,
+    },
+    Spec {
+        name: "mlp_f32_infer_b256",
+        description: "the mlp_int8_b256 model in float32, inference, batch 256",
+        default_steps: 200,
+        in_pytorch: true,
+        build: quantized::mlp_f32_infer_b256,
+    },
+    Spec {
+        name: "lenet_int8_b256",
+        description:
+            "LeNet-5 with BatchNorm (fused), static int8 (x86 qconfig), inference, batch 256",
+        default_steps: 50,
+        in_pytorch: true,
+        build: quantized::lenet_int8_b256,
+    },
+    Spec {
+        name: "lenet_f32_infer_b256",
+        description: "the lenet_int8_b256 model in float32, inference, batch 256",
+        default_steps: 50,
+        in_pytorch: true,
+        build: quantized::lenet_f32_infer_b256,
+    },
+    Spec {
+        name: "lstm_dynamic_int8_b32",
+        description:
+            "the lstm_b32 classifier, LSTM and Linear dynamically quantized (int8), inference",
+        default_steps: 50,
+        in_pytorch: true,
+        build: quantized::lstm_dynamic_int8_b32,
+    },
+    Spec {
+        name: "lstm_f32_infer_b32",
+        description: "the lstm_b32 classifier in float32, inference",
+        default_steps: 50,
+        in_pytorch: true,
+        build: quantized::lstm_f32_infer_b32,
     },
 ];
 
