@@ -159,7 +159,8 @@ pub(crate) fn run_trace(
     Ok((t.ops, out))
 }
 
-fn dims(shape: &[usize], dynamic: &[(usize, String)]) -> Vec<Dim> {
+/// A shape with the axes named in `dynamic` as symbols.
+pub(crate) fn dims(shape: &[usize], dynamic: &[(usize, String)]) -> Vec<Dim> {
     shape
         .iter()
         .enumerate()

@@ -42,6 +42,7 @@ mod lower_nn;
 mod lower_text;
 pub mod proto;
 mod proto_out;
+mod quantized;
 mod registry;
 mod rnn;
 
@@ -53,6 +54,7 @@ use torchlet_nn::Module;
 pub use error::{OnnxError, Result};
 pub use proto::ModelProto;
 pub use proto_out::{read_model, save_model};
+pub use quantized::{export_quantized, export_quantized_to_file, QuantizedExportOptions};
 
 /// The default opset.
 pub const DEFAULT_OPSET: i64 = 17;

@@ -10,8 +10,7 @@ use torchlet_tensor::DType;
 
 use crate::error::{OnnxError, Result};
 use crate::export::{arg_dtype, arg_shape, Lowering};
-use crate::ir::Attr;
-use crate::ir::OnnxConstants;
+use crate::ir::{Attr, Graph, OnnxConstants};
 
 /// Lowers one of autograd's elementwise, reduction or shape ops; returns
 /// the names of its outputs.
@@ -134,7 +133,7 @@ pub(crate) fn lower(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
             if flat_1 && rank >= 2 {
                 vec![cx.g.op("Flatten", vec![x], vec![("axis", Attr::Int(1))])]
             } else {
-                vec![reshape(cx, x, &in_shape, &out_shape)]
+                vec![reshape(&mut cx.g, x, &in_shape, &out_shape)]
             }
         }
         AtenOp::Permute(dims) => {
@@ -381,12 +380,7 @@ pub(crate) fn reduce_axes(
 /// A Reshape from `in_shape` to `out_shape` that keeps dynamic leading
 /// dims dynamic: a target dim equal to the input's dim at the same position
 /// becomes `0` (ONNX: copy the input's size).
-pub(crate) fn reshape(
-    cx: &mut Lowering,
-    x: String,
-    in_shape: &[usize],
-    out_shape: &[usize],
-) -> String {
+pub(crate) fn reshape(g: &mut Graph, x: String, in_shape: &[usize], out_shape: &[usize]) -> String {
     let mut copying = true;
     let target: Vec<i64> = out_shape
         .iter()
@@ -408,8 +402,8 @@ pub(crate) fn reshape(
             target[i] = -1;
         }
     }
-    let s = cx.g.ints(&target);
-    cx.g.op("Reshape", vec![x, s], vec![])
+    let s = g.ints(&target);
+    g.op("Reshape", vec![x, s], vec![])
 }
 
 /// GELU: the ONNX op from opset 20, otherwise its formula.

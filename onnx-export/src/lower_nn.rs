@@ -9,12 +9,13 @@ use crate::export::{arg_dtype, arg_shape, Lowering};
 use crate::ir::{Attr, OnnxConstants};
 use crate::lower::{reduce, unsupported};
 
-fn ints(v: &[usize]) -> Attr {
+/// Sizes as an ONNX ints attribute.
+pub(crate) fn ints(v: &[usize]) -> Attr {
     Attr::Ints(v.iter().map(|&n| n as i64).collect())
 }
 
 /// ONNX pads: all begins, then all ends.
-fn pads(p: &[usize]) -> Attr {
+pub(crate) fn pads(p: &[usize]) -> Attr {
     Attr::Ints(p.iter().chain(p).map(|&n| n as i64).collect())
 }
 

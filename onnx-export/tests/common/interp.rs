@@ -41,6 +41,12 @@ pub fn tensor_of(t: &TensorProto) -> R<Tensor> {
         9 => {
             Tensor::from_vec::<bool>(raw.iter().map(|&b| b != 0).collect(), &shape).map_err(err)?
         }
+        // uint8 and int8 are held as int64 here ([`run`] keeps their type).
+        2 => {
+            Tensor::from_vec::<i64>(raw.iter().map(|&b| b as i64).collect(), &shape).map_err(err)?
+        }
+        3 => Tensor::from_vec::<i64>(raw.iter().map(|&b| b as i8 as i64).collect(), &shape)
+            .map_err(err)?,
         other => return Err(format!("data type {other}")),
     })
 }
@@ -69,8 +75,13 @@ fn i64s(t: &Tensor) -> Vec<i64> {
 pub fn run(model: &ModelProto, input: &Tensor) -> R<Tensor> {
     let g = model.graph.as_ref().ok_or("no graph")?;
     let mut v: HashMap<String, Tensor> = HashMap::new();
+    // The ONNX type of the 8-bit values (held as int64): 2 uint8, 3 int8.
+    let mut int8: HashMap<String, i32> = HashMap::new();
     for t in &g.initializer {
         v.insert(t.name().to_string(), tensor_of(t)?);
+        if matches!(t.data_type(), 2 | 3) {
+            int8.insert(t.name().to_string(), t.data_type());
+        }
     }
     v.insert(g.input[0].name().to_string(), input.clone());
     for n in &g.node {
@@ -87,7 +98,20 @@ pub fn run(model: &ModelProto, input: &Tensor) -> R<Tensor> {
         let x = |i: usize| -> R<Tensor> {
             get(i)?.ok_or(format!("{}: missing input {i}", n.op_type()))
         };
-        let outs = eval(n, &x, &get).map_err(|e| format!("{} {}: {e}", n.op_type(), n.name()))?;
+        let outs = if n.op_type() == "QuantizeLinear" {
+            // The output type is the zero point's (uint8 when absent).
+            let ty = n
+                .input
+                .get(2)
+                .and_then(|z| int8.get(z))
+                .copied()
+                .unwrap_or(2);
+            int8.insert(n.output[0].clone(), ty);
+            quantize_linear(n, &x(0)?, &x(1)?, get(2)?, ty)
+        } else {
+            eval(n, &x, &get)
+        };
+        let outs = outs.map_err(|e| format!("{} {}: {e}", n.op_type(), n.name()))?;
         for (name, t) in n.output.iter().zip(outs) {
             v.insert(name.clone(), t);
         }
@@ -109,6 +133,13 @@ fn eval(
         "Sigmoid" => one(x(0)?.sigmoid()),
         "Tanh" => one(x(0)?.tanh()),
         "Sqrt" => one(x(0)?.sqrt()),
+        "Round" => {
+            // Half to even, as ONNX says.
+            let t = x(0)?;
+            let v = t.to_vec::<f32>().map_err(err)?;
+            let r = v.iter().map(|v| v.round_ties_even()).collect();
+            one(Tensor::from_vec::<f32>(r, t.shape()).map_err(err)?)
+        }
         "Add" => one(x(0)?.add(&x(1)?).map_err(err)?),
         "Sub" => one(x(0)?.sub(&x(1)?).map_err(err)?),
         "Mul" => one(x(0)?.mul(&x(1)?).map_err(err)?),
@@ -253,7 +284,7 @@ fn eval(
         "Cast" => {
             let to = match int(n, "to", 0) {
                 1 => DType::F32,
-                6 | 7 => DType::I64, // int32 is held as int64 here
+                2 | 3 | 6 | 7 => DType::I64, // (u)int8 and int32 are held as int64 here
                 9 => DType::Bool,
                 11 => DType::F64,
                 other => return Err(format!("Cast to type {other}")),
@@ -299,6 +330,13 @@ fn eval(
             one(t.max_pool2d(pair(&k), pair(&s), pair(&p)).map_err(err)?)
         }
         "GlobalAveragePool" => one(x(0)?.mean_dims(&[2, 3], true).map_err(err)?),
+        "AveragePool" => {
+            let t = x(0)?;
+            let k = ints(n, "kernel_shape").ok_or("kernel_shape")?;
+            let s = ints(n, "strides").unwrap_or(vec![1, 1]);
+            let p = ints(n, "pads").unwrap_or(vec![0; 4]);
+            one(t.avg_pool2d(pair(&k), pair(&s), pair(&p)).map_err(err)?)
+        }
         "BatchNormalization" => {
             // y = (x - mean) / sqrt(var + eps) * scale + B, per channel
             let t = x(0)?;
@@ -338,8 +376,60 @@ fn eval(
             one(y)
         }
         "LSTM" | "GRU" | "RNN" => recurrent(n, x, get),
+        "DequantizeLinear" => {
+            // y = (x - zero_point) * scale, per tensor or along `axis`.
+            let q = x(0)?;
+            let (scale, zp) = (x(1)?, get(2)?);
+            let ch = channel_of(q.shape(), &scale, int(n, "axis", 1));
+            let s = scale.to_vec::<f32>().map_err(err)?;
+            let z = zp.map_or(vec![0; s.len()], |z| i64s(&z));
+            let y = i64s(&q)
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (v - z[ch(i)]) as f32 * s[ch(i)])
+                .collect();
+            one(Tensor::from_vec::<f32>(y, q.shape()).map_err(err)?)
+        }
         other => Err(format!("op {other} not in the test interpreter")),
     }
+}
+
+/// For a per-tensor (0-d or one-value) `scale`, always channel 0; for a
+/// 1-d one, the index along `axis` of each flat position of `shape`.
+fn channel_of(shape: &[usize], scale: &Tensor, axis: i64) -> impl Fn(usize) -> usize {
+    let per_axis = scale.numel() > 1;
+    let a = if axis < 0 {
+        axis + shape.len() as i64
+    } else {
+        axis
+    } as usize;
+    let inner: usize = shape.get(a + 1..).map_or(1, |s| s.iter().product());
+    let size = shape.get(a).copied().unwrap_or(1);
+    move |i| if per_axis { i / inner % size } else { 0 }
+}
+
+/// ONNX's QuantizeLinear: `saturate(round_half_even(x / scale) + zero_point)`
+/// in float32, to uint8 (`ty` 2) or int8 (3), held as int64.
+fn quantize_linear(
+    n: &NodeProto,
+    x: &Tensor,
+    scale: &Tensor,
+    zp: Option<Tensor>,
+    ty: i32,
+) -> R<Vec<Tensor>> {
+    let ch = channel_of(x.shape(), scale, int(n, "axis", 1));
+    let s = scale.to_vec::<f32>().map_err(err)?;
+    let z = zp.map_or(vec![0; s.len()], |z| i64s(&z));
+    let (lo, hi) = if ty == 3 { (-128, 127) } else { (0, 255) };
+    let q = x
+        .to_dtype(DType::F32)
+        .to_vec::<f32>()
+        .map_err(err)?
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| ((v / s[ch(i)]).round_ties_even() as i64 + z[ch(i)]).clamp(lo, hi))
+        .collect();
+    Ok(vec![Tensor::from_vec::<i64>(q, x.shape()).map_err(err)?])
 }
 
 /// ONNX's RNN / LSTM (gates i o f c) / GRU (gates z r h) over `X [T, N, I]`.
