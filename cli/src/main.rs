@@ -81,6 +81,10 @@ enum Command {
         /// Compute threads.
         #[arg(long)]
         threads: Option<usize>,
+        /// Also write the predicted class of every test sample to this
+        /// file, one per line in test order (MNIST runs).
+        #[arg(long)]
+        predictions: Option<PathBuf>,
     },
     /// Write a run's model as ONNX: raw images in (float [N, C, H, W] in
     /// [0, 1], the run's normalisation folded into the graph) or, for a
@@ -143,7 +147,12 @@ fn main() -> ExitCode {
     let result: Result<(), Box<dyn Error>> = match cli.command.unwrap_or(Command::Seed) {
         Command::Seed => seed::walkthrough(&mut std::io::stdout().lock()),
         Command::Train(args) => train::train(&args),
-        Command::Eval { run, data, threads } => {
+        Command::Eval {
+            run,
+            data,
+            threads,
+            predictions,
+        } => {
             if graph::is_graph_run(&run) {
                 if let Some(t) = threads {
                     torchlet_tensor::set_num_threads(t.max(1));
@@ -155,7 +164,7 @@ fn main() -> ExitCode {
                 }
                 text_train::eval(&run, data.as_deref())
             } else {
-                train::eval(&run, data.as_deref(), threads)
+                train::eval(&run, data.as_deref(), threads, predictions.as_deref())
             }
         }
         Command::Export { run, onnx, opset } => {

@@ -1,6 +1,8 @@
-//! `torchlet quantize`: a trained MNIST run to an int8 run folder, by
-//! static post-training quantization (calibrated on training digits) or
-//! quantization-aware training, with PyTorch's x86 qconfigs.
+//! `torchlet quantize`: a trained run to an int8 run folder. MNIST runs:
+//! static post-training quantization (calibrated on training digits),
+//! quantization-aware training, or dynamic quantization of the Linear
+//! layers, with PyTorch's x86 qconfigs. Text (`lstm`) runs: dynamic
+//! quantization of the LSTM and Linear layers.
 
 use std::path::{Path, PathBuf};
 
@@ -11,14 +13,17 @@ use torchlet_nn::Module;
 use torchlet_optim::{Adam, AdamOptions};
 use torchlet_quantize::{
     capture, convert, fuse_modules, get_default_qat_qconfig, get_default_qconfig, load_quantized,
-    prepare, prepare_qat, PreparedModel, QuantizedModel,
+    load_quantized_dynamic, prepare, prepare_qat, quantize_dynamic, DynamicKind, GraphModule,
+    PreparedModel, QuantError, QuantizedModel,
 };
 use torchlet_tensor::Tensor;
+use torchlet_text::Vocab;
 use torchlet_train::{write_atomic, BatchSource, Trainer};
 
 use crate::run::{
     accuracy_line, bail, mnist_batches, one_line, BoxError, Msg, RunConfig, EVAL_BATCH,
 };
+use crate::text::TextRunConfig;
 
 /// How to quantize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -30,15 +35,20 @@ pub enum Method {
     /// Quantization-aware training: fine-tune with fake quantization,
     /// then convert.
     Qat,
+    /// Dynamic quantization: int8 weights for the Linear (and LSTM)
+    /// layers, activations quantized per batch; no calibration.
+    Dynamic,
 }
 
 /// Options of `torchlet quantize`.
 #[derive(Debug, Args)]
 pub struct QuantizeArgs {
-    /// The float MNIST run folder `torchlet train` wrote.
+    /// The float run folder `torchlet train` wrote (MNIST, or a fortunes
+    /// `lstm` run for `--method dynamic`).
     #[arg(long)]
     pub run: PathBuf,
-    /// Post-training quantization or quantization-aware training.
+    /// Static post-training quantization, quantization-aware training, or
+    /// dynamic quantization.
     #[arg(long, value_enum, default_value = "ptq")]
     pub method: Method,
     /// Training digits the observers see (ptq), the first N of the split.
@@ -65,7 +75,7 @@ pub struct QuantizeArgs {
 /// What a quantized run's config adds (`quantization` in config.json).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct QuantizationConfig {
-    /// `ptq` or `qat`.
+    /// `ptq`, `qat` or `dynamic`.
     pub method: Method,
     /// The kernels' engine (`x86`, PyTorch's name).
     pub backend: String,
@@ -87,35 +97,68 @@ fn example(config: &RunConfig) -> Tensor {
     Tensor::zeros(&[1, config.in_channels, h, w])
 }
 
+/// Token ids `[2, 4]` of one non-padding token, to capture a text model.
+fn example_tokens(vocab: &Vocab) -> Tensor {
+    let id = if vocab.pad_index() == Some(0) { 1 } else { 0 };
+    Tensor::from_vec(vec![id as i64; 8], &[2, 4]).expect("8 values")
+}
+
 /// Captures the float model and fuses every Conv2d/Linear → BatchNorm
 /// pair (PyTorch users list them in `fuse_modules`; the graph finds them).
-fn fused_graph(
-    model: &dyn Module,
-    config: &RunConfig,
-) -> Result<torchlet_quantize::GraphModule, BoxError> {
+fn fused_graph(model: &dyn Module, config: &RunConfig) -> Result<GraphModule, BoxError> {
     let mut graph = capture(model, &example(config))?;
     let groups = graph.fusable_groups();
     fuse_modules(&mut graph, &groups)?;
     Ok(graph)
 }
 
-/// The quantized model of a quantized run: the float architecture
-/// captured and prepared as at conversion, then the int8 state dict.
+fn load_error(e: QuantError) -> BoxError {
+    Msg(format!(
+        "cannot load the int8 checkpoint: {}",
+        one_line(&e.to_string())
+    ))
+    .into()
+}
+
+/// The quantized model of a quantized MNIST run: the float architecture
+/// captured (and prepared) as at conversion, then the int8 state dict.
 pub fn load_quantized_model(config: &RunConfig, dir: &Path) -> Result<QuantizedModel, BoxError> {
     let model = config.build_model()?;
-    let graph = fused_graph(&*model, config)?;
-    let skeleton = prepare(graph, &get_default_qconfig("x86")?)?;
     let path = dir.join("model.safetensors");
     if !path.is_file() {
         bail!("{}: no such file", path.display());
     }
-    load_quantized(&skeleton, &path).map_err(|e| {
-        Msg(format!(
-            "cannot load the int8 checkpoint: {}",
-            one_line(&e.to_string())
-        ))
-        .into()
-    })
+    if config.quantization.as_ref().map(|q| q.method) == Some(Method::Dynamic) {
+        let graph = capture(&*model, &example(config))?;
+        return load_quantized_dynamic(&graph, &[DynamicKind::Linear], &path).map_err(load_error);
+    }
+    let skeleton = prepare(fused_graph(&*model, config)?, &get_default_qconfig("x86")?)?;
+    load_quantized(&skeleton, &path).map_err(load_error)
+}
+
+/// The dynamically quantized model of a quantized text run.
+pub fn load_dynamic_text_model(
+    model: &dyn Module,
+    vocab: &Vocab,
+    path: &Path,
+) -> Result<QuantizedModel, BoxError> {
+    let graph = capture(model, &example_tokens(vocab))?;
+    load_quantized_dynamic(&graph, &[DynamicKind::Linear, DynamicKind::Lstm], path)
+        .map_err(load_error)
+}
+
+/// What the quantized run's config records.
+fn record(args: &QuantizeArgs, calibration: Option<usize>, float_acc: f64) -> QuantizationConfig {
+    let qat = args.method == Method::Qat;
+    QuantizationConfig {
+        method: args.method,
+        backend: "x86".into(),
+        calibration_samples: calibration,
+        qat_epochs: qat.then_some(args.epochs),
+        qat_lr: qat.then_some(args.lr),
+        float_run: args.run.clone(),
+        float_test_accuracy: float_acc,
+    }
 }
 
 /// Runs `torchlet quantize`.
@@ -124,6 +167,9 @@ pub fn quantize(args: &QuantizeArgs) -> Result<(), BoxError> {
         torchlet_tensor::set_num_threads(t.max(1));
     }
     let run = &args.run;
+    if crate::text::is_text_run(run) {
+        return quantize_text(args);
+    }
     let mut config = RunConfig::load(run)?;
     if config.quantization.is_some() {
         bail!("{} is already a quantized run", run.display());
@@ -133,64 +179,96 @@ pub fn quantize(args: &QuantizeArgs) -> Result<(), BoxError> {
     let test = config.dataset(None, false)?;
     let test_src = mnist_batches(&test, &config.normalize, EVAL_BATCH);
     let float_acc = torchlet_train::evaluate(&*model, &test_src)?.accuracy;
-
-    let graph = fused_graph(&*model, &config)?;
-    let (prepared, quantization) = match args.method {
+    let (qmodel, quantization) = match args.method {
+        Method::Dynamic => {
+            let graph = capture(&*model, &example(&config))?;
+            let q = quantize_dynamic(&graph, &[DynamicKind::Linear])?;
+            (q, record(args, None, float_acc))
+        }
+        Method::Qat => {
+            let prepared = prepare_qat(
+                fused_graph(&*model, &config)?,
+                &get_default_qat_qconfig("x86")?,
+            )?;
+            fine_tune(&prepared, args, &config, &train, &test_src)?;
+            (convert(&prepared)?, record(args, None, float_acc))
+        }
         Method::Ptq => {
             let n = args.calibration.min(train.len());
             if n == 0 {
                 bail!("--calibration must be at least 1");
             }
-            let prepared = prepare(graph, &get_default_qconfig("x86")?)?;
+            let prepared = prepare(fused_graph(&*model, &config)?, &get_default_qconfig("x86")?)?;
             calibrate(&prepared, &mnist_batches(&train, &config.normalize, 100), n)?;
-            (
-                prepared,
-                QuantizationConfig {
-                    method: Method::Ptq,
-                    backend: "x86".into(),
-                    calibration_samples: Some(n),
-                    qat_epochs: None,
-                    qat_lr: None,
-                    float_run: run.clone(),
-                    float_test_accuracy: float_acc,
-                },
-            )
-        }
-        Method::Qat => {
-            let prepared = prepare_qat(graph, &get_default_qat_qconfig("x86")?)?;
-            fine_tune(&prepared, args, &config, &train, &test_src)?;
-            (
-                prepared,
-                QuantizationConfig {
-                    method: Method::Qat,
-                    backend: "x86".into(),
-                    calibration_samples: None,
-                    qat_epochs: Some(args.epochs),
-                    qat_lr: Some(args.lr),
-                    float_run: run.clone(),
-                    float_test_accuracy: float_acc,
-                },
-            )
+            (convert(&prepared)?, record(args, Some(n), float_acc))
         }
     };
-    let qmodel = convert(&prepared)?;
     let int8_acc = torchlet_train::evaluate(&qmodel, &test_src)?.accuracy;
-
-    let out = args.out.clone().unwrap_or_else(|| {
-        let mut name = run.file_name().unwrap_or_default().to_os_string();
-        name.push("-int8");
-        run.with_file_name(name)
-    });
+    let out = out_dir(args);
     std::fs::create_dir_all(&out).map_err(|e| Msg(format!("{}: {e}", out.display())))?;
-    let int8_path = out.join("model.safetensors");
-    qmodel.save_safetensors(&int8_path)?;
+    qmodel.save_safetensors(out.join("model.safetensors"))?;
     config.quantization = Some(quantization);
     config.test_accuracy = Some(int8_acc);
     let json = serde_json::to_string_pretty(&config)?;
     write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;
+    report(run, &out, float_acc, int8_acc);
+    Ok(())
+}
 
+/// `torchlet quantize --method dynamic` on a fortunes `lstm` run.
+fn quantize_text(args: &QuantizeArgs) -> Result<(), BoxError> {
+    let run = &args.run;
+    let mut config = TextRunConfig::load(run)?;
+    if config.quantization.is_some() {
+        bail!("{} is already a quantized run", run.display());
+    }
+    if args.method != Method::Dynamic {
+        bail!(
+            "{} is a text run: quantize it with --method dynamic (its LSTM and Linear layers)",
+            run.display()
+        );
+    }
+    if config.model != "lstm" {
+        bail!(
+            "dynamic quantization covers the lstm text model (LSTM and Linear layers), not {}",
+            config.model
+        );
+    }
+    let (vocab, model) = config.load_run(run)?;
+    let fortunes = crate::text::load_fortunes(config.dataset.dir.as_deref())?;
+    let test = crate::text_train::test_batches(&config, &fortunes, &vocab)?;
+    let float_acc = torchlet_train::evaluate(model.module(), &*test)?.accuracy;
+    let graph = capture(model.module(), &example_tokens(&vocab))?;
+    let q = quantize_dynamic(&graph, &[DynamicKind::Linear, DynamicKind::Lstm])?;
+    let int8_acc = torchlet_train::evaluate(&q, &*test)?.accuracy;
+    let out = out_dir(args);
+    std::fs::create_dir_all(&out).map_err(|e| Msg(format!("{}: {e}", out.display())))?;
+    q.save_safetensors(out.join("model.safetensors"))?;
+    let vocab_file = run.join("vocab.json");
+    std::fs::copy(&vocab_file, out.join("vocab.json"))
+        .map_err(|e| Msg(format!("{}: {e}", vocab_file.display())))?;
+    config.quantization = Some(record(args, None, float_acc));
+    config.test_accuracy = Some(int8_acc);
+    let json = serde_json::to_string_pretty(&config)?;
+    write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;
+    report(run, &out, float_acc, int8_acc);
+    Ok(())
+}
+
+/// `--out`, or the run's folder with `-int8` appended.
+fn out_dir(args: &QuantizeArgs) -> PathBuf {
+    args.out.clone().unwrap_or_else(|| {
+        let mut name = args.run.file_name().unwrap_or_default().to_os_string();
+        name.push("-int8");
+        args.run.with_file_name(name)
+    })
+}
+
+/// Prints where the run went, both file sizes and both accuracies.
+fn report(run: &Path, out: &Path, float_acc: f64, int8_acc: f64) {
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let (f32_bytes, int8_bytes) = (size(&run.join("model.safetensors")), size(&int8_path));
+    let f32_bytes = size(&run.join("model.safetensors"));
+    let int8_bytes = size(&out.join("model.safetensors"));
     println!("quantized run saved to {}", out.display());
     println!(
         "model.safetensors: f32 {f32_bytes} bytes, int8 {int8_bytes} bytes ({:.1}x smaller)",
@@ -198,7 +276,6 @@ pub fn quantize(args: &QuantizeArgs) -> Result<(), BoxError> {
     );
     println!("f32 {}", accuracy_line(float_acc));
     println!("int8 {}", accuracy_line(int8_acc));
-    Ok(())
 }
 
 /// Runs the observers on the first `n` digits of `src` (in order).

@@ -90,6 +90,10 @@ pub struct TextRunConfig {
     /// Test accuracy at the end of training (next-character accuracy for
     /// the language model).
     pub test_accuracy: Option<f64>,
+    /// How the run was quantized (`torchlet quantize --method dynamic`):
+    /// its model.safetensors then holds int8 weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<crate::quantize::QuantizationConfig>,
 }
 
 /// Per-model defaults: `(epochs, batch size, Adam lr, options, seq_len)`.
@@ -272,6 +276,10 @@ impl TextRunConfig {
         let path = dir.join("model.safetensors");
         if !path.is_file() {
             bail!("{}: no such file", path.display());
+        }
+        if self.quantization.is_some() {
+            let q = crate::quantize::load_dynamic_text_model(model.module(), &vocab, &path)?;
+            return Ok((vocab, TextModel::Classifier(Box::new(q))));
         }
         torchlet_nn::state::load_safetensors(model.module(), &path, true).map_err(|e| {
             Msg(format!(

@@ -25,6 +25,15 @@ struct TextData {
     test: Box<dyn BatchSource>,
 }
 
+/// The test batches of a text run (what `eval` scores).
+pub fn test_batches(
+    config: &TextRunConfig,
+    fortunes: &torchlet_text::Fortunes,
+    vocab: &torchlet_text::Vocab,
+) -> Result<Box<dyn BatchSource>, BoxError> {
+    Ok(text_data(config, fortunes, vocab, config.seed)?.test)
+}
+
 /// Tokenizes, numericalizes and batches the run's data.
 fn text_data(
     config: &TextRunConfig,
@@ -140,6 +149,7 @@ pub fn train(args: &TrainArgs, name: &str) -> Result<(), BoxError> {
         batch_size,
         threads: args.threads,
         test_accuracy: None,
+        quantization: None,
     };
     let data = text_data(&config, &fortunes, &vocab, args.seed)?;
 

@@ -142,6 +142,7 @@ pub fn train(args: &TrainArgs, name: &str) -> Result<(), BoxError> {
         batch_size,
         threads: args.threads,
         test_accuracy: None,
+        quantization: None,
     };
 
     create_folder(&out)?;

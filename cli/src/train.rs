@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use torchlet_autograd::Variable;
 use torchlet_optim::lr_scheduler::CosineAnnealingLr;
 use torchlet_optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
 use torchlet_train::{write_atomic, BatchSource, CsvLogger, LrSchedulerStep, Trainer};
@@ -447,8 +448,13 @@ pub fn warn_on_onnx_error(result: Result<(), BoxError>, run: &Path) {
     }
 }
 
-/// Runs `torchlet eval --run DIR [--data DIR]`.
-pub fn eval(run: &Path, data: Option<&Path>, threads: Option<usize>) -> Result<(), BoxError> {
+/// Runs `torchlet eval --run DIR [--data DIR] [--predictions FILE]`.
+pub fn eval(
+    run: &Path,
+    data: Option<&Path>,
+    threads: Option<usize>,
+    predictions: Option<&Path>,
+) -> Result<(), BoxError> {
     if let Some(t) = threads {
         torchlet_tensor::set_num_threads(t.max(1));
     }
@@ -457,6 +463,17 @@ pub fn eval(run: &Path, data: Option<&Path>, threads: Option<usize>) -> Result<(
     let test = config.dataset(data, false)?;
     let src = mnist_batches(&test, &config.normalize, EVAL_BATCH);
     let metrics = torchlet_train::evaluate(&*model, &src)?;
+    if let Some(path) = predictions {
+        let mut text = String::new();
+        for batch in src.batches(0)? {
+            let (x, _) = batch?;
+            let logits = torchlet_autograd::no_grad(|| model.forward(&Variable::constant(x)))?;
+            for class in logits.data().argmax(1, false)?.to_vec::<i64>()? {
+                text.push_str(&format!("{class}\n"));
+            }
+        }
+        write_atomic(path, text.as_bytes())?;
+    }
     println!("{}", accuracy_line(metrics.accuracy));
     Ok(())
 }

@@ -229,6 +229,8 @@ fn kind(op: &QOp) -> &'static str {
         QOp::Reshape(_) => "quantized::reshape",
         QOp::Add { .. } => "quantized::add",
         QOp::Cat { .. } => "quantized::cat",
+        QOp::DynamicLinear(_) => "quantized::linear_dynamic",
+        QOp::DynamicLstm(_) => "quantized::lstm_dynamic",
     }
 }
 
@@ -376,6 +378,12 @@ impl Builder {
 
     /// One node of the quantized model.
     fn node(&mut self, node: &QNode, ins: &[Val]) -> Result<Val> {
+        if matches!(node.op, QOp::DynamicLinear(_) | QOp::DynamicLstm(_)) {
+            return Err(self.err(
+                node,
+                "dynamically quantized layers have no QDQ lowering yet",
+            ));
+        }
         let float_in = matches!(node.op, QOp::Quantize { .. } | QOp::Float(_));
         if ins.is_empty() || ins.iter().any(|v| v.q.is_some() == float_in) {
             let which = if float_in { "float" } else { "quantized" };
@@ -389,6 +397,7 @@ impl Builder {
         };
         match &node.op {
             QOp::Float(n) => self.float(node, n, ins),
+            QOp::DynamicLinear(_) | QOp::DynamicLstm(_) => unreachable!("refused above"),
             QOp::Quantize { scale, zero_point } => {
                 let a = self.act(node, *scale, *zero_point)?;
                 Ok(self.qdq(x.name.clone(), x.shape.clone(), a))

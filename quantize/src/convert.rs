@@ -7,6 +7,7 @@ use torchlet_autograd::{no_grad, AutogradError, Variable};
 use torchlet_nn::{Module, NnError};
 use torchlet_tensor::Tensor;
 
+use crate::dynamic::{DynamicLinear, DynamicLstm};
 use crate::error::{QuantError, Result};
 use crate::graph::{run_float, Node, Op, ValueId};
 use crate::prepare::PreparedModel;
@@ -129,6 +130,12 @@ pub enum QOp {
     },
     /// A float op outside the quantized region.
     Float(Box<Node>),
+    /// `nnqd.Linear`: float in and out, int8 weight, the input quantized
+    /// per call.
+    DynamicLinear(DynamicLinear),
+    /// `nnqd.LSTM`: inputs `[x]` or `[x, lengths]`; writes output, then
+    /// `h_n` and `c_n` in [`QNode::extra_outputs`].
+    DynamicLstm(Box<DynamicLstm>),
 }
 
 /// One node of a [`QuantizedModel`].
@@ -140,6 +147,8 @@ pub struct QNode {
     pub inputs: Vec<ValueId>,
     /// The value it writes.
     pub output: ValueId,
+    /// Further values it writes (an LSTM's `h_n` and `c_n`).
+    pub extra_outputs: Vec<ValueId>,
     /// The module it came from.
     pub name: String,
 }
@@ -169,6 +178,12 @@ pub(crate) trait Source {
 
     /// The quantized weight and float bias of node `index`.
     fn weight(&self, index: usize, node: &Node) -> Result<(QTensor, Option<Tensor>)>;
+
+    /// A float op as it runs: with its parameters (a loaded state dict's,
+    /// else the model's own, detached).
+    fn float_node(&self, node: &Node) -> Result<Node> {
+        Ok(node.detached())
+    }
 }
 
 impl Source for PreparedModel {
@@ -219,6 +234,7 @@ pub(crate) fn build(prepared: &PreparedModel, source: &dyn Source) -> Result<Qua
             },
             inputs: vec![0],
             output: next,
+            extra_outputs: Vec::new(),
             name: INPUT_QUANT.into(),
         });
         remap[0] = next;
@@ -235,7 +251,7 @@ pub(crate) fn build(prepared: &PreparedModel, source: &dyn Source) -> Result<Qua
             QWeighted::new(w, b, s, z)
         };
         let op = if !q[out] && !matches!(node.op, Op::DeQuantStub) {
-            QOp::Float(Box::new(node.clone()))
+            QOp::Float(Box::new(source.float_node(node)?))
         } else {
             match &node.op {
                 Op::QuantStub => {
@@ -322,6 +338,7 @@ pub(crate) fn build(prepared: &PreparedModel, source: &dyn Source) -> Result<Qua
             op,
             inputs,
             output: out,
+            extra_outputs: Vec::new(),
             name: node.name.clone(),
         });
     }
@@ -331,6 +348,7 @@ pub(crate) fn build(prepared: &PreparedModel, source: &dyn Source) -> Result<Qua
             op: QOp::Dequantize,
             inputs: vec![output],
             output: next,
+            extra_outputs: Vec::new(),
             name: "dequant".into(),
         });
         output = next;
@@ -406,7 +424,7 @@ impl QuantizedModel {
         let mut values: Vec<Option<Value>> = (0..self.num_values).map(|_| None).collect();
         values[0] = Some(Value::Float(x.clone()));
         for node in &self.nodes {
-            let out = {
+            let mut outs = {
                 let ins: Vec<&Value> = node
                     .inputs
                     .iter()
@@ -414,7 +432,10 @@ impl QuantizedModel {
                     .collect();
                 run_node(node, &ins)?
             };
-            values[node.output] = Some(out);
+            for &id in node.extra_outputs.iter().rev() {
+                values[id] = outs.pop();
+            }
+            values[node.output] = outs.pop();
         }
         match values[self.output].take() {
             Some(Value::Float(t)) => Ok(t),
@@ -447,7 +468,36 @@ fn quant<'a>(node: &QNode, v: &'a Value) -> Result<&'a QTensor> {
     }
 }
 
-fn run_node(node: &QNode, ins: &[&Value]) -> Result<Value> {
+fn float<'a>(node: &QNode, v: &'a Value) -> Result<&'a Tensor> {
+    match v {
+        Value::Float(t) => Ok(t),
+        Value::Quant(_) => Err(QuantError::invalid(
+            "QuantizedModel",
+            format!("{}: a float op got a quantized input", node.name),
+        )),
+    }
+}
+
+/// Runs one node: its output, then its extra outputs.
+fn run_node(node: &QNode, ins: &[&Value]) -> Result<Vec<Value>> {
+    match &node.op {
+        QOp::DynamicLinear(lin) => Ok(vec![Value::Float(lin.forward(float(node, ins[0])?)?)]),
+        QOp::DynamicLstm(lstm) => {
+            let lengths = match ins.get(1) {
+                Some(v) => {
+                    let l = float(node, v)?.to_vec::<i64>()?;
+                    Some(l.iter().map(|&v| v.max(0) as usize).collect::<Vec<_>>())
+                }
+                None => None,
+            };
+            let (out, h, c) = lstm.forward(float(node, ins[0])?, lengths.as_deref())?;
+            Ok([out, h, c].into_iter().map(Value::Float).collect())
+        }
+        _ => run_single(node, ins).map(|v| vec![v]),
+    }
+}
+
+fn run_single(node: &QNode, ins: &[&Value]) -> Result<Value> {
     let x = || quant(node, ins[0]);
     let q = match &node.op {
         QOp::Quantize { scale, zero_point } => match ins[0] {
@@ -512,16 +562,11 @@ fn run_node(node: &QNode, ins: &[&Value]) -> Result<Value> {
                 .collect::<Result<Vec<_>>>()?;
             quantized_cat(&xs, *dim, *scale, *zero_point)?
         }
+        QOp::DynamicLinear(_) | QOp::DynamicLstm(_) => unreachable!("run_node runs these"),
         QOp::Float(n) => {
             let vars: Vec<Variable> = ins
                 .iter()
-                .map(|v| match v {
-                    Value::Float(t) => Ok(Variable::constant(t.clone())),
-                    Value::Quant(_) => Err(QuantError::invalid(
-                        "QuantizedModel",
-                        format!("{}: a float op got a quantized input", node.name),
-                    )),
-                })
+                .map(|v| float(node, v).map(|t| Variable::constant(t.clone())))
                 .collect::<Result<_>>()?;
             let refs: Vec<&Variable> = vars.iter().collect();
             let out = no_grad(|| run_float(n, &refs, None))?;

@@ -6,10 +6,14 @@
 use torchlet_nn::RnnRecord;
 use torchlet_tensor::{DType, Tensor};
 
+use crate::convert::{QNode, QOp, QuantizedModel};
 use crate::error::{QuantError, Result};
+use crate::graph::{GraphModule, Node, Op};
+use crate::kernels::{quantize_into, Isa, QuantOut};
 use crate::observer::{MinMaxObserver, Observer, ObserverOptions, QScheme};
 use crate::qops::PackedParams;
-use crate::qtensor::{quantize_per_tensor, quantize_value, QDtype, QTensor};
+use crate::qtensor::{quantize_per_tensor, QDtype, QTensor};
+use crate::state::lstm_suffix;
 
 /// fbgemm's `ChooseQuantizationParams(min, max, 0, 255, reduce_range)`:
 /// the quint8 scale and zero point of a dynamically quantized input. The
@@ -135,30 +139,26 @@ impl DynamicLinear {
         if m == 0 {
             return Vec::new();
         }
-        let (lo, hi) = x
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
+        let (lo, hi) = min_max(x);
         let (scale, zp) = choose_qparams_dynamic(lo, hi, true);
         let s = scale as f32;
-        let inv = 1.0f32 / s;
-        let q: Vec<u8> = x
-            .iter()
-            .map(|&v| quantize_value(v, inv, zp, 0, 255) as u8)
-            .collect();
-        let acc = self.packed.accumulate(&q, m, zp);
-        let w_scales = self.packed.scales();
-        let bias = self.packed.bias();
-        let mut out = Vec::with_capacity(m * n);
-        for row in acc.chunks_exact(n) {
-            for (j, &a) in row.iter().enumerate() {
-                let ws = w_scales[if w_scales.len() == 1 { 0 } else { j }];
-                out.push(a as f32 * s * ws + bias.map_or(0.0, |b| b[j]));
-            }
-        }
+        let isa = Isa::detect();
+        let mut q = vec![0u8; x.len()];
+        quantize_into(isa, x, 1.0f32 / s, zp, (0, 255), QuantOut::U8(&mut q));
+        let mut out = vec![0.0f32; m * n];
+        self.packed.linear_f32(&q, m, zp, s, &mut out);
         out
     }
+}
+
+/// The smallest and largest non-NaN values (`f32::min`/`max` folded
+/// from infinities).
+fn min_max(x: &[f32]) -> (f32, f32) {
+    x.chunks(8)
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), c| {
+            c.iter()
+                .fold((lo, hi), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+        })
 }
 
 /// `nnqd.LSTM`: every layer and direction's `W_ih` and `W_hh` as
@@ -288,6 +288,122 @@ impl DynamicLstm {
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// The layers [`quantize_dynamic`] converts (PyTorch's `qconfig_spec`
+/// `{nn.Linear, nn.LSTM}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DynamicKind {
+    /// `nn.Linear` → `nnqd.Linear`.
+    Linear,
+    /// `nn.LSTM` → `nnqd.LSTM`.
+    Lstm,
+}
+
+/// `torch.ao.quantization.quantize_dynamic(model, {nn.Linear, nn.LSTM},
+/// dtype=torch.qint8)` on a captured graph: the chosen layers get qint8
+/// weights (per tensor, symmetric) and quantize their inputs at every
+/// call; every other op stays float. No calibration is needed.
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Linear, Module, ReLU, Sequential};
+/// use torchlet_quantize::{capture, quantize_dynamic, DynamicKind, QOp};
+/// use torchlet_tensor::Tensor;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let model = Sequential::new().append(Linear::new(8, 4)?).append(ReLU).append(Linear::new(4, 2)?);
+/// let x = Tensor::randn(&[3, 8]);
+/// let q = quantize_dynamic(&capture(&model, &x)?, &[DynamicKind::Linear])?;
+/// assert!(matches!(q.nodes()[0].op, QOp::DynamicLinear(_)));
+/// let (want, got) = (model.forward(&Variable::constant(x.clone()))?.data(), q.run(&x)?);
+/// let diff = want.sub(&got)?.abs().max_all()?.item::<f32>()?;
+/// assert!(diff < 0.05, "{diff}");
+/// # Ok(())
+/// # }
+/// ```
+pub fn quantize_dynamic(graph: &GraphModule, kinds: &[DynamicKind]) -> Result<QuantizedModel> {
+    build_dynamic(graph, kinds, &|_, w, b| DynamicLinear::new(w, b), &|n| {
+        Ok(n.detached())
+    })
+}
+
+/// What makes each dynamic layer from its weight's state-dict key and
+/// its float weight and bias.
+pub(crate) type MakeLinear<'a> =
+    dyn Fn(&str, &Tensor, Option<&Tensor>) -> Result<DynamicLinear> + 'a;
+
+/// [`quantize_dynamic`] with the layers made by `make` (quantized now, or
+/// read from a state dict) and the float ops' parameters from `float`.
+pub(crate) fn build_dynamic(
+    graph: &GraphModule,
+    kinds: &[DynamicKind],
+    make: &MakeLinear<'_>,
+    float: &dyn Fn(&Node) -> Result<Node>,
+) -> Result<QuantizedModel> {
+    let mut nodes = Vec::with_capacity(graph.nodes.len());
+    for node in &graph.nodes {
+        let name = &node.name;
+        let op = match &node.op {
+            Op::Linear { weight, bias } if kinds.contains(&DynamicKind::Linear) && !node.relu => {
+                let b = bias.as_ref().map(|b| b.data());
+                QOp::DynamicLinear(make(&format!("{name}.weight"), &weight.data(), b.as_ref())?)
+            }
+            Op::Lstm(lstm) if kinds.contains(&DynamicKind::Lstm) => {
+                let r = &lstm.record;
+                let per_cell = if r.bias { 4 } else { 2 };
+                let dirs = if r.bidirectional { 2 } else { 1 };
+                if lstm.params.len() != per_cell * dirs * r.num_layers {
+                    return Err(QuantError::invalid(
+                        "quantize_dynamic",
+                        format!(
+                            "{name}: {} LSTM parameters, expected {}",
+                            lstm.params.len(),
+                            per_cell * dirs * r.num_layers
+                        ),
+                    ));
+                }
+                let mut cells = Vec::new();
+                for (c, p) in lstm.params.chunks(per_cell).enumerate() {
+                    let sfx = lstm_suffix(r.bidirectional, c);
+                    let bias = |i: usize| p.get(i).map(|v| v.data());
+                    let ih = make(
+                        &format!("{name}.weight_ih{sfx}"),
+                        &p[0].data(),
+                        bias(2).as_ref(),
+                    )?;
+                    let hh = make(
+                        &format!("{name}.weight_hh{sfx}"),
+                        &p[1].data(),
+                        bias(3).as_ref(),
+                    )?;
+                    cells.push((ih, hh));
+                }
+                QOp::DynamicLstm(Box::new(DynamicLstm {
+                    record: r.clone(),
+                    cells,
+                }))
+            }
+            Op::Lstm(_) => return Err(QuantError::invalid(
+                "quantize_dynamic",
+                format!(
+                    "{name}: an LSTM runs only dynamically quantized: include DynamicKind::Lstm"
+                ),
+            )),
+            _ => QOp::Float(Box::new(float(node)?)),
+        };
+        nodes.push(QNode {
+            op,
+            inputs: node.inputs.clone(),
+            output: node.outputs[0],
+            extra_outputs: node.outputs[1..].to_vec(),
+            name: name.clone(),
+        });
+    }
+    Ok(QuantizedModel {
+        nodes,
+        output: graph.output,
+        num_values: graph.num_values,
+    })
 }
 
 #[cfg(test)]

@@ -469,6 +469,91 @@ impl Builder {
     }
 }
 
+impl Node {
+    /// The node's float parameters under PyTorch's names (`weight`,
+    /// `bias`, `running_mean`, `running_var`), for state dicts.
+    pub fn float_params(&self) -> Vec<(&'static str, Tensor)> {
+        let mut out = Vec::new();
+        let mut put = |name, v: Option<&Variable>| {
+            if let Some(v) = v {
+                out.push((name, v.data()));
+            }
+        };
+        match &self.op {
+            Op::Conv2d { weight, bias, .. } | Op::Linear { weight, bias } => {
+                put("weight", Some(weight));
+                put("bias", bias.as_ref());
+            }
+            Op::Embedding { weight } => put("weight", Some(weight)),
+            Op::BatchNorm {
+                running_mean,
+                running_var,
+                weight,
+                bias,
+                ..
+            } => {
+                put("weight", weight.as_ref());
+                put("bias", bias.as_ref());
+                out.push(("running_mean", running_mean.clone()));
+                out.push(("running_var", running_var.clone()));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The node with its parameters replaced, in [`float_params`] order,
+    /// by constants (`get(name, shape)` gives each).
+    ///
+    /// [`float_params`]: Node::float_params
+    pub(crate) fn with_float_params(
+        &self,
+        mut get: impl FnMut(&str, &[usize]) -> Result<Tensor>,
+    ) -> Result<Node> {
+        let mut node = self.clone();
+        let mut var = |name: &str, v: &mut Variable| -> Result<()> {
+            *v = Variable::constant(get(name, &v.shape())?);
+            Ok(())
+        };
+        match &mut node.op {
+            Op::Conv2d { weight, bias, .. } | Op::Linear { weight, bias } => {
+                var("weight", weight)?;
+                if let Some(b) = bias {
+                    var("bias", b)?;
+                }
+            }
+            Op::Embedding { weight } => var("weight", weight)?,
+            Op::BatchNorm {
+                running_mean,
+                running_var,
+                weight,
+                bias,
+                ..
+            } => {
+                if let Some(w) = weight {
+                    var("weight", w)?;
+                }
+                if let Some(b) = bias {
+                    var("bias", b)?;
+                }
+                *running_mean = get("running_mean", running_mean.shape())?;
+                *running_var = get("running_var", running_var.shape())?;
+            }
+            _ => {}
+        }
+        Ok(node)
+    }
+
+    /// The node with its parameters as constants holding their current
+    /// values (a converted model does not follow later training).
+    pub(crate) fn detached(&self) -> Node {
+        let params: std::collections::HashMap<&str, Tensor> =
+            self.float_params().into_iter().collect();
+        self.with_float_params(|name, _| Ok(params[name].clone()))
+            .expect("every parameter is listed")
+    }
+}
+
 impl GraphModule {
     /// The nodes in execution order.
     pub fn nodes(&self) -> &[Node] {

@@ -46,13 +46,15 @@ mod state;
 mod stubs;
 
 pub use convert::{convert, QNode, QOp, QWeighted, QuantizedModel};
-pub use dynamic::{choose_qparams_dynamic, DynamicLinear, DynamicLstm};
+pub use dynamic::{
+    choose_qparams_dynamic, quantize_dynamic, DynamicKind, DynamicLinear, DynamicLstm,
+};
 pub use error::{QuantError, Result};
 pub use fake_quant::{
     fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine, FakeQuantize,
 };
 pub use fuse::{fuse_conv_bn_weights, fuse_linear_bn_weights, BatchNormParams};
-pub use graph::{capture, GraphModule, Node, Op, ValueId, CAPTURED_OPS};
+pub use graph::{capture, GraphModule, LstmOp, Node, Op, ValueId, CAPTURED_OPS};
 pub use histogram::HistogramObserver;
 pub use observer::{
     calculate_qparams, MinMaxObserver, MovingAverageMinMaxObserver, Observer, ObserverOptions,
@@ -71,5 +73,5 @@ pub use qops::{quantized_conv2d, quantized_linear, PackedParams};
 pub use qtensor::{
     quantize_per_channel, quantize_per_tensor, quantize_value, QDtype, QParams, QTensor,
 };
-pub use state::{load_quantized, load_quantized_bytes, QUANTIZED_FORMAT};
+pub use state::{load_quantized, load_quantized_bytes, load_quantized_dynamic, QUANTIZED_FORMAT};
 pub use stubs::{DeQuantStub, QuantStub, StubRecord, STUB_OPS};

@@ -10,6 +10,8 @@
 //! | `{m}.weight_scale`, `{m}.weight_zero_point` | F32 (F64 when a scale is not an f32), I8: `[out]` per channel (axis 0), `[]` per tensor | its parameters |
 //! | `{m}.bias` | F32 `[out]` | the float bias |
 //! | `{m}.scale`, `{m}.zero_point` | F64 `[1]`, I64 `[1]` | `m`'s output (also for `add`/`cat` nodes) |
+//! | `{m}.weight_ih_l0`, `{m}.bias_ih_l0`, ... | as `{m}.weight`, `{m}.bias` | a dynamic LSTM's int8 weights (PyTorch's parameter names) |
+//! | `{m}.weight`, `{m}.bias`, `{m}.running_mean`, `{m}.running_var` | F32 | the parameters of float ops (an embedding, layers outside the stubs) |
 //!
 //! The header's metadata says `"format": "torchlet-quantized"`, so a
 //! float loader can tell the file apart; every scale is stored exactly,
@@ -24,8 +26,9 @@ use safetensors::{Dtype, SafeTensors};
 use torchlet_tensor::Tensor;
 
 use crate::convert::{build, QOp, QuantizedModel, Source};
+use crate::dynamic::{build_dynamic, DynamicKind, DynamicLinear};
 use crate::error::{QuantError, Result};
-use crate::graph::{Node, Op, ValueId};
+use crate::graph::{GraphModule, Node, Op, ValueId};
 use crate::prepare::PreparedModel;
 use crate::qtensor::{QParams, QTensor};
 
@@ -55,6 +58,72 @@ fn put_qparams(out: &mut BTreeMap<String, Entry>, name: &str, scale: f64, zero_p
     out.insert(format!("{name}.zero_point"), i64s(&[zero_point], &[1]));
 }
 
+/// A qint8 weight under `key`, its parameters under `key_scale` and
+/// `key_zero_point`.
+fn put_weight(out: &mut BTreeMap<String, Entry>, key: &str, w: &QTensor) {
+    let bytes = w
+        .as_i8()
+        .expect("weights are qint8")
+        .iter()
+        .map(|&v| v as u8)
+        .collect();
+    out.insert(key.to_string(), (Dtype::I8, w.shape().to_vec(), bytes));
+    let (s, z, shape) = match w.params() {
+        QParams::PerTensor { scale, zero_point } => (vec![*scale], vec![*zero_point], vec![]),
+        QParams::PerChannel {
+            scales,
+            zero_points,
+            ..
+        } => (scales.clone(), zero_points.clone(), vec![scales.len()]),
+    };
+    // Observers give f32 scales: stored as F32 when that is exact.
+    let scales = if s.iter().all(|&v| v as f32 as f64 == v) {
+        let bytes = s.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect();
+        (Dtype::F32, shape.clone(), bytes)
+    } else {
+        f64s(&s, &shape)
+    };
+    out.insert(format!("{key}_scale"), scales);
+    let zps = z.iter().map(|&v| v as i8 as u8).collect();
+    out.insert(format!("{key}_zero_point"), (Dtype::I8, shape, zps));
+}
+
+fn put_f32(out: &mut BTreeMap<String, Entry>, key: &str, b: &Tensor) -> Result<()> {
+    let bytes = b
+        .to_vec::<f32>()?
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    out.insert(key.to_string(), (Dtype::F32, b.shape().to_vec(), bytes));
+    Ok(())
+}
+
+/// A dynamic layer's weight under `key` (`m.weight`, `m.weight_ih_l0`)
+/// and its bias under the same name with `bias` (`m.bias`, `m.bias_ih_l0`).
+fn put_dynamic(out: &mut BTreeMap<String, Entry>, key: &str, lin: &DynamicLinear) -> Result<()> {
+    put_weight(out, key, &lin.weight);
+    match &lin.bias {
+        Some(b) => put_f32(out, &bias_key(key), b),
+        None => Ok(()),
+    }
+}
+
+/// `m.weight_ih_l0` → `m.bias_ih_l0`.
+pub(crate) fn bias_key(weight_key: &str) -> String {
+    match weight_key.rsplit_once(".weight") {
+        Some((m, rest)) => format!("{m}.bias{rest}"),
+        None => format!("{weight_key}.bias"),
+    }
+}
+
+/// PyTorch's suffix of an LSTM cell's parameters: `_l{layer}` plus
+/// `_reverse` for the backward direction.
+pub(crate) fn lstm_suffix(bidirectional: bool, cell: usize) -> String {
+    let dirs = if bidirectional { 2 } else { 1 };
+    let reverse = if cell % dirs == 1 { "_reverse" } else { "" };
+    format!("_l{}{reverse}", cell / dirs)
+}
+
 impl QuantizedModel {
     /// The state dict's entries (see the module docs for the names).
     fn entries(&self) -> Result<BTreeMap<String, Entry>> {
@@ -70,49 +139,25 @@ impl QuantizedModel {
                     scale, zero_point, ..
                 } => put_qparams(&mut out, name, *scale, *zero_point),
                 QOp::Conv2d { params, .. } | QOp::Linear { params, .. } => {
-                    let w = &params.weight;
-                    let bytes = w
-                        .as_i8()
-                        .expect("weights are qint8")
-                        .iter()
-                        .map(|&v| v as u8)
-                        .collect();
-                    out.insert(
-                        format!("{name}.weight"),
-                        (Dtype::I8, w.shape().to_vec(), bytes),
-                    );
-                    let (s, z, shape) = match w.params() {
-                        QParams::PerTensor { scale, zero_point } => {
-                            (vec![*scale], vec![*zero_point], vec![])
-                        }
-                        QParams::PerChannel {
-                            scales,
-                            zero_points,
-                            ..
-                        } => (scales.clone(), zero_points.clone(), vec![scales.len()]),
-                    };
-                    // Observers give f32 scales: stored as F32 when that is exact.
-                    let scales = if s.iter().all(|&v| v as f32 as f64 == v) {
-                        let bytes = s.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect();
-                        (Dtype::F32, shape.clone(), bytes)
-                    } else {
-                        f64s(&s, &shape)
-                    };
-                    out.insert(format!("{name}.weight_scale"), scales);
-                    let zps = z.iter().map(|&v| v as i8 as u8).collect();
-                    out.insert(format!("{name}.weight_zero_point"), (Dtype::I8, shape, zps));
+                    put_weight(&mut out, &format!("{name}.weight"), &params.weight);
                     if let Some(b) = &params.bias {
-                        let bytes = b
-                            .to_vec::<f32>()?
-                            .iter()
-                            .flat_map(|x| x.to_le_bytes())
-                            .collect();
-                        out.insert(
-                            format!("{name}.bias"),
-                            (Dtype::F32, b.shape().to_vec(), bytes),
-                        );
+                        put_f32(&mut out, &format!("{name}.bias"), b)?;
                     }
                     put_qparams(&mut out, name, params.scale, params.zero_point);
+                }
+                QOp::Float(node) => {
+                    for (param, t) in node.float_params() {
+                        let t = t.to_dtype(torchlet_tensor::DType::F32).contiguous();
+                        put_f32(&mut out, &format!("{name}.{param}"), &t)?;
+                    }
+                }
+                QOp::DynamicLinear(lin) => put_dynamic(&mut out, &format!("{name}.weight"), lin)?,
+                QOp::DynamicLstm(lstm) => {
+                    for (c, (ih, hh)) in lstm.cells.iter().enumerate() {
+                        let sfx = lstm_suffix(lstm.record.bidirectional, c);
+                        put_dynamic(&mut out, &format!("{name}.weight_ih{sfx}"), ih)?;
+                        put_dynamic(&mut out, &format!("{name}.weight_hh{sfx}"), hh)?;
+                    }
                 }
                 _ => {}
             }
@@ -161,6 +206,43 @@ pub fn load_quantized(prepared: &PreparedModel, path: impl AsRef<Path>) -> Resul
 
 /// [`load_quantized`] from bytes.
 pub fn load_quantized_bytes(prepared: &PreparedModel, bytes: &[u8]) -> Result<QuantizedModel> {
+    with_file(bytes, Some(prepared), |source| build(prepared, source))
+}
+
+/// Rebuilds a [`quantize_dynamic`](crate::quantize_dynamic) model of
+/// `graph` (captured as when it was quantized) from its state dict.
+pub fn load_quantized_dynamic(
+    graph: &GraphModule,
+    kinds: &[DynamicKind],
+    path: impl AsRef<Path>,
+) -> Result<QuantizedModel> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path)
+        .map_err(|e| QuantError::invalid("load_quantized", format!("{}: {e}", path.display())))?;
+    with_file(&bytes, None, |source| {
+        build_dynamic(
+            graph,
+            kinds,
+            &|key, w, b| {
+                let qw = source.qweight(key, w.shape())?;
+                let bias = b
+                    .map(|b| source.f32_tensor(&bias_key(key), b.shape()))
+                    .transpose()?;
+                DynamicLinear::from_quantized(qw, bias)
+            },
+            &|node| source.float_params(node),
+        )
+    })
+    .map_err(|e| QuantError::invalid("load_quantized", format!("{}: {e}", path.display())))
+}
+
+/// Checks the header, runs `build` over the file and refuses keys it did
+/// not read.
+fn with_file(
+    bytes: &[u8],
+    prepared: Option<&PreparedModel>,
+    build: impl FnOnce(&FileSource<'_>) -> Result<QuantizedModel>,
+) -> Result<QuantizedModel> {
     let op = "load_quantized";
     let bad = |e: safetensors::SafeTensorError| QuantError::invalid(op, e.to_string());
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
@@ -174,13 +256,12 @@ pub fn load_quantized_bytes(prepared: &PreparedModel, bytes: &[u8]) -> Result<Qu
             "not a quantized state dict (no \"format\": \"torchlet-quantized\" metadata): a float checkpoint loads into the float model, then quantize it",
         ));
     }
-    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
     let source = FileSource {
         prepared,
-        st,
+        st: SafeTensors::deserialize(bytes).map_err(bad)?,
         used: RefCell::new(BTreeSet::new()),
     };
-    let model = build(prepared, &source)?;
+    let model = build(&source)?;
     let used = source.used.borrow();
     let unexpected: Vec<String> = source
         .st
@@ -199,7 +280,7 @@ pub fn load_quantized_bytes(prepared: &PreparedModel, bytes: &[u8]) -> Result<Qu
 }
 
 struct FileSource<'a> {
-    prepared: &'a PreparedModel,
+    prepared: Option<&'a PreparedModel>,
     st: SafeTensors<'a>,
     used: RefCell<BTreeSet<String>>,
 }
@@ -259,6 +340,53 @@ impl FileSource<'_> {
         ))
     }
 
+    /// The qint8 weight under `key` (and `key_scale`, `key_zero_point`),
+    /// which must have `shape`.
+    pub(crate) fn qweight(&self, key: &str, shape: &[usize]) -> Result<QTensor> {
+        let (file_shape, data) = self.get(key, Dtype::I8)?;
+        if file_shape != shape {
+            return Err(QuantError::invalid(
+                "load_quantized",
+                format!("{key}: shape {file_shape:?} in the file, the model has {shape:?}"),
+            ));
+        }
+        let (s_shape, scales) = self.scales(&format!("{key}_scale"))?;
+        let (_, zps) = self.get(&format!("{key}_zero_point"), Dtype::I8)?;
+        let zero_points: Vec<i64> = zps.iter().map(|&b| b as i8 as i64).collect();
+        let params = if s_shape.is_empty() && scales.len() == 1 && zero_points.len() == 1 {
+            QParams::PerTensor {
+                scale: scales[0],
+                zero_point: zero_points[0],
+            }
+        } else {
+            QParams::PerChannel {
+                scales,
+                zero_points,
+                axis: 0,
+            }
+        };
+        let values = data.iter().map(|&b| b as i8).collect();
+        QTensor::from_i8(values, shape, params)
+            .map_err(|e| QuantError::invalid("load_quantized", format!("{key}: {e}")))
+    }
+
+    /// The f32 tensor (a bias, a float parameter) under `key`, which must
+    /// have `shape`.
+    pub(crate) fn f32_tensor(&self, key: &str, shape: &[usize]) -> Result<Tensor> {
+        let (file_shape, data) = self.get(key, Dtype::F32)?;
+        if file_shape != shape {
+            return Err(QuantError::invalid(
+                "load_quantized",
+                format!("{key}: shape {file_shape:?} in the file, the model has {shape:?}"),
+            ));
+        }
+        let v: Vec<f32> = data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        Ok(Tensor::from_vec(v, shape)?)
+    }
+
     fn scalar_qparams(&self, name: &str) -> Result<(f64, i64)> {
         let (_, s) = self.f64s(&format!("{name}.scale"))?;
         let (_, z) = self.i64s(&format!("{name}.zero_point"))?;
@@ -276,9 +404,22 @@ impl FileSource<'_> {
     }
 }
 
+impl FileSource<'_> {
+    /// A float op with its parameters from the file.
+    fn float_params(&self, node: &Node) -> Result<Node> {
+        node.with_float_params(|param, shape| {
+            self.f32_tensor(&format!("{}.{param}", node.name), shape)
+        })
+    }
+}
+
 impl Source for FileSource<'_> {
+    fn float_node(&self, node: &Node) -> Result<Node> {
+        self.float_params(node)
+    }
+
     fn act(&self, id: ValueId, name: &str) -> Result<Option<(f64, i64)>> {
-        if !self.prepared.has_observer(id) {
+        if !self.prepared.is_some_and(|p| p.has_observer(id)) {
             return Ok(None);
         }
         self.scalar_qparams(name).map(Some)
@@ -288,56 +429,12 @@ impl Source for FileSource<'_> {
         let (Op::Conv2d { weight, bias, .. } | Op::Linear { weight, bias }) = &node.op else {
             unreachable!("only Conv2d and Linear have weights")
         };
-        let m = &node.name;
-        let (shape, data) = self.get(&format!("{m}.weight"), Dtype::I8)?;
-        if shape != weight.shape() {
-            return Err(QuantError::invalid(
-                "load_quantized",
-                format!(
-                    "{m}.weight: shape {shape:?} in the file, the model has {:?}",
-                    weight.shape()
-                ),
-            ));
-        }
-        let (s_shape, scales) = self.scales(&format!("{m}.weight_scale"))?;
-        let (_, zps) = self.get(&format!("{m}.weight_zero_point"), Dtype::I8)?;
-        let zero_points: Vec<i64> = zps.iter().map(|&b| b as i8 as i64).collect();
-        let params = if s_shape.is_empty() && scales.len() == 1 && zero_points.len() == 1 {
-            QParams::PerTensor {
-                scale: scales[0],
-                zero_point: zero_points[0],
-            }
-        } else {
-            QParams::PerChannel {
-                scales,
-                zero_points,
-                axis: 0,
-            }
-        };
-        let values = data.iter().map(|&b| b as i8).collect();
-        let w = QTensor::from_i8(values, &shape, params)
-            .map_err(|e| QuantError::invalid("load_quantized", format!("{m}.weight: {e}")))?;
-        let b = match bias {
-            None => None,
-            Some(b) => {
-                let key = format!("{m}.bias");
-                let (shape, data) = self.get(&key, Dtype::F32)?;
-                if shape != b.shape() {
-                    return Err(QuantError::invalid(
-                        "load_quantized",
-                        format!(
-                            "{key}: shape {shape:?} in the file, the model has {:?}",
-                            b.shape()
-                        ),
-                    ));
-                }
-                let v: Vec<f32> = data
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect();
-                Some(Tensor::from_vec(v, &shape)?)
-            }
-        };
+        let key = format!("{}.weight", node.name);
+        let w = self.qweight(&key, &weight.shape())?;
+        let b = bias
+            .as_ref()
+            .map(|b| self.f32_tensor(&bias_key(&key), &b.shape()))
+            .transpose()?;
         Ok((w, b))
     }
 }

@@ -342,6 +342,26 @@ fn stubs_bound_the_quantized_region() {
         .data();
     let got = q.run(&x).unwrap();
     assert!(max_abs_diff(&got, &want) < 0.05);
+
+    // The float layers' parameters travel in the state dict too: a model
+    // of other weights, prepared but not calibrated, reloads it exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stubbed.safetensors");
+    q.save_safetensors(&path).unwrap();
+    torchlet_tensor::manual_seed(4);
+    let other = Stubbed {
+        conv: Conv2d::new(1, 2, 3).unwrap(),
+        quant: QuantStub,
+        fc: Linear::new(72, 8).unwrap(),
+        dequant: DeQuantStub,
+        head: Linear::new(8, 2).unwrap(),
+    };
+    let skeleton = prepare(capture(&other, &input(2, 0)).unwrap(), &minmax_qconfig()).unwrap();
+    let back = load_quantized(&skeleton, &path).unwrap();
+    assert_eq!(
+        back.run(&x).unwrap().to_vec::<f32>().unwrap(),
+        got.to_vec::<f32>().unwrap()
+    );
 }
 
 #[test]
