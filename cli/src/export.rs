@@ -12,7 +12,8 @@ use std::path::Path;
 
 use torchlet_autograd::Variable;
 use torchlet_nn::{Module, Result as NnResult};
-use torchlet_onnx::{ExportOptions, ModelProto};
+use torchlet_onnx::{ExportOptions, ModelProto, QuantizedExportOptions};
+use torchlet_quantize::QuantizedModel;
 use torchlet_tensor::Tensor;
 
 use crate::run::{BoxError, Msg, Normalization, RunConfig};
@@ -126,11 +127,59 @@ fn write(config: &RunConfig, model: &dyn Module, onnx: &Path, opset: i64) -> Res
 }
 
 /// `torchlet export --run DIR --onnx FILE [--opset N]`: rebuilds the run's
-/// model from `config.json` and `model.safetensors` and writes it as ONNX.
+/// model from `config.json` and `model.safetensors` and writes it as ONNX
+/// (a quantized run as a QDQ graph).
 pub fn export_run(run: &Path, onnx: &Path, opset: i64) -> Result<(), BoxError> {
     let config = RunConfig::load(run)?;
+    if config.quantization.is_some() {
+        let q = crate::run::load_quantized_model(&config, run)?;
+        return write_quantized(&config, &q, onnx, opset);
+    }
     let model = config.load_model(run)?;
     write(&config, &*model, onnx, opset)
+}
+
+/// Writes a quantized run's model as an ONNX QDQ graph: the same input
+/// (pixels in [0, 1], normalisation in the graph) and output as a float
+/// run's file, int8 weights and QuantizeLinear/DequantizeLinear pairs.
+pub fn write_quantized(
+    config: &RunConfig,
+    model: &QuantizedModel,
+    onnx: &Path,
+    opset: i64,
+) -> Result<(), BoxError> {
+    let [h, w] = config.image_size;
+    let c = config.in_channels;
+    let mut base = ExportOptions::with_opset(opset);
+    base.output_name = "logits".into();
+    base.graph_name = format!("torchlet_{}_int8", config.model);
+    base.doc_string = format!(
+        "torchlet {} trained on {}, quantized to int8 (x86 qconfig). Input: float32 [N, {c}, \
+         {h}, {w}] with pixel values scaled to [0, 1]; the normalisation (x - {:?}) / {:?} is the \
+         graph's first nodes. Output: logits [N, {}].",
+        config.model,
+        config.dataset.name,
+        config.normalize.mean,
+        config.normalize.std,
+        config.num_classes
+    );
+    base.metadata = vec![
+        ("classes".into(), serde_json::to_string(&config.classes)?),
+        (
+            "normalize".into(),
+            serde_json::to_string(&config.normalize)?,
+        ),
+        ("input_range".into(), "[0, 1]".into()),
+        ("torchlet_version".into(), config.torchlet_version.clone()),
+    ];
+    let options = QuantizedExportOptions {
+        base,
+        normalize: Some((config.normalize.mean.clone(), config.normalize.std.clone())),
+        ..QuantizedExportOptions::default()
+    };
+    let proto = torchlet_onnx::export_quantized(model, &[1, c, h, w], &options)
+        .map_err(|e| Box::new(Msg(format!("export: {e}"))) as BoxError)?;
+    torchlet_onnx::save_model(&proto, onnx).map_err(|e| Box::new(Msg(e.to_string())) as BoxError)
 }
 
 /// What `torchlet train` calls after saving the weights: writes

@@ -6,39 +6,25 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
-use serde::{Deserialize, Serialize};
+use clap::Args;
 use torchlet_autograd::Variable;
 use torchlet_nn::Module;
+use torchlet_onnx::DEFAULT_OPSET;
 use torchlet_optim::{Adam, AdamOptions};
 use torchlet_quantize::{
-    capture, convert, fuse_modules, get_default_qat_qconfig, get_default_qconfig, load_quantized,
-    load_quantized_dynamic, prepare, prepare_qat, quantize_dynamic, DynamicKind, GraphModule,
-    PreparedModel, QuantError, QuantizedModel,
+    capture, convert, get_default_qat_qconfig, get_default_qconfig, load_quantized_dynamic,
+    prepare, prepare_qat, quantize_dynamic, DynamicKind, PreparedModel, QuantizedModel,
 };
 use torchlet_tensor::Tensor;
 use torchlet_text::Vocab;
 use torchlet_train::{write_atomic, BatchSource, Trainer};
 
+use crate::export::RUN_ONNX;
 use crate::run::{
-    accuracy_line, bail, mnist_batches, one_line, BoxError, Msg, RunConfig, EVAL_BATCH,
+    accuracy_line, bail, example, fused_graph, load_error, mnist_batches, BoxError, Method, Msg,
+    QuantizationConfig, RunConfig, EVAL_BATCH,
 };
 use crate::text::TextRunConfig;
-
-/// How to quantize.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Static post-training quantization: calibrate activation ranges on
-    /// training digits (histogram observers), then convert.
-    Ptq,
-    /// Quantization-aware training: fine-tune with fake quantization,
-    /// then convert.
-    Qat,
-    /// Dynamic quantization: int8 weights for the Linear (and LSTM)
-    /// layers, activations quantized per batch; no calibration.
-    Dynamic,
-}
 
 /// Options of `torchlet quantize`.
 #[derive(Debug, Args)]
@@ -72,68 +58,10 @@ pub struct QuantizeArgs {
     pub quiet: bool,
 }
 
-/// What a quantized run's config adds (`quantization` in config.json).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct QuantizationConfig {
-    /// `ptq`, `qat` or `dynamic`.
-    pub method: Method,
-    /// The kernels' engine (`x86`, PyTorch's name).
-    pub backend: String,
-    /// Training digits calibrated on (ptq).
-    pub calibration_samples: Option<usize>,
-    /// Fine-tuning epochs and learning rate (qat).
-    pub qat_epochs: Option<usize>,
-    /// Fine-tuning learning rate (qat).
-    pub qat_lr: Option<f64>,
-    /// The float run it came from.
-    pub float_run: PathBuf,
-    /// The float model's test accuracy.
-    pub float_test_accuracy: f64,
-}
-
-/// The run's example input (one image) for capturing the model.
-fn example(config: &RunConfig) -> Tensor {
-    let [h, w] = config.image_size;
-    Tensor::zeros(&[1, config.in_channels, h, w])
-}
-
 /// Token ids `[2, 4]` of one non-padding token, to capture a text model.
 fn example_tokens(vocab: &Vocab) -> Tensor {
     let id = if vocab.pad_index() == Some(0) { 1 } else { 0 };
     Tensor::from_vec(vec![id as i64; 8], &[2, 4]).expect("8 values")
-}
-
-/// Captures the float model and fuses every Conv2d/Linear → BatchNorm
-/// pair (PyTorch users list them in `fuse_modules`; the graph finds them).
-fn fused_graph(model: &dyn Module, config: &RunConfig) -> Result<GraphModule, BoxError> {
-    let mut graph = capture(model, &example(config))?;
-    let groups = graph.fusable_groups();
-    fuse_modules(&mut graph, &groups)?;
-    Ok(graph)
-}
-
-fn load_error(e: QuantError) -> BoxError {
-    Msg(format!(
-        "cannot load the int8 checkpoint: {}",
-        one_line(&e.to_string())
-    ))
-    .into()
-}
-
-/// The quantized model of a quantized MNIST run: the float architecture
-/// captured (and prepared) as at conversion, then the int8 state dict.
-pub fn load_quantized_model(config: &RunConfig, dir: &Path) -> Result<QuantizedModel, BoxError> {
-    let model = config.build_model()?;
-    let path = dir.join("model.safetensors");
-    if !path.is_file() {
-        bail!("{}: no such file", path.display());
-    }
-    if config.quantization.as_ref().map(|q| q.method) == Some(Method::Dynamic) {
-        let graph = capture(&*model, &example(config))?;
-        return load_quantized_dynamic(&graph, &[DynamicKind::Linear], &path).map_err(load_error);
-    }
-    let skeleton = prepare(fused_graph(&*model, config)?, &get_default_qconfig("x86")?)?;
-    load_quantized(&skeleton, &path).map_err(load_error)
 }
 
 /// The dynamically quantized model of a quantized text run.
@@ -211,6 +139,16 @@ pub fn quantize(args: &QuantizeArgs) -> Result<(), BoxError> {
     config.test_accuracy = Some(int8_acc);
     let json = serde_json::to_string_pretty(&config)?;
     write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;
+    if args.method == Method::Dynamic {
+        eprintln!(
+            "note: {} not written: dynamically quantized layers have no QDQ lowering yet",
+            RUN_ONNX
+        );
+    } else {
+        let onnx =
+            crate::export::write_quantized(&config, &qmodel, &out.join(RUN_ONNX), DEFAULT_OPSET);
+        crate::train::warn_on_onnx_error(onnx, &out);
+    }
     report(run, &out, float_acc, int8_acc);
     Ok(())
 }

@@ -6,8 +6,13 @@ use std::error::Error;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use torchlet_nn::Module;
+use torchlet_quantize::{
+    capture, fuse_modules, get_default_qconfig, load_quantized, load_quantized_dynamic, prepare,
+    DynamicKind, GraphModule, QuantError, QuantizedModel,
+};
 use torchlet_tensor::Tensor;
 use torchlet_train::IndexBatches;
 use torchlet_vision::models::{mlp, LeNet5, LeNet5Options, ResNet};
@@ -118,7 +123,7 @@ pub struct RunConfig {
     /// How the run was quantized (`torchlet quantize`): its
     /// model.safetensors then holds int8 weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quantization: Option<crate::quantize::QuantizationConfig>,
+    pub quantization: Option<QuantizationConfig>,
 }
 
 /// Reads and parses `dir/config.json` (`what` names the kind of config in
@@ -166,7 +171,7 @@ impl RunConfig {
     /// for a quantized run, the int8 model.
     pub fn load_model(&self, dir: &Path) -> Result<Box<dyn Module>, BoxError> {
         if self.quantization.is_some() {
-            return Ok(Box::new(crate::quantize::load_quantized_model(self, dir)?));
+            return Ok(Box::new(load_quantized_model(self, dir)?));
         }
         let model = self.build_model()?;
         let path = dir.join("model.safetensors");
@@ -243,4 +248,77 @@ pub const EVAL_BATCH: usize = 500;
 /// The line `train` and `eval` end with.
 pub fn accuracy_line(acc: f64) -> String {
     format!("test accuracy: {acc:.4}")
+}
+
+/// How to quantize.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Static post-training quantization: calibrate activation ranges on
+    /// training digits (histogram observers), then convert.
+    Ptq,
+    /// Quantization-aware training: fine-tune with fake quantization,
+    /// then convert.
+    Qat,
+    /// Dynamic quantization: int8 weights for the Linear (and LSTM)
+    /// layers, activations quantized per batch; no calibration.
+    Dynamic,
+}
+
+/// What a quantized run's config adds (`quantization` in config.json).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QuantizationConfig {
+    /// `ptq`, `qat` or `dynamic`.
+    pub method: Method,
+    /// The kernels' engine (`x86`, PyTorch's name).
+    pub backend: String,
+    /// Training digits calibrated on (ptq).
+    pub calibration_samples: Option<usize>,
+    /// Fine-tuning epochs and learning rate (qat).
+    pub qat_epochs: Option<usize>,
+    /// Fine-tuning learning rate (qat).
+    pub qat_lr: Option<f64>,
+    /// The float run it came from.
+    pub float_run: PathBuf,
+    /// The float model's test accuracy.
+    pub float_test_accuracy: f64,
+}
+
+/// The run's example input (one image) for capturing the model.
+pub fn example(config: &RunConfig) -> Tensor {
+    let [h, w] = config.image_size;
+    Tensor::zeros(&[1, config.in_channels, h, w])
+}
+
+/// Captures the float model and fuses every Conv2d/Linear → BatchNorm
+/// pair (PyTorch users list them in `fuse_modules`; the graph finds them).
+pub fn fused_graph(model: &dyn Module, config: &RunConfig) -> Result<GraphModule, BoxError> {
+    let mut graph = capture(model, &example(config))?;
+    let groups = graph.fusable_groups();
+    fuse_modules(&mut graph, &groups)?;
+    Ok(graph)
+}
+
+pub fn load_error(e: QuantError) -> BoxError {
+    Msg(format!(
+        "cannot load the int8 checkpoint: {}",
+        one_line(&e.to_string())
+    ))
+    .into()
+}
+
+/// The quantized model of a quantized MNIST run: the float architecture
+/// captured (and prepared) as at conversion, then the int8 state dict.
+pub fn load_quantized_model(config: &RunConfig, dir: &Path) -> Result<QuantizedModel, BoxError> {
+    let model = config.build_model()?;
+    let path = dir.join("model.safetensors");
+    if !path.is_file() {
+        bail!("{}: no such file", path.display());
+    }
+    if config.quantization.as_ref().map(|q| q.method) == Some(Method::Dynamic) {
+        let graph = capture(&*model, &example(config))?;
+        return load_quantized_dynamic(&graph, &[DynamicKind::Linear], &path).map_err(load_error);
+    }
+    let skeleton = prepare(fused_graph(&*model, config)?, &get_default_qconfig("x86")?)?;
+    load_quantized(&skeleton, &path).map_err(load_error)
 }

@@ -93,7 +93,7 @@ pub struct TextRunConfig {
     /// How the run was quantized (`torchlet quantize --method dynamic`):
     /// its model.safetensors then holds int8 weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quantization: Option<crate::quantize::QuantizationConfig>,
+    pub quantization: Option<crate::run::QuantizationConfig>,
 }
 
 /// Per-model defaults: `(epochs, batch size, Adam lr, options, seq_len)`.

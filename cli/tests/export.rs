@@ -43,6 +43,7 @@ fn config() -> RunConfig {
         epochs: 1,
         batch_size: 64,
         threads: None,
+        quantization: None,
         test_accuracy: None,
     }
 }

@@ -126,3 +126,123 @@ fn ptq_and_qat_write_int8_runs_that_eval_and_predict_read() {
     let out = torchlet(&["quantize", "--run", missing.to_str().unwrap()]);
     assert_one_line_error(&out, "does not exist");
 }
+
+#[test]
+fn dynamic_quantization_of_mnist_and_lstm_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_mlp(&run);
+    let dyn_run = dir.path().join("dyn");
+    let out = torchlet(&[
+        "quantize",
+        "--run",
+        run.to_str().unwrap(),
+        "--method",
+        "dynamic",
+        "--out",
+        dyn_run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let int8_acc = number_after(&text, "int8 test accuracy:");
+    assert!(
+        (number_after(&text, "f32 test accuracy:") - int8_acc).abs() <= 0.01,
+        "{text}"
+    );
+    assert!(stderr(&out).contains("no QDQ lowering"), "{}", stderr(&out));
+    let out = torchlet(&["eval", "--run", dyn_run.to_str().unwrap()]);
+    assert_eq!(accuracy(&stdout(&out)), int8_acc);
+
+    // A fortunes LSTM run (tiny data, one epoch): LSTM and Linear in int8.
+    let data = dir.path().join("fortunes");
+    std::fs::create_dir(&data).unwrap();
+    common::tiny_fortunes(&data, 6);
+    let lstm = dir.path().join("lstm");
+    let out = torchlet(&[
+        "train",
+        "--dataset",
+        "fortunes",
+        "--model",
+        "lstm",
+        "--data",
+        data.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        lstm.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q = dir.path().join("lstm-int8");
+    let out = torchlet(&[
+        "quantize",
+        "--run",
+        lstm.to_str().unwrap(),
+        "--method",
+        "dynamic",
+        "--out",
+        q.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let int8_acc = number_after(&text, "int8 test accuracy:");
+    let out = torchlet(&[
+        "eval",
+        "--run",
+        q.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(accuracy(&stdout(&out)), int8_acc);
+    let out = torchlet(&["quantize", "--run", lstm.to_str().unwrap()]);
+    assert_one_line_error(&out, "quantize it with --method dynamic");
+}
+
+#[test]
+fn a_static_int8_run_exports_as_qdq_onnx() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_mlp(&run);
+    let q = dir.path().join("q");
+    let out = torchlet(&[
+        "quantize",
+        "--run",
+        run.to_str().unwrap(),
+        "--calibration",
+        "200",
+        "--out",
+        q.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let onnx = std::fs::read(q.join("model.onnx")).unwrap();
+    for op in ["QuantizeLinear", "DequantizeLinear", "Gemm"] {
+        assert!(
+            onnx.windows(op.len()).any(|w| w == op.as_bytes()),
+            "{op} missing"
+        );
+    }
+    let again = dir.path().join("again.onnx");
+    let out = torchlet(&[
+        "export",
+        "--run",
+        q.to_str().unwrap(),
+        "--onnx",
+        again.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&again).unwrap(), onnx);
+    // --predictions: one class per test digit.
+    let preds = dir.path().join("p.txt");
+    let out = torchlet(&[
+        "eval",
+        "--run",
+        q.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&preds).unwrap();
+    assert_eq!(text.lines().count(), 2000);
+    assert!(text.lines().all(|l| l.parse::<u8>().is_ok_and(|c| c < 10)));
+}
