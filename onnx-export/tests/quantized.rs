@@ -6,10 +6,15 @@
 #[path = "common/interp.rs"]
 mod interp;
 
+#[path = "../../quantize/tests/common/mod.rs"]
+mod small_model;
+
+use small_model::{input, Small};
+
 use std::sync::Mutex;
 
 use torchlet_autograd::Variable;
-use torchlet_nn::{BatchNorm2d, Conv2d, Conv2dOptions, Linear, Module, Result as NnResult};
+use torchlet_nn::{Conv2d, Conv2dOptions, Linear, Module, Result as NnResult};
 use torchlet_onnx::proto::{ModelProto, NodeProto, TensorProto};
 use torchlet_onnx::{
     export_quantized, export_quantized_to_file, read_model, OnnxError, QuantizedExportOptions,
@@ -19,51 +24,6 @@ use torchlet_quantize::{
     QuantizedModel,
 };
 use torchlet_tensor::Tensor;
-
-/// conv → bn → relu → max-pool → flatten → linear → relu → linear
-/// (quantize/tests/workflow.rs's `Small`).
-struct Small {
-    conv: Conv2d,
-    bn: BatchNorm2d,
-    fc1: Linear,
-    fc2: Linear,
-}
-
-impl Small {
-    fn new() -> Small {
-        torchlet_tensor::manual_seed(7);
-        let small = Small {
-            conv: Conv2d::with_options(1, 4, [3, 3], Conv2dOptions::default().padding(1)).unwrap(),
-            bn: BatchNorm2d::new(4).unwrap(),
-            fc1: Linear::new(4 * 4 * 4, 16).unwrap(),
-            fc2: Linear::new(16, 3).unwrap(),
-        };
-        // Running statistics away from (0, 1), so folding changes weights.
-        small.train();
-        for i in 0..5 {
-            small.forward(&Variable::constant(input(16, i))).unwrap();
-        }
-        small.eval();
-        small
-    }
-}
-
-impl Module for Small {
-    fn forward(&self, x: &Variable) -> NnResult<Variable> {
-        let y = self.bn.forward(&self.conv.forward(x)?)?.relu();
-        let y = y.max_pool2d([2, 2], [2, 2], [0, 0])?.flatten_dims(1, -1)?;
-        self.fc2.forward(&self.fc1.forward(&y)?.relu())
-    }
-
-    fn children(&self) -> Vec<(&str, &dyn Module)> {
-        vec![
-            ("conv", &self.conv),
-            ("bn", &self.bn),
-            ("fc1", &self.fc1),
-            ("fc2", &self.fc2),
-        ]
-    }
-}
 
 /// Residual add (with ReLU), cat, adaptive pooling, reshapes and a linear
 /// layer on a 3-d input.
@@ -111,19 +71,6 @@ impl Module for Stubbed {
 }
 
 /// `[n, 1, 8, 8]` inputs in about [-0.6, 1.4].
-fn input(n: usize, seed: u64) -> Tensor {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let v: Vec<f32> = (0..n * 64)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s % 2001) as f32 / 1000.0 - 0.6
-        })
-        .collect();
-    Tensor::from_vec(v, &[n, 1, 8, 8]).unwrap()
-}
-
 /// capture → fuse → prepare (PyTorch's x86 qconfig) → calibrate → convert.
 fn quantize(model: &dyn Module, fuse: &[[&str; 2]]) -> QuantizedModel {
     let mut g = capture(model, &input(2, 0)).unwrap();

@@ -6,74 +6,18 @@ use torchlet_nn::{BatchNorm2d, Conv2d, Conv2dOptions, Linear, Module, Result as 
 use torchlet_quantize::{
     capture, convert, fuse_modules, get_default_qat_qconfig, get_default_qconfig, load_quantized,
     prepare, prepare_qat, quantize_per_tensor, quantized_conv2d, quantized_linear,
-    quantized_max_pool2d, DeQuantStub, ObserverKind, ObserverOptions, PackedParams, QConfig,
-    QDtype, QOp, QScheme, QuantStub,
+    quantized_max_pool2d, DeQuantStub, GraphModule, ObserverKind, ObserverOptions, PackedParams,
+    QConfig, QDtype, QOp, QScheme, QuantStub,
 };
-use torchlet_tensor::Tensor;
+mod common;
 
-/// conv → bn → relu → max-pool → flatten → linear → relu → linear.
-struct Small {
-    conv: Conv2d,
-    bn: BatchNorm2d,
-    fc1: Linear,
-    fc2: Linear,
-}
+use common::{input, max_abs_diff, Small};
 
-impl Small {
-    fn new() -> Small {
-        torchlet_tensor::manual_seed(7);
-        let small = Small {
-            conv: Conv2d::with_options(1, 4, [3, 3], Conv2dOptions::default().padding(1)).unwrap(),
-            bn: BatchNorm2d::new(4).unwrap(),
-            fc1: Linear::new(4 * 4 * 4, 16).unwrap(),
-            fc2: Linear::new(16, 3).unwrap(),
-        };
-        // Running statistics away from (0, 1), so folding changes weights.
-        small.train();
-        for i in 0..5 {
-            small.forward(&Variable::constant(input(16, i))).unwrap();
-        }
-        small.eval();
-        small
-    }
-}
-
-impl Module for Small {
-    fn forward(&self, x: &Variable) -> NnResult<Variable> {
-        let y = self.bn.forward(&self.conv.forward(x)?)?.relu();
-        let y = y.max_pool2d([2, 2], [2, 2], [0, 0])?.flatten_dims(1, -1)?;
-        self.fc2.forward(&self.fc1.forward(&y)?.relu())
-    }
-
-    fn children(&self) -> Vec<(&str, &dyn Module)> {
-        vec![
-            ("conv", &self.conv),
-            ("bn", &self.bn),
-            ("fc1", &self.fc1),
-            ("fc2", &self.fc2),
-        ]
-    }
-}
-
-fn input(n: usize, seed: u64) -> Tensor {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let v: Vec<f32> = (0..n * 64)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s % 2001) as f32 / 1000.0 - 0.6
-        })
-        .collect();
-    Tensor::from_vec(v, &[n, 1, 8, 8]).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
-    a.iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+/// `model` captured, with its conv and bn fused.
+fn fused(model: &Small) -> GraphModule {
+    let mut g = capture(model, &input(2, 0)).unwrap();
+    fuse_modules(&mut g, &[["conv", "bn"]]).unwrap();
+    g
 }
 
 fn minmax_qconfig() -> QConfig {
@@ -214,8 +158,7 @@ fn convert_equals_the_quantized_ops_composed_by_hand() {
 #[test]
 fn the_default_histogram_qconfig_calibrates_and_converts() {
     let model = Small::new();
-    let mut g = capture(&model, &input(2, 0)).unwrap();
-    fuse_modules(&mut g, &[["conv", "bn"]]).unwrap();
+    let g = fused(&model);
     let prepared = prepare(g, &get_default_qconfig("x86").unwrap()).unwrap();
     for i in 0..3 {
         prepared
@@ -236,8 +179,7 @@ fn the_default_histogram_qconfig_calibrates_and_converts() {
 #[test]
 fn qat_trains_through_fake_quantization_and_converts_to_what_it_simulated() {
     let model = Small::new();
-    let mut g = capture(&model, &input(2, 0)).unwrap();
-    fuse_modules(&mut g, &[["conv", "bn"]]).unwrap();
+    let g = fused(&model);
     let prepared = prepare_qat(g, &get_default_qat_qconfig("x86").unwrap()).unwrap();
     let names: Vec<String> = prepared
         .named_parameters()
@@ -413,8 +355,7 @@ fn bad_workflows_are_refused_by_name() {
 #[test]
 fn state_dicts_round_trip_bit_identically_and_refuse_mismatches() {
     let model = Small::new();
-    let mut g = capture(&model, &input(2, 0)).unwrap();
-    fuse_modules(&mut g, &[["conv", "bn"]]).unwrap();
+    let g = fused(&model);
     let prepared = prepare(g.clone(), &get_default_qconfig("x86").unwrap()).unwrap();
     prepared.forward(&Variable::constant(input(32, 2))).unwrap();
     let q = convert(&prepared).unwrap();
