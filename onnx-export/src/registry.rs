@@ -5,7 +5,8 @@
 //! Every lowering lives beside its family: autograd's elementwise, shape
 //! and reduction ops in [`crate::lower`], its layer ops in
 //! [`crate::lower_nn`], nn's recurrent layers in [`crate::rnn`] and nn's
-//! bag and lengths ops in [`crate::lower_text`]. The tests below check
+//! bag and lengths ops in [`crate::lower_text`], torchlet-quantize's stubs
+//! (identities in a float model) here. The tests below check
 //! that every op autograd and nn can trace has an entry.
 
 use std::sync::OnceLock;
@@ -35,8 +36,16 @@ pub(crate) fn table() -> &'static OpTable<LowerFn> {
         t.register_all(rnn::RNN_OPS, rnn::lower);
         t.register("aten::embedding_bag", lower_text::embedding_bag);
         t.register("torchlet::lengths_from_padding", lower_text::padded_lengths);
+        // A float model's QuantStub/DeQuantStub are identities.
+        t.register_all(&torchlet_quantize::STUB_OPS, stub);
         t
     })
+}
+
+/// `QuantStub`/`DeQuantStub` in a float model: `Identity`.
+fn stub(cx: &mut Lowering, op: &TracedOp) -> Result<Vec<String>> {
+    let x = cx.arg(&op.inputs[0])?;
+    Ok(vec![cx.g.op("Identity", vec![x], vec![])])
 }
 
 /// Lowers `op` through its table entry.
@@ -58,6 +67,7 @@ mod tests {
             .missing(ATEN_OPS)
             .into_iter()
             .chain(t.missing(torchlet_nn::TRACED_OPS))
+            .chain(t.missing(&torchlet_quantize::STUB_OPS))
             .collect();
         assert!(
             missing.is_empty(),
@@ -69,7 +79,9 @@ mod tests {
     fn every_entry_is_an_op_that_can_be_traced() {
         for name in table().names() {
             assert!(
-                ATEN_OPS.contains(&name) || torchlet_nn::TRACED_OPS.contains(&name),
+                ATEN_OPS.contains(&name)
+                    || torchlet_nn::TRACED_OPS.contains(&name)
+                    || torchlet_quantize::STUB_OPS.contains(&name),
                 "{name} has a lowering but no crate traces it"
             );
         }

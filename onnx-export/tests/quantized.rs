@@ -392,3 +392,23 @@ fn adaptive_pooling_with_unequal_windows_is_refused_by_name() {
     assert!(matches!(e, OnnxError::Unsupported { .. }), "{msg}");
     assert!(msg.contains("adaptive") && msg.contains("[9, 9]"), "{msg}");
 }
+
+/// Before conversion the stubs are identities: the float model exports
+/// through the ordinary tracer with an `Identity` for each.
+#[test]
+fn a_float_model_with_stubs_exports_them_as_identities() {
+    let model = {
+        let _seeded = SEEDED.lock().unwrap();
+        torchlet_tensor::manual_seed(3);
+        Stubbed {
+            conv: Conv2d::new(1, 2, 3).unwrap(),
+            fc: Linear::new(72, 8).unwrap(),
+            head: Linear::new(8, 2).unwrap(),
+        }
+    };
+    let x = Variable::constant(input(2, 1));
+    let proto =
+        torchlet_onnx::export(&model, &x, &torchlet_onnx::ExportOptions::default()).unwrap();
+    let identities = ops(&proto).iter().filter(|&&o| o == "Identity").count();
+    assert_eq!(identities, 2, "{:?}", ops(&proto));
+}
