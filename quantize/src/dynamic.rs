@@ -383,12 +383,14 @@ pub(crate) fn build_dynamic(
                     cells,
                 }))
             }
-            Op::Lstm(_) => return Err(QuantError::invalid(
-                "quantize_dynamic",
-                format!(
+            Op::Lstm(_) => {
+                return Err(QuantError::invalid(
+                    "quantize_dynamic",
+                    format!(
                     "{name}: an LSTM runs only dynamically quantized: include DynamicKind::Lstm"
                 ),
-            )),
+                ))
+            }
             _ => QOp::Float(Box::new(float(node)?)),
         };
         nodes.push(QNode {

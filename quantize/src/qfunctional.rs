@@ -4,6 +4,7 @@
 //! point; add and cat requantize to the output's.
 
 use crate::error::{QuantError, Result};
+use crate::kernels::{max_pool2d_into, Isa};
 use crate::qtensor::{quantize_value, QParams, QTensor};
 
 fn per_tensor_u8<'a>(op: &'static str, x: &'a QTensor) -> Result<(&'a [u8], f64, i64)> {
@@ -73,26 +74,17 @@ pub fn quantized_max_pool2d(
             ),
         ));
     };
-    let mut out = Vec::with_capacity(n * c * oh * ow);
-    for plane in v.chunks_exact(h * w) {
-        for oy in 0..oh {
-            let y0 = (oy * stride[0]).saturating_sub(padding[0]);
-            let y1 = (oy * stride[0] + kernel[0])
-                .saturating_sub(padding[0])
-                .min(h);
-            for ox in 0..ow {
-                let x0 = (ox * stride[1]).saturating_sub(padding[1]);
-                let x1 = (ox * stride[1] + kernel[1])
-                    .saturating_sub(padding[1])
-                    .min(w);
-                let mut m = 0u8;
-                for row in plane[y0 * w..y1 * w].chunks_exact(w) {
-                    m = row[x0..x1].iter().fold(m, |a, &b| a.max(b));
-                }
-                out.push(m);
-            }
-        }
-    }
+    let mut out = vec![0u8; n * c * oh * ow];
+    max_pool2d_into(
+        Isa::detect(),
+        v,
+        (h, w),
+        kernel,
+        stride,
+        padding,
+        (oh, ow),
+        &mut out,
+    );
     QTensor::from_u8(out, &[n, c, oh, ow], s, z)
 }
 

@@ -1,10 +1,12 @@
 //! Quantized Linear and Conv2d on quint8 activations and qint8 weights
 //! (PyTorch's `torch.ao.nn.quantized.functional` on the x86 engine): the
-//! weight is packed once, products run in [`qgemm`], and the i32 sums are
-//! requantized with the bias in float, as fbgemm does.
+//! weight is packed once, products run in the int8 GEMM of
+//! [`kernels`](crate::kernels), and each tile of i32 sums is requantized
+//! with the bias in float, as fbgemm does, before it leaves the kernel.
 
 use crate::error::{QuantError, Result};
-use crate::kernels::{qgemm, requantize, PackedWeight};
+use crate::kernels::conv::{conv2d, ConvShape};
+use crate::kernels::{linear, Epilogue, Isa, PackedWeight};
 use crate::qtensor::{QDtype, QParams, QTensor};
 
 /// A qint8 weight `[out, in...]` packed for the int8 GEMM, with its
@@ -14,7 +16,6 @@ pub struct PackedParams {
     packed: PackedWeight,
     shape: Vec<usize>,
     scales: Vec<f32>,
-    zero_points: Vec<i64>,
     bias: Option<Vec<f32>>,
 }
 
@@ -66,11 +67,11 @@ impl PackedParams {
                 ));
             }
         }
+        let zps: Vec<i32> = zero_points.iter().map(|&z| z as i32).collect();
         Ok(PackedParams {
-            packed: PackedWeight::new(w, n, k),
+            packed: PackedWeight::with_zero_points(w, n, k, &zps),
             shape,
             scales,
-            zero_points,
             bias: bias.map(<[f32]>::to_vec),
         })
     }
@@ -80,61 +81,38 @@ impl PackedParams {
         &self.shape
     }
 
-    /// `y = requant(x_rows @ wᵀ)` for activation rows `a` `[m, k]`.
-    #[allow(clippy::too_many_arguments)]
-    fn run(
+    /// The requantization of this layer's sums into `out`: `mult[j] =
+    /// a_scale * w_scale[j]` in f32, as fbgemm's output stage.
+    fn requant<'a>(
         &self,
-        a: &[u8],
-        m: usize,
+        out: &'a mut [u8],
         a_scale: f64,
-        a_zp: i64,
         out_scale: f64,
         out_zp: i64,
         relu: bool,
-    ) -> Vec<u8> {
-        let acc = self.accumulate(a, m, a_zp);
-        requantize(
-            &acc,
-            self.packed.n(),
-            a_scale as f32,
-            &self.scales,
-            self.bias.as_deref(),
-            out_scale as f32,
-            out_zp,
+    ) -> Epilogue<'a> {
+        let a_scale = a_scale as f32;
+        Epilogue::Requant {
+            out,
+            mult: self.scales.iter().map(|&w| a_scale * w).collect(),
+            bias: self.bias.clone().unwrap_or_default(),
+            scale: out_scale as f32,
+            zero_point: out_zp as i32,
             relu,
-        )
-    }
-
-    /// `Σ_t (a[i, t] - a_zp) (w[j, t] - w_zp[j])` for activation rows `a`
-    /// `[m, k]`: `[m, n]` i32.
-    pub(crate) fn accumulate(&self, a: &[u8], m: usize, a_zp: i64) -> Vec<i32> {
-        let (n, k) = (self.packed.n(), self.packed.k());
-        let mut acc = vec![0i32; m * n];
-        qgemm(a, m, a_zp as i32, &self.packed, &mut acc);
-        if self.zero_points.iter().any(|&z| z != 0) {
-            // Σ (a - az)(w - wz) = Σ (a - az) w - wz Σ (a - az).
-            for i in 0..m {
-                let sa: i32 = a[i * k..(i + 1) * k]
-                    .iter()
-                    .map(|&v| v as i32 - a_zp as i32)
-                    .sum();
-                for j in 0..n {
-                    let wz = self.zero_points[if self.zero_points.len() == 1 { 0 } else { j }];
-                    acc[i * n + j] -= wz as i32 * sa;
-                }
-            }
         }
-        acc
     }
 
-    /// The weight scales (one, or one per output), as f32.
-    pub(crate) fn scales(&self) -> &[f32] {
-        &self.scales
-    }
-
-    /// The float bias.
-    pub(crate) fn bias(&self) -> Option<&[f32]> {
-        self.bias.as_deref()
+    /// `out = (Σ_t (a[i, t] - a_zp) (w[j, t] - w_zp[j])) * a_scale *
+    /// w_scale[j] + bias[j]` for activation rows `a` `[m, k]`: fbgemm's
+    /// float output stage (dynamic quantization), `[m, n]`.
+    pub(crate) fn linear_f32(&self, a: &[u8], m: usize, a_zp: i64, a_scale: f32, out: &mut [f32]) {
+        let epi = Epilogue::Float {
+            out,
+            a_scale,
+            w_scale: self.scales.clone(),
+            bias: self.bias.clone().unwrap_or_default(),
+        };
+        linear(Isa::detect(), a, m, a_zp as i32, &self.packed, epi);
     }
 
     /// Outputs and reduction length `(n, k)`.
@@ -186,7 +164,9 @@ pub fn quantized_linear(
         ));
     }
     let m = a.len() / k.max(1);
-    let y = w.run(a, m, s, z, out_scale, out_zp, relu);
+    let mut y = vec![0u8; m * w.packed.n()];
+    let epi = w.requant(&mut y, s, out_scale, out_zp, relu);
+    linear(Isa::detect(), a, m, z as i32, &w.packed, epi);
     let mut out_shape = shape.to_vec();
     *out_shape.last_mut().expect("at least one dim") = w.packed.n();
     QTensor::from_u8(y, &out_shape, out_scale, out_zp)
@@ -241,41 +221,21 @@ pub fn quantized_conv2d(
             format!("the kernel {kh}x{kw} does not fit the padded input {shape:?}"),
         ));
     };
-    let k = c * kh * kw;
-    let m = nb * oh * ow;
-    let mut cols = vec![z as u8; m * k];
-    for b in 0..nb {
-        for y in 0..oh {
-            for xx in 0..ow {
-                let row = &mut cols[((b * oh + y) * ow + xx) * k..][..k];
-                for ch in 0..c {
-                    for i in 0..kh {
-                        let iy = (y * stride[0] + i * dilation[0]) as isize - padding[0] as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        for j in 0..kw {
-                            let ix =
-                                (xx * stride[1] + j * dilation[1]) as isize - padding[1] as isize;
-                            if ix >= 0 && ix < wd as isize {
-                                row[(ch * kh + i) * kw + j] =
-                                    a[((b * c + ch) * h + iy as usize) * wd + ix as usize];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let y = w.run(&cols, m, s, z, out_scale, out_zp, relu);
-    // [N, OH, OW, O] -> [N, O, OH, OW]
-    let mut out = vec![0u8; m * o];
-    for b in 0..nb {
-        for p in 0..oh * ow {
-            for ch in 0..o {
-                out[(b * o + ch) * oh * ow + p] = y[(b * oh * ow + p) * o + ch];
-            }
-        }
-    }
+    let shape = ConvShape {
+        nb,
+        c,
+        h,
+        w: wd,
+        kh,
+        kw,
+        stride,
+        padding,
+        dilation,
+        oh,
+        ow,
+    };
+    let mut out = vec![0u8; nb * o * oh * ow];
+    let epi = w.requant(&mut out, s, out_scale, out_zp, relu);
+    conv2d(Isa::detect(), a, z as i32, &shape, &w.packed, epi);
     QTensor::from_u8(out, &[nb, o, oh, ow], out_scale, out_zp)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use torchlet_tensor::{normalize_dim, DType, Tensor};
 
 use crate::error::{QuantError, Result};
+use crate::kernels::{dequantize_into, quantize_into, Isa, QuantOut};
 
 /// The integer type of a quantized tensor (`torch.quint8`, `torch.qint8`,
 /// `torch.qint32`).
@@ -194,15 +195,39 @@ pub fn quantize_per_tensor(
     let range = dtype.range();
     check_qparams(op, scale, zero_point, range)?;
     let inv = 1.0f32 / scale as f32;
-    let q = float_values(op, x)?
-        .into_iter()
-        .map(|v| quantize_value(v, inv, zero_point, range.0, range.1))
-        .collect();
+    // Read f32 data in place; convert other floats first.
+    let copy;
+    let values = match x.as_slice::<f32>() {
+        Some(v) => v,
+        None => {
+            copy = float_values(op, x)?;
+            &copy
+        }
+    };
+    let isa = Isa::detect();
+    let len = values.len();
+    let data = match dtype {
+        QDtype::QUInt8 => {
+            let mut q = vec![0u8; len];
+            quantize_into(isa, values, inv, zero_point, range, QuantOut::U8(&mut q));
+            QData::U8(Arc::new(q))
+        }
+        QDtype::QInt8 => {
+            let mut q = vec![0i8; len];
+            quantize_into(isa, values, inv, zero_point, range, QuantOut::I8(&mut q));
+            QData::I8(Arc::new(q))
+        }
+        QDtype::QInt32 => {
+            let mut q = vec![0i32; len];
+            quantize_into(isa, values, inv, zero_point, range, QuantOut::I32(&mut q));
+            QData::I32(Arc::new(q))
+        }
+    };
     Ok(QTensor {
         shape: x.shape().to_vec(),
         dtype,
         params: QParams::PerTensor { scale, zero_point },
-        data: pack(dtype, q),
+        data,
     })
 }
 
@@ -440,28 +465,56 @@ impl QTensor {
 
     /// The reals, f32 (`dequantize()`): `(q - zero_point) * scale`.
     pub fn dequantize(&self) -> Tensor {
-        let q = self.values();
-        let out: Vec<f32> = match &self.params {
-            QParams::PerTensor { scale, zero_point } => {
+        let len = self.shape.iter().product();
+        let mut out = vec![0.0f32; len];
+        match (&self.params, &self.data) {
+            (QParams::PerTensor { scale, zero_point }, QData::U8(q)) => dequantize_into(
+                Isa::detect(),
+                q,
+                false,
+                *scale as f32,
+                *zero_point as i32,
+                &mut out,
+            ),
+            (QParams::PerTensor { scale, zero_point }, QData::I8(q)) => {
+                // SAFETY: i8 and u8 have one layout.
+                let bytes = unsafe { std::slice::from_raw_parts(q.as_ptr().cast::<u8>(), q.len()) };
+                dequantize_into(
+                    Isa::detect(),
+                    bytes,
+                    true,
+                    *scale as f32,
+                    *zero_point as i32,
+                    &mut out,
+                )
+            }
+            (QParams::PerTensor { scale, zero_point }, QData::I32(q)) => {
                 let s = *scale as f32;
-                q.iter().map(|&v| s * (v - zero_point) as f32).collect()
+                for (o, &v) in out.iter_mut().zip(q.iter()) {
+                    *o = s * (v as i64 - zero_point) as f32;
+                }
             }
-            QParams::PerChannel {
-                scales,
-                zero_points,
-                axis,
-            } => {
-                let channels = self.shape[*axis];
-                let inner: usize = self.shape[axis + 1..].iter().product();
-                q.iter()
-                    .enumerate()
-                    .map(|(i, &v)| {
-                        let c = (i / inner.max(1)) % channels.max(1);
-                        ((v - zero_points[c]) as f64 * scales[c]) as f32
-                    })
-                    .collect()
+            (
+                QParams::PerChannel {
+                    scales,
+                    zero_points,
+                    axis,
+                },
+                data,
+            ) => {
+                let channels = self.shape[*axis].max(1);
+                let inner = self.shape[axis + 1..].iter().product::<usize>().max(1);
+                let value = |i: usize| match data {
+                    QData::U8(v) => v[i] as i64,
+                    QData::I8(v) => v[i] as i64,
+                    QData::I32(v) => v[i] as i64,
+                };
+                for (i, o) in out.iter_mut().enumerate() {
+                    let c = (i / inner) % channels;
+                    *o = ((value(i) - zero_points[c]) as f64 * scales[c]) as f32;
+                }
             }
-        };
+        }
         Tensor::from_vec(out, &self.shape).expect("values fit the shape")
     }
 

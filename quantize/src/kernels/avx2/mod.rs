@@ -1,0 +1,333 @@
+//! The AVX2 tiles, their output stage and the panel packing (see the
+//! module docs of [`kernels`](super) for the layouts).
+
+use std::arch::x86_64::*;
+
+use super::linear::Clipped;
+use super::{PackedWeight, Sink, SinkKind, TileAt, MR, NR};
+
+/// `_mm256_round_ps` mode: nearest, ties to even, no exceptions.
+const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+
+/// A tile's sums: `MR` rows of 16 lanes.
+type Acc<const R: usize> = [[__m256i; 2]; R];
+
+/// Byte path: `Σ_q l[i, 4q..4q+4] · panel[q]` for `R` broadcast rows of
+/// `l` (row stride `ldl`) against a `[kq][16][4]` panel. `ACT_LEFT`: `l`
+/// holds the u8 activations (Linear), else the s8 weights (Conv2d).
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn tile_u8<const R: usize, const ACT_LEFT: bool>(
+    l: *const u8,
+    ldl: usize,
+    panel: *const u8,
+    kq: usize,
+) -> Acc<R> {
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [[_mm256_setzero_si256(); 2]; R];
+    for q in 0..kq {
+        let b0 = _mm256_loadu_si256(panel.add(q * 64).cast());
+        let b1 = _mm256_loadu_si256(panel.add(q * 64 + 32).cast());
+        for (i, acc) in acc.iter_mut().enumerate() {
+            let x = _mm256_set1_epi32(l.add(i * ldl + q * 4).cast::<i32>().read_unaligned());
+            // vpmaddubsw takes the unsigned operand first.
+            let (p0, p1) = if ACT_LEFT {
+                (_mm256_maddubs_epi16(x, b0), _mm256_maddubs_epi16(x, b1))
+            } else {
+                (_mm256_maddubs_epi16(b0, x), _mm256_maddubs_epi16(b1, x))
+            };
+            acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(p0, ones));
+            acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(p1, ones));
+        }
+    }
+    acc
+}
+
+/// i16 path: `Σ_u l[i, 2u..2u+2] · panel[u]` against a `[kp/2][16][2]`
+/// i16 panel.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn tile_i16<const R: usize>(
+    l: *const i16,
+    ldl: usize,
+    panel: *const i16,
+    pairs: usize,
+) -> Acc<R> {
+    let mut acc = [[_mm256_setzero_si256(); 2]; R];
+    for u in 0..pairs {
+        let b0 = _mm256_loadu_si256(panel.add(u * 32).cast());
+        let b1 = _mm256_loadu_si256(panel.add(u * 32 + 16).cast());
+        for (i, acc) in acc.iter_mut().enumerate() {
+            let x = _mm256_set1_epi32(l.add(i * ldl + u * 2).cast::<i32>().read_unaligned());
+            acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(x, b0));
+            acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(x, b1));
+        }
+    }
+    acc
+}
+
+/// A tile's sums through memory, for the rare scalar fixes (clipped
+/// activations' excess).
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn patch<const R: usize>(acc: Acc<R>, f: impl FnOnce(&mut [[i32; NR]; R])) -> Acc<R> {
+    let mut t = [[0i32; NR]; R];
+    for (row, a) in t.iter_mut().zip(&acc) {
+        _mm256_storeu_si256(row.as_mut_ptr().cast(), a[0]);
+        _mm256_storeu_si256(row.as_mut_ptr().add(8).cast(), a[1]);
+    }
+    f(&mut t);
+    let mut out = acc;
+    for (a, row) in out.iter_mut().zip(&t) {
+        a[0] = _mm256_loadu_si256(row.as_ptr().cast());
+        a[1] = _mm256_loadu_si256(row.as_ptr().add(8).cast());
+    }
+    out
+}
+
+/// [`super::requant_one`] on 8 lanes: division and rounding are IEEE
+/// exact, so the lanes equal the scalar form bit for bit.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn requant8(
+    v: __m256i,
+    mult: __m256,
+    bias: __m256,
+    scale: __m256,
+    lo: __m256,
+    hi: __m256,
+    zp: __m256i,
+) -> __m256i {
+    let real = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mult), bias);
+    let q = _mm256_round_ps::<NEAREST>(_mm256_div_ps(real, scale));
+    let q = _mm256_and_ps(q, _mm256_cmp_ps::<_CMP_ORD_Q>(q, q));
+    let q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);
+    _mm256_add_epi32(_mm256_cvtps_epi32(q), zp)
+}
+
+/// Sixteen i32 in `[0, 255]` as bytes, in order.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn pack_bytes(q0: __m256i, q1: __m256i) -> __m128i {
+    let lo = _mm_packs_epi32(
+        _mm256_castsi256_si128(q0),
+        _mm256_extracti128_si256::<1>(q0),
+    );
+    let hi = _mm_packs_epi32(
+        _mm256_castsi256_si128(q1),
+        _mm256_extracti128_si256::<1>(q1),
+    );
+    _mm_packus_epi16(lo, hi)
+}
+
+/// Per-channel constants of tile row `i`: one broadcast (channel per
+/// row) or the 16 of the tile's columns.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn consts(v: &[f32], at: &TileAt, i: usize) -> [__m256; 2] {
+    if at.per_row {
+        [_mm256_set1_ps(v[at.ch + i]); 2]
+    } else {
+        let p = v[at.ch..at.ch + NR].as_ptr();
+        [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+    }
+}
+
+/// The output stage of a tile (see [`super::Epilogue`]).
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn finish<const R: usize>(acc: &Acc<R>, at: &TileAt, sink: &Sink) {
+    for (i, row) in acc.iter().enumerate().take(at.rows) {
+        let corr = if at.per_row {
+            [_mm256_set1_epi32(sink.corr[at.ch + i]); 2]
+        } else {
+            let p = sink.corr[at.ch..at.ch + NR].as_ptr();
+            [
+                _mm256_loadu_si256(p.cast()),
+                _mm256_loadu_si256(p.add(8).cast()),
+            ]
+        };
+        let v = [
+            _mm256_add_epi32(row[0], corr[0]),
+            _mm256_add_epi32(row[1], corr[1]),
+        ];
+        let dst = at.dst + i * at.stride;
+        let full = at.cols == NR;
+        match sink.kind {
+            SinkKind::U8 {
+                ptr,
+                scale,
+                zero_point,
+                lo,
+            } => {
+                let (m, b) = (consts(sink.c1, at, i), consts(sink.c2, at, i));
+                let s = _mm256_set1_ps(scale);
+                let lo = _mm256_set1_ps((lo - zero_point) as f32);
+                let hi = _mm256_set1_ps((255 - zero_point) as f32);
+                let zp = _mm256_set1_epi32(zero_point);
+                let q0 = requant8(v[0], m[0], b[0], s, lo, hi, zp);
+                let q1 = requant8(v[1], m[1], b[1], s, lo, hi, zp);
+                let bytes = pack_bytes(q0, q1);
+                if full {
+                    _mm_storeu_si128(ptr.add(dst).cast(), bytes);
+                } else {
+                    let mut tmp = [0u8; NR];
+                    _mm_storeu_si128(tmp.as_mut_ptr().cast(), bytes);
+                    std::ptr::copy_nonoverlapping(tmp.as_ptr(), ptr.add(dst), at.cols);
+                }
+            }
+            SinkKind::F32 { ptr, a_scale } => {
+                let (ws, b) = (consts(sink.c1, at, i), consts(sink.c2, at, i));
+                let s = _mm256_set1_ps(a_scale);
+                let f = |j: usize| {
+                    let x = _mm256_mul_ps(_mm256_cvtepi32_ps(v[j]), s);
+                    _mm256_add_ps(_mm256_mul_ps(x, ws[j]), b[j])
+                };
+                let mut tmp = [0f32; NR];
+                let out = if full { ptr.add(dst) } else { tmp.as_mut_ptr() };
+                _mm256_storeu_ps(out, f(0));
+                _mm256_storeu_ps(out.add(8), f(1));
+                if !full {
+                    std::ptr::copy_nonoverlapping(tmp.as_ptr(), ptr.add(dst), at.cols);
+                }
+            }
+            SinkKind::I32 { ptr } => {
+                let mut tmp = [0i32; NR];
+                let out = if full { ptr.add(dst) } else { tmp.as_mut_ptr() };
+                _mm256_storeu_si256(out.cast(), v[0]);
+                _mm256_storeu_si256(out.add(8).cast(), v[1]);
+                if !full {
+                    std::ptr::copy_nonoverlapping(tmp.as_ptr(), ptr.add(dst), at.cols);
+                }
+            }
+        }
+    }
+}
+
+/// Calls `$body` with `R` bound to the const `$rows` (1..=MR).
+macro_rules! with_rows {
+    ($rows:expr, $body:ident) => {
+        match $rows {
+            1 => $body!(1),
+            2 => $body!(2),
+            3 => $body!(3),
+            4 => $body!(4),
+            5 => $body!(5),
+            _ => $body!(6),
+        }
+    };
+}
+
+/// Tile heights for `len` rows: at most `MR`, as even as possible (7
+/// rows are 4 + 3, not 6 + 1).
+fn row_tiles(len: usize) -> impl Iterator<Item = (usize, usize)> {
+    let tiles = len.div_ceil(MR);
+    let (base, extra) = (len / tiles.max(1), len % tiles.max(1));
+    (0..tiles).scan(0, move |start, t| {
+        let rows = base + usize::from(t < extra);
+        let r = (*start, rows);
+        *start += rows;
+        Some(r)
+    })
+}
+
+mod conv;
+mod elementwise;
+
+pub(super) use conv::{conv_i16, conv_u8};
+pub(super) use elementwise::{dequantize_bytes, max_pool_2x2, quantize_bytes, requantize_rows};
+
+/// Linear, byte path: rows `rows` of `a` (`[m][kp]` u8 below 128)
+/// against weight panels `panels` (of 16 channels); `clipped` lists the
+/// excess of values that were clipped to 127.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn linear_u8(
+    a: &[u8],
+    rows: std::ops::Range<usize>,
+    panels: std::ops::Range<usize>,
+    w: &PackedWeight,
+    clipped: Option<&Clipped>,
+    sink: &Sink,
+) {
+    let (n, kp) = (w.n(), w.kp());
+    let kq = kp / 4;
+    for jp in panels {
+        let panel = w.panels().as_ptr().add(jp * kq * 64).cast::<u8>();
+        let cols = (n - jp * NR).min(NR);
+        for (r0, mr) in row_tiles(rows.len()) {
+            let i = rows.start + r0;
+            let at = TileAt {
+                rows: mr,
+                cols,
+                dst: i * n + jp * NR,
+                stride: n,
+                ch: jp * NR,
+                per_row: false,
+            };
+            let l = a.as_ptr().add(i * kp);
+            // (a - 127) w[j, t] for each clipped a, 16 channels at a time.
+            let fix = |t: &mut [[i32; NR]]| {
+                for (i, row) in clipped
+                    .and_then(|c| c.rows(i..i + mr))
+                    .into_iter()
+                    .flatten()
+                {
+                    for &(tk, e) in row {
+                        for (c, v) in t[i - (rows.start + r0)][..cols].iter_mut().enumerate() {
+                            let wv = w.rows()[(jp * NR + c) * kp + tk as usize] as i32;
+                            *v = v.wrapping_add(e * wv);
+                        }
+                    }
+                }
+            };
+            let dirty = clipped.and_then(|c| c.rows(i..i + mr)).is_some();
+            macro_rules! go {
+                ($r:literal) => {{
+                    let acc = tile_u8::<$r, true>(l, kp, panel, kq);
+                    let acc = if dirty {
+                        patch::<$r>(acc, |t| fix(t))
+                    } else {
+                        acc
+                    };
+                    finish::<$r>(&acc, &at, sink)
+                }};
+            }
+            with_rows!(mr, go);
+        }
+    }
+}
+
+/// Linear, i16 path: rows of `a` (`[m][kp]` i16, `a - zero_point`)
+/// against the i16 weight panels.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn linear_i16(
+    a: &[i16],
+    rows: std::ops::Range<usize>,
+    panels: std::ops::Range<usize>,
+    w: &PackedWeight,
+    sink: &Sink,
+) {
+    let (n, kp) = (w.n(), w.kp());
+    let pairs = kp / 2;
+    for jp in panels {
+        let panel = w.wide().panels.as_ptr().add(jp * pairs * 32);
+        for (r0, mr) in row_tiles(rows.len()) {
+            let i = rows.start + r0;
+            let at = TileAt {
+                rows: mr,
+                cols: (n - jp * NR).min(NR),
+                dst: i * n + jp * NR,
+                stride: n,
+                ch: jp * NR,
+                per_row: false,
+            };
+            let l = a.as_ptr().add(i * kp);
+            macro_rules! go {
+                ($r:literal) => {
+                    finish::<$r>(&tile_i16::<$r>(l, kp, panel, pairs), &at, sink)
+                };
+            }
+            with_rows!(mr, go);
+        }
+    }
+}

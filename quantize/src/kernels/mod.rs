@@ -1,0 +1,419 @@
+//! The int8 kernels: `u8 × s8 → i32` GEMMs on weights packed once, with
+//! the output stage (requantization to quint8, or fbgemm's float output
+//! for dynamic quantization) fused into the tile loop, and the
+//! elementwise quantize / dequantize / requantize loops.
+//!
+//! A tile is up to 6 rows × 16 columns of i32 sums, 12 AVX2 registers.
+//! One side of the product is broadcast 4 (or 2) `k` at a time, the other
+//! is a packed panel of 16 lanes with those `k` adjacent:
+//!
+//! - Linear ([`linear`]): activation rows are broadcast, weight panels
+//!   (16 output channels, packed once) are the vector side; the output is
+//!   `[m, n]` row-major.
+//! - Conv2d ([`conv::conv2d`]): weight rows are broadcast, panels of 16
+//!   output pixels (im2col, packed per call) are the vector side, so each
+//!   tile row is 16 consecutive pixels of one NCHW output channel.
+//!
+//! Two exact AVX2 product paths:
+//!
+//! - bytes, when every activation (and the zero point padding uses) is
+//!   below 128 — what PyTorch's x86 default `reduce_range` produces:
+//!   `vpmaddubsw` multiplies 32 `u8 × s8` pairs into i16 pair sums that
+//!   cannot saturate (2 · 127 · 128 = 32512 < 32767), `vpmaddwd` by ones
+//!   widens them; the activation zero point is taken out afterwards with
+//!   the weight row sums (`Σ (a - z) w = Σ a w - z Σ w`);
+//! - i16, otherwise (full-range activations, where 211·71 + 171·107 =
+//!   33278 would saturate, or weight zero points): both operands widened
+//!   to i16 with their zero points subtracted, multiplied with `vpmaddwd`.
+//!
+//! Sums are exact integers and every output element is computed by one
+//! thread with one formula, so results never depend on the path, the
+//! tile shape or the thread count; the portable kernels are the
+//! reference every AVX2 path is tested against.
+
+use std::cell::RefCell;
+
+use torchlet_tensor::parallel_split_mut;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+pub(crate) mod conv;
+mod elementwise;
+mod linear;
+mod pack;
+mod portable;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use elementwise::{
+    count_above_127, dequantize_into, max_pool2d_into, quantize_into, QuantOut,
+};
+pub(crate) use linear::linear;
+pub use pack::PackedWeight;
+
+/// Columns of a tile (two AVX2 registers of i32).
+const NR: usize = 16;
+/// The most rows of a tile (12 accumulators, plus the operands, fill the
+/// 16 AVX2 registers).
+const MR: usize = 6;
+/// `k` per broadcast on the byte path (4 bytes); the i16 path takes 2.
+const QUAD: usize = 4;
+
+/// Which kernels run: AVX2 when the CPU has it (checked at run time),
+/// the portable ones otherwise. Tests run every kind the CPU can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// Scalar Rust, any CPU.
+    Portable,
+    /// AVX2 intrinsics.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Isa {
+    /// The best kind this CPU runs.
+    pub(crate) fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            return Isa::Avx2;
+        }
+        Isa::Portable
+    }
+
+    /// Every kind this CPU runs (for tests).
+    #[cfg(test)]
+    pub(crate) fn all() -> Vec<Isa> {
+        let mut v = vec![Isa::Portable];
+        if Isa::detect() != Isa::Portable {
+            v.push(Isa::detect());
+        }
+        v
+    }
+}
+
+/// What becomes of a tile's i32 sums `acc` (the zero points already
+/// taken out), for output channel `c`.
+#[derive(Debug)]
+pub(crate) enum Epilogue<'a> {
+    /// quint8 (fbgemm's requantization): `real = acc * mult[c] + bias[c]`
+    /// in f32, then `round_half_even(real / scale) + zero_point` clamped
+    /// to `[lo, 255]` (`lo` = the zero point under a fused ReLU, else 0).
+    Requant {
+        /// `[m, n]` (Linear) or `[N, n, OH, OW]` (Conv2d).
+        out: &'a mut [u8],
+        /// `a_scale * w_scale[c]`.
+        mult: Vec<f32>,
+        /// The float bias (zeros without one).
+        bias: Vec<f32>,
+        /// The output scale.
+        scale: f32,
+        /// The output zero point.
+        zero_point: i32,
+        /// A fused ReLU.
+        relu: bool,
+    },
+    /// f32 (dynamic quantization): `acc * a_scale * w_scale[c] + bias[c]`,
+    /// multiplied in that order.
+    Float {
+        /// `[m, n]`.
+        out: &'a mut [f32],
+        /// The activations' scale.
+        a_scale: f32,
+        /// One weight scale per channel.
+        w_scale: Vec<f32>,
+        /// The float bias (zeros without one).
+        bias: Vec<f32>,
+    },
+    /// The sums themselves.
+    Raw {
+        /// `[m, n]`.
+        out: &'a mut [i32],
+    },
+}
+
+impl Epilogue<'_> {
+    /// The output buffer's length.
+    fn len(&self) -> usize {
+        match self {
+            Epilogue::Requant { out, .. } => out.len(),
+            Epilogue::Float { out, .. } => out.len(),
+            Epilogue::Raw { out } => out.len(),
+        }
+    }
+
+    /// The shareable form the tile loops write through, with per-channel
+    /// constants padded to a multiple of 16 (whole vectors) and `corr`
+    /// (added to every sum of a channel).
+    fn sink<'s>(&'s mut self, n: usize, corr: &'s [i32], pad: &'s mut Padded) -> Sink<'s> {
+        let n16 = n.div_ceil(NR) * NR;
+        let padded = |v: &[f32], dst: &mut Vec<f32>| {
+            dst.clear();
+            dst.extend((0..n16).map(|c| {
+                if v.len() == 1 {
+                    v[0]
+                } else {
+                    v.get(c).copied().unwrap_or(0.0)
+                }
+            }));
+        };
+        let kind = match self {
+            Epilogue::Requant {
+                out,
+                mult,
+                bias,
+                scale,
+                zero_point,
+                relu,
+            } => {
+                padded(mult, &mut pad.c1);
+                padded(bias, &mut pad.c2);
+                SinkKind::U8 {
+                    ptr: out.as_mut_ptr(),
+                    scale: *scale,
+                    zero_point: *zero_point,
+                    lo: if *relu { (*zero_point).max(0) } else { 0 },
+                }
+            }
+            Epilogue::Float {
+                out,
+                a_scale,
+                w_scale,
+                bias,
+            } => {
+                padded(w_scale, &mut pad.c1);
+                padded(bias, &mut pad.c2);
+                SinkKind::F32 {
+                    ptr: out.as_mut_ptr(),
+                    a_scale: *a_scale,
+                }
+            }
+            Epilogue::Raw { out } => SinkKind::I32 {
+                ptr: out.as_mut_ptr(),
+            },
+        };
+        pad.corr.clear();
+        pad.corr
+            .extend((0..n16).map(|c| corr.get(c).copied().unwrap_or(0)));
+        Sink {
+            kind,
+            c1: &pad.c1,
+            c2: &pad.c2,
+            corr: &pad.corr,
+        }
+    }
+}
+
+/// Storage for a [`Sink`]'s padded constants.
+#[derive(Default)]
+struct Padded {
+    c1: Vec<f32>,
+    c2: Vec<f32>,
+    corr: Vec<i32>,
+}
+
+/// An [`Epilogue`] as the tile loops use it: raw output pointers (tiles
+/// of different threads write disjoint elements) and padded constants.
+#[derive(Clone, Copy)]
+struct Sink<'a> {
+    kind: SinkKind,
+    /// `mult` or `w_scale`, per channel.
+    c1: &'a [f32],
+    /// `bias`, per channel.
+    c2: &'a [f32],
+    /// Added to each sum, per channel.
+    corr: &'a [i32],
+}
+
+#[derive(Clone, Copy)]
+enum SinkKind {
+    U8 {
+        ptr: *mut u8,
+        scale: f32,
+        zero_point: i32,
+        lo: i32,
+    },
+    F32 {
+        ptr: *mut f32,
+        a_scale: f32,
+    },
+    I32 {
+        ptr: *mut i32,
+    },
+}
+
+// SAFETY: the pointers come from one `&mut` output; the drivers give each
+// output element to exactly one tile, so threads never write the same one.
+unsafe impl Send for Sink<'_> {}
+unsafe impl Sync for Sink<'_> {}
+
+/// Where a tile's sums go: `rows × cols` outputs, row `i` column `j` at
+/// `dst + i * stride + j`; channel `ch + i` when `per_row` (Conv2d), else
+/// `ch + j` (Linear).
+#[derive(Clone, Copy, Debug)]
+struct TileAt {
+    rows: usize,
+    cols: usize,
+    dst: usize,
+    stride: usize,
+    ch: usize,
+    per_row: bool,
+}
+
+/// fbgemm's requantization of one sum (the scalar form of the AVX2 one):
+/// out-of-range and infinite values clamp, NaN counts as 0.
+#[inline]
+fn requant_one(acc: i32, mult: f32, bias: f32, scale: f32, zero_point: i32, lo: i32) -> u8 {
+    let real = acc as f32 * mult + bias;
+    let q = (real / scale).round_ties_even();
+    let q = if q.is_nan() { 0.0 } else { q };
+    let q = q.clamp((lo - zero_point) as f32, (255 - zero_point) as f32);
+    (q as i32 + zero_point) as u8
+}
+
+impl Sink<'_> {
+    /// This quint8 sink writing to `ptr` instead.
+    fn with_bytes(&self, ptr: *mut u8) -> Sink<'_> {
+        let SinkKind::U8 {
+            scale,
+            zero_point,
+            lo,
+            ..
+        } = self.kind
+        else {
+            unreachable!("only quint8 outputs are scattered");
+        };
+        Sink {
+            kind: SinkKind::U8 {
+                ptr,
+                scale,
+                zero_point,
+                lo,
+            },
+            ..*self
+        }
+    }
+
+    /// Writes output `(i, j)` of a tile from its sum (the portable path
+    /// and partial tiles).
+    #[inline]
+    fn put(&self, at: &TileAt, i: usize, j: usize, acc: i32) {
+        let c = at.ch + if at.per_row { i } else { j };
+        let v = acc.wrapping_add(self.corr[c]);
+        let dst = at.dst + i * at.stride + j;
+        // SAFETY: the drivers keep `dst` inside the output (see `Sink`).
+        unsafe {
+            match self.kind {
+                SinkKind::U8 {
+                    ptr,
+                    scale,
+                    zero_point,
+                    lo,
+                } => *ptr.add(dst) = requant_one(v, self.c1[c], self.c2[c], scale, zero_point, lo),
+                SinkKind::F32 { ptr, a_scale } => {
+                    *ptr.add(dst) = v as f32 * a_scale * self.c1[c] + self.c2[c]
+                }
+                SinkKind::I32 { ptr } => *ptr.add(dst) = v,
+            }
+        }
+    }
+}
+
+/// Runs `f(0..parts)` on the thread team when `work` (multiply-adds / 8,
+/// or elements) is large enough, in order on this thread otherwise.
+fn par_for(parts: usize, work: usize, f: impl Fn(usize) + Sync) {
+    // parallel_split_mut hands out pieces of a slice: one byte per slot,
+    // a slot runs a group of parts when there are many.
+    const MAX: usize = 256;
+    let group = parts.div_ceil(MAX).max(1);
+    let slots = parts.div_ceil(group);
+    let mut bytes = [0u8; MAX];
+    let mut bounds = [0usize; MAX + 1];
+    for (s, b) in bounds.iter_mut().enumerate().take(slots + 1) {
+        *b = s;
+    }
+    parallel_split_mut(&mut bytes[..slots], &bounds[..=slots], work, |s, _| {
+        (s * group..((s + 1) * group).min(parts)).for_each(&f)
+    })
+    .expect("one piece per slot");
+}
+
+/// Splits `0..len` into at most `parts` ranges of whole `align`-long
+/// pieces (the last piece shorter), as equal as possible: the number of
+/// ranges and range `p`.
+fn split(
+    len: usize,
+    parts: usize,
+    align: usize,
+) -> (usize, impl Fn(usize) -> std::ops::Range<usize>) {
+    let pieces = len.div_ceil(align.max(1));
+    let parts = parts.clamp(1, pieces.max(1));
+    let range = move |p: usize| {
+        let at = |q: usize| (q * pieces / parts * align).min(len);
+        at(p)..at(p + 1)
+    };
+    (parts, range)
+}
+
+thread_local! {
+    /// Per-thread scratch (padded inputs, panels, row offsets), kept
+    /// between calls.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with this thread's scratch grown to `bytes` bytes and `words`
+/// u32 (fresh ones if they are in use further up the stack).
+fn with_scratch<R>(bytes: usize, words: usize, f: impl FnOnce(&mut [u8], &mut [u32]) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut v) => {
+            let (b, w) = &mut *v;
+            if b.len() < bytes {
+                b.resize(bytes, 0);
+            }
+            if w.len() < words {
+                w.resize(words, 0);
+            }
+            f(&mut b[..bytes], &mut w[..words])
+        }
+        Err(_) => f(&mut vec![0u8; bytes], &mut vec![0u32; words]),
+    })
+}
+
+/// `out[i, j] = Σ_t (a[i, t] - a_zp) * w[j, t]` for `a` `[m, k]` (u8,
+/// row-major) and packed `w`; `out` is `[m, n]` i32 and overwritten.
+pub fn qgemm(a: &[u8], m: usize, a_zp: i32, w: &PackedWeight, out: &mut [i32]) {
+    assert_eq!(a.len(), m * w.k(), "activations must hold m * k values");
+    assert_eq!(out.len(), m * w.n(), "the output must hold m * n values");
+    linear(Isa::detect(), a, m, a_zp, w, Epilogue::Raw { out });
+}
+
+/// Requantizes i32 sums `[m, n]` to quint8: `real = acc * (a_scale *
+/// w_scale[j]) + bias[j]`, then `q = round_half_even(real / out_scale)`
+/// plus `out_zp`, clamped to `[0, 255]` (the lower bound raised to
+/// `out_zp` when `relu`, a fused ReLU), as fbgemm's output stage does.
+#[allow(clippy::too_many_arguments)]
+pub fn requantize(
+    acc: &[i32],
+    n: usize,
+    a_scale: f32,
+    w_scales: &[f32],
+    bias: Option<&[f32]>,
+    out_scale: f32,
+    out_zp: i64,
+    relu: bool,
+) -> Vec<u8> {
+    let mut out = vec![0u8; acc.len()];
+    let mult: Vec<f32> = (0..n)
+        .map(|j| a_scale * w_scales[if w_scales.len() == 1 { 0 } else { j }])
+        .collect();
+    let bias = bias.map_or_else(|| vec![0.0; n], <[f32]>::to_vec);
+    let epi = Epilogue::Requant {
+        out: &mut out,
+        mult,
+        bias,
+        scale: out_scale,
+        zero_point: out_zp as i32,
+        relu,
+    };
+    elementwise::requantize_rows(Isa::detect(), acc, n, epi);
+    out
+}
