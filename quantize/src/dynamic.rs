@@ -4,12 +4,13 @@
 //! outputs. Linear and LSTM.
 
 use torchlet_nn::RnnRecord;
-use torchlet_tensor::{DType, Tensor};
+use torchlet_tensor::{get_num_threads, DType, Tensor};
 
 use crate::convert::{QNode, QOp, QuantizedModel};
 use crate::error::{QuantError, Result};
 use crate::graph::{GraphModule, Node, Op};
-use crate::kernels::{quantize_into, Isa, QuantOut};
+use crate::kernels::gates::lstm_row;
+use crate::kernels::{min_max, par_for, quantize_into, split, Isa, QuantOut};
 use crate::observer::{MinMaxObserver, Observer, ObserverOptions, QScheme};
 use crate::qops::PackedParams;
 use crate::qtensor::{quantize_per_tensor, QDtype, QTensor};
@@ -135,30 +136,28 @@ impl DynamicLinear {
     /// (7-bit, PyTorch's x86 `reduce_range`), the int8 product, then
     /// `acc * x_scale * w_scale + bias` as fbgemm's float output stage.
     pub(crate) fn rows(&self, x: &[f32], m: usize) -> Vec<f32> {
-        let (n, _) = self.packed.dims();
-        if m == 0 {
-            return Vec::new();
-        }
-        let (lo, hi) = min_max(x);
-        let (scale, zp) = choose_qparams_dynamic(lo, hi, true);
-        let s = scale as f32;
-        let isa = Isa::detect();
-        let mut q = vec![0u8; x.len()];
-        quantize_into(isa, x, 1.0f32 / s, zp, (0, 255), QuantOut::U8(&mut q));
-        let mut out = vec![0.0f32; m * n];
-        self.packed.linear_f32(&q, m, zp, s, &mut out);
+        let mut out = Vec::new();
+        self.rows_into(x, m, &mut Vec::new(), &mut out);
         out
     }
-}
 
-/// The smallest and largest non-NaN values (`f32::min`/`max` folded
-/// from infinities).
-fn min_max(x: &[f32]) -> (f32, f32) {
-    x.chunks(8)
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), c| {
-            c.iter()
-                .fold((lo, hi), |(lo, hi), &v| (lo.min(v), hi.max(v)))
-        })
+    /// [`rows`](Self::rows) into `out`, with `q` as the buffer of the
+    /// quantized input (both reused between calls: only a larger size
+    /// allocates or zeroes).
+    pub(crate) fn rows_into(&self, x: &[f32], m: usize, q: &mut Vec<u8>, out: &mut Vec<f32>) {
+        let (n, _) = self.packed.dims();
+        out.resize(m * n, 0.0);
+        if m == 0 {
+            return;
+        }
+        let isa = Isa::detect();
+        let (lo, hi) = min_max(isa, x);
+        let (scale, zp) = choose_qparams_dynamic(lo, hi, true);
+        let s = scale as f32;
+        q.resize(x.len(), 0);
+        quantize_into(isa, x, 1.0f32 / s, zp, (0, 255), QuantOut::U8(q));
+        self.packed.linear_f32(q, m, zp, s, out);
+    }
 }
 
 /// `nnqd.LSTM`: every layer and direction's `W_ih` and `W_hh` as
@@ -227,40 +226,45 @@ impl DynamicLstm {
                         ),
                     ));
                 }
-                let rows: Vec<f32> = valid
-                    .iter()
-                    .flat_map(|&p| input[p * width..(p + 1) * width].iter().copied())
-                    .collect();
-                let gx = ih.rows(&rows, valid.len());
-                let mut gates_x = vec![0.0f32; t_len * n * 4 * h];
-                for (i, &p) in valid.iter().enumerate() {
-                    gates_x[p * 4 * h..(p + 1) * 4 * h]
-                        .copy_from_slice(&gx[i * 4 * h..(i + 1) * 4 * h]);
-                }
-                let (mut hs, mut cs) = (vec![0.0f32; n * h], vec![0.0f32; n * h]);
-                let times: Vec<usize> = if dir == 0 {
-                    (0..t_len).collect()
+                // All rows valid (no lengths): the input is the rows.
+                let gates_x = if valid.len() == t_len * n {
+                    ih.rows(&input, valid.len())
                 } else {
-                    (0..t_len).rev().collect()
-                };
-                for t in times {
-                    let active: Vec<usize> = (0..n).filter(|&b| lens[b] > t).collect();
-                    let hin: Vec<f32> = active
+                    let rows: Vec<f32> = valid
                         .iter()
-                        .flat_map(|&b| hs[b * h..(b + 1) * h].iter().copied())
+                        .flat_map(|&p| input[p * width..(p + 1) * width].iter().copied())
                         .collect();
-                    let gh = hh.rows(&hin, active.len());
-                    for (i, &b) in active.iter().enumerate() {
-                        let gx = &gates_x[(t * n + b) * 4 * h..][..4 * h];
-                        let gh = &gh[i * 4 * h..][..4 * h];
-                        for u in 0..h {
-                            let g = |k: usize| gh[k * h + u] + gx[k * h + u];
-                            let (ig, fg) = (sigmoid(g(0)), sigmoid(g(1)));
-                            let (cg, og) = (g(2).tanh(), sigmoid(g(3)));
-                            let c = fg * cs[b * h + u] + ig * cg;
-                            cs[b * h + u] = c;
-                            hs[b * h + u] = og * c.tanh();
-                        }
+                    let gx = ih.rows(&rows, valid.len());
+                    let mut gates_x = vec![0.0f32; t_len * n * 4 * h];
+                    for (i, &p) in valid.iter().enumerate() {
+                        gates_x[p * 4 * h..(p + 1) * 4 * h]
+                            .copy_from_slice(&gx[i * 4 * h..(i + 1) * 4 * h]);
+                    }
+                    gates_x
+                };
+                let (mut hs, mut cs) = (vec![0.0f32; n * h], vec![0.0f32; n * h]);
+                let (mut active, mut hin, mut q, mut gh) =
+                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                for step in 0..t_len {
+                    let t = if dir == 0 { step } else { t_len - 1 - step };
+                    active.clear();
+                    active.extend((0..n).filter(|&b| lens[b] > t));
+                    // Every row active: the hidden states are the rows.
+                    let rows = if active.len() == n {
+                        &hs
+                    } else {
+                        hin.clear();
+                        hin.extend(
+                            active
+                                .iter()
+                                .flat_map(|&b| hs[b * h..(b + 1) * h].iter().copied()),
+                        );
+                        &hin
+                    };
+                    hh.rows_into(rows, active.len(), &mut q, &mut gh);
+                    let gx = &gates_x[t * n * 4 * h..(t + 1) * n * 4 * h];
+                    cell_step(&active, gx, &gh, &mut hs, &mut cs, h);
+                    for &b in &active {
                         output[((t * n + b) * dirs + dir) * h..][..h]
                             .copy_from_slice(&hs[b * h..(b + 1) * h]);
                     }
@@ -286,8 +290,44 @@ impl DynamicLstm {
     }
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+/// One step of the LSTM cell for the `active` rows (float gates, as
+/// PyTorch's quantized LSTM): `gx` `[n, 4h]` (input projections of this
+/// step), `gh` `[active, 4h]` (hidden projections), `hs`/`cs` `[n, h]`
+/// updated in place. Rows are split across the thread team; each unit is
+/// computed alone by the same scalar functions, so any split gives the
+/// same bits.
+fn cell_step(active: &[usize], gx: &[f32], gh: &[f32], hs: &mut [f32], cs: &mut [f32], h: usize) {
+    /// The state rows, written by one part each.
+    struct State(*mut f32, *mut f32);
+    // SAFETY: `active` lists each row once, so parts write disjoint rows.
+    unsafe impl Sync for State {}
+    assert!(hs.len() == cs.len() && active.iter().all(|&b| (b + 1) * h <= hs.len()));
+    let state = State(hs.as_mut_ptr(), cs.as_mut_ptr());
+    let (parts, rows) = split(active.len(), 4 * get_num_threads(), 1);
+    // Five exp/tanh per unit.
+    let work = active.len() * h * 64;
+    let isa = Isa::detect();
+    par_for(parts, work, |p| {
+        let state = &state;
+        for i in rows(p) {
+            let b = active[i];
+            // SAFETY: row `b` is inside both buffers (asserted) and only
+            // this part touches it.
+            let (hs, cs) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(state.0.add(b * h), h),
+                    std::slice::from_raw_parts_mut(state.1.add(b * h), h),
+                )
+            };
+            lstm_row(
+                isa,
+                &gx[b * 4 * h..][..4 * h],
+                &gh[i * 4 * h..][..4 * h],
+                hs,
+                cs,
+            );
+        }
+    });
 }
 
 /// The layers [`quantize_dynamic`] converts (PyTorch's `qconfig_spec`

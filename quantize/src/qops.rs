@@ -6,7 +6,7 @@
 
 use crate::error::{QuantError, Result};
 use crate::kernels::conv::{conv2d, ConvShape};
-use crate::kernels::{linear, Epilogue, Isa, PackedWeight};
+use crate::kernels::{linear, padded, Epilogue, Isa, PackedWeight};
 use crate::qtensor::{QDtype, QParams, QTensor};
 
 /// A qint8 weight `[out, in...]` packed for the int8 GEMM, with its
@@ -17,6 +17,9 @@ pub struct PackedParams {
     shape: Vec<usize>,
     scales: Vec<f32>,
     bias: Option<Vec<f32>>,
+    /// `scales` and `bias` padded as the kernels read them.
+    scales_padded: Vec<f32>,
+    bias_padded: Vec<f32>,
 }
 
 impl PackedParams {
@@ -68,11 +71,14 @@ impl PackedParams {
             }
         }
         let zps: Vec<i32> = zero_points.iter().map(|&z| z as i32).collect();
+        let scales_padded = padded(&scales, n);
         Ok(PackedParams {
             packed: PackedWeight::with_zero_points(w, n, k, &zps),
             shape,
             scales,
             bias: bias.map(<[f32]>::to_vec),
+            scales_padded,
+            bias_padded: padded(bias.unwrap_or(&[]), n),
         })
     }
 
@@ -81,21 +87,26 @@ impl PackedParams {
         &self.shape
     }
 
-    /// The requantization of this layer's sums into `out`: `mult[j] =
-    /// a_scale * w_scale[j]` in f32, as fbgemm's output stage.
+    /// `mult[j] = a_scale * w_scale[j]` in f32, as fbgemm's output stage
+    /// (padded as the kernels read it).
+    fn mult(&self, a_scale: f64) -> Vec<f32> {
+        let a_scale = a_scale as f32;
+        self.scales_padded.iter().map(|&w| a_scale * w).collect()
+    }
+
+    /// The requantization of this layer's sums with `mult` into `out`.
     fn requant<'a>(
-        &self,
+        &'a self,
         out: &'a mut [u8],
-        a_scale: f64,
+        mult: &'a [f32],
         out_scale: f64,
         out_zp: i64,
         relu: bool,
     ) -> Epilogue<'a> {
-        let a_scale = a_scale as f32;
         Epilogue::Requant {
             out,
-            mult: self.scales.iter().map(|&w| a_scale * w).collect(),
-            bias: self.bias.clone().unwrap_or_default(),
+            mult,
+            bias: &self.bias_padded,
             scale: out_scale as f32,
             zero_point: out_zp as i32,
             relu,
@@ -109,8 +120,8 @@ impl PackedParams {
         let epi = Epilogue::Float {
             out,
             a_scale,
-            w_scale: self.scales.clone(),
-            bias: self.bias.clone().unwrap_or_default(),
+            w_scale: &self.scales_padded,
+            bias: &self.bias_padded,
         };
         linear(Isa::detect(), a, m, a_zp as i32, &self.packed, epi);
     }
@@ -165,7 +176,8 @@ pub fn quantized_linear(
     }
     let m = a.len() / k.max(1);
     let mut y = vec![0u8; m * w.packed.n()];
-    let epi = w.requant(&mut y, s, out_scale, out_zp, relu);
+    let mult = w.mult(s);
+    let epi = w.requant(&mut y, &mult, out_scale, out_zp, relu);
     linear(Isa::detect(), a, m, z as i32, &w.packed, epi);
     let mut out_shape = shape.to_vec();
     *out_shape.last_mut().expect("at least one dim") = w.packed.n();
@@ -235,7 +247,8 @@ pub fn quantized_conv2d(
         ow,
     };
     let mut out = vec![0u8; nb * o * oh * ow];
-    let epi = w.requant(&mut out, s, out_scale, out_zp, relu);
+    let mult = w.mult(s);
+    let epi = w.requant(&mut out, &mult, out_scale, out_zp, relu);
     conv2d(Isa::detect(), a, z as i32, &shape, &w.packed, epi);
     QTensor::from_u8(out, &[nb, o, oh, ow], out_scale, out_zp)
 }

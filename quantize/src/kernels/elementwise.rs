@@ -31,6 +31,23 @@ pub(crate) fn count_above_127(a: &[u8]) -> usize {
         .sum()
 }
 
+/// The smallest and largest non-NaN values (`f32::min`/`max` folded
+/// from infinities; which zero a ±0 tie gives may differ, and nothing
+/// downstream tells them apart).
+pub(crate) fn min_max(isa: Isa, x: &[f32]) -> (f32, f32) {
+    let (mut lo, mut hi, mut done) = (f32::INFINITY, f32::NEG_INFINITY, 0);
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        // SAFETY: AVX2 is present (`isa`).
+        (lo, hi, done) = unsafe { super::avx2::min_max(x) };
+    }
+    let _ = isa;
+    for &v in &x[done..] {
+        (lo, hi) = (lo.min(v), hi.max(v));
+    }
+    (lo, hi)
+}
+
 /// The integers a quantization writes.
 pub(crate) enum QuantOut<'a> {
     /// quint8.

@@ -39,6 +39,7 @@ use torchlet_tensor::parallel_split_mut;
 mod avx2;
 pub(crate) mod conv;
 mod elementwise;
+pub(crate) mod gates;
 mod linear;
 mod pack;
 mod portable;
@@ -46,7 +47,7 @@ mod portable;
 mod tests;
 
 pub(crate) use elementwise::{
-    count_above_127, dequantize_into, max_pool2d_into, quantize_into, QuantOut,
+    count_above_127, dequantize_into, max_pool2d_into, min_max, quantize_into, QuantOut,
 };
 pub(crate) use linear::linear;
 pub use pack::PackedWeight;
@@ -65,7 +66,7 @@ const QUAD: usize = 4;
 pub(crate) enum Isa {
     /// Scalar Rust, any CPU.
     Portable,
-    /// AVX2 intrinsics.
+    /// AVX2 (and FMA, for the LSTM cell's `expf`) intrinsics.
     #[cfg(target_arch = "x86_64")]
     Avx2,
 }
@@ -74,7 +75,7 @@ impl Isa {
     /// The best kind this CPU runs.
     pub(crate) fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             return Isa::Avx2;
         }
         Isa::Portable
@@ -102,9 +103,9 @@ pub(crate) enum Epilogue<'a> {
         /// `[m, n]` (Linear) or `[N, n, OH, OW]` (Conv2d).
         out: &'a mut [u8],
         /// `a_scale * w_scale[c]`.
-        mult: Vec<f32>,
-        /// The float bias (zeros without one).
-        bias: Vec<f32>,
+        mult: &'a [f32],
+        /// The float bias (empty without one).
+        bias: &'a [f32],
         /// The output scale.
         scale: f32,
         /// The output zero point.
@@ -119,10 +120,10 @@ pub(crate) enum Epilogue<'a> {
         out: &'a mut [f32],
         /// The activations' scale.
         a_scale: f32,
-        /// One weight scale per channel.
-        w_scale: Vec<f32>,
-        /// The float bias (zeros without one).
-        bias: Vec<f32>,
+        /// One weight scale per channel (or one for all).
+        w_scale: &'a [f32],
+        /// The float bias (empty without one).
+        bias: &'a [f32],
     },
     /// The sums themselves.
     Raw {
@@ -142,21 +143,12 @@ impl Epilogue<'_> {
     }
 
     /// The shareable form the tile loops write through, with per-channel
-    /// constants padded to a multiple of 16 (whole vectors) and `corr`
-    /// (added to every sum of a channel).
+    /// constants and `corr` (added to every sum of a channel) padded to
+    /// a multiple of 16 (whole vectors): borrowed when they already are
+    /// (see [`padded`]), copied into `pad` otherwise.
     fn sink<'s>(&'s mut self, n: usize, corr: &'s [i32], pad: &'s mut Padded) -> Sink<'s> {
         let n16 = n.div_ceil(NR) * NR;
-        let padded = |v: &[f32], dst: &mut Vec<f32>| {
-            dst.clear();
-            dst.extend((0..n16).map(|c| {
-                if v.len() == 1 {
-                    v[0]
-                } else {
-                    v.get(c).copied().unwrap_or(0.0)
-                }
-            }));
-        };
-        let kind = match self {
+        let (kind, c1, c2): (_, &[f32], &[f32]) = match self {
             Epilogue::Requant {
                 out,
                 mult,
@@ -165,14 +157,13 @@ impl Epilogue<'_> {
                 zero_point,
                 relu,
             } => {
-                padded(mult, &mut pad.c1);
-                padded(bias, &mut pad.c2);
-                SinkKind::U8 {
+                let kind = SinkKind::U8 {
                     ptr: out.as_mut_ptr(),
                     scale: *scale,
                     zero_point: *zero_point,
                     lo: if *relu { (*zero_point).max(0) } else { 0 },
-                }
+                };
+                (kind, mult, bias)
             }
             Epilogue::Float {
                 out,
@@ -180,27 +171,55 @@ impl Epilogue<'_> {
                 w_scale,
                 bias,
             } => {
-                padded(w_scale, &mut pad.c1);
-                padded(bias, &mut pad.c2);
-                SinkKind::F32 {
+                let kind = SinkKind::F32 {
                     ptr: out.as_mut_ptr(),
                     a_scale: *a_scale,
-                }
+                };
+                (kind, w_scale, bias)
             }
-            Epilogue::Raw { out } => SinkKind::I32 {
-                ptr: out.as_mut_ptr(),
-            },
+            Epilogue::Raw { out } => {
+                let kind = SinkKind::I32 {
+                    ptr: out.as_mut_ptr(),
+                };
+                (kind, &[0.0][..], &[0.0][..])
+            }
         };
-        pad.corr.clear();
-        pad.corr
-            .extend((0..n16).map(|c| corr.get(c).copied().unwrap_or(0)));
+        let fit = |v: &'s [f32], dst: &'s mut Vec<f32>| -> &'s [f32] {
+            if v.len() >= n16 {
+                return v;
+            }
+            *dst = padded(v, n);
+            dst
+        };
+        let corr = if corr.len() >= n16 {
+            corr
+        } else {
+            pad.corr = (0..n16)
+                .map(|c| corr.get(c).copied().unwrap_or(0))
+                .collect();
+            &pad.corr
+        };
         Sink {
             kind,
-            c1: &pad.c1,
-            c2: &pad.c2,
-            corr: &pad.corr,
+            c1: fit(c1, &mut pad.c1),
+            c2: fit(c2, &mut pad.c2),
+            corr,
         }
     }
+}
+
+/// Per-channel constants as the tile loops read them: one value per
+/// channel (or one for all, or none for zeros), padded with zeros to a
+/// multiple of 16 channels.
+pub(crate) fn padded(v: &[f32], n: usize) -> Vec<f32> {
+    let n16 = n.div_ceil(NR) * NR;
+    (0..n16)
+        .map(|c| match v.len() {
+            1 => v[0],
+            _ if c < n => v.get(c).copied().unwrap_or(0.0),
+            _ => 0.0,
+        })
+        .collect()
 }
 
 /// Storage for a [`Sink`]'s padded constants.
@@ -320,7 +339,7 @@ impl Sink<'_> {
 
 /// Runs `f(0..parts)` on the thread team when `work` (multiply-adds / 8,
 /// or elements) is large enough, in order on this thread otherwise.
-fn par_for(parts: usize, work: usize, f: impl Fn(usize) + Sync) {
+pub(crate) fn par_for(parts: usize, work: usize, f: impl Fn(usize) + Sync) {
     // parallel_split_mut hands out pieces of a slice: one byte per slot,
     // a slot runs a group of parts when there are many.
     const MAX: usize = 256;
@@ -340,7 +359,7 @@ fn par_for(parts: usize, work: usize, f: impl Fn(usize) + Sync) {
 /// Splits `0..len` into at most `parts` ranges of whole `align`-long
 /// pieces (the last piece shorter), as equal as possible: the number of
 /// ranges and range `p`.
-fn split(
+pub(crate) fn split(
     len: usize,
     parts: usize,
     align: usize,
@@ -405,11 +424,10 @@ pub fn requantize(
     let mult: Vec<f32> = (0..n)
         .map(|j| a_scale * w_scales[if w_scales.len() == 1 { 0 } else { j }])
         .collect();
-    let bias = bias.map_or_else(|| vec![0.0; n], <[f32]>::to_vec);
     let epi = Epilogue::Requant {
         out: &mut out,
-        mult,
-        bias,
+        mult: &mult,
+        bias: bias.unwrap_or(&[]),
         scale: out_scale,
         zero_point: out_zp as i32,
         relu,

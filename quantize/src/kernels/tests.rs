@@ -124,20 +124,13 @@ fn every_linear_path_gives_the_same_bits() {
             for isa in Isa::all() {
                 on_threads(|| {
                     let mut raw = vec![0i32; m * n];
-                    linear(
-                        isa,
-                        &a,
-                        m,
-                        az,
-                        &packed,
-                        Epilogue::Raw { out: &mut raw },
-                    );
+                    linear(isa, &a, m, az, &packed, Epilogue::Raw { out: &mut raw });
                     assert_eq!(raw, sums, "{isa:?} m={m} n={n} k={k}");
                     let mut q = vec![0u8; m * n];
                     let epi = Epilogue::Requant {
                         out: &mut q,
-                        mult: mult.clone(),
-                        bias: bias.clone(),
+                        mult: &mult,
+                        bias: &bias,
                         scale: 0.013,
                         zero_point: 70,
                         relu: true,
@@ -148,8 +141,8 @@ fn every_linear_path_gives_the_same_bits() {
                     let epi = Epilogue::Float {
                         out: &mut f,
                         a_scale: 0.011,
-                        w_scale: scales.clone(),
-                        bias: bias.clone(),
+                        w_scale: &scales,
+                        bias: &bias,
                     };
                     linear(isa, &a, m, az, &packed, epi);
                     let bits: Vec<u32> = f.iter().map(|v| v.to_bits()).collect();
@@ -203,8 +196,8 @@ fn every_conv_path_gives_the_same_bits() {
                 let mut q = vec![0u8; nb * o * shape.oh * shape.ow];
                 let epi = Epilogue::Requant {
                     out: &mut q,
-                    mult: mult.clone(),
-                    bias: bias.clone(),
+                    mult: &mult,
+                    bias: &bias,
                     scale: 0.05,
                     zero_point: 64,
                     relu: false,
@@ -244,8 +237,8 @@ fn conv_sums_match_a_direct_convolution() {
     let mut got = vec![0u8; 2 * 4 * 18];
     let epi = Epilogue::Requant {
         out: &mut got,
-        mult: vec![1.0],
-        bias: vec![0.0],
+        mult: &[1.0],
+        bias: &[],
         scale: 64.0,
         zero_point: 128,
         relu: false,
@@ -319,8 +312,8 @@ fn vector_requantization_equals_the_scalar_form() {
             let mut out = vec![0u8; acc.len()];
             let epi = Epilogue::Requant {
                 out: &mut out,
-                mult: ws.iter().map(|&w| 0.7 * w).collect(),
-                bias: bias.clone(),
+                mult: &ws.iter().map(|&w| 0.7 * w).collect::<Vec<_>>(),
+                bias: &bias,
                 scale: 0.02,
                 zero_point: 30,
                 relu,

@@ -136,3 +136,26 @@ pub(in crate::kernels) unsafe fn max_pool_2x2(plane: &[u8], w: usize, out: &mut 
         }
     }
 }
+
+/// The smallest and largest non-NaN values of `x` in whole groups of 8
+/// (`vminps` returns its second operand when the first is NaN, so the
+/// running extremes skip NaN as `f32::min` does), and how many it did.
+#[target_feature(enable = "avx2")]
+pub(in crate::kernels) unsafe fn min_max(x: &[f32]) -> (f32, f32, usize) {
+    let full = x.len() / 8 * 8;
+    let (mut lo, mut hi) = (
+        _mm256_set1_ps(f32::INFINITY),
+        _mm256_set1_ps(f32::NEG_INFINITY),
+    );
+    for c in x[..full].chunks_exact(8) {
+        let v = _mm256_loadu_ps(c.as_ptr());
+        lo = _mm256_min_ps(v, lo);
+        hi = _mm256_max_ps(v, hi);
+    }
+    let (mut l, mut h) = ([0f32; 8], [0f32; 8]);
+    _mm256_storeu_ps(l.as_mut_ptr(), lo);
+    _mm256_storeu_ps(h.as_mut_ptr(), hi);
+    let lo = l.iter().fold(f32::INFINITY, |a, &b| a.min(b));
+    let hi = h.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    (lo, hi, full)
+}

@@ -233,9 +233,13 @@ fn row_tiles(len: usize) -> impl Iterator<Item = (usize, usize)> {
 
 mod conv;
 mod elementwise;
+pub(super) mod gates;
 
 pub(super) use conv::{conv_i16, conv_u8};
-pub(super) use elementwise::{dequantize_bytes, max_pool_2x2, quantize_bytes, requantize_rows};
+pub(super) use elementwise::{
+    dequantize_bytes, max_pool_2x2, min_max, quantize_bytes, requantize_rows,
+};
+pub(super) use gates::lstm_units;
 
 /// Linear, byte path: rows `rows` of `a` (`[m][kp]` u8 below 128)
 /// against weight panels `panels` (of 16 channels); `clipped` lists the
