@@ -110,7 +110,7 @@ pub(crate) fn conv2d(
     let sink = epi.sink(n, &corr, &mut pad);
     // Bands of output rows: small enough for L2, enough for the team.
     let kp = w.kp();
-    let max_rows = (BLOCK_BYTES / kp / s.ow).max(1);
+    let max_rows = (BLOCK_BYTES / kp.max(1) / s.ow.max(1)).max(1);
     let want = (4 * get_num_threads()).div_ceil(s.nb);
     let bands = s.oh.div_ceil(max_rows).max(want).min(s.oh);
     let band_rows = s.oh.div_ceil(bands);

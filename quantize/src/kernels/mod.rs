@@ -1,30 +1,34 @@
 //! The int8 kernels: `u8 × s8 → i32` GEMMs on weights packed once, with
 //! the output stage (requantization to quint8, or fbgemm's float output
-//! for dynamic quantization) fused into the tile loop, and the
-//! elementwise quantize / dequantize / requantize loops.
+//! for dynamic quantization) fused into the tile loop; the elementwise
+//! quantize / dequantize / requantize / max-pool loops; the LSTM cell's
+//! float functions (`gates`).
 //!
 //! A tile is up to 6 rows × 16 columns of i32 sums, 12 AVX2 registers.
 //! One side of the product is broadcast 4 (or 2) `k` at a time, the other
 //! is a packed panel of 16 lanes with those `k` adjacent:
 //!
-//! - Linear ([`linear`]): activation rows are broadcast, weight panels
+//! - Linear (`linear`): activation rows are broadcast, weight panels
 //!   (16 output channels, packed once) are the vector side; the output is
 //!   `[m, n]` row-major.
-//! - Conv2d ([`conv::conv2d`]): weight rows are broadcast, panels of 16
-//!   output pixels (im2col, packed per call) are the vector side, so each
-//!   tile row is 16 consecutive pixels of one NCHW output channel.
+//! - Conv2d (`conv::conv2d`): weight rows are broadcast, panels of 16
+//!   output pixels (an implicit im2col, packed per call) are the vector
+//!   side, so each tile row is 16 pixels of one NCHW output channel.
 //!
 //! Two exact AVX2 product paths:
 //!
-//! - bytes, when every activation (and the zero point padding uses) is
-//!   below 128 — what PyTorch's x86 default `reduce_range` produces:
-//!   `vpmaddubsw` multiplies 32 `u8 × s8` pairs into i16 pair sums that
-//!   cannot saturate (2 · 127 · 128 = 32512 < 32767), `vpmaddwd` by ones
-//!   widens them; the activation zero point is taken out afterwards with
-//!   the weight row sums (`Σ (a - z) w = Σ a w - z Σ w`);
-//! - i16, otherwise (full-range activations, where 211·71 + 171·107 =
-//!   33278 would saturate, or weight zero points): both operands widened
-//!   to i16 with their zero points subtracted, multiplied with `vpmaddwd`.
+//! - bytes: `vpmaddubsw` multiplies 32 `u8 × s8` pairs into i16 pair
+//!   sums, `vpmaddwd` by ones widens them. A pair sum cannot saturate
+//!   while activations are below 128 (2 · 127 · 128 = 32512 < 32767),
+//!   what PyTorch's x86 `reduce_range` calibrates for; the few values
+//!   above 127 (inputs past the calibrated range, 0.01% in LeNet) are
+//!   clipped to 127 and their excess `(a - 127) · w` added to the tile's
+//!   sums before its output stage. The activation zero point comes out
+//!   with the weight row sums (`Σ (a - z) w = Σ a w - z Σ w`);
+//! - i16, when values above 127 are common (full-range activations,
+//!   where 211·71 + 171·107 = 33278 would saturate) or weights have zero
+//!   points: both operands widened to i16 with their zero points
+//!   subtracted, multiplied with `vpmaddwd`.
 //!
 //! Sums are exact integers and every output element is computed by one
 //! thread with one formula, so results never depend on the path, the

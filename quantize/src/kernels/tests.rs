@@ -60,6 +60,7 @@ fn qgemm_matches_a_scalar_reference_with_extreme_values() {
     let mut s = 7u64;
     for (m, n, k) in [
         (1, 1, 1),
+        (4, 3, 0),
         (3, 5, 17),
         (8, 9, 33),
         (5, 4, 64),

@@ -114,7 +114,6 @@ pub(in crate::kernels) unsafe fn conv_u8(
             clip_panel(&mut panel[..kq * 64], runs.valid, &mut fixes);
         }
         for (r0, mr) in row_tiles(n) {
-            let l = w.as_ptr().add(r0 * kp).cast::<u8>();
             // (x - 127) w[c, t] for each clipped x, one pixel at a time.
             let fix = |t: &mut [[i32; NR]]| {
                 for &(tk, px, e) in &fixes {
@@ -126,7 +125,8 @@ pub(in crate::kernels) unsafe fn conv_u8(
             };
             macro_rules! go {
                 ($r:literal) => {{
-                    let acc = tile_u8::<$r, false>(l, kp, panel.as_ptr(), kq);
+                    let l = std::array::from_fn(|r| w.as_ptr().add((r0 + r) * kp).cast::<u8>());
+                    let acc = tile_u8::<$r, false>(l, panel.as_ptr(), kq);
                     let acc = if fixes.is_empty() {
                         acc
                     } else {
@@ -141,16 +141,27 @@ pub(in crate::kernels) unsafe fn conv_u8(
 }
 
 /// Clips a packed panel's bytes above 127 and lists, for its `valid`
-/// lanes, each one's `(t, pixel, excess)`.
-fn clip_panel(panel: &mut [u8], valid: u32, fixes: &mut Vec<(u32, u32, i32)>) {
-    for (i, v) in panel.iter_mut().enumerate() {
-        if *v > 127 {
+/// lanes, each one's `(t, pixel, excess)`, 32 bytes at a time (a dirty
+/// panel usually holds one or two such bytes).
+#[target_feature(enable = "avx2")]
+unsafe fn clip_panel(panel: &mut [u8], valid: u32, fixes: &mut Vec<(u32, u32, i32)>) {
+    let top = _mm256_set1_epi8(127);
+    for (c, chunk) in panel.chunks_exact_mut(32).enumerate() {
+        let v = _mm256_loadu_si256(chunk.as_ptr().cast());
+        let mut big = _mm256_movemask_epi8(v) as u32;
+        if big == 0 {
+            continue;
+        }
+        while big != 0 {
+            let b = big.trailing_zeros() as usize;
+            big &= big - 1;
+            let i = c * 32 + b;
             let (q, px, j) = (i / 64, i % 64 / 4, i % 4);
             if valid & (1 << px) != 0 {
-                fixes.push(((4 * q + j) as u32, px as u32, *v as i32 - 127));
+                fixes.push(((4 * q + j) as u32, px as u32, chunk[b] as i32 - 127));
             }
-            *v = 127;
         }
+        _mm256_storeu_si256(chunk.as_mut_ptr().cast(), _mm256_min_epu8(v, top));
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::linear::Clipped;
+use super::linear::ByteRows;
 use super::{PackedWeight, Sink, SinkKind, TileAt, MR, NR};
 
 /// `_mm256_round_ps` mode: nearest, ties to even, no exceptions.
@@ -12,14 +12,13 @@ const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 /// A tile's sums: `MR` rows of 16 lanes.
 type Acc<const R: usize> = [[__m256i; 2]; R];
 
-/// Byte path: `Σ_q l[i, 4q..4q+4] · panel[q]` for `R` broadcast rows of
-/// `l` (row stride `ldl`) against a `[kq][16][4]` panel. `ACT_LEFT`: `l`
-/// holds the u8 activations (Linear), else the s8 weights (Conv2d).
+/// Byte path: `Σ_q l_i[4q..4q+4] · panel[q]` for `R` broadcast rows
+/// `l_i` against a `[kq][16][4]` panel. `ACT_LEFT`: the rows hold the u8
+/// activations (Linear), else the s8 weights (Conv2d).
 #[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn tile_u8<const R: usize, const ACT_LEFT: bool>(
-    l: *const u8,
-    ldl: usize,
+    l: [*const u8; R],
     panel: *const u8,
     kq: usize,
 ) -> Acc<R> {
@@ -28,8 +27,8 @@ unsafe fn tile_u8<const R: usize, const ACT_LEFT: bool>(
     for q in 0..kq {
         let b0 = _mm256_loadu_si256(panel.add(q * 64).cast());
         let b1 = _mm256_loadu_si256(panel.add(q * 64 + 32).cast());
-        for (i, acc) in acc.iter_mut().enumerate() {
-            let x = _mm256_set1_epi32(l.add(i * ldl + q * 4).cast::<i32>().read_unaligned());
+        for (acc, row) in acc.iter_mut().zip(l) {
+            let x = _mm256_set1_epi32(row.add(q * 4).cast::<i32>().read_unaligned());
             // vpmaddubsw takes the unsigned operand first.
             let (p0, p1) = if ACT_LEFT {
                 (_mm256_maddubs_epi16(x, b0), _mm256_maddubs_epi16(x, b1))
@@ -241,16 +240,15 @@ pub(super) use elementwise::{
 };
 pub(super) use gates::lstm_units;
 
-/// Linear, byte path: rows `rows` of `a` (`[m][kp]` u8 below 128)
-/// against weight panels `panels` (of 16 channels); `clipped` lists the
-/// excess of values that were clipped to 127.
+/// Linear, byte path: activation rows `rows` (below 128 as `a` gives
+/// them) against weight panels `panels` (of 16 channels), adding back
+/// the excess of values `a` clipped to 127.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn linear_u8(
-    a: &[u8],
+    a: &ByteRows,
     rows: std::ops::Range<usize>,
     panels: std::ops::Range<usize>,
     w: &PackedWeight,
-    clipped: Option<&Clipped>,
     sink: &Sink,
 ) {
     let (n, kp) = (w.n(), w.kp());
@@ -268,26 +266,22 @@ pub(super) unsafe fn linear_u8(
                 ch: jp * NR,
                 per_row: false,
             };
-            let l = a.as_ptr().add(i * kp);
             // (a - 127) w[j, t] for each clipped a, 16 channels at a time.
             let fix = |t: &mut [[i32; NR]]| {
-                for (i, row) in clipped
-                    .and_then(|c| c.rows(i..i + mr))
-                    .into_iter()
-                    .flatten()
-                {
-                    for &(tk, e) in row {
-                        for (c, v) in t[i - (rows.start + r0)][..cols].iter_mut().enumerate() {
+                for (r, excess) in a.excess(i..i + mr).into_iter().flatten().enumerate() {
+                    for &(tk, e) in excess {
+                        for (c, v) in t[r][..cols].iter_mut().enumerate() {
                             let wv = w.rows()[(jp * NR + c) * kp + tk as usize] as i32;
                             *v = v.wrapping_add(e * wv);
                         }
                     }
                 }
             };
-            let dirty = clipped.and_then(|c| c.rows(i..i + mr)).is_some();
+            let dirty = a.excess(i..i + mr).is_some();
             macro_rules! go {
                 ($r:literal) => {{
-                    let acc = tile_u8::<$r, true>(l, kp, panel, kq);
+                    let l = std::array::from_fn(|r| a.row(i + r));
+                    let acc = tile_u8::<$r, true>(l, panel, kq);
                     let acc = if dirty {
                         patch::<$r>(acc, |t| fix(t))
                     } else {
