@@ -150,14 +150,21 @@ impl DynamicLinear {
         if m == 0 {
             return;
         }
-        let isa = Isa::detect();
-        let (lo, hi) = min_max(isa, x);
-        let (scale, zp) = choose_qparams_dynamic(lo, hi, true);
-        let s = scale as f32;
-        q.resize(x.len(), 0);
-        quantize_into(isa, x, 1.0f32 / s, zp, (0, 255), QuantOut::U8(q));
+        let (zp, s) = quantize_input(x, q);
         self.packed.linear_f32(q, m, zp, s, out);
     }
+}
+
+/// Quantizes a dynamic layer's input into `q` from its own range (7-bit,
+/// PyTorch's x86 `reduce_range`): returns its zero point and scale.
+fn quantize_input(x: &[f32], q: &mut Vec<u8>) -> (i64, f32) {
+    let isa = Isa::detect();
+    let (lo, hi) = min_max(isa, x);
+    let (scale, zp) = choose_qparams_dynamic(lo, hi, true);
+    let s = scale as f32;
+    q.resize(x.len(), 0);
+    quantize_into(isa, x, 1.0f32 / s, zp, (0, 255), QuantOut::U8(q));
+    (zp, s)
 }
 
 /// `nnqd.LSTM`: every layer and direction's `W_ih` and `W_hh` as
@@ -261,9 +268,15 @@ impl DynamicLstm {
                         );
                         &hin
                     };
-                    hh.rows_into(rows, active.len(), &mut q, &mut gh);
+                    let input = quantize_input(rows, &mut q);
+                    gh.resize(active.len() * 4 * h, 0.0);
                     let gx = &gates_x[t * n * 4 * h..(t + 1) * n * 4 * h];
-                    cell_step(&active, gx, &gh, &mut hs, &mut cs, h);
+                    let state = State {
+                        hs: &mut hs,
+                        cs: &mut cs,
+                        gh: &mut gh,
+                    };
+                    cell_step(&active, gx, hh, (&q, input), state, h);
                     for &b in &active {
                         output[((t * n + b) * dirs + dir) * h..][..h]
                             .copy_from_slice(&hs[b * h..(b + 1) * h]);
@@ -290,33 +303,62 @@ impl DynamicLstm {
     }
 }
 
+/// The buffers one LSTM step updates: hidden and cell states `[n, h]`,
+/// and the hidden projections `[active, 4h]`.
+struct State<'a> {
+    hs: &'a mut [f32],
+    cs: &'a mut [f32],
+    gh: &'a mut [f32],
+}
+
 /// One step of the LSTM cell for the `active` rows (float gates, as
-/// PyTorch's quantized LSTM): `gx` `[n, 4h]` (input projections of this
-/// step), `gh` `[active, 4h]` (hidden projections), `hs`/`cs` `[n, h]`
-/// updated in place. Rows are split across the thread team; each unit is
-/// computed alone by the same scalar functions, so any split gives the
-/// same bits.
-fn cell_step(active: &[usize], gx: &[f32], gh: &[f32], hs: &mut [f32], cs: &mut [f32], h: usize) {
-    /// The state rows, written by one part each.
-    struct State(*mut f32, *mut f32);
+/// PyTorch's quantized LSTM): `gx` `[n, 4h]` holds this step's input
+/// projections, `q` the quantized hidden states of the active rows
+/// (`(zero point, scale)`), multiplied by `hh` here. Blocks of rows are
+/// split across the thread team, each taking its rows' projections and
+/// then their gates (no barrier in between); every element is computed
+/// alone with one formula, so any split gives the same bits.
+fn cell_step(
+    active: &[usize],
+    gx: &[f32],
+    hh: &DynamicLinear,
+    (q, (zp, scale)): (&[u8], (i64, f32)),
+    state: State,
+    h: usize,
+) {
+    /// The state buffers, written by one part per row.
+    struct Ptrs(*mut f32, *mut f32, *mut f32);
     // SAFETY: `active` lists each row once, so parts write disjoint rows.
-    unsafe impl Sync for State {}
-    assert!(hs.len() == cs.len() && active.iter().all(|&b| (b + 1) * h <= hs.len()));
-    let state = State(hs.as_mut_ptr(), cs.as_mut_ptr());
-    let (parts, rows) = split(active.len(), 4 * get_num_threads(), 1);
-    // Five exp/tanh per unit.
-    let work = active.len() * h * 64;
+    unsafe impl Sync for Ptrs {}
+    let rows = active.len();
+    assert!(
+        state.hs.len() == state.cs.len() && active.iter().all(|&b| (b + 1) * h <= state.hs.len())
+    );
+    assert!(state.gh.len() == rows * 4 * h && q.len() == rows * h);
+    let ptrs = Ptrs(
+        state.hs.as_mut_ptr(),
+        state.cs.as_mut_ptr(),
+        state.gh.as_mut_ptr(),
+    );
+    let (parts, block) = split(rows, 4 * get_num_threads(), 1);
+    // The projections' multiply-adds / 8, and five exp/tanh per unit.
+    let work = rows * 4 * h * h / 8 + rows * h * 64;
     let isa = Isa::detect();
     par_for(parts, work, |p| {
-        let state = &state;
-        for i in rows(p) {
-            let b = active[i];
+        let ptrs = &ptrs;
+        let r = block(p);
+        // SAFETY: rows `r` of the projections are this part's alone.
+        let gh =
+            unsafe { std::slice::from_raw_parts_mut(ptrs.2.add(r.start * 4 * h), r.len() * 4 * h) };
+        hh.packed
+            .linear_f32(&q[r.start * h..r.end * h], r.len(), zp, scale, gh);
+        for (i, &b) in active[r.clone()].iter().enumerate() {
             // SAFETY: row `b` is inside both buffers (asserted) and only
             // this part touches it.
             let (hs, cs) = unsafe {
                 (
-                    std::slice::from_raw_parts_mut(state.0.add(b * h), h),
-                    std::slice::from_raw_parts_mut(state.1.add(b * h), h),
+                    std::slice::from_raw_parts_mut(ptrs.0.add(b * h), h),
+                    std::slice::from_raw_parts_mut(ptrs.1.add(b * h), h),
                 )
             };
             lstm_row(
