@@ -182,13 +182,14 @@ fn with_block(
             for (t, o) in offs.iter_mut().enumerate() {
                 let (c, ky, kx) = (t / (s.kh * s.kw), t / s.kw % s.kh, t % s.kw);
                 let at = (c * rows.len() + ky * s.dilation[0]) * wp + kx * s.dilation[1];
-                *o = if t < k { at } else { padded + 64 } as u32;
+                let at = if t < k { at } else { padded + 64 };
+                *o = u32::try_from(at).expect("a band's block fits 4 GiB");
             }
         } else {
             let (padded, cols) = src.split_at_mut(padded + 64);
             im2col(padded, s, &oy, rows.len(), cols, stride, kp);
             for (t, o) in offs.iter_mut().enumerate() {
-                *o = (padded.len() + t * stride) as u32;
+                *o = u32::try_from(padded.len() + t * stride).expect("a band's block fits 4 GiB");
             }
         }
         let block = Block {
