@@ -1,12 +1,19 @@
 //! # torchlet-quantize
 //!
-//! PyTorch's eager-mode quantization (`torch.ao.quantization`) for
-//! torchlet, with PyTorch's numerics exactly: quantized tensors
-//! ([`QTensor`]: quint8 / qint8 / qint32, per tensor or per channel),
-//! observers that pick scales and zero points ([`MinMaxObserver`],
-//! [`MovingAverageMinMaxObserver`], [`PerChannelMinMaxObserver`],
-//! [`HistogramObserver`]), and fake quantization with the
-//! straight-through estimator for quantization-aware training.
+//! PyTorch's quantization (`torch.ao.quantization`) for torchlet, with
+//! PyTorch's numerics exactly:
+//!
+//! - quantized tensors ([`QTensor`]: quint8 / qint8 / qint32, per tensor or
+//!   per channel) and observers that pick scales and zero points
+//!   ([`MinMaxObserver`], [`MovingAverageMinMaxObserver`],
+//!   [`PerChannelMinMaxObserver`], [`HistogramObserver`]);
+//! - fake quantization with the straight-through estimator
+//!   ([`FakeQuantize`]) for quantization-aware training;
+//! - the workflow on a captured graph ([`capture`]): [`fuse_modules`],
+//!   [`QuantStub`]/[`DeQuantStub`], [`get_default_qconfig`], [`prepare`] →
+//!   calibrate → [`convert`], [`prepare_qat`], [`quantize_dynamic`];
+//! - int8 kernels and the [`QuantizedModel`] they run, saved as int8
+//!   safetensors ([`load_quantized`]).
 //!
 //! Rounding is PyTorch's x86 engine's: `zero_point + round_half_even(x *
 //! (1 / scale))` in float32, then clamped to the dtype's range.
