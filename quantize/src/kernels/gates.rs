@@ -363,7 +363,7 @@ mod tests {
 
     /// All 2^32 inputs, vector against scalar (a minute or two).
     #[test]
-    #[ignore]
+    #[ignore = "all 2^32 inputs take minutes: run with --ignored after changing the gate kernels"]
     fn vectors_equal_scalars_on_every_input() {
         #[cfg(target_arch = "x86_64")]
         if Isa::detect() == Isa::Avx2 {
@@ -377,7 +377,7 @@ mod tests {
     /// All 2^32 inputs against the platform's libm: passes where that is
     /// glibc 2.36 on x86-64 (where the ports come from; a few minutes).
     #[test]
-    #[ignore]
+    #[ignore = "all 2^32 inputs, and only equal where libm is glibc 2.36: run with --ignored"]
     fn ports_equal_libm_on_every_input() {
         #[cfg(target_arch = "x86_64")]
         {
