@@ -92,12 +92,12 @@ pub(crate) fn conv2d(
     if epi.len() == 0 {
         return;
     }
-    // The byte path pads with the zero point, so it must be below 128;
-    // inputs above 127 are clipped and fixed per tile, while they are rare.
+    // With an exact product any bytes go. Else the byte path pads with
+    // the zero point, so it must be below 128; inputs above 127 are
+    // clipped and fixed per tile, while they are rare.
     let byte_path = isa != Isa::Portable
         && !w.has_zero_points()
-        && a_zp < 128
-        && count_above_127(x) <= x.len() / 200;
+        && (isa.exact_bytes() || (a_zp < 128 && count_above_127(x) <= x.len() / 200));
     let corr: Vec<i32> = if byte_path {
         w.row_sums()
             .iter()
@@ -129,12 +129,13 @@ pub(crate) fn conv2d(
         let dst = b * n * plane + oy.start * s.ow;
         with_block(x, a_zp, s, b, oy, kp, |block, panel| {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: AVX2 is present (`isa`); the block can be read 16
-            // bytes past each pixel, and the band's tiles write inside
-            // image `b`'s output.
+            // SAFETY: the CPU runs `isa`; the block can be read 16 bytes
+            // past each pixel, and the band's tiles write inside image
+            // `b`'s output.
             unsafe {
                 if byte_path {
-                    super::avx2::conv_u8(block, w.rows(), kp, n, dst, plane, panel, &sink)
+                    let wr = w.rows();
+                    super::avx2::conv_u8(isa, block, wr, kp, n, dst, plane, panel, &sink)
                 } else {
                     let wr = &w.wide().rows;
                     super::avx2::conv_i16(block, a_zp, wr, kp, n, dst, plane, panel, &sink)

@@ -38,7 +38,7 @@ pub(crate) fn count_above_127(a: &[u8]) -> usize {
 pub(crate) fn min_max(isa: Isa, x: &[f32]) -> (f32, f32) {
     let (mut lo, mut hi, mut done) = (f32::INFINITY, f32::NEG_INFINITY, 0);
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 {
+    if isa.avx2() {
         // SAFETY: AVX2 is present (`isa`).
         (lo, hi, done) = unsafe { super::avx2::min_max(x) };
     }
@@ -144,7 +144,7 @@ pub(crate) fn dequantize_into(
         let q = &q[at..at + piece.len()];
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
-        if isa == Isa::Avx2 {
+        if isa.avx2() {
             // SAFETY: AVX2 is present (`isa`).
             done = unsafe {
                 if signed {
@@ -174,7 +174,7 @@ pub(super) fn requantize_rows(isa: Isa, acc: &[i32], n: usize, mut epi: Epilogue
         let r = rows(p);
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
-        if isa == Isa::Avx2 {
+        if isa.avx2() {
             // SAFETY: AVX2 is present; the rows are inside `acc` and the output.
             done = unsafe {
                 super::avx2::requantize_rows(&acc[r.start * n..r.end * n], n, r.start, &sink)
@@ -228,7 +228,7 @@ pub(crate) fn max_pool2d_into(
         for (i, o) in piece.chunks_exact_mut(oh * ow).enumerate() {
             let plane = &x[(first + i) * h * w..][..h * w];
             #[cfg(target_arch = "x86_64")]
-            if isa == Isa::Avx2 {
+            if isa.avx2() {
                 // SAFETY: AVX2 is present (`isa`); a 2×2 step-2 window
                 // reads rows 2·oy and 2·oy + 1 < h, columns < 2·ow <= w.
                 unsafe {

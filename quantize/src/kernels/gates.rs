@@ -27,7 +27,7 @@ pub(crate) fn lstm_row(isa: Isa, gx: &[f32], gh: &[f32], hs: &mut [f32], cs: &mu
     assert!(cs.len() == h && gx.len() == 4 * h && gh.len() == 4 * h);
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 {
+    if isa.avx2() {
         // SAFETY: AVX2 and FMA are present (`isa`); lengths are checked.
         done = unsafe { super::avx2::lstm_units(gx, gh, hs, cs) };
     }
@@ -351,7 +351,7 @@ mod tests {
     #[test]
     fn vector_lanes_equal_the_scalar_ports() {
         #[cfg(target_arch = "x86_64")]
-        if Isa::detect() == Isa::Avx2 {
+        if Isa::detect().avx2() {
             use crate::kernels::avx2::gates::{expf8, expm1f8, tanhf8};
             for x in sample().step_by(8) {
                 assert_eq!(lanes_differ(x, expf8, expf), 0, "expf near {x:#x}");
@@ -366,7 +366,7 @@ mod tests {
     #[ignore = "all 2^32 inputs take minutes: run with --ignored after changing the gate kernels"]
     fn vectors_equal_scalars_on_every_input() {
         #[cfg(target_arch = "x86_64")]
-        if Isa::detect() == Isa::Avx2 {
+        if Isa::detect().avx2() {
             use crate::kernels::avx2::gates::{expf8, expm1f8, tanhf8};
             assert_eq!(every_input(|x| lanes_differ(x, expf8, expf)), 0);
             assert_eq!(every_input(|x| lanes_differ(x, expm1f8, expm1f)), 0);

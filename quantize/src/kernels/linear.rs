@@ -45,10 +45,12 @@ impl ByteRows {
         Some(rows.map(|i| &self.excess[self.start[i] as usize..self.start[i + 1] as usize]))
     }
 
-    /// The rows of `a` (`[m, k]`, `big` values above 127): in place when
-    /// `k` is a multiple of 4 and the row has nothing to clip, else
-    /// copied.
-    fn fill(&mut self, a: &[u8], m: usize, k: usize, kp: usize, big: usize) {
+    /// The rows of `a` (`[m, k]`, `big` values above 127, clipped unless
+    /// `exact`): in place when `k` is a multiple of 4 and the row has
+    /// nothing to clip, else copied.
+    fn fill(&mut self, a: &[u8], m: usize, k: usize, kp: usize, big: usize, exact: bool) {
+        let big = if exact { 0 } else { big };
+        let top = if exact { u8::MAX } else { 127 };
         self.copies.clear();
         self.start.clear();
         self.excess.clear();
@@ -71,7 +73,7 @@ impl ByteRows {
             }
             self.at.push(COPY | self.copies.len());
             // Vectorizes; the excess is rare.
-            self.copies.extend(src.iter().map(|&v| v.min(127)));
+            self.copies.extend(src.iter().map(|&v| v.min(top)));
             self.copies.resize(self.copies.len() + kp - k, 0);
             if dirty {
                 let excess = src.iter().enumerate().filter(|(_, &v)| v > 127);
@@ -118,9 +120,12 @@ pub(crate) fn linear(isa: Isa, a: &[u8], m: usize, a_zp: i32, w: &PackedWeight, 
         return;
     }
     // The byte path while values above 127 are rare (each costs a scalar
-    // fix of 16 sums per weight panel), the i16 path otherwise.
+    // fix of 16 sums per weight panel) or the product is exact, the i16
+    // path otherwise.
     let big = if w.has_zero_points() {
         usize::MAX
+    } else if isa.exact_bytes() {
+        0
     } else {
         count_above_127(a)
     };
@@ -152,12 +157,12 @@ pub(crate) fn linear(isa: Isa, a: &[u8], m: usize, a_zp: i32, w: &PackedWeight, 
         par_for(parts, work, |p| {
             let (r, c) = (rows(p / col_parts), cols(p % col_parts));
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: AVX2 is present (`isa`); rows and panels are in range,
-            // so every tile writes inside the output, and every row can be
+            // SAFETY: the CPU runs `isa`; rows and panels are in range, so
+            // every tile writes inside the output, and every row can be
             // read `kp` bytes long.
             unsafe {
                 if byte_path {
-                    super::avx2::linear_u8(a8, r, c, w, &sink)
+                    super::avx2::linear_u8(isa, a8, r, c, w, &sink)
                 } else {
                     super::avx2::linear_i16(a16, r, c, w, &sink)
                 }
@@ -171,7 +176,7 @@ pub(crate) fn linear(isa: Isa, a: &[u8], m: usize, a_zp: i32, w: &PackedWeight, 
         let mut fresh = ByteRows::default();
         let buf = guard.as_deref_mut().unwrap_or(&mut fresh);
         if byte_path {
-            buf.fill(a, m, k, kp, big);
+            buf.fill(a, m, k, kp, big, isa.exact_bytes());
             run(buf, &[]);
         } else {
             buf.wide.clear();

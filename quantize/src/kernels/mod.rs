@@ -4,7 +4,8 @@
 //! quantize / dequantize / requantize / max-pool loops; the LSTM cell's
 //! float functions (`gates`).
 //!
-//! A tile is up to 6 rows × 16 columns of i32 sums, 12 AVX2 registers.
+//! A tile is up to 6 rows × 16 columns of i32 sums, 12 AVX2 registers
+//! (a 512-bit tile for AVX-512 CPUs is not written yet).
 //! One side of the product is broadcast 4 (or 2) `k` at a time, the other
 //! is a packed panel of 16 lanes with those `k` adjacent:
 //!
@@ -15,20 +16,27 @@
 //!   output pixels (an implicit im2col, packed per call) are the vector
 //!   side, so each tile row is 16 pixels of one NCHW output channel.
 //!
-//! Two exact AVX2 product paths:
+//! Two exact product paths, on every x86 kind ([`Isa`]):
 //!
-//! - bytes: `vpmaddubsw` multiplies 32 `u8 × s8` pairs into i16 pair
-//!   sums, `vpmaddwd` by ones widens them. A pair sum cannot saturate
-//!   while activations are below 128 (2 · 127 · 128 = 32512 < 32767),
-//!   what PyTorch's x86 `reduce_range` calibrates for; the few values
-//!   above 127 (inputs past the calibrated range, 0.01% in LeNet) are
-//!   clipped to 127 and their excess `(a - 127) · w` added to the tile's
-//!   sums before its output stage. The activation zero point comes out
-//!   with the weight row sums (`Σ (a - z) w = Σ a w - z Σ w`);
-//! - i16, when values above 127 are common (full-range activations,
-//!   where 211·71 + 171·107 = 33278 would saturate) or weights have zero
-//!   points: both operands widened to i16 with their zero points
-//!   subtracted, multiplied with `vpmaddwd`.
+//! - bytes, four `u8 × s8` products summed into each i32 lane:
+//!   - VNNI CPUs: one `vpdpbusd` (AVX-VNNI, or AVX512-VNNI on 256-bit
+//!     registers), exact for every byte;
+//!   - AVX2 only: `vpmaddubsw` multiplies 32 pairs into i16 pair sums,
+//!     `vpmaddwd` by ones widens them. A pair sum cannot saturate while
+//!     activations are below 128 (2 · 127 · 128 = 32512 < 32767), what
+//!     PyTorch's x86 `reduce_range` calibrates for; the few values above
+//!     127 (inputs past the calibrated range, 0.01% in LeNet) are clipped
+//!     to 127 and their excess `(a - 127) · w` added to the tile's sums
+//!     before its output stage.
+//!
+//!   The activation zero point comes out with the weight row sums
+//!   (`Σ (a - z) w = Σ a w - z Σ w`). The tiles are generic over the
+//!   product (`avx2::dot`), so the VNNI kinds run the same code as
+//!   `Isa::Avx2Exact`, an exact AVX2 product the tests run everywhere;
+//! - i16, when weights have zero points, or on AVX2 when values above
+//!   127 are common (full-range activations, where 211·71 + 171·107 =
+//!   33278 would saturate): both operands widened to i16 with their zero
+//!   points subtracted, multiplied with `vpmaddwd`.
 //!
 //! Sums are exact integers and every output element is computed by one
 //! thread with one formula, so results never depend on the path, the
@@ -64,35 +72,133 @@ const MR: usize = 6;
 /// `k` per broadcast on the byte path (4 bytes); the i16 path takes 2.
 const QUAD: usize = 4;
 
-/// Which kernels run: AVX2 when the CPU has it (checked at run time),
-/// the portable ones otherwise. Tests run every kind the CPU can.
+/// Which kernels run, picked at run time (`detect`); tests run every
+/// kind the CPU can (`all`). The x86 kinds share the AVX2 tiles and
+/// differ in the byte product `u8 · s8` summed four at a time:
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Isa {
     /// Scalar Rust, any CPU.
     Portable,
-    /// AVX2 (and FMA, for the LSTM cell's `expf`) intrinsics.
+    /// AVX2 (and FMA, for the LSTM cell's `expf`): `vpmaddubsw` +
+    /// `vpmaddwd`, whose i16 pair sums need activations below 128.
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// AVX2 with an exact product (bytes widened to i16, then
+    /// `vpmaddwd`): slower than `Avx2`, only picked by name; it runs the
+    /// VNNI kinds' code (no clipping, full-range activations) on every
+    /// AVX2 CPU so that the tests cover it.
+    #[cfg(target_arch = "x86_64")]
+    Avx2Exact,
+    /// AVX-VNNI's `vpdpbusd` (VEX, 256-bit): Alder Lake, Sapphire Rapids
+    /// and later, Zen 5.
+    #[cfg(target_arch = "x86_64")]
+    AvxVnni,
+    /// AVX512-VNNI's `vpdpbusd` on 256-bit registers (AVX512-VL): Cascade
+    /// Lake, Ice Lake, Zen 4.
+    #[cfg(target_arch = "x86_64")]
+    Avx512Vnni,
 }
 
 impl Isa {
-    /// The best kind this CPU runs.
+    /// The kind the kernels use: the best this CPU runs, or the one
+    /// `TORCHLET_INT8_KERNELS` names (`portable`, `avx2`, `avx2-exact`,
+    /// `avx-vnni`, `avx512-vnni`: to compare or test them on one machine)
+    /// when the CPU runs it. Read once.
     pub(crate) fn detect() -> Isa {
+        static CHOSEN: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let best = Isa::best();
+            let Ok(name) = std::env::var("TORCHLET_INT8_KERNELS") else {
+                return best;
+            };
+            match Isa::named(&name, best) {
+                Ok(isa) => isa,
+                Err(why) => {
+                    eprintln!(
+                        "torchlet: TORCHLET_INT8_KERNELS={name:?} ignored: {why}; using {best:?}"
+                    );
+                    best
+                }
+            }
+        })
+    }
+
+    /// The best kind this CPU runs.
+    fn best() -> Isa {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return Isa::Avx2;
+        {
+            use std::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") {
+                if has!("avxvnni") {
+                    return Isa::AvxVnni;
+                }
+                if has!("avx512vnni") && has!("avx512vl") {
+                    return Isa::Avx512Vnni;
+                }
+                return Isa::Avx2;
+            }
         }
         Isa::Portable
+    }
+
+    /// The kind `name` names, if a CPU whose best kind is `best` runs it.
+    fn named(name: &str, best: Isa) -> Result<Isa, String> {
+        let isa = match name.trim().to_ascii_lowercase().as_str() {
+            "portable" => Isa::Portable,
+            #[cfg(target_arch = "x86_64")]
+            "avx2" => Isa::Avx2,
+            #[cfg(target_arch = "x86_64")]
+            "avx2-exact" => Isa::Avx2Exact,
+            #[cfg(target_arch = "x86_64")]
+            "avx-vnni" => Isa::AvxVnni,
+            #[cfg(target_arch = "x86_64")]
+            "avx512-vnni" => Isa::Avx512Vnni,
+            _ => return Err("not one of portable, avx2, avx2-exact, avx-vnni, avx512-vnni".into()),
+        };
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::is_x86_feature_detected as has;
+            let runs = match isa {
+                Isa::Portable => true,
+                Isa::AvxVnni => best.avx2() && has!("avxvnni"),
+                Isa::Avx512Vnni => best.avx2() && has!("avx512vnni") && has!("avx512vl"),
+                _ => best.avx2(),
+            };
+            if !runs {
+                return Err(format!("this CPU does not run {isa:?}"));
+            }
+        }
+        let _ = best;
+        Ok(isa)
     }
 
     /// Every kind this CPU runs (for tests).
     #[cfg(test)]
     pub(crate) fn all() -> Vec<Isa> {
         let mut v = vec![Isa::Portable];
-        if Isa::detect() != Isa::Portable {
-            v.push(Isa::detect());
+        #[cfg(target_arch = "x86_64")]
+        if Isa::best() != Isa::Portable {
+            v.extend([Isa::Avx2, Isa::Avx2Exact]);
+            if !v.contains(&Isa::best()) {
+                v.push(Isa::best());
+            }
         }
         v
+    }
+
+    /// Whether the AVX2 (and FMA) kernels run: every kind but `Portable`.
+    pub(crate) fn avx2(self) -> bool {
+        self != Isa::Portable
+    }
+
+    /// Whether the byte product is exact for every `u8` (no clipping of
+    /// activations above 127).
+    pub(crate) fn exact_bytes(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if matches!(self, Isa::Avx2Exact | Isa::AvxVnni | Isa::Avx512Vnni) {
+            return true;
+        }
+        false
     }
 }
 

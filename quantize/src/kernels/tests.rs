@@ -420,3 +420,20 @@ fn max_pooling_matches_the_window_definition() {
         }
     }
 }
+
+#[test]
+fn kernel_override_names_only_kinds_the_cpu_runs() {
+    let best = Isa::best();
+    assert_eq!(Isa::named("portable", best), Ok(Isa::Portable));
+    let err = Isa::named("sse9", best).unwrap_err();
+    assert!(err.contains("not one of"), "{err}");
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert_eq!(Isa::named(" AVX2 ", best).is_ok(), best.avx2());
+        let vnni = std::is_x86_feature_detected!("avxvnni");
+        match Isa::named("avx-vnni", best) {
+            Ok(isa) => assert!(vnni && isa == Isa::AvxVnni),
+            Err(e) => assert!(!vnni && e.contains("does not run AvxVnni"), "{e}"),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use std::arch::x86_64::*;
 
+use super::dot::Dot;
 use super::{finish, patch, row_tiles, tile_i16, tile_u8};
 use crate::kernels::conv::Block;
 use crate::kernels::{Sink, SinkKind, TileAt, NR};
@@ -88,13 +89,13 @@ unsafe fn store<const R: usize>(
     }
 }
 
-/// Conv2d, byte path: the block's pixels against all `n` weight rows
-/// (`[n][kp]` s8, u8 activations below 128 after clipping); a band's
-/// output pixel `p` of channel `c` goes to `dst + c * plane + p`.
-/// `panel` is scratch of `kp * 16` bytes.
+/// Conv2d, byte path with product `D`: the block's pixels against all
+/// `n` weight rows (`[n][kp]` s8; u8 activations clipped at 127 unless
+/// `D` is exact); a band's output pixel `p` of channel `c` goes to
+/// `dst + c * plane + p`. `panel` is scratch of `kp * 16` bytes.
 #[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2")]
-pub(in crate::kernels) unsafe fn conv_u8(
+#[inline(always)]
+pub(super) unsafe fn conv_u8_with<D: Dot>(
     block: &Block,
     w: &[i8],
     kp: usize,
@@ -110,7 +111,7 @@ pub(in crate::kernels) unsafe fn conv_u8(
     for e0 in (0..block.px).step_by(NR) {
         let runs = Runs::new(block, e0);
         fixes.clear();
-        if pack_panel_u8(block, e0, kq, panel.as_mut_ptr()) {
+        if pack_panel_u8(block, e0, kq, panel.as_mut_ptr()) && !D::EXACT {
             clip_panel(&mut panel[..kq * 64], runs.valid, &mut fixes);
         }
         for (r0, mr) in row_tiles(n) {
@@ -126,7 +127,7 @@ pub(in crate::kernels) unsafe fn conv_u8(
             macro_rules! go {
                 ($r:literal) => {{
                     let l = std::array::from_fn(|r| w.as_ptr().add((r0 + r) * kp).cast::<u8>());
-                    let acc = tile_u8::<$r, false>(l, panel.as_ptr(), kq);
+                    let acc = tile_u8::<$r, false, D>(l, panel.as_ptr(), kq);
                     let acc = if fixes.is_empty() {
                         acc
                     } else {

@@ -3,8 +3,10 @@
 
 use std::arch::x86_64::*;
 
+use super::conv::Block;
 use super::linear::ByteRows;
-use super::{PackedWeight, Sink, SinkKind, TileAt, MR, NR};
+use super::{Isa, PackedWeight, Sink, SinkKind, TileAt, MR, NR};
+use dot::{Avx512Vnni, AvxVnni, Dot, Madd, Widened};
 
 /// `_mm256_round_ps` mode: nearest, ties to even, no exceptions.
 const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
@@ -13,30 +15,29 @@ const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 type Acc<const R: usize> = [[__m256i; 2]; R];
 
 /// Byte path: `Σ_q l_i[4q..4q+4] · panel[q]` for `R` broadcast rows
-/// `l_i` against a `[kq][16][4]` panel. `ACT_LEFT`: the rows hold the u8
-/// activations (Linear), else the s8 weights (Conv2d).
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn tile_u8<const R: usize, const ACT_LEFT: bool>(
+/// `l_i` against a `[kq][16][4]` panel, with product `D`. `ACT_LEFT`:
+/// the rows hold the u8 activations (Linear), else the s8 weights
+/// (Conv2d). Inlined into a function with `D`'s features (see [`dot`]).
+#[inline(always)]
+unsafe fn tile_u8<const R: usize, const ACT_LEFT: bool, D: Dot>(
     l: [*const u8; R],
     panel: *const u8,
     kq: usize,
 ) -> Acc<R> {
-    let ones = _mm256_set1_epi16(1);
     let mut acc = [[_mm256_setzero_si256(); 2]; R];
     for q in 0..kq {
         let b0 = _mm256_loadu_si256(panel.add(q * 64).cast());
         let b1 = _mm256_loadu_si256(panel.add(q * 64 + 32).cast());
         for (acc, row) in acc.iter_mut().zip(l) {
             let x = _mm256_set1_epi32(row.add(q * 4).cast::<i32>().read_unaligned());
-            // vpmaddubsw takes the unsigned operand first.
-            let (p0, p1) = if ACT_LEFT {
-                (_mm256_maddubs_epi16(x, b0), _mm256_maddubs_epi16(x, b1))
+            // The unsigned operand comes first.
+            if ACT_LEFT {
+                acc[0] = D::dot(acc[0], x, b0);
+                acc[1] = D::dot(acc[1], x, b1);
             } else {
-                (_mm256_maddubs_epi16(b0, x), _mm256_maddubs_epi16(b1, x))
-            };
-            acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(p0, ones));
-            acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(p1, ones));
+                acc[0] = D::dot(acc[0], b0, x);
+                acc[1] = D::dot(acc[1], b1, x);
+            }
         }
     }
     acc
@@ -231,20 +232,21 @@ fn row_tiles(len: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 mod conv;
+mod dot;
 mod elementwise;
 pub(super) mod gates;
 
-pub(super) use conv::{conv_i16, conv_u8};
+pub(super) use conv::conv_i16;
 pub(super) use elementwise::{
     dequantize_bytes, max_pool_2x2, min_max, quantize_bytes, requantize_rows,
 };
 pub(super) use gates::lstm_units;
 
-/// Linear, byte path: activation rows `rows` (below 128 as `a` gives
-/// them) against weight panels `panels` (of 16 channels), adding back
-/// the excess of values `a` clipped to 127.
-#[target_feature(enable = "avx2")]
-pub(super) unsafe fn linear_u8(
+/// Linear, byte path: activation rows `rows` against weight panels
+/// `panels` (of 16 channels), adding back the excess of values `a`
+/// clipped to 127 (none when `D` is exact).
+#[inline(always)]
+unsafe fn linear_u8_with<D: Dot>(
     a: &ByteRows,
     rows: std::ops::Range<usize>,
     panels: std::ops::Range<usize>,
@@ -277,11 +279,11 @@ pub(super) unsafe fn linear_u8(
                     }
                 }
             };
-            let dirty = a.excess(i..i + mr).is_some();
+            let dirty = !D::EXACT && a.excess(i..i + mr).is_some();
             macro_rules! go {
                 ($r:literal) => {{
                     let l = std::array::from_fn(|r| a.row(i + r));
-                    let acc = tile_u8::<$r, true>(l, panel, kq);
+                    let acc = tile_u8::<$r, true, D>(l, panel, kq);
                     let acc = if dirty {
                         patch::<$r>(acc, |t| fix(t))
                     } else {
@@ -293,6 +295,89 @@ pub(super) unsafe fn linear_u8(
             with_rows!(mr, go);
         }
     }
+}
+
+/// One function per byte product, compiled with its features, and the
+/// dispatchers `linear_u8` / `conv_u8` that pick one by [`Isa`].
+macro_rules! instances {
+    ($($isa:ident: $dot:ty, $features:literal, $linear:ident, $conv:ident;)*) => {
+        $(
+            #[target_feature(enable = $features)]
+            unsafe fn $linear(
+                a: &ByteRows,
+                rows: std::ops::Range<usize>,
+                panels: std::ops::Range<usize>,
+                w: &PackedWeight,
+                sink: &Sink,
+            ) {
+                linear_u8_with::<$dot>(a, rows, panels, w, sink)
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = $features)]
+            unsafe fn $conv(
+                block: &Block,
+                w: &[i8],
+                kp: usize,
+                n: usize,
+                dst: usize,
+                plane: usize,
+                panel: &mut [u8],
+                sink: &Sink,
+            ) {
+                conv::conv_u8_with::<$dot>(block, w, kp, n, dst, plane, panel, sink)
+            }
+        )*
+
+        /// Linear, byte path (see `linear_u8_with`) with `isa`'s product.
+        ///
+        /// # Safety
+        /// The CPU runs `isa` (not `Portable`); rows and panels are in
+        /// range and every row can be read `kp` bytes long.
+        pub(super) unsafe fn linear_u8(
+            isa: Isa,
+            a: &ByteRows,
+            rows: std::ops::Range<usize>,
+            panels: std::ops::Range<usize>,
+            w: &PackedWeight,
+            sink: &Sink,
+        ) {
+            match isa {
+                $(Isa::$isa => $linear(a, rows, panels, w, sink),)*
+                Isa::Portable => unreachable!("the portable kernels have no byte path"),
+            }
+        }
+
+        /// Conv2d, byte path (see `conv::conv_u8_with`) with `isa`'s
+        /// product.
+        ///
+        /// # Safety
+        /// As `conv::conv_u8_with`, on a CPU that runs `isa`.
+        #[allow(clippy::too_many_arguments)]
+        pub(super) unsafe fn conv_u8(
+            isa: Isa,
+            block: &Block,
+            w: &[i8],
+            kp: usize,
+            n: usize,
+            dst: usize,
+            plane: usize,
+            panel: &mut [u8],
+            sink: &Sink,
+        ) {
+            match isa {
+                $(Isa::$isa => $conv(block, w, kp, n, dst, plane, panel, sink),)*
+                Isa::Portable => unreachable!("the portable kernels have no byte path"),
+            }
+        }
+    };
+}
+
+instances! {
+    Avx2: Madd, "avx2,fma", linear_u8_madd, conv_u8_madd;
+    Avx2Exact: Widened, "avx2,fma", linear_u8_widened, conv_u8_widened;
+    AvxVnni: AvxVnni, "avx2,fma,avxvnni", linear_u8_avx_vnni, conv_u8_avx_vnni;
+    Avx512Vnni: Avx512Vnni, "avx2,fma,avx512vnni,avx512vl", linear_u8_avx512_vnni, conv_u8_avx512_vnni;
 }
 
 /// Linear, i16 path: rows of `a` (`[m][kp]` i16, `a - zero_point`)
