@@ -420,7 +420,21 @@ impl QuantizedModel {
     }
 
     /// Runs the model on a float input; returns the float output.
+    ///
+    /// With several threads, a static model's batch (dim 0) is cut into
+    /// one piece per thread, each run through every op on its own thread
+    /// (see `batch.rs`); the result is bit-identical to running it whole.
     pub fn run(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(Ok(out)) = self.run_split(x) {
+            return Ok(out);
+        }
+        // Whole (or again whole after a piece failed, for an error that
+        // names the batch's own shapes).
+        self.run_whole(x)
+    }
+
+    /// Runs every op on the whole batch, each op across the thread team.
+    pub(crate) fn run_whole(&self, x: &Tensor) -> Result<Tensor> {
         let mut values: Vec<Option<Value>> = (0..self.num_values).map(|_| None).collect();
         values[0] = Some(Value::Float(x.clone()));
         for node in &self.nodes {

@@ -35,6 +35,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod batch;
 mod convert;
 mod dynamic;
 mod error;

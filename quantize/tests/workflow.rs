@@ -9,6 +9,7 @@ use torchlet_quantize::{
     quantized_max_pool2d, DeQuantStub, GraphModule, ObserverKind, ObserverOptions, PackedParams,
     QConfig, QDtype, QOp, QScheme, QuantStub,
 };
+use torchlet_tensor::Tensor;
 mod common;
 
 use common::{input, max_abs_diff, Small};
@@ -405,4 +406,35 @@ fn state_dicts_round_trip_bit_identically_and_refuse_mismatches() {
         err.contains("fc1.weight: shape [16, 64] in the file, the model has [8, 64]"),
         "{err}"
     );
+}
+
+#[test]
+fn batches_split_across_threads_give_the_same_bits_and_errors() {
+    let model = Small::new();
+    let prepared = prepare(fused(&model), &minmax_qconfig()).unwrap();
+    prepared.forward(&Variable::constant(input(32, 3))).unwrap();
+    let q = convert(&prepared).unwrap();
+    // Odd, so the pieces differ in size; large enough to be split.
+    let x = input(301, 9);
+    let threads_before = torchlet_tensor::get_num_threads();
+    let bits = |threads: usize| {
+        torchlet_tensor::set_num_threads(threads);
+        let jobs = torchlet_tensor::team_jobs_on_this_thread();
+        let out = q.run(&x).unwrap().to_vec::<f32>().unwrap();
+        let jobs = torchlet_tensor::team_jobs_on_this_thread() - jobs;
+        (out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), jobs)
+    };
+    let (whole, _) = bits(1);
+    for threads in [2, 3] {
+        let (split, jobs) = bits(threads);
+        assert_eq!(split, whole, "{threads} threads");
+        // One parallel region: the pieces, each op inline within them.
+        assert_eq!(jobs, 1, "{threads} threads");
+    }
+    // A piece's error is reported for the whole batch: 10x10 images give
+    // fc1 100 features instead of 64.
+    let bad = Tensor::zeros(&[301, 1, 10, 10]);
+    let err = q.run(&bad).unwrap_err().to_string();
+    torchlet_tensor::set_num_threads(threads_before);
+    assert!(err.contains("301"), "{err}");
 }
