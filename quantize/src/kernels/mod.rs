@@ -206,9 +206,11 @@ impl Isa {
 /// taken out), for output channel `c`.
 #[derive(Debug)]
 pub(crate) enum Epilogue<'a> {
-    /// quint8 (fbgemm's requantization): `real = acc * mult[c] + bias[c]`
-    /// in f32, then `round_half_even(real / scale) + zero_point` clamped
-    /// to `[lo, 255]` (`lo` = the zero point under a fused ReLU, else 0).
+    /// quint8, fbgemm's requantization (PyTorch's x86 engine), in f32:
+    /// `q = round_half_even((acc + bias[c] / mult[c]) * (mult[c] / scale))`,
+    /// plus the zero point, clamped to `[lo, 255]` (`lo` = the zero point
+    /// under a fused ReLU, else 0). The two quotients are per channel, so
+    /// the output loop only adds and multiplies.
     Requant {
         /// `[m, n]` (Linear) or `[N, n, OH, OW]` (Conv2d).
         out: &'a mut [u8],
@@ -258,7 +260,9 @@ impl Epilogue<'_> {
     /// (see [`padded`]), copied into `pad` otherwise.
     fn sink<'s>(&'s mut self, n: usize, corr: &'s [i32], pad: &'s mut Padded) -> Sink<'s> {
         let n16 = n.div_ceil(NR) * NR;
-        let (kind, c1, c2): (_, &[f32], &[f32]) = match self {
+        // Borrowed constants (padded below if short), or the quotients
+        // made here.
+        let (kind, c1, c2, made): (_, &[f32], &[f32], _) = match self {
             Epilogue::Requant {
                 out,
                 mult,
@@ -269,11 +273,17 @@ impl Epilogue<'_> {
             } => {
                 let kind = SinkKind::U8 {
                     ptr: out.as_mut_ptr(),
-                    scale: *scale,
                     zero_point: *zero_point,
                     lo: if *relu { (*zero_point).max(0) } else { 0 },
                 };
-                (kind, mult, bias)
+                let at = |v: &[f32], c: usize| if v.len() == 1 { v[0] } else { v[c] };
+                let multiplier: Vec<f32> = (0..n).map(|c| at(mult, c) / *scale).collect();
+                let bias_q: Vec<f32> = match bias.is_empty() {
+                    true => Vec::new(),
+                    false => (0..n).map(|c| at(bias, c) / at(mult, c)).collect(),
+                };
+                let made = Some((padded(&multiplier, n), padded(&bias_q, n)));
+                (kind, &[][..], &[][..], made)
             }
             Epilogue::Float {
                 out,
@@ -285,13 +295,13 @@ impl Epilogue<'_> {
                     ptr: out.as_mut_ptr(),
                     a_scale: *a_scale,
                 };
-                (kind, w_scale, bias)
+                (kind, w_scale, bias, None)
             }
             Epilogue::Raw { out } => {
                 let kind = SinkKind::I32 {
                     ptr: out.as_mut_ptr(),
                 };
-                (kind, &[0.0][..], &[0.0][..])
+                (kind, &[0.0][..], &[0.0][..], None)
             }
         };
         let fit = |v: &'s [f32], dst: &'s mut Vec<f32>| -> &'s [f32] {
@@ -309,12 +319,14 @@ impl Epilogue<'_> {
                 .collect();
             &pad.corr
         };
-        Sink {
-            kind,
-            c1: fit(c1, &mut pad.c1),
-            c2: fit(c2, &mut pad.c2),
-            corr,
-        }
+        let (c1, c2) = match made {
+            Some((c1, c2)) => {
+                (pad.c1, pad.c2) = (c1, c2);
+                (&pad.c1[..], &pad.c2[..])
+            }
+            None => (fit(c1, &mut pad.c1), fit(c2, &mut pad.c2)),
+        };
+        Sink { kind, c1, c2, corr }
     }
 }
 
@@ -345,9 +357,10 @@ struct Padded {
 #[derive(Clone, Copy)]
 struct Sink<'a> {
     kind: SinkKind,
-    /// `mult` or `w_scale`, per channel.
+    /// Per channel: the multiplier `mult / scale` (quint8) or `w_scale`
+    /// (f32).
     c1: &'a [f32],
-    /// `bias`, per channel.
+    /// Per channel: `bias / mult` (quint8) or `bias` (f32).
     c2: &'a [f32],
     /// Added to each sum, per channel.
     corr: &'a [i32],
@@ -357,7 +370,6 @@ struct Sink<'a> {
 enum SinkKind {
     U8 {
         ptr: *mut u8,
-        scale: f32,
         zero_point: i32,
         lo: i32,
     },
@@ -388,12 +400,19 @@ struct TileAt {
     per_row: bool,
 }
 
-/// fbgemm's requantization of one sum (the scalar form of the AVX2 one):
-/// out-of-range and infinite values clamp, NaN counts as 0.
-#[inline]
+/// fbgemm's requantization of one sum (see [`Epilogue::Requant`]) from
+/// `mult = a_scale * w_scale`, the bias and the output scale.
+#[cfg(test)]
 fn requant_one(acc: i32, mult: f32, bias: f32, scale: f32, zero_point: i32, lo: i32) -> u8 {
-    let real = acc as f32 * mult + bias;
-    let q = (real / scale).round_ties_even();
+    requant_q(acc, mult / scale, bias / mult, zero_point, lo)
+}
+
+/// [`requant_one`] with its per-channel quotients done: `multiplier =
+/// mult / scale`, `bias_q = bias / mult` (the scalar form of the AVX2
+/// one). Out-of-range and infinite values clamp, NaN counts as 0.
+#[inline]
+fn requant_q(acc: i32, multiplier: f32, bias_q: f32, zero_point: i32, lo: i32) -> u8 {
+    let q = ((acc as f32 + bias_q) * multiplier).round_ties_even();
     let q = if q.is_nan() { 0.0 } else { q };
     let q = q.clamp((lo - zero_point) as f32, (255 - zero_point) as f32);
     (q as i32 + zero_point) as u8
@@ -402,19 +421,12 @@ fn requant_one(acc: i32, mult: f32, bias: f32, scale: f32, zero_point: i32, lo: 
 impl Sink<'_> {
     /// This quint8 sink writing to `ptr` instead.
     fn with_bytes(&self, ptr: *mut u8) -> Sink<'_> {
-        let SinkKind::U8 {
-            scale,
-            zero_point,
-            lo,
-            ..
-        } = self.kind
-        else {
+        let SinkKind::U8 { zero_point, lo, .. } = self.kind else {
             unreachable!("only quint8 outputs are scattered");
         };
         Sink {
             kind: SinkKind::U8 {
                 ptr,
-                scale,
                 zero_point,
                 lo,
             },
@@ -434,10 +446,9 @@ impl Sink<'_> {
             match self.kind {
                 SinkKind::U8 {
                     ptr,
-                    scale,
                     zero_point,
                     lo,
-                } => *ptr.add(dst) = requant_one(v, self.c1[c], self.c2[c], scale, zero_point, lo),
+                } => *ptr.add(dst) = requant_q(v, self.c1[c], self.c2[c], zero_point, lo),
                 SinkKind::F32 { ptr, a_scale } => {
                     *ptr.add(dst) = v as f32 * a_scale * self.c1[c] + self.c2[c]
                 }

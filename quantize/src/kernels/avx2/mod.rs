@@ -85,21 +85,20 @@ unsafe fn patch<const R: usize>(acc: Acc<R>, f: impl FnOnce(&mut [[i32; NR]; R])
     out
 }
 
-/// [`super::requant_one`] on 8 lanes: division and rounding are IEEE
-/// exact, so the lanes equal the scalar form bit for bit.
+/// [`super::requant_q`] on 8 lanes: the sum, product and rounding are
+/// IEEE exact, so the lanes equal the scalar form bit for bit.
 #[inline]
 #[target_feature(enable = "avx2")]
 unsafe fn requant8(
     v: __m256i,
-    mult: __m256,
-    bias: __m256,
-    scale: __m256,
+    multiplier: __m256,
+    bias_q: __m256,
     lo: __m256,
     hi: __m256,
     zp: __m256i,
 ) -> __m256i {
-    let real = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mult), bias);
-    let q = _mm256_round_ps::<NEAREST>(_mm256_div_ps(real, scale));
+    let real = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(v), bias_q), multiplier);
+    let q = _mm256_round_ps::<NEAREST>(real);
     let q = _mm256_and_ps(q, _mm256_cmp_ps::<_CMP_ORD_Q>(q, q));
     let q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);
     _mm256_add_epi32(_mm256_cvtps_epi32(q), zp)
@@ -156,17 +155,15 @@ unsafe fn finish<const R: usize>(acc: &Acc<R>, at: &TileAt, sink: &Sink) {
         match sink.kind {
             SinkKind::U8 {
                 ptr,
-                scale,
                 zero_point,
                 lo,
             } => {
                 let (m, b) = (consts(sink.c1, at, i), consts(sink.c2, at, i));
-                let s = _mm256_set1_ps(scale);
                 let lo = _mm256_set1_ps((lo - zero_point) as f32);
                 let hi = _mm256_set1_ps((255 - zero_point) as f32);
                 let zp = _mm256_set1_epi32(zero_point);
-                let q0 = requant8(v[0], m[0], b[0], s, lo, hi, zp);
-                let q1 = requant8(v[1], m[1], b[1], s, lo, hi, zp);
+                let q0 = requant8(v[0], m[0], b[0], lo, hi, zp);
+                let q1 = requant8(v[1], m[1], b[1], lo, hi, zp);
                 let bytes = pack_bytes(q0, q1);
                 if full {
                     _mm_storeu_si128(ptr.add(dst).cast(), bytes);
