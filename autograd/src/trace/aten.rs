@@ -11,7 +11,10 @@ use crate::ir::Attr;
 /// The enum is exhaustive on purpose: a consumer that matches on it (an
 /// exporter's lowering) stops compiling when an op is added, instead of
 /// failing at run time. Ops of other crates are their own record types.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Records serialize with serde, so a compiled graph (torchlet-jit) can
+/// save them as they are.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum AtenOp {
     /// Elementwise binary op with broadcasting: inputs `[a, b]`.
     Binary(BinaryOp),
@@ -238,7 +241,7 @@ pub enum AtenOp {
 }
 
 /// Elementwise binary arithmetic and comparisons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BinaryOp {
     /// `a + b`.
     Add,

@@ -1,0 +1,416 @@
+//! Tracing a model into a [`Graph`]: [`trace`] for a [`Module`],
+//! [`trace_fn`] for any function of several inputs.
+//!
+//! The forward runs once under autograd's tracer (in eval mode, without
+//! gradients); every traced op becomes a node, parameters and buffers
+//! become constants under their `named_parameters` names, and any other
+//! tensor an op read becomes an unnamed constant. Like `torch.jit.trace`,
+//! this records the ops one run executed: a branch on the input's values
+//! is frozen as it went for the example.
+//!
+//! The batch (dim 0 of every input) is left free when the graph is right
+//! for another batch size: the trace runs the model eagerly once more at
+//! the example's batch + 1 and compares. When it differs (an op's
+//! attribute sized by the batch, say), the graph keeps the traced batch
+//! and says why when called with another.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+
+use torchlet_autograd::trace::{trace as run_traced, AtenOp, TraceArg, TracedOp, Untraceable};
+use torchlet_autograd::{no_grad, Variable};
+use torchlet_nn::Module;
+use torchlet_tensor::{DType, Tensor};
+
+use crate::graph::{Dim, Graph, InputSpec, Node, Op, TracedType, ValueId};
+use crate::{JitError, Result, ScriptModule};
+
+/// Traces `module`'s forward on `example` (one input; see [`trace_fn`]
+/// for several) into a [`ScriptModule`], `torch.jit.trace`'s
+/// counterpart. The module runs in eval mode for the trace and gets its
+/// mode back after.
+///
+/// ```
+/// use torchlet_nn::{Linear, Module, ReLU, Sequential};
+/// use torchlet_tensor::Tensor;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let model = Sequential::new()
+///     .append(Linear::new(4, 8)?)
+///     .append(ReLU)
+///     .append(Linear::new(8, 2)?);
+/// let script = torchlet_jit::trace(&model, &[Tensor::rand(&[3, 4])])?;
+/// // Any batch size: the trace checked that nothing in the graph holds 3.
+/// let y = script.forward(&[Tensor::rand(&[5, 4])])?;
+/// assert_eq!(y[0].shape(), [5, 2]);
+/// println!("{}", script.graph());
+/// # Ok(())
+/// # }
+/// ```
+pub fn trace(module: &dyn Module, example: &[Tensor]) -> Result<ScriptModule> {
+    if example.len() != 1 {
+        return Err(JitError::Trace(format!(
+            "Module::forward takes one input, {} were given (trace_fn takes several)",
+            example.len()
+        )));
+    }
+    let training = module.is_training();
+    module.eval();
+    let mut named = module.named_parameters();
+    named.extend(module.named_buffers());
+    let out = trace_fn(
+        |xs: &[Variable]| module.forward(&xs[0]).map(|y| vec![y]),
+        &named,
+        example,
+    );
+    module.set_training(training);
+    out
+}
+
+/// Traces `f` on `examples` into a [`ScriptModule`]: `named` lists the
+/// parameters and buffers `f` reads (they become constants under these
+/// names; other tensors get `constant_N`). Inputs are named `x` (one) or
+/// `x0`, `x1`, ...; every output of `f` is an output of the graph.
+pub fn trace_fn<F, E>(
+    f: F,
+    named: &[(String, Variable)],
+    examples: &[Tensor],
+) -> Result<ScriptModule>
+where
+    F: Fn(&[Variable]) -> std::result::Result<Vec<Variable>, E>,
+    E: Display,
+{
+    let inputs: Vec<Variable> = examples
+        .iter()
+        .map(|t| Variable::constant(t.clone()))
+        .collect();
+    let (result, traced) = run_traced(|| no_grad(|| f(&inputs)));
+    let outputs =
+        result.map_err(|e| JitError::Trace(format!("the forward failed on the example: {e}")))?;
+    if let Some(op) = traced.untraced.first() {
+        return Err(JitError::Trace(format!(
+            "{op} ran outside any traced op (a custom op?): the graph could not say what it computes"
+        )));
+    }
+    let mut b = Builder::new(&inputs, named);
+    for (i, op) in traced.ops.iter().enumerate() {
+        b.add(i, op)?;
+    }
+    let outs: Vec<Slot> = outputs.iter().map(|v| b.var(v)).collect();
+    let mut script = ScriptModule::from_parts(b.finish(outs), b.constant_tensors())?;
+    script.graph_mut().fixed_batch = batch_check(&script, &f, examples);
+    if script.graph().fixed_batch.is_none() {
+        for i in &mut script.graph_mut().inputs {
+            i.dims[0] = Dim::Batch;
+        }
+    }
+    Ok(script)
+}
+
+/// Where a value comes from while the graph is built (renumbered at the
+/// end: inputs, then constants, then op outputs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Slot {
+    Input(usize),
+    Const(usize),
+    Out(usize),
+}
+
+struct Builder<'a> {
+    /// Variable id → slot.
+    slots: HashMap<usize, Slot>,
+    /// Variables a plain-tensor argument may be a view of.
+    known: Vec<Variable>,
+    named: HashMap<usize, &'a str>,
+    inputs: Vec<TracedType>,
+    constants: Vec<(String, Tensor)>,
+    nodes: Vec<(Op, Vec<Option<Slot>>, Vec<Slot>)>,
+    out_types: Vec<TracedType>,
+}
+
+fn traced_type(t: &Tensor) -> TracedType {
+    TracedType {
+        dtype: t.dtype().into(),
+        shape: t.shape().to_vec(),
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn new(inputs: &[Variable], named: &'a [(String, Variable)]) -> Builder<'a> {
+        let mut b = Builder {
+            slots: HashMap::new(),
+            known: Vec::new(),
+            named: named.iter().map(|(n, v)| (v.id(), n.as_str())).collect(),
+            inputs: inputs.iter().map(|v| traced_type(&v.data())).collect(),
+            constants: Vec::new(),
+            nodes: Vec::new(),
+            out_types: Vec::new(),
+        };
+        for (i, v) in inputs.iter().enumerate() {
+            b.slots.insert(v.id(), Slot::Input(i));
+            b.known.push(v.clone());
+        }
+        b.known.extend(named.iter().map(|(_, v)| v.clone()));
+        b
+    }
+
+    /// The slot of a variable: an input, an op's output, or a constant
+    /// (a named parameter or buffer, else `constant_N`) made on first use.
+    fn var(&mut self, v: &Variable) -> Slot {
+        if let Some(&s) = self.slots.get(&v.id()) {
+            return s;
+        }
+        let name = match self.named.get(&v.id()) {
+            Some(n) => n.to_string(),
+            None => format!("constant_{}", self.constants.len()),
+        };
+        let s = Slot::Const(self.constants.len());
+        self.constants.push((name, v.data().contiguous()));
+        self.slots.insert(v.id(), s);
+        s
+    }
+
+    fn arg(&mut self, a: &TraceArg) -> Option<Slot> {
+        match a {
+            TraceArg::Absent => None,
+            TraceArg::Var(v) => Some(self.var(v)),
+            TraceArg::Tensor(t) => {
+                // A view of a known value (an input, a parameter or
+                // buffer, an op's output) reads that value.
+                let seen = self.known.iter().find(|v| v.data().is_same_view(t));
+                if let Some(v) = seen.cloned() {
+                    return Some(self.var(&v));
+                }
+                let s = Slot::Const(self.constants.len());
+                let name = format!("constant_{}", self.constants.len());
+                self.constants.push((name, t.contiguous()));
+                Some(s)
+            }
+        }
+    }
+
+    fn shape_of(&self, s: Slot) -> &[usize] {
+        match s {
+            Slot::Input(i) => &self.inputs[i].shape,
+            Slot::Const(i) => self.constants[i].1.shape(),
+            Slot::Out(i) => &self.out_types[i].shape,
+        }
+    }
+
+    fn add(&mut self, index: usize, traced: &TracedOp) -> Result<()> {
+        let unsupported =
+            |why: String| JitError::Trace(format!("op {index} ({}): {why}", traced.name()));
+        let Some(aten) = traced.record::<AtenOp>() else {
+            if let Some(Untraceable(what)) = traced.record::<Untraceable>() {
+                return Err(unsupported(format!("it cannot be traced: {what}")));
+            }
+            return Err(unsupported(
+                "the jit runs autograd's ops only so far (recurrent layers, EmbeddingBag and packed lengths are not supported yet)".into(),
+            ));
+        };
+        let inputs: Vec<Option<Slot>> = traced.inputs.iter().map(|a| self.arg(a)).collect();
+        let out_shape = traced
+            .outputs
+            .first()
+            .map(|v| v.shape())
+            .unwrap_or_default();
+        let op = match aten {
+            AtenOp::BatchNorm { training: true, .. } => {
+                return Err(unsupported(
+                    "batch norm ran in training mode (batch statistics, running statistics updated): trace in eval mode".into(),
+                ))
+            }
+            AtenOp::Reshape(_) => {
+                let x = inputs[0].map(|s| self.shape_of(s).to_vec()).unwrap_or_default();
+                Op::Reshape(reshape_target(&x, &out_shape))
+            }
+            AtenOp::Expand(target) => {
+                let x = inputs[0].map(|s| self.shape_of(s).to_vec()).unwrap_or_default();
+                Op::Expand(expand_target(&x, target))
+            }
+            other => Op::Aten(other.clone()),
+        };
+        let mut outs = Vec::new();
+        for v in &traced.outputs {
+            let s = Slot::Out(self.out_types.len());
+            self.out_types.push(traced_type(&v.data()));
+            self.slots.insert(v.id(), s);
+            self.known.push(v.clone());
+            outs.push(s);
+        }
+        self.nodes.push((op, inputs, outs));
+        Ok(())
+    }
+
+    fn constant_tensors(&self) -> Vec<Tensor> {
+        self.constants.iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    fn finish(&self, outputs: Vec<Slot>) -> Graph {
+        let (n_in, n_const) = (self.inputs.len(), self.constants.len());
+        let id = |s: Slot| -> ValueId {
+            match s {
+                Slot::Input(i) => i,
+                Slot::Const(i) => n_in + i,
+                Slot::Out(i) => n_in + n_const + i,
+            }
+        };
+        let names: Vec<String> = if n_in == 1 {
+            vec!["x".into()]
+        } else {
+            (0..n_in).map(|i| format!("x{i}")).collect()
+        };
+        let mut types = self.inputs.clone();
+        types.extend(self.constants.iter().map(|(_, t)| traced_type(t)));
+        types.extend(self.out_types.iter().cloned());
+        Graph {
+            inputs: self
+                .inputs
+                .iter()
+                .zip(names)
+                .map(|(t, name)| InputSpec {
+                    name,
+                    dtype: t.dtype,
+                    dims: t.shape.iter().map(|&n| Dim::Fixed(n)).collect(),
+                })
+                .collect(),
+            constants: self.constants.iter().map(|(n, _)| n.clone()).collect(),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|(op, ins, outs)| Node {
+                    op: op.clone(),
+                    inputs: ins.iter().map(|s| s.map(id)).collect(),
+                    outputs: outs.iter().map(|&s| id(s)).collect(),
+                })
+                .collect(),
+            outputs: outputs.into_iter().map(id).collect(),
+            num_values: n_in + n_const + self.out_types.len(),
+            types,
+            fixed_batch: None,
+        }
+    }
+}
+
+/// ONNX's reshape target from a traced reshape: sizes shared with the
+/// input's leading dims become `0` (copy), the first other one `-1`.
+fn reshape_target(input: &[usize], output: &[usize]) -> Vec<i64> {
+    let mut copying = true;
+    let mut target: Vec<i64> = output
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            copying &= input.get(i) == Some(&n) && n != 0;
+            if copying {
+                0
+            } else {
+                n as i64
+            }
+        })
+        .collect();
+    if let Some(i) = target.iter().position(|&n| n != 0) {
+        if output[i] != 0 {
+            target[i] = -1;
+        }
+    }
+    target
+}
+
+/// An expand target whose sizes equal the input's (aligned from the
+/// right) become `-1` (keep).
+fn expand_target(input: &[usize], target: &[i64]) -> Vec<i64> {
+    let lead = target.len().saturating_sub(input.len());
+    target
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| match i.checked_sub(lead).map(|j| input[j]) {
+            Some(n) if t == n as i64 => -1,
+            _ => t,
+        })
+        .collect()
+}
+
+/// `None` when the graph gives the eager model's outputs at the
+/// examples' batch + 1, else why the batch must stay fixed.
+fn batch_check<F, E>(script: &ScriptModule, f: &F, examples: &[Tensor]) -> Option<String>
+where
+    F: Fn(&[Variable]) -> std::result::Result<Vec<Variable>, E>,
+    E: Display,
+{
+    let batch = examples.first()?.shape().first().copied();
+    let batch = match batch {
+        Some(b) if b > 0 && examples.iter().all(|x| x.shape().first() == Some(&b)) => b,
+        _ => return Some("the inputs share no batch dim (dim 0)".into()),
+    };
+    let bigger: Vec<Tensor> = examples
+        .iter()
+        .map(|x| {
+            let first = x.narrow(0, 0, 1).expect("batch > 0");
+            Tensor::cat(&[x.clone(), first], 0).expect("same shapes")
+        })
+        .collect();
+    let vars: Vec<Variable> = bigger
+        .iter()
+        .map(|t| Variable::constant(t.clone()))
+        .collect();
+    let eager = match no_grad(|| f(&vars)) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("the model fails at batch {}: {e}", batch + 1)),
+    };
+    let graph = match script.run(&bigger) {
+        Ok(v) => v,
+        Err(e) => {
+            return Some(format!(
+                "the traced graph holds batch {batch} (at batch {}: {e})",
+                batch + 1
+            ))
+        }
+    };
+    for (i, (g, e)) in graph.iter().zip(&eager).enumerate() {
+        if !close(g, &e.data()) {
+            return Some(format!(
+                "output {i} of the traced graph differs from the model's at batch {}: an op holds batch {batch}",
+                batch + 1
+            ));
+        }
+    }
+    None
+}
+
+/// Same shape and dtype, values within 1e-5 relative.
+fn close(a: &Tensor, b: &Tensor) -> bool {
+    if a.shape() != b.shape() || a.dtype() != b.dtype() {
+        return false;
+    }
+    let as_f64 = |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().unwrap_or_default();
+    let (a, b) = (as_f64(a), as_f64(b));
+    a.iter().zip(&b).all(|(x, y)| {
+        (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= 1e-5 * (1.0 + y.abs())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reshape_targets_copy_the_leading_dims_they_share() {
+        assert_eq!(reshape_target(&[64, 16, 5, 5], &[64, 400]), [0, -1]);
+        assert_eq!(reshape_target(&[64, 400], &[64, 20, 20]), [0, -1, 20]);
+        assert_eq!(reshape_target(&[2, 3], &[3, 2]), [-1, 2]);
+        assert_eq!(reshape_target(&[6], &[6]), [0]);
+    }
+
+    #[test]
+    fn expand_targets_keep_the_sizes_they_share() {
+        assert_eq!(expand_target(&[1, 5], &[4, 3, 5]), [4, 3, -1]);
+        assert_eq!(expand_target(&[8, 1], &[8, 7]), [-1, 7]);
+    }
+
+    #[test]
+    fn elem_types_round_trip() {
+        use crate::graph::ElemType;
+        for d in [DType::F32, DType::F64, DType::I64, DType::Bool] {
+            assert_eq!(DType::from(ElemType::from(d)), d);
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! [`ScriptModule`]: a graph with its constants, checked once, and the
+//! executor that runs it.
+
+use torchlet_tensor::{DType, Tensor};
+
+use crate::graph::{Dim, Graph};
+use crate::{ops, JitError, Result};
+
+/// A traced (or loaded) model: its [`Graph`] and the constants' tensors,
+/// run by [`forward`](ScriptModule::forward) without autograd and
+/// without the code that defined the model (`torch.jit.ScriptModule`).
+#[derive(Clone, Debug)]
+pub struct ScriptModule {
+    graph: Graph,
+    constants: Vec<Tensor>,
+    /// Per value, the last node that reads it (see [`Graph::last_uses`]).
+    last_use: Vec<Option<usize>>,
+}
+
+impl ScriptModule {
+    /// A script from a graph and its constants, after checking that they
+    /// fit: one tensor per constant with the traced dtype and shape, and
+    /// every node reading only values defined before it (a file's graph
+    /// is checked so before anything runs).
+    pub(crate) fn from_parts(graph: Graph, constants: Vec<Tensor>) -> Result<ScriptModule> {
+        let bad = |why: String| JitError::File {
+            path: "<graph>".into(),
+            why,
+        };
+        if constants.len() != graph.constants.len() {
+            return Err(bad(format!(
+                "{} constants named, {} tensors",
+                graph.constants.len(),
+                constants.len()
+            )));
+        }
+        let first_out = graph.inputs.len() + constants.len();
+        if graph.types.len() != graph.num_values || first_out > graph.num_values {
+            return Err(bad(format!(
+                "{} values, {} types, {} inputs and constants",
+                graph.num_values,
+                graph.types.len(),
+                first_out
+            )));
+        }
+        for (i, (name, t)) in graph.constants.iter().zip(&constants).enumerate() {
+            let want = &graph.types[graph.inputs.len() + i];
+            if t.shape() != want.shape || DType::from(want.dtype) != t.dtype() {
+                return Err(bad(format!(
+                    "constant {name} is {:?} {:?}, the graph says {} {:?}",
+                    t.dtype(),
+                    t.shape(),
+                    want.dtype,
+                    want.shape
+                )));
+            }
+        }
+        let mut defined = vec![false; graph.num_values];
+        defined[..first_out].fill(true);
+        for (i, n) in graph.nodes.iter().enumerate() {
+            if let Some(v) = n
+                .inputs
+                .iter()
+                .flatten()
+                .find(|&&v| !defined.get(v).copied().unwrap_or(false))
+            {
+                return Err(bad(format!(
+                    "node {i} ({}) reads value {v} before it is made",
+                    n.op.name()
+                )));
+            }
+            for &v in &n.outputs {
+                if defined.get(v).copied().unwrap_or(true) {
+                    return Err(bad(format!(
+                        "node {i} ({}) writes value {v} twice or out of range",
+                        n.op.name()
+                    )));
+                }
+                defined[v] = true;
+            }
+        }
+        if let Some(v) = graph
+            .outputs
+            .iter()
+            .find(|&&v| !defined.get(v).copied().unwrap_or(false))
+        {
+            return Err(bad(format!(
+                "the graph returns value {v}, which no node makes"
+            )));
+        }
+        for (spec, t) in graph.inputs.iter().zip(&graph.types) {
+            if spec.dims.len() != t.shape.len() || spec.dtype != t.dtype {
+                return Err(bad(format!(
+                    "input {} is {} with {} dims, its traced type {} {:?}",
+                    spec.name,
+                    spec.dtype,
+                    spec.dims.len(),
+                    t.dtype,
+                    t.shape
+                )));
+            }
+        }
+        let last_use = graph.last_uses();
+        Ok(ScriptModule {
+            graph,
+            constants,
+            last_use,
+        })
+    }
+
+    /// The graph (print it for a readable listing, like `torch.jit`'s
+    /// `.graph`).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub(crate) fn graph_mut(&mut self) -> &mut Graph {
+        &mut self.graph
+    }
+
+    /// The constants by name (weights under their `named_parameters`
+    /// names), in the graph's order.
+    pub fn constants(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.graph
+            .constants
+            .iter()
+            .map(String::as_str)
+            .zip(&self.constants)
+    }
+
+    /// Runs the model on `inputs` (as many as the trace had, each with
+    /// its traced dtype and shape, the batch free unless the graph says
+    /// it is fixed); returns its outputs. No autograd graph is built.
+    ///
+    /// An input of another rank, dtype or fixed size is refused naming
+    /// the input and both shapes.
+    pub fn forward(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        self.check_inputs(inputs)?;
+        self.run(inputs)
+    }
+
+    fn check_inputs(&self, inputs: &[Tensor]) -> Result<()> {
+        let specs = &self.graph.inputs;
+        if inputs.len() != specs.len() {
+            return Err(JitError::Input(format!(
+                "the graph takes {} inputs, {} were given",
+                specs.len(),
+                inputs.len()
+            )));
+        }
+        let mut batch = None;
+        for (spec, x) in specs.iter().zip(inputs) {
+            let want: Vec<String> = spec
+                .dims
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => n.to_string(),
+                    Dim::Batch => "*".into(),
+                })
+                .collect();
+            let shapes = || {
+                format!(
+                    "input {}: expected {}[{}], got {:?}{:?}",
+                    spec.name,
+                    spec.dtype,
+                    want.join(", "),
+                    x.dtype(),
+                    x.shape()
+                )
+            };
+            let fits = x.dtype() == DType::from(spec.dtype)
+                && x.shape().len() == spec.dims.len()
+                && spec.dims.iter().zip(x.shape()).all(|(d, &n)| match d {
+                    Dim::Fixed(m) => *m == n,
+                    Dim::Batch => *batch.get_or_insert(n) == n,
+                });
+            if !fits {
+                let why = match (&self.graph.fixed_batch, spec.dims.first()) {
+                    (Some(why), Some(Dim::Fixed(_))) => format!(" (the batch is fixed: {why})"),
+                    _ => String::new(),
+                };
+                return Err(JitError::Input(shapes() + &why));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the nodes in order, dropping each value after its last read.
+    pub(crate) fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let g = &self.graph;
+        let mut values: Vec<Option<Tensor>> = vec![None; g.num_values];
+        for (slot, x) in values.iter_mut().zip(inputs) {
+            *slot = Some(x.clone());
+        }
+        let first = g.first_constant();
+        for (slot, c) in values[first..].iter_mut().zip(&self.constants) {
+            *slot = Some(c.clone());
+        }
+        for (i, node) in g.nodes.iter().enumerate() {
+            let args: Vec<Option<Tensor>> = node
+                .inputs
+                .iter()
+                .map(|v| v.and_then(|v| values[v].clone()))
+                .collect();
+            let outs = ops::run(&node.op, &args).map_err(|source| JitError::Op {
+                op: node.op.name().to_string(),
+                node: i,
+                source,
+            })?;
+            if outs.len() != node.outputs.len() {
+                return Err(JitError::Input(format!(
+                    "node {i} ({}) made {} outputs, the graph expects {}",
+                    node.op.name(),
+                    outs.len(),
+                    node.outputs.len()
+                )));
+            }
+            for (&v, t) in node.outputs.iter().zip(outs) {
+                values[v] = Some(t);
+            }
+            for v in node.inputs.iter().flatten() {
+                if self.last_use[*v] == Some(i) && *v >= first + self.constants.len() {
+                    values[*v] = None;
+                }
+            }
+        }
+        g.outputs
+            .iter()
+            .map(|&v| {
+                values[v]
+                    .clone()
+                    .ok_or_else(|| JitError::Input(format!("output value {v} was not computed")))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,188 @@
+//! Tracing: traced graphs give the eager model's bits at the traced and
+//! other batch sizes, hold the batch when an op does, refuse inputs that
+//! do not fit, and refuse what they cannot run.
+
+use torchlet_autograd::{no_grad, Variable};
+use torchlet_jit::graph::Dim;
+use torchlet_jit::{trace, trace_fn, JitError};
+use torchlet_nn::{
+    BatchNorm2d, Conv2d, Conv2dOptions, Flatten, LayerNorm, Linear, MaxPool2d, Module, ReLU,
+    Sequential, LSTM,
+};
+use torchlet_tensor::{Generator, Tensor};
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    t.to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+fn eager(model: &dyn Module, x: &Tensor) -> Tensor {
+    no_grad(|| model.forward(&Variable::constant(x.clone())))
+        .unwrap()
+        .data()
+}
+
+/// LeNet-5 with BatchNorm, trained a little so the statistics are not
+/// (0, 1).
+fn lenet() -> Sequential {
+    torchlet_tensor::manual_seed(3);
+    let model = Sequential::new()
+        .append(Conv2d::with_options(1, 6, [5, 5], Conv2dOptions::default().padding(2)).unwrap())
+        .append(BatchNorm2d::new(6).unwrap())
+        .append(ReLU)
+        .append(MaxPool2d::new(2))
+        .append(Conv2d::new(6, 16, 5).unwrap())
+        .append(BatchNorm2d::new(16).unwrap())
+        .append(ReLU)
+        .append(MaxPool2d::new(2))
+        .append(Flatten::new())
+        .append(Linear::new(400, 120).unwrap())
+        .append(ReLU)
+        .append(Linear::new(120, 84).unwrap())
+        .append(ReLU)
+        .append(Linear::new(84, 10).unwrap());
+    model.train();
+    let mut g = Generator::new(1);
+    for _ in 0..3 {
+        model
+            .forward(&Variable::constant(Tensor::randn_with(
+                &[8, 1, 28, 28],
+                &mut g,
+            )))
+            .unwrap();
+    }
+    model
+}
+
+#[test]
+fn lenet_gives_eager_bits_at_any_batch() {
+    let model = lenet();
+    let mut g = Generator::new(2);
+    let x = Tensor::randn_with(&[16, 1, 28, 28], &mut g);
+    let script = trace(&model, std::slice::from_ref(&x)).unwrap();
+    // The trace put the model in eval mode and gave its mode back.
+    assert!(model.is_training());
+    model.eval();
+    assert_eq!(script.graph().inputs[0].dims[0], Dim::Batch);
+    for batch in [16, 1, 5, 64] {
+        let x = Tensor::randn_with(&[batch, 1, 28, 28], &mut g);
+        let got = script.forward(std::slice::from_ref(&x)).unwrap();
+        assert_eq!(bits(&got[0]), bits(&eager(&model, &x)), "batch {batch}");
+    }
+    let text = script.graph().to_string();
+    assert!(text.starts_with("graph(%x : f32[*, 1, 28, 28]):"), "{text}");
+    for op in [
+        "aten::convolution",
+        "aten::batch_norm",
+        "aten::max_pool2d",
+        "aten::linear",
+    ] {
+        assert!(text.contains(op), "{op} in\n{text}");
+    }
+    assert!(text.contains("%0.weight"), "{text}");
+}
+
+#[test]
+fn functions_of_several_inputs_and_outputs_trace() {
+    let mut g = Generator::new(4);
+    let w = Variable::parameter(Tensor::randn_with(&[6, 6], &mut g));
+    let norm = LayerNorm::new(&[6]).unwrap();
+    let f = |xs: &[Variable]| -> torchlet_autograd::Result<Vec<Variable>> {
+        let (x, y) = (&xs[0], &xs[1]);
+        let h = x.matmul(&w)?.add(y)?.gelu();
+        let n = norm.forward(&h).map_err(|e| match e {
+            torchlet_nn::NnError::Autograd(e) => e,
+            other => panic!("{other}"),
+        })?;
+        let s = n.softmax(-1)?.mul_scalar(2.0).reshape(&[-1, 3, 2])?;
+        Ok(vec![s.sum_dims(&[1], false)?, h.tanh().log_softmax(0)?])
+    };
+    let mut named = vec![("w".to_string(), w.clone())];
+    named.extend(norm.named_parameters());
+    let (x, y) = (
+        Tensor::randn_with(&[4, 6], &mut g),
+        Tensor::randn_with(&[4, 6], &mut g),
+    );
+    let script = trace_fn(f, &named, &[x.clone(), y.clone()]).unwrap();
+    let want = f(&[Variable::constant(x.clone()), Variable::constant(y.clone())]).unwrap();
+    let got = script.forward(&[x, y]).unwrap();
+    assert_eq!(got.len(), 2);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(bits(g), bits(&w.data()));
+    }
+    let names: Vec<&str> = script.constants().map(|(n, _)| n).collect();
+    assert!(
+        names.contains(&"w") && names.contains(&"weight"),
+        "{names:?}"
+    );
+    assert_eq!(script.graph().inputs[1].name, "x1");
+}
+
+#[test]
+fn an_op_sized_by_the_batch_fixes_it() {
+    // A tensor made with the batch size inside forward is a constant of
+    // the graph: the trace finds the graph wrong at another batch.
+    let f = |xs: &[Variable]| -> torchlet_autograd::Result<Vec<Variable>> {
+        let n = xs[0].shape()[0];
+        let ones = Variable::constant(Tensor::ones(&[n, 3]));
+        Ok(vec![xs[0].add(&ones)?])
+    };
+    let x = Tensor::rand(&[4, 3]);
+    let script = trace_fn(f, &[], std::slice::from_ref(&x)).unwrap();
+    assert!(script.graph().fixed_batch.is_some());
+    assert_eq!(script.graph().inputs[0].dims[0], Dim::Fixed(4));
+    let want = x.add_scalar(1.0);
+    assert_eq!(bits(&script.forward(&[x]).unwrap()[0]), bits(&want));
+    let err = script
+        .forward(&[Tensor::rand(&[5, 3])])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("expected f32[4, 3]") && err.contains("the batch is fixed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inputs_that_do_not_fit_are_refused_by_name() {
+    let model = Linear::new(3, 2).unwrap();
+    let script = trace(&model, &[Tensor::rand(&[4, 3])]).unwrap();
+    let err = |xs: &[Tensor]| match script.forward(xs) {
+        Err(e @ JitError::Input(_)) => e.to_string(),
+        other => panic!("{other:?}"),
+    };
+    assert!(err(&[]).contains("takes 1 inputs, 0 were given"));
+    let e = err(&[Tensor::rand(&[4, 5])]);
+    assert!(
+        e.contains("input x: expected f32[*, 3], got F32[4, 5]"),
+        "{e}"
+    );
+    let e = err(&[Tensor::rand(&[4, 3, 1])]);
+    assert!(e.contains("got F32[4, 3, 1]"), "{e}");
+    let e = err(&[Tensor::zeros_dtype(&[4, 3], torchlet_tensor::DType::F64)]);
+    assert!(e.contains("got F64[4, 3]"), "{e}");
+}
+
+#[test]
+fn what_the_jit_cannot_run_is_refused_by_name() {
+    let lstm = LSTM::new(4, 5).unwrap();
+    let err = trace(&lstm, &[Tensor::rand(&[3, 2, 4])])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("aten::lstm") && err.contains("not supported yet"),
+        "{err}"
+    );
+    let model = Linear::new(3, 2).unwrap();
+    let err = trace(&model, &[Tensor::rand(&[4, 3]), Tensor::rand(&[4, 3])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("takes one input, 2 were given"), "{err}");
+    let err = trace(&model, &[Tensor::rand(&[4, 7])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the forward failed on the example"), "{err}");
+}
