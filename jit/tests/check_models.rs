@@ -2,10 +2,8 @@
 //! model the jit runs gives the eager outputs bit for bit at the traced
 //! batch and another one; the others are refused by name.
 
-#[allow(dead_code)]
 #[path = "../../onnx-export/tests/common/models.rs"]
 mod models;
-#[allow(dead_code)]
 #[path = "../../onnx-export/tests/common/zoo.rs"]
 mod zoo;
 
