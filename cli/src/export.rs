@@ -23,14 +23,14 @@ pub const RUN_ONNX: &str = "model.onnx";
 
 /// A run's model behind its input normalisation, with the model's own
 /// parameter names (the normalisation adds none).
-struct Normalized<'a> {
+pub(crate) struct Normalized<'a> {
     model: &'a dyn Module,
     mean: Variable,
     std: Variable,
 }
 
 impl Normalized<'_> {
-    fn new<'a>(
+    pub(crate) fn new<'a>(
         model: &'a dyn Module,
         norm: &Normalization,
         channels: usize,

@@ -35,6 +35,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod export;
 mod graph;
+mod jit;
 mod optimizers;
 mod plot;
 mod predict;
@@ -69,11 +70,15 @@ enum Command {
     /// --dataset fortunes --model tfidf` (sparse TF-IDF, linear);
     /// `torchlet train --dataset karate --model gcn` (semi-supervised GCN).
     Train(train::TrainArgs),
-    /// Reload a run and print its test accuracy.
+    /// Reload a run (or run a script file) and print its test accuracy.
     Eval {
         /// The run folder `torchlet train` wrote.
+        #[arg(long, required_unless_present = "model", conflicts_with = "model")]
+        run: Option<PathBuf>,
+        /// A script file `torchlet jit` wrote (an MNIST model), run
+        /// without rebuilding the model from a run's config.
         #[arg(long)]
-        run: PathBuf,
+        model: Option<PathBuf>,
         /// The data folder (MNIST's IDX files, fortunes' or karate's TSV
         /// files; default: the run's dataset).
         #[arg(long)]
@@ -130,12 +135,20 @@ enum Command {
     /// and save it as a run folder that `eval` and `predict` read; prints
     /// the f32 and int8 test accuracies and both file sizes.
     Quantize(quantize::QuantizeArgs),
+    /// Trace a trained image run's model into one script file
+    /// (torchlet-jit; default RUN/model.tlj): pixels in [0, 1] with the
+    /// normalisation folded in, logits out; `eval --model` and `predict
+    /// --model` run it.
+    Jit(jit::JitArgs),
     /// Print the predicted class and the class probabilities of images
     /// (PNG/JPEG, any size; converted to 28x28 grey like MNIST).
     Predict {
         /// The run folder `torchlet train` wrote.
+        #[arg(long, required_unless_present = "model", conflicts_with = "model")]
+        run: Option<PathBuf>,
+        /// A script file `torchlet jit` wrote, instead of a run.
         #[arg(long)]
-        run: PathBuf,
+        model: Option<PathBuf>,
         /// The images.
         #[arg(required = true)]
         images: Vec<PathBuf>,
@@ -148,11 +161,24 @@ fn main() -> ExitCode {
         Command::Seed => seed::walkthrough(&mut std::io::stdout().lock()),
         Command::Train(args) => train::train(&args),
         Command::Eval {
+            model: Some(model),
+            data,
+            threads,
+            ..
+        } => {
+            if let Some(t) = threads {
+                torchlet_tensor::set_num_threads(t.max(1));
+            }
+            jit::eval(&model, data.as_deref())
+        }
+        Command::Eval {
             run,
             data,
             threads,
             predictions,
+            ..
         } => {
+            let run = run.expect("clap requires --run without --model");
             if graph::is_graph_run(&run) {
                 if let Some(t) = threads {
                     torchlet_tensor::set_num_threads(t.max(1));
@@ -189,7 +215,14 @@ fn main() -> ExitCode {
         } => text::generate(&run, &prompt, len, temperature, seed),
         Command::Bench(args) => bench::bench(&args),
         Command::Quantize(args) => quantize::quantize(&args),
-        Command::Predict { run, images } => {
+        Command::Jit(args) => jit::jit(&args),
+        Command::Predict {
+            model: Some(model),
+            images,
+            ..
+        } => jit::predict(&model, &images),
+        Command::Predict { run, images, .. } => {
+            let run = run.expect("clap requires --run without --model");
             if graph::is_graph_run(&run) {
                 Err(format!(
                     "{} is a graph run; predict classifies images (use eval)",

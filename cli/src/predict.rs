@@ -74,33 +74,32 @@ pub fn predict(run: &Path, images: &[PathBuf]) -> Result<(), BoxError> {
     let probs = torchlet_autograd::no_grad(|| model.forward(&Variable::constant(x)))?
         .data()
         .softmax(1)?;
-    let k = config.num_classes;
-    let probs = probs.to_vec::<f32>()?;
-    for (path, p) in images.iter().zip(probs.chunks(k)) {
+    print_probabilities(images, &probs.to_vec::<f32>()?, &config.classes)
+}
+
+/// Prints each image's likeliest class and every class's probability
+/// (`probs` is `[images, classes]`, rows summing to one).
+pub fn print_probabilities(
+    images: &[PathBuf],
+    probs: &[f32],
+    classes: &[String],
+) -> Result<(), BoxError> {
+    let k = probs.len() / images.len().max(1);
+    let class = |i: usize| classes.get(i).cloned().unwrap_or_else(|| i.to_string());
+    for (path, p) in images.iter().zip(probs.chunks(k.max(1))) {
         let (best, pbest) =
             p.iter()
                 .enumerate()
                 .fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-        let name = config
-            .classes
-            .get(best)
-            .cloned()
-            .unwrap_or_else(|| best.to_string());
         let all: Vec<String> = p
             .iter()
             .enumerate()
-            .map(|(i, v)| {
-                let c = config
-                    .classes
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| i.to_string());
-                format!("{c}:{v:.4}")
-            })
+            .map(|(i, v)| format!("{}:{v:.4}", class(i)))
             .collect();
         println!(
-            "{}: class {name} (p={pbest:.4}) probabilities {}",
+            "{}: class {} (p={pbest:.4}) probabilities {}",
             path.display(),
+            class(best),
             all.join(" ")
         );
     }

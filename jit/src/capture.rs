@@ -287,6 +287,7 @@ impl<'a> Builder<'a> {
             num_values: n_in + n_const + self.out_types.len(),
             types,
             fixed_batch: None,
+            metadata: Vec::new(),
         }
     }
 }

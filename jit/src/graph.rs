@@ -157,6 +157,9 @@ pub struct Graph {
     /// Why the batch size is fixed, when the trace found the graph holds
     /// it (an op's attribute sized by the batch); `None` when it is free.
     pub fixed_batch: Option<String>,
+    /// Free-form notes saved with the graph (a run's classes and input
+    /// range, say), by key.
+    pub metadata: Vec<(String, String)>,
 }
 
 impl Graph {

@@ -118,6 +118,25 @@ impl ScriptModule {
         &mut self.graph
     }
 
+    /// The value saved under `key` with [`set_metadata`](Self::set_metadata).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.graph
+            .metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Saves `value` under `key` with the script (replacing an earlier
+    /// one): what a program loading the file needs to know about its
+    /// inputs and outputs (class names, the input's range).
+    pub fn set_metadata(&mut self, key: &str, value: &str) {
+        self.graph.metadata.retain(|(k, _)| k != key);
+        self.graph
+            .metadata
+            .push((key.to_string(), value.to_string()));
+    }
+
     /// The constants by name (weights under their `named_parameters`
     /// names), in the graph's order.
     pub fn constants(&self) -> impl Iterator<Item = (&str, &Tensor)> {

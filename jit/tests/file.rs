@@ -52,12 +52,15 @@ fn resealed(bytes: &[u8], graph: &[u8], weights: &[u8]) -> Vec<u8> {
 
 #[test]
 fn save_then_load_gives_the_same_graph_and_bits() {
-    let (script, x) = script();
+    let (mut script, x) = script();
+    script.set_metadata("classes", "[\"a\", \"b\"]");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.tlj");
     script.save(&path).unwrap();
     let back = load(&path).unwrap();
     assert_eq!(back.graph(), script.graph());
+    assert_eq!(back.metadata("classes"), Some("[\"a\", \"b\"]"));
+    assert_eq!(back.metadata("other"), None);
     let want = script.forward(std::slice::from_ref(&x)).unwrap();
     assert_eq!(bits(&back.forward(&[x]).unwrap()[0]), bits(&want[0]));
     // Another batch size still works after the round trip.
