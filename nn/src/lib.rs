@@ -57,6 +57,7 @@ mod dropout;
 mod error;
 mod flatten;
 pub mod functional;
+mod fusion;
 pub mod init;
 mod linear;
 mod loss;
@@ -81,6 +82,7 @@ pub use conv::{
 pub use dropout::Dropout;
 pub use error::{NnError, Result};
 pub use flatten::Flatten;
+pub use fusion::{fuse_conv_bn_weights, fuse_linear_bn_weights, BatchNormParams};
 pub use linear::{Bilinear, Identity, Linear};
 pub use loss::{
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, KLDivReduction, L1Loss,

@@ -40,7 +40,6 @@ mod convert;
 mod dynamic;
 mod error;
 mod fake_quant;
-mod fuse;
 mod graph;
 mod histogram;
 pub mod kernels;
@@ -61,7 +60,6 @@ pub use error::{QuantError, Result};
 pub use fake_quant::{
     fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine, FakeQuantize,
 };
-pub use fuse::{fuse_conv_bn_weights, fuse_linear_bn_weights, BatchNormParams};
 pub use graph::{capture, GraphModule, LstmOp, Node, Op, ValueId, CAPTURED_OPS};
 pub use histogram::HistogramObserver;
 pub use observer::{
@@ -83,3 +81,5 @@ pub use qtensor::{
 };
 pub use state::{load_quantized, load_quantized_bytes, load_quantized_dynamic, QUANTIZED_FORMAT};
 pub use stubs::{DeQuantStub, QuantStub, StubRecord, STUB_OPS};
+/// BatchNorm folding lives in torchlet-nn (`torch.nn.utils.fusion`).
+pub use torchlet_nn::{fuse_conv_bn_weights, fuse_linear_bn_weights, BatchNormParams};

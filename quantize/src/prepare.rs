@@ -9,10 +9,10 @@ use torchlet_nn::{Module, NnError};
 
 use crate::error::{QuantError, Result};
 use crate::fake_quant::FakeQuantize;
-use crate::fuse::{fuse_conv_bn_weights, BatchNormParams};
 use crate::graph::{GraphModule, Hooks, Node, Op, ValueId};
 use crate::observer::Observer;
 use crate::qconfig::QConfig;
+use torchlet_nn::{fuse_conv_bn_weights, BatchNormParams};
 
 /// `torch.ao.quantization.fuse_modules`: folds each named BatchNorm into
 /// the Conv2d or Linear it directly follows (`[["conv1", "bn1"], ...]`,
@@ -87,7 +87,8 @@ pub fn fuse_modules<G: AsRef<[S]>, S: AsRef<str>>(
         };
         let fold = |w: &Variable, bias: &Option<Variable>| -> Result<(Variable, Variable)> {
             let (fw, fb) =
-                fuse_conv_bn_weights(&w.data(), bias.as_ref().map(|v| v.data()).as_ref(), &bn)?;
+                fuse_conv_bn_weights(&w.data(), bias.as_ref().map(|v| v.data()).as_ref(), &bn)
+                    .map_err(|e| QuantError::invalid("fuse_modules", e.to_string()))?;
             Ok((
                 Variable::new(fw, w.requires_grad()),
                 Variable::new(fb, w.requires_grad()),

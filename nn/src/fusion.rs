@@ -1,12 +1,16 @@
 //! Folding an eval-mode BatchNorm into the convolution or linear layer
 //! before it (PyTorch's `torch.nn.utils.fusion.fuse_conv_bn_weights` /
-//! `fuse_linear_bn_weights`), the first step of `fuse_modules`: the fused
-//! layer computes what the pair computed, with one op and one set of
-//! weights to quantize.
+//! `fuse_linear_bn_weights`): the fused layer computes what the pair
+//! computed, with one op and one set of weights (quantization's
+//! `fuse_modules` and the jit's BatchNorm folding use it).
 
 use torchlet_tensor::Tensor;
 
-use crate::error::{QuantError, Result};
+use crate::error::{NnError, Result};
+
+fn invalid(module: &'static str, message: String) -> NnError {
+    NnError::Input { module, message }
+}
 
 /// The statistics and affine parameters of an eval-mode BatchNorm.
 #[derive(Clone, Copy, Debug)]
@@ -29,9 +33,9 @@ pub struct BatchNormParams<'a> {
 /// `[out, in]`; the result keeps the weight's dtype.
 ///
 /// ```
-/// use torchlet_quantize::{fuse_conv_bn_weights, BatchNormParams};
+/// use torchlet_nn::{fuse_conv_bn_weights, BatchNormParams};
 /// use torchlet_tensor::Tensor;
-/// # fn main() -> Result<(), torchlet_quantize::QuantError> {
+/// # fn main() -> Result<(), torchlet_nn::NnError> {
 /// let w = Tensor::ones(&[2, 1, 1, 1]);
 /// let (mean, var) = (Tensor::from_vec(vec![1.0f32, 0.0], &[2])?, Tensor::from_vec(vec![3.0f32, 0.0], &[2])?);
 /// let bn = BatchNormParams { running_mean: &mean, running_var: &var, eps: 1.0, weight: None, bias: None };
@@ -48,7 +52,7 @@ pub fn fuse_conv_bn_weights(
 ) -> Result<(Tensor, Tensor)> {
     let op = "fuse_conv_bn_weights";
     if weight.dim() < 2 {
-        return Err(QuantError::invalid(
+        return Err(invalid(
             op,
             format!(
                 "the weight must have at least 2 dims, got {:?}",
@@ -62,7 +66,7 @@ pub fn fuse_conv_bn_weights(
         match t {
             None => Ok(Tensor::full_dtype(&[out], fill, dtype)),
             Some(t) if t.shape() == [out] => Ok(t.to_dtype(dtype)),
-            Some(t) => Err(QuantError::invalid(
+            Some(t) => Err(invalid(
                 op,
                 format!("{name} has shape {:?}, expected [{out}]", t.shape()),
             )),
@@ -74,10 +78,7 @@ pub fn fuse_conv_bn_weights(
     let beta = per_channel("bn bias", bn.bias, 0.0)?;
     let b = per_channel("conv bias", bias, 0.0)?;
     if bn.eps.is_nan() || bn.eps < 0.0 {
-        return Err(QuantError::invalid(
-            op,
-            format!("eps must be >= 0, got {}", bn.eps),
-        ));
+        return Err(invalid(op, format!("eps must be >= 0, got {}", bn.eps)));
     }
     let rsqrt = var.add_scalar(bn.eps).rsqrt();
     let mut shape = vec![out as i64];
@@ -101,7 +102,7 @@ pub fn fuse_linear_bn_weights(
     bn: &BatchNormParams<'_>,
 ) -> Result<(Tensor, Tensor)> {
     if weight.dim() != 2 {
-        return Err(QuantError::invalid(
+        return Err(invalid(
             "fuse_linear_bn_weights",
             format!("the weight must be [out, in], got {:?}", weight.shape()),
         ));
