@@ -1,5 +1,5 @@
 //! `torchlet jit`: a trained image run's model as one script file
-//! (torchlet-jit), which `torchlet eval --model` and `torchlet predict
+//! (torchlet-jit, traced then optimised), which `torchlet eval --model` and `torchlet predict
 //! --model` run without rebuilding the model from its config. Like the
 //! run's ONNX file, the script takes pixels in `[0, 1]` with the run's
 //! normalisation folded in as its first ops, and gives logits.
@@ -29,7 +29,7 @@ pub struct JitArgs {
     /// The script file to write (default: RUN/model.tlj).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Print the traced graph.
+    /// Print the graph as traced and after the optimisation passes.
     #[arg(long)]
     print: bool,
 }
@@ -52,13 +52,15 @@ pub fn jit(args: &JitArgs) -> Result<(), BoxError> {
     let c = config.in_channels;
     let wrapped = Normalized::new(&*model, &config.normalize, c)?;
     let example = Tensor::rand(&[2, c, h, w]);
-    let mut script = torchlet_jit::trace(&wrapped, &[example]).map_err(jit_error)?;
+    let traced = torchlet_jit::trace(&wrapped, &[example]).map_err(jit_error)?;
+    let mut script = traced.optimize().map_err(jit_error)?;
     script.set_metadata("classes", &serde_json::to_string(&config.classes)?);
     script.set_metadata("input_range", "[0, 1]");
     script.set_metadata("model", &config.model);
     script.set_metadata("dataset", &config.dataset.name);
     if args.print {
-        println!("{}", script.graph());
+        println!("traced:\n{}\n", traced.graph());
+        println!("optimized:\n{}\n", script.graph());
     }
     let out = args
         .out

@@ -135,7 +135,7 @@ enum Command {
     /// and save it as a run folder that `eval` and `predict` read; prints
     /// the f32 and int8 test accuracies and both file sizes.
     Quantize(quantize::QuantizeArgs),
-    /// Trace a trained image run's model into one script file
+    /// Trace a trained image run's model into one optimised script file
     /// (torchlet-jit; default RUN/model.tlj): pixels in [0, 1] with the
     /// normalisation folded in, logits out; `eval --model` and `predict
     /// --model` run it.

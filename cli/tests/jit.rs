@@ -19,7 +19,14 @@ fn a_script_evaluates_and_predicts_as_its_run_does() {
     let out = torchlet(&["jit", "--run", run_s, "--print"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("graph(%x : f32[*, 1, 28, 28]):"), "{text}");
+    assert!(
+        text.contains("traced:\ngraph(%x : f32[*, 1, 28, 28]):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("optimized:\ngraph(%x : f32[*, 1, 28, 28]):"),
+        "{text}"
+    );
     assert!(
         text.contains("aten::sub") && text.contains("aten::linear"),
         "{text}"

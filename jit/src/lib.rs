@@ -46,6 +46,7 @@ mod error;
 mod file;
 pub mod graph;
 mod ops;
+mod passes;
 mod script;
 
 pub use capture::{trace, trace_fn};
