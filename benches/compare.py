@@ -63,12 +63,21 @@ TARGETS = {
     # quantize_dynamic on its x86 engine (fbgemm).
     "mlp_int8_b256": 1.5,
     "lenet_int8_b256": 1.5,
+    # JIT (issue 18); PyTorch runs torch.jit.trace + freeze +
+    # optimize_for_inference on the same models.
+    "lenet_infer_b1": 1.5,
+    "lenet_infer_b256": 1.5,
+    "mlp_infer_b64": 1.5,
+    "resnet8_infer_b64": 1.5,
+    "elementwise_chain4m": 1.5,
 }
 
 # Run by default too (for RELATIVE_TARGETS and as side-by-side rows).
 COMPANIONS = [
     "qgemm1024", "mlp_f32_infer_b256", "lenet_f32_infer_b256",
     "lstm_dynamic_int8_b32", "lstm_f32_infer_b32",
+    "lenet_eager_b1", "lenet_eager_b256", "mlp_eager_b64", "resnet8_eager_b64",
+    "elementwise_chain4m_eager",
 ]
 
 # Targets between two workloads of the same side: (slow, fast) -> minimum
@@ -79,6 +88,11 @@ RELATIVE_TARGETS = {
     ("matmul1024", "qgemm1024"): 1.3,
     ("mlp_f32_infer_b256", "mlp_int8_b256"): 2.0,
     ("lenet_f32_infer_b256", "lenet_int8_b256"): 2.0,
+    ("lenet_eager_b1", "lenet_infer_b1"): 2.0,
+    ("lenet_eager_b256", "lenet_infer_b256"): 1.3,
+    ("mlp_eager_b64", "mlp_infer_b64"): 1.3,
+    ("resnet8_eager_b64", "resnet8_infer_b64"): 1.3,
+    ("elementwise_chain4m_eager", "elementwise_chain4m"): 3.0,
 }
 
 

@@ -450,6 +450,76 @@ def lstm_f32_infer_b32():
     return _inference(LstmClassifier().eval(), torch.randint(0, 5000, (32, 32)))
 
 
+# The jit workloads (issue 18): torch.jit.trace + freeze +
+# optimize_for_inference for the script rows, the plain module for the
+# eager rows.
+
+class BasicBlock(nn.Module):
+    def __init__(self, inp, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inp != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inp, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        short = x if self.downsample is None else self.downsample(x)
+        return torch.relu(out + short)
+
+
+class ResNet8(nn.Module):
+    """torchlet-vision's ResNet::resnet8: a 3x3 stem, three stages of one
+    BasicBlock (16, 32, 64 channels), adaptive average pooling, fc."""
+
+    def __init__(self, in_channels=3, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.layer1 = nn.Sequential(BasicBlock(16, 16, 1))
+        self.layer2 = nn.Sequential(BasicBlock(16, 32, 2))
+        self.layer3 = nn.Sequential(BasicBlock(32, 64, 2))
+        self.fc = nn.Linear(64, classes)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        x = torch.nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.fc(x)
+
+
+def _randn(*shape):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(3))
+
+
+def _scripted(model, x):
+    model = model.eval()
+    traced = torch.jit.trace(model, x)
+    frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+    return _inference(frozen, x)
+
+
+class Chain(nn.Module):
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(4)
+        self.w = nn.Parameter(torch.randn(1024, generator=g), requires_grad=False)
+        self.b = nn.Parameter(torch.randn(1024, generator=g), requires_grad=False)
+
+    def forward(self, x):
+        return torch.nn.functional.gelu(x * self.w + self.b) * torch.sigmoid(x) + x / 2
+
+
+def _resnet8():
+    torch.manual_seed(0)
+    return ResNet8().eval()
+
+
 WORKLOADS = {
     "matmul64": (lambda: matmul(64), 2000),
     "matmul256": (lambda: matmul(256), 300),
@@ -479,6 +549,16 @@ WORKLOADS = {
     "lenet_f32_infer_b256": (lenet_f32_infer_b256, 50),
     "lstm_dynamic_int8_b32": (lstm_dynamic_int8_b32, 50),
     "lstm_f32_infer_b32": (lstm_f32_infer_b32, 50),
+    "lenet_infer_b1": (lambda: _scripted(_lenet_model(), _randn(1, 1, 28, 28)), 2000),
+    "lenet_eager_b1": (lambda: _inference(_lenet_model(), _randn(1, 1, 28, 28)), 2000),
+    "lenet_infer_b256": (lambda: _scripted(_lenet_model(), _randn(256, 1, 28, 28)), 50),
+    "lenet_eager_b256": (lambda: _inference(_lenet_model(), _randn(256, 1, 28, 28)), 50),
+    "mlp_infer_b64": (lambda: _scripted(_mlp_model(), _randn(64, 784)), 500),
+    "mlp_eager_b64": (lambda: _inference(_mlp_model(), _randn(64, 784)), 500),
+    "resnet8_infer_b64": (lambda: _scripted(_resnet8(), _randn(64, 3, 32, 32)), 30),
+    "resnet8_eager_b64": (lambda: _inference(_resnet8(), _randn(64, 3, 32, 32)), 30),
+    "elementwise_chain4m": (lambda: _scripted(Chain(), _randn(4096, 1024)), 50),
+    "elementwise_chain4m_eager": (lambda: _inference(Chain().eval(), _randn(4096, 1024)), 50),
 }
 
 

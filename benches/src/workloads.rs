@@ -20,6 +20,7 @@ use torchlet_optim::{Adam, AdamOptions, Optimizer, Sgd, SgdOptions};
 use torchlet_tensor::functional::Reduction;
 use torchlet_tensor::{Generator, Tensor};
 
+mod jit;
 mod quantized;
 mod sparse;
 
@@ -291,6 +292,76 @@ pub const WORKLOADS: &[Spec] = &[
         default_steps: 50,
         in_pytorch: true,
         build: quantized::lstm_f32_infer_b32,
+    },
+    Spec {
+        name: "lenet_infer_b1",
+        description: "LeNet-5 with BatchNorm, traced and optimised (torchlet-jit), inference, batch 1",
+        default_steps: 2000,
+        in_pytorch: true,
+        build: jit::lenet_infer_b1,
+    },
+    Spec {
+        name: "lenet_eager_b1",
+        description: "the lenet_infer_b1 model run eagerly, batch 1",
+        default_steps: 2000,
+        in_pytorch: true,
+        build: jit::lenet_eager_b1,
+    },
+    Spec {
+        name: "lenet_infer_b256",
+        description: "LeNet-5 with BatchNorm, traced and optimised, inference, batch 256",
+        default_steps: 50,
+        in_pytorch: true,
+        build: jit::lenet_infer_b256,
+    },
+    Spec {
+        name: "lenet_eager_b256",
+        description: "the lenet_infer_b256 model run eagerly",
+        default_steps: 50,
+        in_pytorch: true,
+        build: jit::lenet_eager_b256,
+    },
+    Spec {
+        name: "mlp_infer_b64",
+        description: "MLP 784-256-128-10, traced and optimised, inference, batch 64",
+        default_steps: 500,
+        in_pytorch: true,
+        build: jit::mlp_infer_b64,
+    },
+    Spec {
+        name: "mlp_eager_b64",
+        description: "the mlp_infer_b64 model run eagerly",
+        default_steps: 500,
+        in_pytorch: true,
+        build: jit::mlp_eager_b64,
+    },
+    Spec {
+        name: "resnet8_infer_b64",
+        description: "ResNet-8 (CIFAR, 3x32x32), traced and optimised, inference, batch 64",
+        default_steps: 30,
+        in_pytorch: true,
+        build: jit::resnet8_infer_b64,
+    },
+    Spec {
+        name: "resnet8_eager_b64",
+        description: "the resnet8_infer_b64 model run eagerly",
+        default_steps: 30,
+        in_pytorch: true,
+        build: jit::resnet8_eager_b64,
+    },
+    Spec {
+        name: "elementwise_chain4m",
+        description: "gelu(x * w + b) * sigmoid(x) + x / 2, x [4096, 1024], w and b [1024], traced and optimised",
+        default_steps: 50,
+        in_pytorch: true,
+        build: jit::elementwise_chain4m,
+    },
+    Spec {
+        name: "elementwise_chain4m_eager",
+        description: "the elementwise_chain4m expression run eagerly",
+        default_steps: 50,
+        in_pytorch: true,
+        build: jit::elementwise_chain4m_eager,
     },
 ];
 

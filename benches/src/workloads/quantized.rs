@@ -45,7 +45,7 @@ pub(super) fn qgemm1024() -> Workload {
 }
 
 /// The MLP of `mlp_b256`.
-fn mlp_model() -> Sequential {
+pub(super) fn mlp_model() -> Sequential {
     torchlet_tensor::manual_seed(0);
     Sequential::new()
         .append(Linear::new(784, 256).unwrap())
@@ -56,7 +56,7 @@ fn mlp_model() -> Sequential {
 }
 
 /// LeNet-5 with BatchNorm after both convolutions (the CLI's default).
-fn lenet_model() -> Sequential {
+pub(super) fn lenet_model() -> Sequential {
     torchlet_tensor::manual_seed(0);
     Sequential::new()
         .append(Conv2d::with_options(1, 6, [5, 5], Conv2dOptions::default().padding(2)).unwrap())
