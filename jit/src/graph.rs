@@ -71,6 +71,16 @@ pub enum Dim {
     Batch,
 }
 
+impl fmt::Display for Dim {
+    /// The size, or `*` for the batch.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Batch => f.write_str("*"),
+        }
+    }
+}
+
 /// An element type, as files store it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ElemType {
@@ -127,6 +137,14 @@ pub struct InputSpec {
     /// Dims; the first is [`Dim::Batch`] when the trace found the graph
     /// right for any batch size.
     pub dims: Vec<Dim>,
+}
+
+impl InputSpec {
+    /// `f32[*, 1, 28, 28]`: the element type and dims.
+    pub fn signature(&self) -> String {
+        let dims: Vec<String> = self.dims.iter().map(Dim::to_string).collect();
+        format!("{}[{}]", self.dtype, dims.join(", "))
+    }
 }
 
 /// A value's type as the trace saw it (for printing).
@@ -213,17 +231,7 @@ impl fmt::Display for Graph {
         let sig: Vec<String> = self
             .inputs
             .iter()
-            .map(|i| {
-                let dims: Vec<String> = i
-                    .dims
-                    .iter()
-                    .map(|d| match d {
-                        Dim::Fixed(n) => n.to_string(),
-                        Dim::Batch => "*".into(),
-                    })
-                    .collect();
-                format!("%{} : {}[{}]", i.name, i.dtype, dims.join(", "))
-            })
+            .map(|i| format!("%{} : {}", i.name, i.signature()))
             .collect();
         writeln!(f, "graph({}):", sig.join(",\n      "))?;
         for n in &self.nodes {

@@ -169,20 +169,11 @@ impl ScriptModule {
         }
         let mut batch = None;
         for (spec, x) in specs.iter().zip(inputs) {
-            let want: Vec<String> = spec
-                .dims
-                .iter()
-                .map(|d| match d {
-                    Dim::Fixed(n) => n.to_string(),
-                    Dim::Batch => "*".into(),
-                })
-                .collect();
             let shapes = || {
                 format!(
-                    "input {}: expected {}[{}], got {:?}{:?}",
+                    "input {}: expected {}, got {:?}{:?}",
                     spec.name,
-                    spec.dtype,
-                    want.join(", "),
+                    spec.signature(),
                     x.dtype(),
                     x.shape()
                 )

@@ -5,11 +5,9 @@
 use torchlet_autograd::{no_grad, Variable};
 use torchlet_jit::graph::Dim;
 use torchlet_jit::{trace, trace_fn, JitError};
-use torchlet_nn::{
-    BatchNorm2d, Conv2d, Conv2dOptions, Flatten, LayerNorm, Linear, MaxPool2d, Module, ReLU,
-    Sequential, LSTM,
-};
+use torchlet_nn::{LayerNorm, Linear, Module, LSTM};
 use torchlet_tensor::{Generator, Tensor};
+use torchlet_vision::models::LeNet5;
 
 fn bits(t: &Tensor) -> Vec<u32> {
     t.to_vec::<f32>()
@@ -25,25 +23,11 @@ fn eager(model: &dyn Module, x: &Tensor) -> Tensor {
         .data()
 }
 
-/// LeNet-5 with BatchNorm, trained a little so the statistics are not
-/// (0, 1).
-fn lenet() -> Sequential {
+/// LeNet-5 with BatchNorm (torchlet-vision's), run in train mode a
+/// little so the statistics are not (0, 1).
+fn lenet() -> LeNet5 {
     torchlet_tensor::manual_seed(3);
-    let model = Sequential::new()
-        .append(Conv2d::with_options(1, 6, [5, 5], Conv2dOptions::default().padding(2)).unwrap())
-        .append(BatchNorm2d::new(6).unwrap())
-        .append(ReLU)
-        .append(MaxPool2d::new(2))
-        .append(Conv2d::new(6, 16, 5).unwrap())
-        .append(BatchNorm2d::new(16).unwrap())
-        .append(ReLU)
-        .append(MaxPool2d::new(2))
-        .append(Flatten::new())
-        .append(Linear::new(400, 120).unwrap())
-        .append(ReLU)
-        .append(Linear::new(120, 84).unwrap())
-        .append(ReLU)
-        .append(Linear::new(84, 10).unwrap());
+    let model = LeNet5::with_batch_norm().unwrap();
     model.train();
     let mut g = Generator::new(1);
     for _ in 0..3 {
@@ -82,7 +66,7 @@ fn lenet_gives_eager_bits_at_any_batch() {
     ] {
         assert!(text.contains(op), "{op} in\n{text}");
     }
-    assert!(text.contains("%0.weight"), "{text}");
+    assert!(text.contains("%conv1.weight"), "{text}");
 }
 
 #[test]
