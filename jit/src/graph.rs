@@ -14,6 +14,8 @@ use torchlet_autograd::ir::Attr;
 use torchlet_autograd::trace::{AtenOp, OpRecord};
 use torchlet_tensor::DType;
 
+use crate::fused::FusedExpr;
+
 /// A value's number.
 pub type ValueId = usize;
 
@@ -29,6 +31,9 @@ pub enum Op {
     /// `expand` with `-1` keeping the input's size (the traced target,
     /// with the sizes it shares with the input made `-1`).
     Expand(Vec<i64>),
+    /// Elementwise f32 ops fused into one pass over memory (see
+    /// [`crate::fused`]): inputs are the program's `x0, x1, ...`.
+    Fused(FusedExpr),
 }
 
 impl Op {
@@ -38,6 +43,7 @@ impl Op {
             Op::Aten(op) => op.name(),
             Op::Reshape(_) => "aten::reshape",
             Op::Expand(_) => "aten::expand",
+            Op::Fused(_) => "torchlet::fused_elementwise",
         }
     }
 
@@ -47,6 +53,7 @@ impl Op {
             Op::Aten(op) => op.attrs(),
             Op::Reshape(t) => vec![("shape", Attr::Ints(t.clone()))],
             Op::Expand(t) => vec![("size", Attr::Ints(t.clone()))],
+            Op::Fused(e) => vec![("expr", Attr::Str(e.text()))],
         }
     }
 }

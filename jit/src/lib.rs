@@ -44,6 +44,7 @@
 mod capture;
 mod error;
 mod file;
+pub mod fused;
 pub mod graph;
 mod ops;
 mod passes;

@@ -75,6 +75,10 @@ pub(crate) fn run(op: &Op, inputs: &[Option<Tensor>]) -> Result<Vec<Tensor>> {
                 Ok(vec![x.reshape(&concrete)?])
             }
             Op::Expand(target) => Ok(vec![a.var(0)?.expand(target)?]),
+            Op::Fused(expr) => {
+                let outs = crate::fused::run(expr, inputs)?;
+                Ok(outs.into_iter().map(Variable::constant).collect())
+            }
         }
     })?;
     Ok(outs.into_iter().map(|v| v.data()).collect())

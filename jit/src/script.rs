@@ -58,6 +58,11 @@ impl ScriptModule {
         let mut defined = vec![false; graph.num_values];
         defined[..first_out].fill(true);
         for (i, n) in graph.nodes.iter().enumerate() {
+            if let crate::graph::Op::Fused(e) = &n.op {
+                if !e.is_valid(n.inputs.len()) || n.outputs.len() != 1 {
+                    return Err(bad(format!("node {i}: a malformed fused program")));
+                }
+            }
             if let Some(v) = n
                 .inputs
                 .iter()

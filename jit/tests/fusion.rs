@@ -1,0 +1,153 @@
+//! Elementwise fusion: chains and random DAGs of elementwise ops with
+//! broadcasting give the same values fused, unfused and eagerly.
+
+use proptest::prelude::*;
+use torchlet_autograd::{no_grad, Result, Variable};
+use torchlet_jit::trace_fn;
+use torchlet_tensor::{DType, Generator, Tensor};
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    t.to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+fn op_names(script: &torchlet_jit::ScriptModule) -> Vec<&'static str> {
+    script.graph().nodes.iter().map(|n| n.op.name()).collect()
+}
+
+#[test]
+fn the_benchmark_chain_becomes_one_node_with_eager_bits() {
+    let mut g = Generator::new(1);
+    let w = Variable::constant(Tensor::randn_with(&[64], &mut g));
+    let b = Variable::constant(Tensor::randn_with(&[64], &mut g));
+    let f = |xs: &[Variable]| -> Result<Vec<Variable>> {
+        let x = &xs[0];
+        let h = x.mul(&w)?.add(&b)?.gelu();
+        Ok(vec![h.mul(&x.sigmoid())?.add(&x.div_scalar(2.0))?])
+    };
+    let named = [("w".to_string(), w.clone()), ("b".to_string(), b.clone())];
+    let x = Tensor::randn_with(&[300, 64], &mut g);
+    let fast = trace_fn(f, &named, std::slice::from_ref(&x))
+        .unwrap()
+        .optimize()
+        .unwrap();
+    assert_eq!(op_names(&fast), ["torchlet::fused_elementwise"]);
+    let text = fast.graph().to_string();
+    assert!(text.contains("gelu(((x0 * x1) + x2))"), "{text}");
+    for rows in [300, 7, 1] {
+        let x = Tensor::randn_with(&[rows, 64], &mut g);
+        let want = f(&[Variable::constant(x.clone())]).unwrap()[0].data();
+        assert_eq!(
+            bits(&fast.forward(&[x]).unwrap()[0]),
+            bits(&want),
+            "{rows} rows"
+        );
+    }
+}
+
+/// One random elementwise op: its kind and where its operands come from
+/// (indices into the values so far, taken modulo their count).
+#[derive(Clone, Debug)]
+struct RandomOp {
+    kind: u8,
+    a: usize,
+    b: usize,
+    value: f64,
+}
+
+fn random_op() -> impl Strategy<Value = RandomOp> {
+    (0u8..24, 0usize..64, 0usize..64, -2.0f64..2.0).prop_map(|(kind, a, b, value)| RandomOp {
+        kind,
+        a,
+        b,
+        value,
+    })
+}
+
+/// Applies `op` to the values so far.
+fn apply(op: &RandomOp, vals: &[Variable]) -> Result<Variable> {
+    let a = &vals[op.a % vals.len()];
+    let b = &vals[op.b % vals.len()];
+    let v = op.value;
+    Ok(match op.kind {
+        0 => a.add(b)?,
+        1 => a.sub(b)?,
+        2 => a.mul(b)?,
+        3 => a.div(&b.abs().add_scalar(0.5))?,
+        4 => a.add_scalar(v),
+        5 => a.rsub_scalar(v),
+        6 => a.mul_scalar(v),
+        7 => a.div_scalar(v + 3.0),
+        8 => a.tanh(),
+        9 => a.sigmoid(),
+        10 => a.relu(),
+        11 => a.gelu(),
+        12 => a.gelu_tanh(),
+        13 => a.silu(),
+        14 => a.neg(),
+        15 => a.square().mul_scalar(0.25),
+        16 => a.clamp(-1.0, v.abs() + 0.1),
+        17 => a.leaky_relu(0.1),
+        18 => a.elu(1.0),
+        19 => a.erf(),
+        20 => a.sin(),
+        21 => a.softplus(),
+        22 => a.abs().add_scalar(1.0).sqrt(),
+        _ => a.mul_scalar(0.5).exp(),
+    })
+}
+
+/// Same shape; values equal, both non-finite alike, or within 1e-5.
+fn close(a: &Tensor, b: &Tensor) -> bool {
+    let f = |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().unwrap();
+    a.shape() == b.shape()
+        && f(a).iter().zip(f(b)).all(|(x, y)| {
+            x.to_bits() == y.to_bits()
+                || (x.is_nan() && y.is_nan())
+                || (x - y).abs() <= 1e-5 * y.abs().max(1.0)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A random DAG over three inputs that broadcast together (`[R, C]`,
+    /// `[C]`, `[R, 1]`): the fused script, the unfused one and eager
+    /// agree, and some fusion happened.
+    #[test]
+    fn random_elementwise_dags_agree(
+        ops in prop::collection::vec(random_op(), 2..12),
+        rows in 1usize..40,
+        cols in 1usize..40,
+        seed in 0u64..1000,
+    ) {
+        let mut g = Generator::new(seed);
+        let shapes = [vec![rows, cols], vec![cols], vec![rows, 1]];
+        let xs: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn_with(s, &mut g)).collect();
+        let f = |inputs: &[Variable]| -> Result<Vec<Variable>> {
+            let mut vals: Vec<Variable> = inputs.to_vec();
+            for op in &ops {
+                let v = apply(op, &vals)?;
+                vals.push(v);
+            }
+            // The last value, plus the first input so every output has
+            // the full shape.
+            Ok(vec![vals.last().unwrap().add(&inputs[0])?])
+        };
+        let script = trace_fn(f, &[], &xs).unwrap();
+        let fast = script.optimize().unwrap();
+        prop_assert!(fast.graph().nodes.len() <= script.graph().nodes.len());
+        let vars: Vec<Variable> = xs.iter().map(|t| Variable::constant(t.clone())).collect();
+        let eager = no_grad(|| f(&vars)).unwrap()[0].data();
+        let plain = script.forward(&xs).unwrap();
+        let fused = fast.forward(&xs).unwrap();
+        prop_assert_eq!(bits(&plain[0]), bits(&eager));
+        let fused_nodes = op_names(&fast).iter().filter(|n| n.ends_with("fused_elementwise")).count();
+        // The last op and the final add always fuse.
+        prop_assert!(fused_nodes >= 1, "{}", fast.graph());
+        prop_assert!(close(&fused[0], &eager), "{}", fast.graph());
+    }
+}
