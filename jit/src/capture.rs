@@ -9,10 +9,14 @@
 //! is frozen as it went for the example.
 //!
 //! The batch (dim 0 of every input) is left free when the graph is right
-//! for another batch size: the trace runs the model eagerly once more at
-//! the example's batch + 1 and compares. When it differs (an op's
-//! attribute sized by the batch, say), the graph keeps the traced batch
-//! and says why when called with another.
+//! for another batch size, as far as one more run can tell: the trace
+//! runs the model eagerly at the example's batch + 1, with the float
+//! inputs' values changed (scaled and shifted, so constants taken from
+//! the example's values show), and compares the graph's outputs. When
+//! they differ (an op's attribute sized by the batch, a tensor made from
+//! the example's values), the graph keeps the traced batch and says why
+//! when called with another. Integer inputs (token ids) keep their values
+//! and get their first row repeated, so they stay valid indices.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -79,6 +83,17 @@ where
     F: Fn(&[Variable]) -> std::result::Result<Vec<Variable>, E>,
     E: Display,
 {
+    let mut seen = HashMap::new();
+    for (name, v) in named {
+        if seen
+            .insert(name.as_str(), v.id())
+            .is_some_and(|id| id != v.id())
+        {
+            return Err(JitError::Trace(format!(
+                "named lists {name} twice, for two different values: names must be unique"
+            )));
+        }
+    }
     let inputs: Vec<Variable> = examples
         .iter()
         .map(|t| Variable::constant(t.clone()))
@@ -345,8 +360,12 @@ where
     let bigger: Vec<Tensor> = examples
         .iter()
         .map(|x| {
+            let x = match x.dtype() {
+                DType::F32 | DType::F64 => x.mul_scalar(0.75).add_scalar(0.125),
+                _ => x.clone(),
+            };
             let first = x.narrow(0, 0, 1).expect("batch > 0");
-            Tensor::cat(&[x.clone(), first], 0).expect("same shapes")
+            Tensor::cat(&[x, first], 0).expect("same shapes")
         })
         .collect();
     let vars: Vec<Variable> = bigger
@@ -366,6 +385,14 @@ where
             ))
         }
     };
+    if graph.len() != eager.len() {
+        return Some(format!(
+            "the model gives {} outputs at batch {}, the traced graph {}",
+            eager.len(),
+            batch + 1,
+            graph.len()
+        ));
+    }
     for (i, (g, e)) in graph.iter().zip(&eager).enumerate() {
         if !close(g, &e.data()) {
             return Some(format!(

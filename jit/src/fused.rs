@@ -17,6 +17,10 @@ use torchlet_tensor::{broadcast_shapes, parallel_split_mut, DType, Float, Tensor
 /// Elements per block: the steps' temporaries stay in L1/L2.
 const BLOCK: usize = 1024;
 
+/// The most steps a fused program may have (each needs a block of
+/// scratch per thread); the fusion pass never makes more.
+pub const MAX_STEPS: usize = 256;
+
 /// A value a step reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Operand {
@@ -86,6 +90,7 @@ impl FusedExpr {
     /// program is checked so before it runs).
     pub fn is_valid(&self, inputs: usize) -> bool {
         !self.steps.is_empty()
+            && self.steps.len() <= MAX_STEPS
             && self.steps.iter().enumerate().all(|(k, s)| {
                 fusible(&s.op) == Some(s.args.len())
                     && s.args.iter().all(|a| match *a {
@@ -95,49 +100,39 @@ impl FusedExpr {
             })
     }
 
-    /// The program as an expression (`gelu(x0 * x1 + x2)`), for printing.
+    /// The program as one binding per step (`t0 = (x0 * x1); t1 = gelu(t0)`),
+    /// for printing; the last binding is the output.
     pub fn text(&self) -> String {
-        fn show(e: &FusedExpr, o: Operand) -> String {
-            match o {
-                Operand::Input(i) => format!("x{i}"),
-                Operand::Step(j) => {
-                    let s = &e.steps[j];
-                    let a = |k: usize| show(e, s.args[k]);
-                    match &s.op {
-                        AtenOp::Binary(b) => {
-                            let sym = match b {
-                                BinaryOp::Add => "+",
-                                BinaryOp::Sub => "-",
-                                BinaryOp::Mul => "*",
-                                _ => "/",
-                            };
-                            format!("({} {sym} {})", a(0), a(1))
-                        }
-                        AtenOp::Scalar {
-                            op,
-                            value,
-                            reversed,
-                        } => {
-                            let sym = match op {
-                                BinaryOp::Add => "+",
-                                BinaryOp::Sub => "-",
-                                BinaryOp::Mul => "*",
-                                _ => "/",
-                            };
-                            match reversed {
-                                true => format!("({value} {sym} {})", a(0)),
-                                false => format!("({} {sym} {value})", a(0)),
-                            }
-                        }
-                        op => {
-                            let name = op.name().trim_start_matches("aten::");
-                            format!("{name}({})", a(0))
-                        }
-                    }
-                }
-            }
-        }
-        show(self, Operand::Step(self.steps.len() - 1))
+        let name = |o: Operand| match o {
+            Operand::Input(i) => format!("x{i}"),
+            Operand::Step(j) => format!("t{j}"),
+        };
+        let sym = |b: &BinaryOp| match b {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            _ => "/",
+        };
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let a = |i: usize| s.args.get(i).map_or("?".into(), |&o| name(o));
+                let rhs = match &s.op {
+                    AtenOp::Binary(b) => format!("{} {} {}", a(0), sym(b), a(1)),
+                    AtenOp::Scalar {
+                        op,
+                        value,
+                        reversed: true,
+                    } => format!("{value} {} {}", sym(op), a(0)),
+                    AtenOp::Scalar { op, value, .. } => format!("{} {} {value}", a(0), sym(op)),
+                    op => format!("{}({})", op.name().trim_start_matches("aten::"), a(0)),
+                };
+                format!("t{k} = {rhs}")
+            })
+            .collect();
+        steps.join("; ")
     }
 }
 

@@ -3,7 +3,7 @@
 
 use torchlet_tensor::{DType, Tensor};
 
-use crate::graph::{Dim, Graph};
+use crate::graph::{Dim, Graph, Op};
 use crate::{ops, JitError, Result};
 
 /// A traced (or loaded) model: its [`Graph`] and the constants' tensors,
@@ -55,13 +55,35 @@ impl ScriptModule {
                 )));
             }
         }
+        let mut names = std::collections::HashSet::new();
+        if let Some(dup) = graph.constants.iter().find(|n| !names.insert(n.as_str())) {
+            return Err(bad(format!("two constants are named {dup}")));
+        }
+        // Shapes a file may claim: no overflowing element counts.
+        const MAX_ELEMENTS: usize = 1 << 40;
+        for (v, t) in graph.types.iter().enumerate() {
+            let n = t.shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
+            if n.is_none_or(|n| n > MAX_ELEMENTS) {
+                return Err(bad(format!(
+                    "value {v} has an impossible shape {:?}",
+                    t.shape
+                )));
+            }
+        }
         let mut defined = vec![false; graph.num_values];
         defined[..first_out].fill(true);
         for (i, n) in graph.nodes.iter().enumerate() {
-            if let crate::graph::Op::Fused(e) = &n.op {
-                if !e.is_valid(n.inputs.len()) || n.outputs.len() != 1 {
-                    return Err(bad(format!("node {i}: a malformed fused program")));
-                }
+            let target_ok = |t: &[i64], inferred: usize| {
+                t.iter().all(|&d| d >= -1) && t.iter().filter(|&&d| d == -1).count() <= inferred
+            };
+            let op_ok = match &n.op {
+                Op::Fused(e) => e.is_valid(n.inputs.len()) && n.outputs.len() == 1,
+                Op::Reshape(t) => target_ok(t, 1),
+                Op::Expand(t) => target_ok(t, t.len()),
+                Op::Aten(_) => true,
+            };
+            if !op_ok {
+                return Err(bad(format!("node {i} ({}) is malformed", n.op.name())));
             }
             if let Some(v) = n
                 .inputs
@@ -247,5 +269,32 @@ impl ScriptModule {
                     .ok_or_else(|| JitError::Input(format!("output value {v} was not computed")))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::Op;
+    use crate::ScriptModule;
+    use torchlet_tensor::Tensor;
+
+    fn reshaping() -> ScriptModule {
+        let f = |xs: &[torchlet_autograd::Variable]| xs[0].reshape(&[-1, 2]).map(|y| vec![y]);
+        crate::trace_fn(f, &[], &[Tensor::rand(&[3, 4])]).unwrap()
+    }
+
+    #[test]
+    fn malformed_targets_and_shapes_are_refused() {
+        let s = reshaping();
+        for bad in [vec![-2, 4], vec![-1, -1]] {
+            let mut g = s.graph().clone();
+            g.nodes[0].op = Op::Reshape(bad.clone());
+            let err = ScriptModule::from_parts(g, vec![]).unwrap_err().to_string();
+            assert!(err.contains("malformed"), "{bad:?}: {err}");
+        }
+        let mut g = s.graph().clone();
+        g.types[1].shape = vec![1 << 33, 1 << 33];
+        let err = ScriptModule::from_parts(g, vec![]).unwrap_err().to_string();
+        assert!(err.contains("impossible shape"), "{err}");
     }
 }

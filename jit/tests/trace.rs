@@ -170,3 +170,72 @@ fn what_the_jit_cannot_run_is_refused_by_name() {
         .to_string();
     assert!(err.contains("the forward failed on the example"), "{err}");
 }
+
+#[test]
+fn a_batch_sized_output_count_or_a_value_taken_from_the_example_fixes_the_batch() {
+    // split(1, 0) makes one output per row.
+    let split = |xs: &[Variable]| xs[0].split(1, 0);
+    let script = trace_fn(split, &[], &[Tensor::rand(&[4, 3])]).unwrap();
+    let why = script.graph().fixed_batch.clone().unwrap();
+    assert!(why.contains("outputs"), "{why}");
+    assert!(script.forward(&[Tensor::rand(&[8, 3])]).is_err());
+    // A scale read from the example's values is a constant of the graph.
+    let scaled = |xs: &[Variable]| -> torchlet_autograd::Result<Vec<Variable>> {
+        let total = xs[0].data().abs().sum().item::<f32>()?;
+        Ok(vec![xs[0].div_scalar(total as f64)])
+    };
+    let script = trace_fn(scaled, &[], &[Tensor::rand(&[4, 3])]).unwrap();
+    assert!(script.graph().fixed_batch.is_some());
+}
+
+#[test]
+fn a_layer_called_twice_folds_into_uniquely_named_constants() {
+    use torchlet_nn::{BatchNorm2d, Conv2d, Conv2dOptions};
+    torchlet_tensor::manual_seed(2);
+    let conv = Conv2d::with_options(2, 2, [3, 3], Conv2dOptions::default().padding(1)).unwrap();
+    let bn = BatchNorm2d::new(2).unwrap();
+    bn.train();
+    bn.forward(&Variable::constant(Tensor::randn(&[4, 2, 5, 5])))
+        .unwrap();
+    bn.eval();
+    let f = |xs: &[Variable]| -> torchlet_nn::Result<Vec<Variable>> {
+        let once = bn.forward(&conv.forward(&xs[0])?)?.relu();
+        Ok(vec![bn.forward(&conv.forward(&once)?)?])
+    };
+    let prefixed = |p: &'static str, v: Vec<(String, Variable)>| -> Vec<(String, Variable)> {
+        v.into_iter()
+            .map(|(n, v)| (format!("{p}.{n}"), v))
+            .collect()
+    };
+    let mut named = prefixed("conv", conv.named_parameters());
+    named.extend(prefixed("bn", bn.named_parameters()));
+    named.extend(prefixed("bn", bn.named_buffers()));
+    // Names must be unique.
+    let twice = [
+        named[0].clone(),
+        ("conv.weight".to_string(), named[1].1.clone()),
+    ];
+    let err = trace_fn(f, &twice, &[Tensor::randn(&[3, 2, 5, 5])])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("conv.weight") && err.contains("twice"),
+        "{err}"
+    );
+    let x = Tensor::randn(&[3, 2, 5, 5]);
+    let fast = trace_fn(f, &named, std::slice::from_ref(&x))
+        .unwrap()
+        .optimize()
+        .unwrap();
+    let names: Vec<&str> = fast.constants().map(|(n, _)| n).collect();
+    let mut unique = names.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    // It saves and loads (files key constants by name).
+    let back = torchlet_jit::ScriptModule::from_bytes(&fast.to_bytes().unwrap()).unwrap();
+    assert_eq!(
+        bits(&back.forward(std::slice::from_ref(&x)).unwrap()[0]),
+        bits(&fast.forward(&[x]).unwrap()[0])
+    );
+}

@@ -33,7 +33,7 @@ fn fold_one(g: &mut Editable, j: usize) -> Result<bool> {
     else {
         return Ok(false);
     };
-    let Some(x) = bn.inputs[0] else {
+    let Some(x) = bn.inputs.first().copied().flatten() else {
         return Ok(false);
     };
     let Some(p) = g.graph.nodes[..j].iter().position(|n| n.outputs == [x]) else {

@@ -9,29 +9,29 @@ use crate::{ops, JitError, Result};
 
 /// Folds every all-constant node, in order (so chains fold whole).
 pub(crate) fn fold(g: &mut Editable) -> Result<()> {
-    let mut i = 0;
-    while i < g.graph.nodes.len() {
-        let node = &g.graph.nodes[i];
+    let Editable { graph, consts } = g;
+    let mut folded = vec![false; graph.nodes.len()];
+    for (i, node) in graph.nodes.iter().enumerate() {
         let args: Option<Vec<_>> = node
             .inputs
             .iter()
             .map(|v| match v {
                 None => Some(None),
-                Some(v) => g.consts.get(v).map(|(_, t)| Some(t.clone())),
+                Some(v) => consts.get(v).map(|(_, t)| Some(t.clone())),
             })
             .collect();
         let Some(args) = args.filter(|a| a.iter().any(Option::is_some)) else {
-            i += 1;
             continue;
         };
         let in_elems: usize = args.iter().flatten().map(|t| t.numel()).sum();
-        let out_elems: usize = node
-            .outputs
-            .iter()
-            .map(|&v| g.graph.types[v].shape.iter().product::<usize>())
-            .sum();
-        if out_elems > in_elems {
-            i += 1;
+        let out_elems = node.outputs.iter().try_fold(0usize, |sum, &v| {
+            let n = graph.types[v]
+                .shape
+                .iter()
+                .try_fold(1usize, |p, &d| p.checked_mul(d))?;
+            sum.checked_add(n)
+        });
+        if out_elems.is_none_or(|n| n > in_elems) {
             continue;
         }
         let outs = ops::run(&node.op, &args).map_err(|source| JitError::Op {
@@ -39,10 +39,12 @@ pub(crate) fn fold(g: &mut Editable) -> Result<()> {
             node: i,
             source,
         })?;
-        let node = g.graph.nodes.remove(i);
-        for (v, t) in node.outputs.into_iter().zip(outs) {
-            g.consts.insert(v, (format!("folded_{v}"), t));
+        for (&v, t) in node.outputs.iter().zip(outs) {
+            consts.insert(v, (format!("folded_{v}"), t));
         }
+        folded[i] = true;
     }
+    let mut flags = folded.into_iter();
+    graph.nodes.retain(|_| !flags.next().unwrap_or(false));
     Ok(())
 }

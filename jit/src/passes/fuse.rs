@@ -6,10 +6,14 @@
 //! Groups grow from their last node (the root) back through producers
 //! whose every reader is already in the group, so no inner value is
 //! needed anywhere else and the fused node replaces the root in place.
+//! A producer joins only when its output has the root's shape: the fused
+//! kernel evaluates every step at the output's shape, so a broadcast
+//! operand's op (a `[N, C, 1, 1]` gate's sigmoid) stays its own node
+//! instead of being recomputed for every output element.
 
 use std::collections::HashMap;
 
-use crate::fused::{fusible, FusedExpr, Operand, Step};
+use crate::fused::{fusible, FusedExpr, Operand, Step, MAX_STEPS};
 use crate::graph::{ElemType, Op, ValueId};
 use crate::passes::Editable;
 use crate::Result;
@@ -52,25 +56,34 @@ pub(crate) fn fuse(g: &mut Editable) -> Result<()> {
         if !candidate[root] || taken[root] {
             continue;
         }
+        let shape = &g.graph.types[nodes[root].outputs[0]].shape;
         let mut group = vec![root];
-        let mut grew = true;
-        while grew {
-            grew = false;
-            let inputs: Vec<ValueId> = group
-                .iter()
-                .flat_map(|&m| nodes[m].inputs.iter().flatten().copied())
-                .collect();
-            for v in inputs {
+        let mut member = vec![false; nodes.len()];
+        member[root] = true;
+        // Worklist: members whose inputs are still to be looked at; a
+        // producer whose readers are not all members yet may join later,
+        // when its last reader does.
+        let mut work = vec![root];
+        let mut waiting: Vec<usize> = Vec::new();
+        while let Some(m) = work.pop() {
+            for &v in nodes[m].inputs.iter().flatten() {
                 let Some(&p) = producer.get(&v) else { continue };
-                let joins = candidate[p]
-                    && !taken[p]
-                    && !group.contains(&p)
-                    && readers[v].iter().all(|r| group.contains(r));
-                if joins {
-                    group.push(p);
-                    grew = true;
+                if candidate[p] && !taken[p] && !member[p] && &g.graph.types[v].shape == shape {
+                    waiting.push(p);
                 }
             }
+            waiting.retain(|&p| {
+                let v = nodes[p].outputs[0];
+                let ready = !member[p]
+                    && group.len() < MAX_STEPS
+                    && readers[v].iter().all(|&r| r != usize::MAX && member[r]);
+                if ready {
+                    member[p] = true;
+                    group.push(p);
+                    work.push(p);
+                }
+                !ready && !member[p]
+            });
         }
         for &m in &group {
             taken[m] = true;
