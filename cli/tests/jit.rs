@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{accuracy, assert_one_line_error, stderr, stdout, torchlet};
+use common::{accuracy, assert_one_line_error, digit_png, stderr, stdout, torchlet};
 
 #[test]
 fn a_script_evaluates_and_predicts_as_its_run_does() {
@@ -40,12 +40,7 @@ fn a_script_evaluates_and_predicts_as_its_run_does() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(accuracy(&stdout(&out)), run_acc);
 
-    let test = torchlet_vision::Mnist::embedded(false).unwrap();
-    let png = dir.path().join("digit.png");
-    image::GrayImage::from_raw(28, 28, test.image_bytes(0).to_vec())
-        .unwrap()
-        .save(&png)
-        .unwrap();
+    let png = digit_png(dir.path());
     let png_s = png.to_str().unwrap();
     let by_run = stdout(&torchlet(&["predict", "--run", run_s, png_s]));
     let out = torchlet(&["predict", "--model", script_s, png_s]);

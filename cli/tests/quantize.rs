@@ -5,7 +5,12 @@ mod common;
 
 use std::path::Path;
 
-use common::{accuracy, assert_one_line_error, stderr, stdout, torchlet};
+use common::{accuracy, assert_one_line_error, digit_png, stderr, stdout, torchlet};
+
+/// The label of the digit `digit_png` writes.
+fn first_label() -> u8 {
+    torchlet_vision::Mnist::embedded(false).unwrap().labels()[0]
+}
 
 fn train_mlp(run: &Path) {
     let out = torchlet(&[
@@ -68,12 +73,7 @@ fn ptq_and_qat_write_int8_runs_that_eval_and_predict_read() {
     );
 
     // predict works on it.
-    let test = torchlet_vision::Mnist::embedded(false).unwrap();
-    let png = dir.path().join("digit.png");
-    image::GrayImage::from_raw(28, 28, test.image_bytes(0).to_vec())
-        .unwrap()
-        .save(&png)
-        .unwrap();
+    let png = digit_png(dir.path());
     let out = torchlet(&[
         "predict",
         "--run",
@@ -82,7 +82,7 @@ fn ptq_and_qat_write_int8_runs_that_eval_and_predict_read() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains(&format!("class {} (p=", test.labels()[0])),
+        stdout(&out).contains(&format!("class {} (p=", first_label())),
         "{}",
         stdout(&out)
     );

@@ -1,6 +1,10 @@
 //! Script files: save → load gives the same graph and bits; every kind
 //! of damaged file is a clear error, never a panic.
 
+mod common;
+
+use common::bits;
+
 use torchlet_jit::{load, trace, JitError, ScriptModule, FORMAT_VERSION, MAGIC};
 use torchlet_nn::{Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential};
 use torchlet_tensor::{Generator, Tensor};
@@ -15,14 +19,6 @@ fn script() -> (ScriptModule, Tensor) {
         .append(Linear::new(3 * 3 * 3, 4).unwrap());
     let x = Tensor::randn_with(&[5, 1, 8, 8], &mut Generator::new(9));
     (trace(&model, std::slice::from_ref(&x)).unwrap(), x)
-}
-
-fn bits(t: &Tensor) -> Vec<u32> {
-    t.to_vec::<f32>()
-        .unwrap()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect()
 }
 
 fn why(bytes: &[u8]) -> String {

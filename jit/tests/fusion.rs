@@ -1,18 +1,14 @@
 //! Elementwise fusion: chains and random DAGs of elementwise ops with
 //! broadcasting give the same values fused, unfused and eagerly.
 
+mod common;
+
+use common::bits;
+
 use proptest::prelude::*;
 use torchlet_autograd::{no_grad, Result, Variable};
 use torchlet_jit::trace_fn;
 use torchlet_tensor::{DType, Generator, Tensor};
-
-fn bits(t: &Tensor) -> Vec<u32> {
-    t.to_vec::<f32>()
-        .unwrap()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect()
-}
 
 fn op_names(script: &torchlet_jit::ScriptModule) -> Vec<&'static str> {
     script.graph().nodes.iter().map(|n| n.op.name()).collect()

@@ -2,20 +2,16 @@
 //! other batch sizes, hold the batch when an op does, refuse inputs that
 //! do not fit, and refuse what they cannot run.
 
+mod common;
+
+use common::bits;
+
 use torchlet_autograd::{no_grad, Variable};
 use torchlet_jit::graph::Dim;
 use torchlet_jit::{trace, trace_fn, JitError};
 use torchlet_nn::{LayerNorm, Linear, Module, LSTM};
 use torchlet_tensor::{Generator, Tensor};
 use torchlet_vision::models::LeNet5;
-
-fn bits(t: &Tensor) -> Vec<u32> {
-    t.to_vec::<f32>()
-        .unwrap()
-        .iter()
-        .map(|v| v.to_bits())
-        .collect()
-}
 
 fn eager(model: &dyn Module, x: &Tensor) -> Tensor {
     no_grad(|| model.forward(&Variable::constant(x.clone())))

@@ -73,3 +73,15 @@ pub fn tiny_fortunes(dir: &Path, n: usize) {
         std::fs::write(dir.join(format!("{split}.tsv")), tsv).unwrap();
     }
 }
+
+/// Writes the embedded MNIST test split's first digit as a 28x28 grey PNG
+/// in `dir`; returns its path.
+pub fn digit_png(dir: &Path) -> std::path::PathBuf {
+    let test = torchlet_vision::Mnist::embedded(false).unwrap();
+    let png = dir.join("digit.png");
+    image::GrayImage::from_raw(28, 28, test.image_bytes(0).to_vec())
+        .unwrap()
+        .save(&png)
+        .unwrap();
+    png
+}
