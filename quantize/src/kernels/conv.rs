@@ -99,10 +99,7 @@ pub(crate) fn conv2d(
         && !w.has_zero_points()
         && (isa.exact_bytes() || (a_zp < 128 && count_above_127(x) <= x.len() / 200));
     let corr: Vec<i32> = if byte_path {
-        w.row_sums()
-            .iter()
-            .map(|&v| v.wrapping_mul(-a_zp))
-            .collect()
+        w.zero_point_correction(a_zp)
     } else {
         Vec::new()
     };

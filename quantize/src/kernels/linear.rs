@@ -131,12 +131,9 @@ pub(crate) fn linear(isa: Isa, a: &[u8], m: usize, a_zp: i32, w: &PackedWeight, 
     };
     let byte_path = big <= m * k / 100;
 
-    // Σ (a - z) w = Σ a w - z Σ w: the byte path takes z out afterwards.
+    // The byte path takes the zero point out afterwards.
     let corr: Vec<i32> = if byte_path {
-        w.row_sums()
-            .iter()
-            .map(|&s| s.wrapping_mul(-a_zp))
-            .collect()
+        w.zero_point_correction(a_zp)
     } else {
         Vec::new()
     };

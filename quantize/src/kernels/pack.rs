@@ -128,8 +128,13 @@ impl PackedWeight {
         &self.panels
     }
 
-    pub(super) fn row_sums(&self) -> &[i32] {
-        &self.row_sums
+    /// What the byte path adds to each channel's sums to take out the
+    /// activations' zero point: `Σ (a - z) w = Σ a w - z Σ w`.
+    pub(super) fn zero_point_correction(&self, a_zp: i32) -> Vec<i32> {
+        self.row_sums
+            .iter()
+            .map(|&s| s.wrapping_mul(-a_zp))
+            .collect()
     }
 
     /// The i16 forms, built on first use.
