@@ -46,6 +46,12 @@ impl Args<'_> {
             .map(|t| Variable::constant(t.clone()))
     }
 
+    /// A per-spatial-dim attribute of a 2-d op as an array.
+    fn pair(&self, v: &[usize]) -> Result<[usize; 2]> {
+        v.try_into()
+            .map_err(|_| fail(self.op, format!("{v:?} is not 2 values")))
+    }
+
     /// Every input, as variables.
     fn all(&self) -> Result<Vec<Variable>> {
         (0..self.values.len()).map(|i| self.var(i)).collect()
@@ -161,10 +167,7 @@ fn aten(op: &AtenOp, a: &Args) -> Result<Vec<Variable>> {
             groups,
         } => {
             let (w, b) = (a.var(1)?, a.opt(2));
-            let pair = |v: &[usize]| -> Result<[usize; 2]> {
-                v.try_into()
-                    .map_err(|_| fail(a.op, format!("{v:?} is not 2 values")))
-            };
+            let pair = |v: &[usize]| a.pair(v);
             let first = |v: &[usize]| v.first().copied().unwrap_or(1);
             one(match w.shape().len() {
                 3 => x()?.conv1d(
@@ -192,10 +195,7 @@ fn aten(op: &AtenOp, a: &Args) -> Result<Vec<Variable>> {
             dilation,
             groups,
         } => {
-            let pair = |v: &[usize]| -> Result<[usize; 2]> {
-                v.try_into()
-                    .map_err(|_| fail(a.op, format!("{v:?} is not 2 values")))
-            };
+            let pair = |v: &[usize]| a.pair(v);
             one(x()?.conv_transpose2d(
                 &a.var(1)?,
                 a.opt(2).as_ref(),
