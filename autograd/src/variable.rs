@@ -250,11 +250,13 @@ impl Variable {
 
     /// The value of a one-element variable (`loss.item()`).
     pub fn item<T: Element>(&self) -> Result<T> {
+        crate::trace::note_read("item", self.id());
         Ok(self.with_data(|t| t.item::<T>())?)
     }
 
     /// The elements in row-major order.
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        crate::trace::note_read("to_vec", self.id());
         Ok(self.data().to_vec::<T>()?)
     }
 }

@@ -6,7 +6,11 @@
 //! become constants under their `named_parameters` names, and any other
 //! tensor an op read becomes an unnamed constant. Like `torch.jit.trace`,
 //! this records the ops one run executed: a branch on the input's values
-//! is frozen as it went for the example.
+//! would be frozen as it went for the example. The trace refuses the
+//! cases it can see: a value computed from the inputs read out as numbers
+//! ([`Variable::item`], [`Variable::to_vec`]) while tracing. A branch on
+//! `x.data()` read through the tensor goes unseen, as in PyTorch: keep
+//! such logic in tensor ops (`where`, `masked_fill`, `clamp`).
 //!
 //! The batch (dim 0 of every input) is left free when the graph is right
 //! for another batch size, as far as one more run can tell: the trace
@@ -21,12 +25,15 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 
-use torchlet_autograd::trace::{trace as run_traced, AtenOp, TraceArg, TracedOp, Untraceable};
+use torchlet_autograd::trace::{
+    trace as run_traced, AtenOp, Trace, TraceArg, TracedOp, Untraceable,
+};
 use torchlet_autograd::{no_grad, Variable};
 use torchlet_nn::Module;
 use torchlet_tensor::{DType, Tensor};
 
 use crate::graph::{Dim, Graph, InputSpec, Node, Op, TracedType, ValueId};
+use crate::text::TextOp;
 use crate::{JitError, Result, ScriptModule};
 
 /// Traces `module`'s forward on `example` (one input; see [`trace_fn`]
@@ -106,6 +113,9 @@ where
             "{op} ran outside any traced op (a custom op?): the graph could not say what it computes"
         )));
     }
+    if let Some(why) = frozen_read(&traced, &inputs) {
+        return Err(JitError::Trace(why));
+    }
     let mut b = Builder::new(&inputs, named);
     for (i, op) in traced.ops.iter().enumerate() {
         b.add(i, op)?;
@@ -119,6 +129,27 @@ where
         }
     }
     Ok(script)
+}
+
+/// Why the trace is refused when the forward read a value computed from
+/// the inputs out as numbers (`item`, `to_vec`): whatever it did with
+/// them (a branch, a size, a loop count) would be frozen in the graph.
+fn frozen_read(traced: &Trace, inputs: &[Variable]) -> Option<String> {
+    traced.reads.iter().find_map(|&(method, id)| {
+        let what = if let Some(i) = inputs.iter().position(|v| v.id() == id) {
+            format!("input {i}")
+        } else {
+            let (i, op) = traced
+                .ops
+                .iter()
+                .enumerate()
+                .find(|(_, op)| op.outputs.iter().any(|v| v.id() == id))?;
+            format!("the output of op {i} ({})", op.name())
+        };
+        Some(format!(
+            "the forward read {what} with Variable::{method}: data-dependent control flow cannot be traced (the branch taken for the example would be frozen in the graph); compute it with tensor ops (where, masked_fill, clamp) instead"
+        ))
+    })
 }
 
 /// Where a value comes from while the graph is built (renumbered at the
@@ -214,35 +245,40 @@ impl<'a> Builder<'a> {
     fn add(&mut self, index: usize, traced: &TracedOp) -> Result<()> {
         let unsupported =
             |why: String| JitError::Trace(format!("op {index} ({}): {why}", traced.name()));
-        let Some(aten) = traced.record::<AtenOp>() else {
+        let text = TextOp::from_traced(traced);
+        let aten = traced.record::<AtenOp>();
+        if aten.is_none() && text.is_none() {
             if let Some(Untraceable(what)) = traced.record::<Untraceable>() {
-                return Err(unsupported(format!("it cannot be traced: {what}")));
+                return Err(JitError::Trace(format!(
+                    "op {index} cannot be traced: {what}"
+                )));
             }
             return Err(unsupported(
-                "the jit runs autograd's ops only so far (recurrent layers, EmbeddingBag and packed lengths are not supported yet)".into(),
+                "the jit does not know this op (only autograd's ops and nn's text ops)".into(),
             ));
-        };
+        }
         let inputs: Vec<Option<Slot>> = traced.inputs.iter().map(|a| self.arg(a)).collect();
         let out_shape = traced
             .outputs
             .first()
             .map(|v| v.shape())
             .unwrap_or_default();
-        let op = match aten {
-            AtenOp::BatchNorm { training: true, .. } => {
+        let op = match aten.ok_or(text) {
+            Err(text) => Op::Text(text.expect("checked above")),
+            Ok(AtenOp::BatchNorm { training: true, .. }) => {
                 return Err(unsupported(
                     "batch norm ran in training mode (batch statistics, running statistics updated): trace in eval mode".into(),
                 ))
             }
-            AtenOp::Reshape(_) => {
+            Ok(AtenOp::Reshape(_)) => {
                 let x = inputs[0].map(|s| self.shape_of(s).to_vec()).unwrap_or_default();
                 Op::Reshape(reshape_target(&x, &out_shape))
             }
-            AtenOp::Expand(target) => {
+            Ok(AtenOp::Expand(target)) => {
                 let x = inputs[0].map(|s| self.shape_of(s).to_vec()).unwrap_or_default();
                 Op::Expand(expand_target(&x, target))
             }
-            other => Op::Aten(other.clone()),
+            Ok(other) => Op::Aten(other.clone()),
         };
         let mut outs = Vec::new();
         for v in &traced.outputs {

@@ -15,6 +15,7 @@ use torchlet_autograd::trace::{AtenOp, OpRecord};
 use torchlet_tensor::DType;
 
 use crate::fused::FusedExpr;
+use crate::text::TextOp;
 
 /// A value's number.
 pub type ValueId = usize;
@@ -34,6 +35,9 @@ pub enum Op {
     /// Elementwise f32 ops fused into one pass over memory (see
     /// [`crate::fused`]): inputs are the program's `x0, x1, ...`.
     Fused(FusedExpr),
+    /// A text model's op that nn records (recurrent layers,
+    /// `EmbeddingBag`, padded lengths).
+    Text(TextOp),
 }
 
 impl Op {
@@ -44,6 +48,7 @@ impl Op {
             Op::Reshape(_) => "aten::reshape",
             Op::Expand(_) => "aten::expand",
             Op::Fused(_) => "torchlet::fused_elementwise",
+            Op::Text(t) => t.name(),
         }
     }
 
@@ -54,6 +59,7 @@ impl Op {
             Op::Reshape(t) => vec![("shape", Attr::Ints(t.clone()))],
             Op::Expand(t) => vec![("size", Attr::Ints(t.clone()))],
             Op::Fused(e) => vec![("expr", Attr::Str(e.text()))],
+            Op::Text(t) => t.attrs(),
         }
     }
 }

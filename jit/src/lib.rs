@@ -36,9 +36,10 @@
 //! ```
 //!
 //! As with `torch.jit.trace`, the graph holds the ops one run executed:
-//! a branch on the input's values (`if x.sum() > 0`) is frozen as it went
-//! for the example. Recurrent layers, EmbeddingBag and packed sequence
-//! lengths are not traced yet (refused by name).
+//! a branch on the input's values (`if x.sum() > 0`) would be frozen as
+//! it went for the example. [`trace`] refuses the cases it can see (a
+//! value computed from the inputs read with `item` or `to_vec` during the
+//! trace); see [`trace_fn`] for the rest.
 #![warn(missing_docs)]
 
 mod capture;
@@ -49,6 +50,7 @@ pub mod graph;
 mod ops;
 mod passes;
 mod script;
+pub mod text;
 
 pub use capture::{trace, trace_fn};
 pub use error::{JitError, Result};

@@ -85,6 +85,7 @@ pub(crate) fn run(op: &Op, inputs: &[Option<Tensor>]) -> Result<Vec<Tensor>> {
                 let outs = crate::fused::run(expr, inputs)?;
                 Ok(outs.into_iter().map(Variable::constant).collect())
             }
+            Op::Text(t) => t.run(inputs),
         }
     })?;
     Ok(outs.into_iter().map(|v| v.data()).collect())

@@ -80,7 +80,7 @@ impl ScriptModule {
                 Op::Fused(e) => e.is_valid(n.inputs.len()) && n.outputs.len() == 1,
                 Op::Reshape(t) => target_ok(t, 1),
                 Op::Expand(t) => target_ok(t, t.len()),
-                Op::Aten(_) => true,
+                Op::Aten(_) | Op::Text(_) => true,
             };
             if !op_ok {
                 return Err(bad(format!("node {i} ({}) is malformed", n.op.name())));

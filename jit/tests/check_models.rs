@@ -1,6 +1,6 @@
 //! The ONNX check set (onnx-export/tests/common) through the jit: every
 //! model the jit runs gives the eager outputs bit for bit at the traced
-//! batch and another one; the others are refused by name.
+//! batch and others, also once saved and loaded.
 
 #[path = "../../onnx-export/tests/common/models.rs"]
 mod models;
@@ -10,31 +10,18 @@ mod zoo;
 use torchlet_autograd::no_grad;
 use torchlet_jit::trace;
 
-/// Models with recurrent layers, EmbeddingBag or packed lengths, which
-/// the jit does not run yet.
-const NOT_YET: [&str; 7] = [
-    "text_bag",
-    "bag_max",
-    "bag_sum",
-    "text_lstm_packed",
-    "text_gru_packed",
-    "text_lstm",
-    "text_bigru",
-];
-
 #[test]
 fn check_models_give_eager_bits() {
     let mut ran = Vec::new();
     for m in models::all_models().unwrap() {
         let example = m.example(3, 1).data();
-        let traced = trace(m.module.as_ref(), std::slice::from_ref(&example));
-        if NOT_YET.contains(&m.name) {
-            let err = traced.err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("not supported yet"), "{}: {err}", m.name);
-            continue;
-        }
-        let script = traced.unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        let script = trace(m.module.as_ref(), std::slice::from_ref(&example))
+            .unwrap_or_else(|e| panic!("{}: {e}", m.name));
         assert_eq!(script.graph().fixed_batch, None, "{}", m.name);
+        // Saved and loaded, the script is the same graph and weights.
+        let file = tempfile::NamedTempFile::new().unwrap();
+        script.save(file.path()).unwrap();
+        let script = torchlet_jit::load(file.path()).unwrap_or_else(|e| panic!("{}: {e}", m.name));
         for (n, seed) in [(3, 1), (5, 2), (1, 3)] {
             let x = m.example(n, seed);
             let want = no_grad(|| m.module.forward(&x)).unwrap().data();
@@ -55,9 +42,16 @@ fn check_models_give_eager_bits() {
     assert_eq!(
         ran,
         [
+            "text_bag",
+            "bag_max",
+            "bag_sum",
+            "text_lstm_packed",
+            "text_gru_packed",
             "mlp",
             "lenet_bn",
             "resnet8",
+            "text_lstm",
+            "text_bigru",
             "transformer_encoder",
             "op_zoo"
         ]

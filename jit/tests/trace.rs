@@ -148,12 +148,21 @@ fn inputs_that_do_not_fit_are_refused_by_name() {
 
 #[test]
 fn what_the_jit_cannot_run_is_refused_by_name() {
+    // Lengths given as numbers would be frozen into the graph.
     let lstm = LSTM::new(4, 5).unwrap();
-    let err = trace(&lstm, &[Tensor::rand(&[3, 2, 4])])
-        .unwrap_err()
-        .to_string();
+    let frozen = |xs: &[Variable]| {
+        lstm.forward_with_lengths(&xs[0], &[3, 2], None)
+            .map(|(y, _, _)| vec![y])
+    };
+    let err = trace_fn(
+        frozen,
+        &lstm.named_parameters(),
+        &[Tensor::rand(&[3, 2, 4])],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
-        err.contains("aten::lstm") && err.contains("not supported yet"),
+        err.contains("op 0 cannot be traced: RNN with lengths given as a slice"),
         "{err}"
     );
     let model = Linear::new(3, 2).unwrap();
@@ -233,5 +242,49 @@ fn a_layer_called_twice_folds_into_uniquely_named_constants() {
     assert_eq!(
         bits(&back.forward(std::slice::from_ref(&x)).unwrap()[0]),
         bits(&fast.forward(&[x]).unwrap()[0])
+    );
+}
+
+#[test]
+fn a_value_read_out_as_numbers_during_the_trace_is_refused() {
+    // A data-dependent branch: frozen for the example, so refused.
+    let branchy = |xs: &[Variable]| -> torchlet_autograd::Result<Vec<Variable>> {
+        let s = xs[0].sum()?;
+        let y = if s.item::<f32>()? > 0.0 {
+            xs[0].relu()
+        } else {
+            xs[0].neg()
+        };
+        Ok(vec![y])
+    };
+    let err = trace_fn(branchy, &[], &[Tensor::rand(&[2, 3])])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("read the output of op 0 (aten::sum) with Variable::item")
+            && err.contains("data-dependent control flow"),
+        "{err}"
+    );
+    let reads_input = |xs: &[Variable]| -> torchlet_autograd::Result<Vec<Variable>> {
+        let n = xs[0].to_vec::<f32>()?.len();
+        Ok(vec![xs[0].mul_scalar(n as f64)])
+    };
+    let err = trace_fn(reads_input, &[], &[Tensor::rand(&[2, 3])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("read input 0 with Variable::to_vec"), "{err}");
+    // A parameter read as a number is a constant of the graph: allowed.
+    let scale = Variable::constant(Tensor::from_vec(vec![2.0f32], &[1]).unwrap());
+    let named = [("scale".to_string(), scale.clone())];
+    let by_param = |xs: &[Variable]| -> torchlet_autograd::Result<Vec<Variable>> {
+        Ok(vec![xs[0].mul_scalar(f64::from(scale.item::<f32>()?))])
+    };
+    let script = trace_fn(by_param, &named, &[Tensor::rand(&[2, 3])]).unwrap();
+    let x = Tensor::rand(&[4, 3]);
+    assert_eq!(
+        script.forward(std::slice::from_ref(&x)).unwrap()[0]
+            .to_vec::<f32>()
+            .unwrap(),
+        x.mul_scalar(2.0).to_vec::<f32>().unwrap()
     );
 }

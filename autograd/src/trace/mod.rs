@@ -50,7 +50,7 @@ pub use record::{IntoRecord, OpRecord, OpTable, Untraceable};
 thread_local! {
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
     static DEPTH: Cell<usize> = const { Cell::new(0) };
-    static TRACE: RefCell<Trace> = const { RefCell::new(Trace { ops: Vec::new(), untraced: Vec::new() }) };
+    static TRACE: RefCell<Trace> = const { RefCell::new(Trace { ops: Vec::new(), untraced: Vec::new(), reads: Vec::new() }) };
 }
 
 /// One recorded op: what it is, what it read and what it produced.
@@ -110,6 +110,11 @@ pub struct Trace {
     /// Graph-recording ops that ran outside any traced op (their names):
     /// computations the trace cannot describe.
     pub untraced: Vec<&'static str>,
+    /// Values read out as numbers outside any traced op
+    /// ([`Variable::item`], [`Variable::to_vec`]): the method and the
+    /// variable's id. What the caller computes from those numbers (a
+    /// branch, a size) is invisible to the trace and frozen in its graph.
+    pub reads: Vec<(&'static str, usize)>,
 }
 
 /// Whether a trace is running on this thread.
@@ -234,6 +239,15 @@ fn traced_slow<R: TraceOutput, K: IntoRecord>(
         }
     }
     out
+}
+
+/// Called by [`Variable::item`] and [`Variable::to_vec`]: notes a value
+/// read out as numbers outside every traced op.
+#[inline]
+pub(crate) fn note_read(method: &'static str, id: usize) {
+    if is_tracing() && DEPTH.with(Cell::get) == 0 {
+        TRACE.with(|t| t.borrow_mut().reads.push((method, id)));
+    }
 }
 
 /// Called by [`record`](crate::record): notes a graph-recording op that

@@ -54,6 +54,21 @@ impl OpRecord for EmbeddingBagRecord {
     }
 }
 
+impl EmbeddingBagRecord {
+    /// Reduces the bags `input` (int64 `[B, L]`) of `weight` as the
+    /// module that recorded this did, bit for bit: how a saved graph (the
+    /// jit's) runs the op without the module.
+    pub fn replay(&self, input: &Tensor, weight: &Variable) -> Result<Variable> {
+        let table = Embedding::from_pretrained(weight.data(), true, self.padding_idx, None, 2.0)
+            .map_err(|e| rename(e, "EmbeddingBag"))?;
+        let bag = EmbeddingBag {
+            table,
+            mode: self.mode,
+        };
+        bag.reduce_bags(input, None, None)
+    }
+}
+
 /// Sums, averages or takes the maximum of bags of embeddings without
 /// materialising the looked-up `[N, L, D]` tensor for the caller
 /// (`torch.nn.EmbeddingBag`): the classic bag-of-words text classifier's
