@@ -13,14 +13,11 @@
 //! such logic in tensor ops (`where`, `masked_fill`, `clamp`).
 //!
 //! The batch (dim 0 of every input) is left free when the graph is right
-//! for another batch size, as far as one more run can tell: the trace
-//! runs the model eagerly at the example's batch + 1, with the float
-//! inputs' values changed (scaled and shifted, so constants taken from
-//! the example's values show), and compares the graph's outputs. When
-//! they differ (an op's attribute sized by the batch, a tensor made from
-//! the example's values), the graph keeps the traced batch and says why
-//! when called with another. Integer inputs (token ids) keep their values
-//! and get their first row repeated, so they stay valid indices.
+//! for another batch size, as far as one more run can tell (see
+//! `dynamic.rs`); otherwise the graph keeps the traced batch and says why
+//! when called with another. A sequence dim is free only when
+//! [`TraceOptions::sequence_dim`] marks it, and the trace fails when the
+//! graph holds the traced length.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -30,8 +27,9 @@ use torchlet_autograd::trace::{
 };
 use torchlet_autograd::{no_grad, Variable};
 use torchlet_nn::Module;
-use torchlet_tensor::{DType, Tensor};
+use torchlet_tensor::Tensor;
 
+use crate::dynamic::{batch_check, sequence_check};
 use crate::graph::{Dim, Graph, InputSpec, Node, Op, TracedType, ValueId};
 use crate::text::TextOp;
 use crate::{JitError, Result, ScriptModule};
@@ -58,6 +56,50 @@ use crate::{JitError, Result, ScriptModule};
 /// # }
 /// ```
 pub fn trace(module: &dyn Module, example: &[Tensor]) -> Result<ScriptModule> {
+    trace_with(module, example, &TraceOptions::default())
+}
+
+/// Which dims of a trace's inputs beyond the batch are free.
+///
+/// The batch (dim 0 of every input) is free whenever the graph allows
+/// it. A sequence dim is free only when marked here: the trace then
+/// checks the graph at another length and fails, saying why, when an
+/// op holds the traced one.
+///
+/// ```
+/// use torchlet_jit::{trace_with, TraceOptions};
+/// use torchlet_nn::{Embedding, Module};
+/// use torchlet_tensor::Tensor;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let emb = Embedding::new(10, 4)?;
+/// let tokens = Tensor::from_vec(vec![1i64, 2, 3, 4, 5, 6], &[2, 3])?;
+/// // Dim 1 of input 0 is the sequence.
+/// let script = trace_with(&emb, &[tokens], &TraceOptions::default().sequence_dim(0, 1))?;
+/// let longer = Tensor::from_vec(vec![1i64; 15], &[3, 5])?;
+/// assert_eq!(script.forward(&[longer])?[0].shape(), [3, 5, 4]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct TraceOptions {
+    sequence_dims: Vec<(usize, usize)>,
+}
+
+impl TraceOptions {
+    /// Marks dim `dim` of input `input` as a sequence: any length, the
+    /// same for every dim marked.
+    pub fn sequence_dim(mut self, input: usize, dim: usize) -> TraceOptions {
+        self.sequence_dims.push((input, dim));
+        self
+    }
+}
+
+/// [`trace`] with [`TraceOptions`].
+pub fn trace_with(
+    module: &dyn Module,
+    example: &[Tensor],
+    options: &TraceOptions,
+) -> Result<ScriptModule> {
     if example.len() != 1 {
         return Err(JitError::Trace(format!(
             "Module::forward takes one input, {} were given (trace_fn takes several)",
@@ -68,10 +110,11 @@ pub fn trace(module: &dyn Module, example: &[Tensor]) -> Result<ScriptModule> {
     module.eval();
     let mut named = module.named_parameters();
     named.extend(module.named_buffers());
-    let out = trace_fn(
+    let out = trace_fn_with(
         |xs: &[Variable]| module.forward(&xs[0]).map(|y| vec![y]),
         &named,
         example,
+        options,
     );
     module.set_training(training);
     out
@@ -85,6 +128,20 @@ pub fn trace_fn<F, E>(
     f: F,
     named: &[(String, Variable)],
     examples: &[Tensor],
+) -> Result<ScriptModule>
+where
+    F: Fn(&[Variable]) -> std::result::Result<Vec<Variable>, E>,
+    E: Display,
+{
+    trace_fn_with(f, named, examples, &TraceOptions::default())
+}
+
+/// [`trace_fn`] with [`TraceOptions`].
+pub fn trace_fn_with<F, E>(
+    f: F,
+    named: &[(String, Variable)],
+    examples: &[Tensor],
+    options: &TraceOptions,
 ) -> Result<ScriptModule>
 where
     F: Fn(&[Variable]) -> std::result::Result<Vec<Variable>, E>,
@@ -122,10 +179,22 @@ where
     }
     let outs: Vec<Slot> = outputs.iter().map(|v| b.var(v)).collect();
     let mut script = ScriptModule::from_parts(b.finish(outs), b.constant_tensors())?;
+    let seq = &options.sequence_dims;
+    if !seq.is_empty() {
+        sequence_check(&script, &f, examples, seq).map_err(|why| {
+            JitError::Trace(format!("the sequence dims {seq:?} cannot be free: {why}"))
+        })?;
+    }
     script.graph_mut().fixed_batch = batch_check(&script, &f, examples);
-    if script.graph().fixed_batch.is_none() {
-        for i in &mut script.graph_mut().inputs {
+    let g = script.graph_mut();
+    if g.fixed_batch.is_none() {
+        for i in &mut g.inputs {
             i.dims[0] = Dim::Batch;
+        }
+    }
+    for &(i, d) in seq {
+        if d > 0 || g.fixed_batch.is_some() {
+            g.inputs[i].dims[d] = Dim::Sequence;
         }
     }
     Ok(script)
@@ -381,77 +450,6 @@ fn expand_target(input: &[usize], target: &[i64]) -> Vec<i64> {
         .collect()
 }
 
-/// `None` when the graph gives the eager model's outputs at the
-/// examples' batch + 1, else why the batch must stay fixed.
-fn batch_check<F, E>(script: &ScriptModule, f: &F, examples: &[Tensor]) -> Option<String>
-where
-    F: Fn(&[Variable]) -> std::result::Result<Vec<Variable>, E>,
-    E: Display,
-{
-    let batch = examples.first()?.shape().first().copied();
-    let batch = match batch {
-        Some(b) if b > 0 && examples.iter().all(|x| x.shape().first() == Some(&b)) => b,
-        _ => return Some("the inputs share no batch dim (dim 0)".into()),
-    };
-    let bigger: Vec<Tensor> = examples
-        .iter()
-        .map(|x| {
-            let x = match x.dtype() {
-                DType::F32 | DType::F64 => x.mul_scalar(0.75).add_scalar(0.125),
-                _ => x.clone(),
-            };
-            let first = x.narrow(0, 0, 1).expect("batch > 0");
-            Tensor::cat(&[x, first], 0).expect("same shapes")
-        })
-        .collect();
-    let vars: Vec<Variable> = bigger
-        .iter()
-        .map(|t| Variable::constant(t.clone()))
-        .collect();
-    let eager = match no_grad(|| f(&vars)) {
-        Ok(v) => v,
-        Err(e) => return Some(format!("the model fails at batch {}: {e}", batch + 1)),
-    };
-    let graph = match script.run(&bigger) {
-        Ok(v) => v,
-        Err(e) => {
-            return Some(format!(
-                "the traced graph holds batch {batch} (at batch {}: {e})",
-                batch + 1
-            ))
-        }
-    };
-    if graph.len() != eager.len() {
-        return Some(format!(
-            "the model gives {} outputs at batch {}, the traced graph {}",
-            eager.len(),
-            batch + 1,
-            graph.len()
-        ));
-    }
-    for (i, (g, e)) in graph.iter().zip(&eager).enumerate() {
-        if !close(g, &e.data()) {
-            return Some(format!(
-                "output {i} of the traced graph differs from the model's at batch {}: an op holds batch {batch}",
-                batch + 1
-            ));
-        }
-    }
-    None
-}
-
-/// Same shape and dtype, values within 1e-5 relative.
-fn close(a: &Tensor, b: &Tensor) -> bool {
-    if a.shape() != b.shape() || a.dtype() != b.dtype() {
-        return false;
-    }
-    let as_f64 = |t: &Tensor| t.to_dtype(DType::F64).to_vec::<f64>().unwrap_or_default();
-    let (a, b) = (as_f64(a), as_f64(b));
-    a.iter().zip(&b).all(|(x, y)| {
-        (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= 1e-5 * (1.0 + y.abs())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,6 +471,7 @@ mod tests {
     #[test]
     fn elem_types_round_trip() {
         use crate::graph::ElemType;
+        use torchlet_tensor::DType;
         for d in [DType::F32, DType::F64, DType::I64, DType::Bool] {
             assert_eq!(DType::from(ElemType::from(d)), d);
         }

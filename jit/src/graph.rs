@@ -82,14 +82,18 @@ pub enum Dim {
     Fixed(usize),
     /// The batch: any size, the same for every input.
     Batch,
+    /// A sequence marked free at the trace: any length, the same for
+    /// every sequence dim.
+    Sequence,
 }
 
 impl fmt::Display for Dim {
-    /// The size, or `*` for the batch.
+    /// The size, `*` for the batch, `T` for a sequence.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Dim::Fixed(n) => write!(f, "{n}"),
             Dim::Batch => f.write_str("*"),
+            Dim::Sequence => f.write_str("T"),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! | PyTorch | torchlet |
 //! |---|---|
 //! | `torch.jit.trace(model, example)` | [`trace`] (one input), [`trace_fn`] (several) |
+//! | `torch.export`'s `dynamic_shapes` (a free sequence dim) | [`trace_with`] and [`TraceOptions::sequence_dim`] |
 //! | `scripted(x)` | [`ScriptModule::forward`] |
 //! | `scripted.graph` | [`ScriptModule::graph`] (prints like `torch.jit`'s) |
 //! | `torch.jit.save` / `torch.jit.load` | [`ScriptModule::save`] / [`load`] |
@@ -43,6 +44,7 @@
 #![warn(missing_docs)]
 
 mod capture;
+mod dynamic;
 mod error;
 mod file;
 pub mod fused;
@@ -52,7 +54,7 @@ mod passes;
 mod script;
 pub mod text;
 
-pub use capture::{trace, trace_fn};
+pub use capture::{trace, trace_fn, trace_fn_with, trace_with, TraceOptions};
 pub use error::{JitError, Result};
 pub use file::{load, FORMAT_VERSION, MAGIC};
 pub use script::ScriptModule;

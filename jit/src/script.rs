@@ -194,7 +194,7 @@ impl ScriptModule {
                 inputs.len()
             )));
         }
-        let mut batch = None;
+        let (mut batch, mut sequence) = (None, None);
         for (spec, x) in specs.iter().zip(inputs) {
             let shapes = || {
                 format!(
@@ -210,6 +210,7 @@ impl ScriptModule {
                 && spec.dims.iter().zip(x.shape()).all(|(d, &n)| match d {
                     Dim::Fixed(m) => *m == n,
                     Dim::Batch => *batch.get_or_insert(n) == n,
+                    Dim::Sequence => *sequence.get_or_insert(n) == n,
                 });
             if !fits {
                 let why = match (&self.graph.fixed_batch, spec.dims.first()) {

@@ -288,3 +288,41 @@ fn a_value_read_out_as_numbers_during_the_trace_is_refused() {
         x.mul_scalar(2.0).to_vec::<f32>().unwrap()
     );
 }
+
+#[test]
+fn a_sequence_dim_is_free_only_when_the_graph_allows_it() {
+    use torchlet_jit::{trace_fn_with, TraceOptions};
+    let seq = TraceOptions::default().sequence_dim(0, 1);
+    // Softmax over the sequence holds no length.
+    let softmax = |xs: &[Variable]| xs[0].softmax(1).map(|y| vec![y]);
+    let script = trace_fn_with(softmax, &[], &[Tensor::rand(&[2, 3])], &seq).unwrap();
+    assert_eq!(script.graph().inputs[0].signature(), "f32[*, T]");
+    let x = Tensor::rand(&[4, 7]);
+    let want = Variable::constant(x.clone()).softmax(1).unwrap().data();
+    assert_eq!(
+        bits(&script.forward(std::slice::from_ref(&x)).unwrap()[0]),
+        bits(&want)
+    );
+    // A tensor sized by the traced length is a constant of the graph.
+    let positions = |xs: &[Variable]| -> torchlet_autograd::Result<Vec<Variable>> {
+        let t = xs[0].shape()[1];
+        let pos = Tensor::arange(0.0f32, t as f32, 1.0).unwrap();
+        Ok(vec![xs[0].add(&Variable::constant(pos))?])
+    };
+    let err = trace_fn_with(positions, &[], &[Tensor::rand(&[2, 3])], &seq)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the sequence dims [(0, 1)] cannot be free")
+            && err.contains("holds the traced length 3"),
+        "{err}"
+    );
+    let bad = TraceOptions::default().sequence_dim(0, 5);
+    let err = trace_fn_with(softmax, &[], &[Tensor::rand(&[2, 3])], &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("input 0 of shape [2, 3] has no dim 5"),
+        "{err}"
+    );
+}
