@@ -69,6 +69,7 @@ TARGETS = {
     "lenet_infer_b256": 1.5,
     "mlp_infer_b64": 1.5,
     "resnet8_infer_b64": 1.5,
+    "lstm_text_infer_b32": 1.5,
     "elementwise_chain4m": 1.5,
 }
 
@@ -77,7 +78,7 @@ COMPANIONS = [
     "qgemm1024", "mlp_f32_infer_b256", "lenet_f32_infer_b256",
     "lstm_dynamic_int8_b32", "lstm_f32_infer_b32",
     "lenet_eager_b1", "lenet_eager_b256", "mlp_eager_b64", "resnet8_eager_b64",
-    "elementwise_chain4m_eager",
+    "lstm_text_eager_b32", "elementwise_chain4m_eager",
 ]
 
 # Targets between two workloads of the same side: (slow, fast) -> minimum

@@ -504,6 +504,38 @@ def _scripted(model, x):
     return _inference(frozen, x)
 
 
+class TextLstm(nn.Module):
+    """The fortunes LSTM classifier: Embedding(5000, 64, padding_idx=0) ->
+    LSTM(64 -> 64, batch_first) over packed lengths -> Linear(64, 4)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(5000, 64, padding_idx=0)
+        self.lstm = nn.LSTM(64, 64, batch_first=True)
+        self.head = nn.Linear(64, 4)
+
+    def forward(self, tokens):
+        lengths = (tokens != 0).sum(1)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embed(tokens), lengths, batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = self.lstm(packed)
+        return self.head(h_n[-1])
+
+
+def _text_tokens():
+    """32 right-padded rows of 40 tokens, row i keeping 40 - (7i mod 30)."""
+    torch.manual_seed(0)
+    ids = torch.randint(1, 5000, (32, 40))
+    for i in range(32):
+        ids[i, 40 - (7 * i) % 30:] = 0
+    return ids
+
+
+def _text_lstm():
+    torch.manual_seed(0)
+    return TextLstm().eval()
+
+
 class Chain(nn.Module):
     def __init__(self):
         super().__init__()
@@ -557,6 +589,8 @@ WORKLOADS = {
     "mlp_eager_b64": (lambda: _inference(_mlp_model(), _randn(64, 784)), 500),
     "resnet8_infer_b64": (lambda: _scripted(_resnet8(), _randn(64, 3, 32, 32)), 30),
     "resnet8_eager_b64": (lambda: _inference(_resnet8(), _randn(64, 3, 32, 32)), 30),
+    "lstm_text_infer_b32": (lambda: _scripted(_text_lstm(), _text_tokens()), 50),
+    "lstm_text_eager_b32": (lambda: _inference(_text_lstm(), _text_tokens()), 50),
     "elementwise_chain4m": (lambda: _scripted(Chain(), _randn(4096, 1024)), 50),
     "elementwise_chain4m_eager": (lambda: _inference(Chain().eval(), _randn(4096, 1024)), 50),
 }

@@ -350,6 +350,20 @@ pub const WORKLOADS: &[Spec] = &[
         build: jit::resnet8_eager_b64,
     },
     Spec {
+        name: "lstm_text_infer_b32",
+        description: "the fortunes LSTM classifier (padded, packed lengths), traced with a free sequence dim and optimised, 32 x 40 tokens",
+        default_steps: 50,
+        in_pytorch: true,
+        build: jit::lstm_text_infer_b32,
+    },
+    Spec {
+        name: "lstm_text_eager_b32",
+        description: "the lstm_text_infer_b32 model run eagerly",
+        default_steps: 50,
+        in_pytorch: true,
+        build: jit::lstm_text_eager_b32,
+    },
+    Spec {
         name: "elementwise_chain4m",
         description: "gelu(x * w + b) * sigmoid(x) + x / 2, x [4096, 1024], w and b [1024], traced and optimised",
         default_steps: 50,

@@ -7,9 +7,10 @@
 use std::hint::black_box;
 
 use torchlet_autograd::{no_grad, Variable};
-use torchlet_jit::{trace, trace_fn, ScriptModule};
+use torchlet_jit::{trace, trace_fn, trace_with, ScriptModule, TraceOptions};
 use torchlet_nn::Module;
 use torchlet_tensor::{Generator, Tensor};
+use torchlet_text::models::{RnnClassifier, RnnClassifierOptions};
 use torchlet_vision::models::ResNet;
 
 use super::quantized::{lenet_model, mlp_model};
@@ -120,5 +121,48 @@ pub(super) fn elementwise_chain4m_eager() -> Workload {
     let x = Variable::constant(input(&CHAIN_SHAPE));
     workload("elementwise_chain4m_eager", move || {
         black_box(no_grad(|| chain(&x, &w, &b)).expect("the chain runs"));
+    })
+}
+
+/// The fortunes LSTM classifier as `torchlet text-train lstm` builds it
+/// (embeddings 64, LSTM 64, 4 classes, padding index 0; vocabulary 5000),
+/// and 32 right-padded sequences of 40 tokens: row `i` keeps `40 - (7i
+/// mod 30)` tokens, so the lengths run 11 to 40 (`pack_padded_sequence`
+/// semantics: the padding never reaches a state).
+fn text_lstm() -> (RnnClassifier, Tensor) {
+    torchlet_tensor::manual_seed(0);
+    let options = RnnClassifierOptions {
+        pad_index: Some(0),
+        ..Default::default()
+    };
+    let model = RnnClassifier::new(5000, 4, options).expect("valid sizes");
+    let (n, len) = (32, 40);
+    let mut ids = Tensor::randint(1, 5000, &[n, len])
+        .and_then(|t| t.to_vec::<i64>())
+        .expect("int64 ids");
+    for (i, row) in ids.chunks_mut(len).enumerate() {
+        row[len - (7 * i) % 30..].fill(0);
+    }
+    (
+        model,
+        Tensor::from_vec(ids, &[n, len]).expect("n * len ids"),
+    )
+}
+
+pub(super) fn lstm_text_infer_b32() -> Workload {
+    let (model, tokens) = text_lstm();
+    let options = TraceOptions::default().sequence_dim(0, 1);
+    let script = trace_with(&model, std::slice::from_ref(&tokens), &options)
+        .and_then(|s| s.optimize())
+        .expect("the model traces");
+    run_script("lstm_text_infer_b32", script, vec![tokens])
+}
+
+pub(super) fn lstm_text_eager_b32() -> Workload {
+    let (model, tokens) = text_lstm();
+    model.eval();
+    let x = Variable::constant(tokens);
+    workload("lstm_text_eager_b32", move || {
+        black_box(no_grad(|| model.forward(&x)).expect("the model runs"));
     })
 }
