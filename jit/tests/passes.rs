@@ -115,3 +115,36 @@ fn an_optimized_script_saves_and_loads() {
     );
     assert_eq!(as_f64(&a[0]), as_f64(&b[0]));
 }
+
+#[test]
+fn repeated_subexpressions_run_once_bit_for_bit() {
+    let mut g = Generator::new(9);
+    let w = Variable::parameter(Tensor::randn_with(&[4, 4], &mut g));
+    let f = |xs: &[Variable]| -> torchlet_autograd::Result<Vec<Variable>> {
+        let x = &xs[0];
+        // The same linear and the same split twice; scalar ops that
+        // differ only in their value stay apart.
+        let a = x.linear(&w, None)?.sigmoid();
+        let b = x.linear(&w, None)?.sigmoid();
+        let p = x.split(2, 1)?;
+        let q = x.split(2, 1)?;
+        let y = a
+            .mul(&b)?
+            .add(&p[1].mul_scalar(2.0).sum_dims(&[1], true)?)?;
+        Ok(vec![y.add(&q[1].mul_scalar(3.0).sum_dims(&[1], true)?)?])
+    };
+    let x = Tensor::randn_with(&[3, 4], &mut g);
+    let script = trace_fn(f, &[("w".into(), w.clone())], std::slice::from_ref(&x)).unwrap();
+    let count =
+        |s: &torchlet_jit::ScriptModule, name: &str| ops(s).iter().filter(|&&o| o == name).count();
+    assert_eq!(count(&script, "aten::linear"), 2);
+    let fast = script.optimize().unwrap();
+    assert_eq!(count(&fast, "aten::linear"), 1, "{}", fast.graph());
+    // split traces as one narrow per part; the part read is kept once.
+    assert_eq!(count(&script, "aten::narrow"), 4);
+    assert_eq!(count(&fast, "aten::narrow"), 1, "{}", fast.graph());
+    assert_eq!(count(&fast, "aten::mul.Scalar"), 2, "{}", fast.graph());
+    let want = f(&[Variable::constant(x.clone())]).unwrap()[0].data();
+    let bits = |t: &Tensor| as_f64(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&fast.forward(&[x]).unwrap()[0]), bits(&want));
+}

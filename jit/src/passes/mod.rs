@@ -1,5 +1,7 @@
 //! Optimisation passes over a script's graph, each in its own module:
 //!
+//! - [`cse`]: a node repeating an earlier one (same op, same inputs) is
+//!   dropped and its readers read the earlier one's outputs;
 //! - [`constants`]: nodes that read only constants run once, at compile
 //!   time (a weight's transpose, say), and become constants;
 //! - [`batch_norm`]: an eval-mode BatchNorm after a Conv or Linear whose
@@ -14,11 +16,12 @@
 //! and [`ScriptModule::optimize`](crate::ScriptModule::optimize) runs
 //! them in that order. Folding BatchNorm changes rounding (outputs within
 //! 1e-5 of eager, relative to the output's largest magnitude); the fused
-//! kernels use the unfused kernels' formulas; constant folding and
+//! kernels use the unfused kernels' formulas; CSE, constant folding and
 //! elimination change no bit.
 
 pub(crate) mod batch_norm;
 pub(crate) mod constants;
+pub(crate) mod cse;
 pub(crate) mod fuse;
 
 use std::collections::BTreeMap;
@@ -170,8 +173,9 @@ impl Editable {
 
 impl ScriptModule {
     /// This script with the optimisation passes run (see the module
-    /// docs of `passes`): constant folding, BatchNorm folding,
-    /// elementwise fusion, dead-code elimination. Outputs stay within 1e-5
+    /// docs of `passes`): common-subexpression elimination, constant
+    /// folding, BatchNorm folding, elementwise fusion, dead-code
+    /// elimination. Outputs stay within 1e-5
     /// of the original's, relative to the output's largest magnitude
     /// (folding BatchNorm rounds differently; the other passes keep the
     /// bits).
@@ -190,6 +194,7 @@ impl ScriptModule {
     /// ```
     pub fn optimize(&self) -> Result<ScriptModule> {
         let mut g = Editable::new(self);
+        cse::eliminate(&mut g);
         constants::fold(&mut g)?;
         batch_norm::fold(&mut g)?;
         fuse::fuse(&mut g)?;
