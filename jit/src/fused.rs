@@ -137,7 +137,10 @@ impl FusedExpr {
 }
 
 /// Where a block reads an input from.
-enum Source<'a> {
+pub(crate) enum Source<'a> {
+    /// The output block itself, as it was before the program ran (an
+    /// epilogue's GEMM or convolution result, updated in place).
+    Output,
     /// The input has the output's shape: element `i` is `data[i]`.
     Full(&'a [f32]),
     /// The input broadcasts along leading dims only: element `i` is
@@ -152,6 +155,7 @@ impl Source<'_> {
     /// Elements `start..start + out.len()` of the broadcast input.
     fn fill(&self, start: usize, out: &mut [f32], shape: &[usize]) {
         match self {
+            Source::Output => unreachable!("read from the output block by eval_range_with"),
             Source::Full(d) => out.copy_from_slice(&d[start..start + out.len()]),
             Source::Trailing(d) => {
                 for (k, o) in out.iter_mut().enumerate() {
@@ -216,7 +220,8 @@ pub(crate) fn run(expr: &FusedExpr, inputs: &[Option<Tensor>]) -> Result<Vec<Ten
     Ok(vec![Tensor::from_vec(out, &shape)?])
 }
 
-fn source<'a>(t: &'a Tensor, shape: &[usize]) -> Source<'a> {
+/// How `t` (contiguous f32) broadcasts to `shape`.
+pub(crate) fn source<'a>(t: &'a Tensor, shape: &[usize]) -> Source<'a> {
     let data = t.as_slice::<f32>().expect("contiguous f32");
     let rank = shape.len();
     let mut dims = vec![1usize; rank - t.shape().len()];
@@ -240,7 +245,7 @@ fn source<'a>(t: &'a Tensor, shape: &[usize]) -> Source<'a> {
 }
 
 /// Output elements `start..start + out.len()`, block by block.
-fn eval_range(
+pub(crate) fn eval_range(
     expr: &FusedExpr,
     sources: &[Source],
     shape: &[usize],
@@ -283,7 +288,10 @@ fn eval_range_with(
         let len = chunk.len();
         let at = start + b * BLOCK;
         for (buf, src) in ins.iter_mut().zip(sources) {
-            src.fill(at, &mut buf[..len], shape);
+            match src {
+                Source::Output => buf[..len].copy_from_slice(chunk),
+                src => src.fill(at, &mut buf[..len], shape),
+            }
         }
         for (k, step) in expr.steps.iter().enumerate() {
             let (done, rest) = tmp.split_at_mut(k);

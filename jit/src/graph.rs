@@ -14,6 +14,7 @@ use torchlet_autograd::ir::Attr;
 use torchlet_autograd::trace::{AtenOp, OpRecord};
 use torchlet_tensor::DType;
 
+use crate::epilogue::EpilogueOp;
 use crate::fused::FusedExpr;
 use crate::text::TextOp;
 
@@ -35,6 +36,9 @@ pub enum Op {
     /// Elementwise f32 ops fused into one pass over memory (see
     /// [`crate::fused`]): inputs are the program's `x0, x1, ...`.
     Fused(FusedExpr),
+    /// A Linear or 2-d convolution with an elementwise program run on
+    /// its output in place (see [`crate::epilogue`]).
+    Epilogue(EpilogueOp),
     /// A text model's op that nn records (recurrent layers,
     /// `EmbeddingBag`, padded lengths).
     Text(TextOp),
@@ -48,6 +52,7 @@ impl Op {
             Op::Reshape(_) => "aten::reshape",
             Op::Expand(_) => "aten::expand",
             Op::Fused(_) => "torchlet::fused_elementwise",
+            Op::Epilogue(e) => e.name(),
             Op::Text(t) => t.name(),
         }
     }
@@ -59,6 +64,7 @@ impl Op {
             Op::Reshape(t) => vec![("shape", Attr::Ints(t.clone()))],
             Op::Expand(t) => vec![("size", Attr::Ints(t.clone()))],
             Op::Fused(e) => vec![("expr", Attr::Str(e.text()))],
+            Op::Epilogue(e) => e.attrs(),
             Op::Text(t) => t.attrs(),
         }
     }

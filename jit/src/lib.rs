@@ -45,6 +45,7 @@
 
 mod capture;
 mod dynamic;
+pub mod epilogue;
 mod error;
 mod file;
 pub mod fused;

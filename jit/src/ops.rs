@@ -85,6 +85,7 @@ pub(crate) fn run(op: &Op, inputs: &[Option<Tensor>]) -> Result<Vec<Tensor>> {
                 let outs = crate::fused::run(expr, inputs)?;
                 Ok(outs.into_iter().map(Variable::constant).collect())
             }
+            Op::Epilogue(e) => Ok(vec![Variable::constant(e.run(inputs)?)]),
             Op::Text(t) => t.run(inputs),
         }
     })?;

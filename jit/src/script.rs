@@ -78,6 +78,7 @@ impl ScriptModule {
             };
             let op_ok = match &n.op {
                 Op::Fused(e) => e.is_valid(n.inputs.len()) && n.outputs.len() == 1,
+                Op::Epilogue(e) => e.is_valid(n.inputs.len()) && n.outputs.len() == 1,
                 Op::Reshape(t) => target_ok(t, 1),
                 Op::Expand(t) => target_ok(t, t.len()),
                 Op::Aten(_) | Op::Text(_) => true,

@@ -9,6 +9,9 @@
 //!   (`torch.nn.utils.fusion`);
 //! - [`fuse`]: groups of f32 elementwise nodes become one fused node
 //!   evaluated in one pass over memory;
+//! - [`epilogue`]: a Linear or 2-d convolution whose output only one
+//!   elementwise node reads runs that node's program on its output in
+//!   place (bias, activation, residual add);
 //! - dead-code elimination and renumbering ([`Editable::finish`]): nodes
 //!   no output depends on, and constants no node reads, are dropped.
 //!
@@ -22,6 +25,7 @@
 pub(crate) mod batch_norm;
 pub(crate) mod constants;
 pub(crate) mod cse;
+pub(crate) mod epilogue;
 pub(crate) mod fuse;
 
 use std::collections::BTreeMap;
@@ -174,8 +178,8 @@ impl Editable {
 impl ScriptModule {
     /// This script with the optimisation passes run (see the module
     /// docs of `passes`): common-subexpression elimination, constant
-    /// folding, BatchNorm folding, elementwise fusion, dead-code
-    /// elimination. Outputs stay within 1e-5
+    /// folding, BatchNorm folding, elementwise fusion, epilogue fusion,
+    /// dead-code elimination. Outputs stay within 1e-5
     /// of the original's, relative to the output's largest magnitude
     /// (folding BatchNorm rounds differently; the other passes keep the
     /// bits).
@@ -198,6 +202,7 @@ impl ScriptModule {
         constants::fold(&mut g)?;
         batch_norm::fold(&mut g)?;
         fuse::fuse(&mut g)?;
+        epilogue::fuse(&mut g);
         g.finish()
     }
 }

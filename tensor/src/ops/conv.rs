@@ -177,15 +177,15 @@ fn col2im<T: Float>(g: &Geom, cols: &[T], dxg: &mut [T], threads: usize) {
 
 // ----- kernels ----------------------------------------------------------------
 
-/// Runs `f(sample_in, sample_out, scratch, threads)` for every sample of
-/// a batch: `src` holds `src_len` elements per sample, `dst` `dst_len`.
+/// Runs `f(index, sample_in, sample_out, scratch, threads)` for every
+/// sample of a batch: `src` holds `src_len` elements per sample, `dst` `dst_len`.
 fn per_sample<T: Float>(
     g: &Geom,
     src: &[T],
     src_len: usize,
     dst: &mut [T],
     dst_len: usize,
-    f: impl Fn(&[T], &mut [T], &mut Vec<T>, usize) + Sync,
+    f: impl Fn(usize, &[T], &mut [T], &mut Vec<T>, usize) + Sync,
 ) {
     if dst.is_empty() {
         return;
@@ -196,6 +196,7 @@ fn per_sample<T: Float>(
             let mut scratch = Vec::new();
             for (i, out) in dst.chunks_mut(dst_len).enumerate() {
                 f(
+                    i,
                     &src[i * src_len..(i + 1) * src_len],
                     out,
                     &mut scratch,
@@ -211,7 +212,13 @@ fn per_sample<T: Float>(
                 for i in samples {
                     // SAFETY: each sample's output block is written by one part.
                     let out = unsafe { dst.range(i * dst_len..(i + 1) * dst_len) };
-                    f(&src[i * src_len..(i + 1) * src_len], out, &mut scratch, 1)
+                    f(
+                        i,
+                        &src[i * src_len..(i + 1) * src_len],
+                        out,
+                        &mut scratch,
+                        1,
+                    )
                 }
             });
         }
@@ -308,13 +315,34 @@ fn backward_weight_sample<T: Float>(
     }
 }
 
+/// Work done on each sample's output right after its convolution, while
+/// it is in cache: called with the sample's `[C_out, H_out, W_out]` block
+/// and the flat index of its first element in the whole output.
+type SampleEpilogue<'a, T> = Option<&'a (dyn Fn(&mut [T], usize) + Sync)>;
+
 /// Forward convolution of a whole batch.
-fn conv_forward<T: Float>(g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
+fn conv_forward<T: Float>(
+    g: &Geom,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    epilogue: SampleEpilogue<'_, T>,
+) -> Vec<T> {
     let (in_len, out_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
     let mut out = vec![T::ZERO; g.n * out_len];
-    per_sample(g, x, in_len, &mut out, out_len, |xs, o, cols, threads| {
-        forward_sample(g, xs, w, bias, o, cols, threads)
-    });
+    per_sample(
+        g,
+        x,
+        in_len,
+        &mut out,
+        out_len,
+        |i, xs, o, cols, threads| {
+            forward_sample(g, xs, w, bias, o, cols, threads);
+            if let Some(f) = epilogue {
+                f(o, i * out_len);
+            }
+        },
+    );
     out
 }
 
@@ -322,9 +350,14 @@ fn conv_forward<T: Float>(g: &Geom, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec
 fn conv_backward_input<T: Float>(g: &Geom, gout: &[T], w: &[T]) -> Vec<T> {
     let (in_len, out_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
     let mut dx = vec![T::ZERO; g.n * in_len];
-    per_sample(g, gout, out_len, &mut dx, in_len, |gs, d, cols, threads| {
-        backward_input_sample(g, gs, w, d, cols, threads)
-    });
+    per_sample(
+        g,
+        gout,
+        out_len,
+        &mut dx,
+        in_len,
+        |_, gs, d, cols, threads| backward_input_sample(g, gs, w, d, cols, threads),
+    );
     dx
 }
 
@@ -383,7 +416,7 @@ fn conv_op(
     Ok(with_float!(dt, T => {
         let (x, w) = (input.values::<T>(), weight.values::<T>());
         let b = bias.map(|b| b.values::<T>());
-        Tensor::from_data(conv_forward::<T>(&g, &x, &w, b.as_deref()), &g.output_shape())
+        Tensor::from_data(conv_forward::<T>(&g, &x, &w, b.as_deref(), None), &g.output_shape())
     }))
 }
 
@@ -463,6 +496,61 @@ impl Tensor {
             groups,
         };
         conv_op("conv2d", self, weight, bias, &hy)
+    }
+
+    /// [`Tensor::conv2d`] that runs `epilogue` on each sample's output
+    /// (bias added) right after computing it, while it is in cache: the
+    /// activation, residual add or other elementwise work a compiler fuses
+    /// into a convolution, without another pass over memory. `epilogue`
+    /// gets the sample's `[C_out, H_out, W_out]` block and the flat index
+    /// of its first element in the whole output; samples may run on
+    /// several threads at once. `T` must be the input's dtype.
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let x = Tensor::randn(&[2, 1, 5, 5]);
+    /// let w = Tensor::randn(&[3, 1, 3, 3]);
+    /// let relu = |block: &mut [f32], _start: usize| block.iter_mut().for_each(|v| *v = v.max(0.0));
+    /// let fused = x.conv2d_then(&w, None, [1, 1], [0, 0], [1, 1], 1, &relu).unwrap();
+    /// let plain = x.conv2d(&w, None, [1, 1], [0, 0], [1, 1], 1).unwrap().relu();
+    /// assert_eq!(fused.to_vec::<f32>().unwrap(), plain.to_vec::<f32>().unwrap());
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv2d_then<T: Float>(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        groups: usize,
+        epilogue: &(dyn Fn(&mut [T], usize) + Sync),
+    ) -> Result<Tensor> {
+        const OP: &str = "conv2d";
+        let hy = Hyper {
+            stride: &stride,
+            padding: &padding,
+            dilation: &dilation,
+            groups,
+        };
+        let g = conv_geometry(OP, self.shape(), weight.shape(), &hy)?;
+        if let Some(b) = bias {
+            check_bias(OP, weight.shape(), b.shape(), g.c_out)?;
+        }
+        let mut operands = vec![("input", self), ("weight", weight)];
+        operands.extend(bias.map(|b| ("bias", b)));
+        let dt = check_dtypes(OP, &operands)?;
+        if dt != T::DTYPE {
+            return Err(crate::TensorError::dtype(
+                OP,
+                format!("an epilogue over {}", T::DTYPE),
+                dt,
+            ));
+        }
+        let (x, w) = (self.values::<T>(), weight.values::<T>());
+        let b = bias.map(|b| b.values::<T>());
+        let out = conv_forward::<T>(&g, &x, &w, b.as_deref(), Some(epilogue));
+        Ok(Tensor::from_data(out, &g.output_shape()))
     }
 
     /// 1-d convolution over an input of shape `[N, C_in, L]` (or an

@@ -859,3 +859,40 @@ fn invalid_arguments_are_errors_naming_the_op() {
 }
 
 mod oracle;
+
+#[test]
+fn conv2d_then_runs_the_epilogue_on_every_sample_at_its_offset() {
+    // Big enough to split samples over threads, and a single sample.
+    for (n, c, hw) in [(8, 16, 20), (1, 3, 7)] {
+        let x = randn(&[n, c, hw, hw], DType::F32, 1);
+        let w = randn(&[5, c, 3, 3], DType::F32, 2);
+        let b = randn(&[5], DType::F32, 3);
+        let plain = x.conv2d(&w, Some(&b), [1, 1], [1, 1], [1, 1], 1).unwrap();
+        // Adds each element's flat index, so a wrong offset shows.
+        let add_index = |block: &mut [f32], start: usize| {
+            for (j, v) in block.iter_mut().enumerate() {
+                *v += (start + j) as f32;
+            }
+        };
+        let fused = x
+            .conv2d_then(&w, Some(&b), [1, 1], [1, 1], [1, 1], 1, &add_index)
+            .unwrap();
+        let want: Vec<f32> = plain
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + i as f32)
+            .collect();
+        assert_eq!(fused.shape(), plain.shape());
+        assert_eq!(fused.to_vec::<f32>().unwrap(), want, "batch {n}");
+    }
+    let x = randn(&[1, 1, 4, 4], DType::F64, 4);
+    let w = randn(&[1, 1, 3, 3], DType::F64, 5);
+    let nothing = |_: &mut [f32], _: usize| {};
+    let e = err_msg(x.conv2d_then(&w, None, [1, 1], [0, 0], [1, 1], 1, &nothing));
+    assert!(
+        e.contains("an epilogue over float32, got dtype float64"),
+        "{e}"
+    );
+}

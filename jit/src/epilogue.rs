@@ -1,0 +1,204 @@
+//! GEMM and convolution epilogues: a Linear or 2-d convolution whose
+//! output only an elementwise program reads (its bias, activation,
+//! residual add, ...) runs that program on its output in place, right
+//! after computing it: a convolution sample by sample while the sample
+//! is in cache (`Tensor::conv2d_then`), a Linear in one parallel pass
+//! over its rows. No intermediate tensor is made, and every element gets
+//! the unfused ops' arithmetic in their order, so results are the
+//! unfused graph's bits.
+
+use serde::{Deserialize, Serialize};
+use torchlet_autograd::ir::Attr;
+use torchlet_autograd::trace::{AtenOp, OpRecord};
+use torchlet_autograd::{AutogradError, Result};
+use torchlet_tensor::{parallel_split_mut, DType, Tensor};
+
+use crate::fused::{eval_range, source, FusedExpr, Source};
+
+/// A Linear or 2-d convolution and the elementwise program run on its
+/// output. The node's inputs are the base op's three (`x`, `weight`,
+/// `bias` or absent), then the program's inputs `x1, x2, ...`; the
+/// program's `x0` is the base op's output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpilogueOp {
+    /// [`AtenOp::Linear`] or a 2-d [`AtenOp::Conv`].
+    pub base: AtenOp,
+    /// The program; its result is the node's output.
+    pub expr: FusedExpr,
+}
+
+fn fail(message: String) -> AutogradError {
+    AutogradError::Graph {
+        op: "torchlet::epilogue",
+        message,
+    }
+}
+
+impl EpilogueOp {
+    /// The op's name (`torchlet::linear_epilogue`).
+    pub fn name(&self) -> &'static str {
+        match self.base {
+            AtenOp::Linear => "torchlet::linear_epilogue",
+            _ => "torchlet::conv2d_epilogue",
+        }
+    }
+
+    /// The base op's attributes and the program.
+    pub fn attrs(&self) -> Vec<(&'static str, Attr)> {
+        let mut attrs = self.base.attrs();
+        attrs.push(("expr", Attr::Str(self.expr.text())));
+        attrs
+    }
+
+    /// Whether a node of `inputs` inputs can run this (a loaded file's
+    /// op is checked so before it runs).
+    pub fn is_valid(&self, inputs: usize) -> bool {
+        let base = match &self.base {
+            AtenOp::Linear => true,
+            AtenOp::Conv {
+                stride,
+                padding,
+                dilation,
+                ..
+            } => stride.len() == 2 && padding.len() == 2 && dilation.len() == 2,
+            _ => false,
+        };
+        base && inputs >= 3 && self.expr.is_valid(inputs - 2)
+    }
+
+    /// Runs the base op with the program as its epilogue.
+    pub(crate) fn run(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+        if !self.is_valid(inputs.len()) {
+            return Err(fail("the op is malformed".into()));
+        }
+        let get = |i: usize| -> Result<Tensor> {
+            let t = inputs[i]
+                .as_ref()
+                .ok_or_else(|| fail(format!("input {i} is missing")))?;
+            if t.dtype() != DType::F32 {
+                return Err(fail(format!("input {i} is {:?}, not f32", t.dtype())));
+            }
+            Ok(t.contiguous())
+        };
+        let (x, w) = (get(0)?, get(1)?);
+        let bias = inputs[2].as_ref().map(|_| get(2)).transpose()?;
+        let extra: Vec<Tensor> = (3..inputs.len()).map(get).collect::<Result<_>>()?;
+        match &self.base {
+            AtenOp::Linear => self.linear(&x, &w, bias.as_ref(), &extra),
+            AtenOp::Conv {
+                stride,
+                padding,
+                dilation,
+                groups,
+            } => {
+                let shape = conv_shape(&x, &w, stride, padding, dilation)?;
+                let sources = self.sources(&extra, &shape)?;
+                let program = |block: &mut [f32], start: usize| {
+                    eval_range(&self.expr, &sources, &shape, start, block)
+                };
+                let pair = |v: &[usize]| [v[0], v[1]];
+                Ok(x.conv2d_then(
+                    &w,
+                    bias.as_ref(),
+                    pair(stride),
+                    pair(padding),
+                    pair(dilation),
+                    *groups,
+                    &program,
+                )?)
+            }
+            _ => Err(fail(
+                "the base op is not a Linear or 2-d convolution".into(),
+            )),
+        }
+    }
+
+    /// The program's inputs: the output block, then `extra` broadcast to
+    /// the output's `shape`.
+    fn sources<'a>(&self, extra: &'a [Tensor], shape: &[usize]) -> Result<Vec<Source<'a>>> {
+        let mut sources = vec![Source::Output];
+        for t in extra {
+            let b = torchlet_tensor::broadcast_shapes("torchlet::epilogue", t.shape(), shape)?;
+            if b != shape {
+                return Err(fail(format!(
+                    "input of shape {:?} does not broadcast to the output's {shape:?}",
+                    t.shape()
+                )));
+            }
+            sources.push(source(t, shape));
+        }
+        Ok(sources)
+    }
+
+    /// `x Wᵀ` (the eager GEMM, the same path), then per block the bias
+    /// and the program, in place.
+    fn linear(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        extra: &[Tensor],
+    ) -> Result<Tensor> {
+        let mut y = x.matmul(&w.t()?)?;
+        let shape = y.shape().to_vec();
+        let width = shape.last().copied().unwrap_or(1).max(1);
+        if let Some(b) = bias {
+            if b.shape() != [width] {
+                return Err(fail(format!(
+                    "bias of shape {:?} for {width} output features",
+                    b.shape()
+                )));
+            }
+        }
+        let bias = bias.map(|b| b.as_slice::<f32>().expect("contiguous f32"));
+        let sources = self.sources(extra, &shape)?;
+        let out = y.as_mut_slice::<f32>()?;
+        let n = out.len();
+        // Whole rows per part, so a part's bias index starts at 0.
+        let rows = n / width;
+        let parts = (n / 16384).clamp(1, 64).min(rows.max(1));
+        let bounds: Vec<usize> = (0..=parts).map(|p| p * rows / parts * width).collect();
+        let work = n * (self.expr.steps.len() + 1) * 8;
+        // Rows in chunks of about 4096 elements: bias and program while
+        // the chunk is in L1/L2.
+        let chunk = width * (4096 / width).max(1);
+        parallel_split_mut(out, &bounds, work, |p, piece| {
+            for (k, rows) in piece.chunks_mut(chunk).enumerate() {
+                if let Some(b) = bias {
+                    for row in rows.chunks_mut(width) {
+                        for (v, &bv) in row.iter_mut().zip(b) {
+                            *v += bv;
+                        }
+                    }
+                }
+                eval_range(&self.expr, &sources, &shape, bounds[p] + k * chunk, rows);
+            }
+        })?;
+        Ok(y)
+    }
+}
+
+/// The output shape of a 2-d convolution (geometry checked by the kernel).
+fn conv_shape(
+    x: &Tensor,
+    w: &Tensor,
+    stride: &[usize],
+    padding: &[usize],
+    dilation: &[usize],
+) -> Result<Vec<usize>> {
+    let (xs, ws) = (x.shape(), w.shape());
+    if xs.len() != 4 || ws.len() != 4 {
+        return Err(fail(format!(
+            "the convolution needs a 4-d input and weight, got {xs:?} and {ws:?}"
+        )));
+    }
+    let out = |i: usize| -> Result<usize> {
+        let span = dilation[i] * (ws[2 + i].max(1) - 1) + 1;
+        (xs[2 + i] + 2 * padding[i])
+            .checked_sub(span)
+            .filter(|_| stride[i] > 0)
+            .map(|d| d / stride[i] + 1)
+            .ok_or_else(|| fail(format!("kernel {ws:?} does not fit input {xs:?}")))
+    };
+    Ok(vec![xs[0], ws[0], out(0)?, out(1)?])
+}
