@@ -158,8 +158,15 @@ impl Source<'_> {
             Source::Output => unreachable!("read from the output block by eval_range_with"),
             Source::Full(d) => out.copy_from_slice(&d[start..start + out.len()]),
             Source::Trailing(d) => {
-                for (k, o) in out.iter_mut().enumerate() {
-                    *o = d[(start + k) % d.len()];
+                // Whole runs of the repeated input: one division per block.
+                let mut at = start % d.len();
+                let mut rest = out;
+                while !rest.is_empty() {
+                    let n = rest.len().min(d.len() - at);
+                    let (head, tail) = rest.split_at_mut(n);
+                    head.copy_from_slice(&d[at..at + n]);
+                    rest = tail;
+                    at = 0;
                 }
             }
             Source::Strided(d, strides) => {
@@ -284,27 +291,42 @@ fn eval_range_with(
 ) {
     let mut ins = vec![[0f32; BLOCK]; sources.len()];
     let mut tmp = vec![[0f32; BLOCK]; expr.steps.len()];
+    // The last step writes the output block directly, unless a step reads
+    // that block (an epilogue's input) and must see it unchanged.
+    let reads_output = sources.iter().any(|s| matches!(s, Source::Output));
+    let last = expr.steps.len() - 1;
     for (b, chunk) in out.chunks_mut(BLOCK).enumerate() {
         let len = chunk.len();
         let at = start + b * BLOCK;
         for (buf, src) in ins.iter_mut().zip(sources) {
             match src {
                 Source::Output => buf[..len].copy_from_slice(chunk),
+                // Read in place below.
+                Source::Full(_) => {}
                 src => src.fill(at, &mut buf[..len], shape),
             }
         }
         for (k, step) in expr.steps.iter().enumerate() {
             let (done, rest) = tmp.split_at_mut(k);
-            let dst = &mut rest[0][..len];
+            let dst = if k == last && !reads_output {
+                &mut *chunk
+            } else {
+                &mut rest[0][..len]
+            };
             let arg = |i: usize| -> &[f32] {
                 match step.args[i] {
-                    Operand::Input(j) => &ins[j][..len],
+                    Operand::Input(j) => match sources[j] {
+                        Source::Full(d) => &d[at..at + len],
+                        _ => &ins[j][..len],
+                    },
                     Operand::Step(j) => &done[j][..len],
                 }
             };
             apply(&step.op, arg(0), step.args.get(1).map(|_| arg(1)), dst);
         }
-        chunk.copy_from_slice(&tmp[expr.steps.len() - 1][..len]);
+        if reads_output {
+            chunk.copy_from_slice(&tmp[last][..len]);
+        }
     }
 }
 
