@@ -61,6 +61,7 @@ pub fn jit(args: &JitArgs) -> Result<(), BoxError> {
     if args.print {
         println!("traced:\n{}\n", traced.graph());
         println!("optimized:\n{}\n", script.graph());
+        println!("{}\n", script.memory_plan());
     }
     let out = args
         .out

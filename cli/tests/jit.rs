@@ -31,6 +31,9 @@ fn a_script_evaluates_and_predicts_as_its_run_does() {
         text.contains("aten::sub") && text.contains("aten::linear"),
         "{text}"
     );
+    // The optimized MLP's Linear + ReLU run as GEMM epilogues.
+    assert!(text.contains("torchlet::linear_epilogue"), "{text}");
+    assert!(text.contains("memory plan at the traced shapes:"), "{text}");
     let script = run.join("model.tlj");
     assert!(text.contains("wrote") && script.is_file(), "{text}");
     let script_s = script.to_str().unwrap();

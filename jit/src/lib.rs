@@ -52,6 +52,7 @@ pub mod fused;
 pub mod graph;
 mod ops;
 mod passes;
+pub mod plan;
 mod script;
 pub mod text;
 

@@ -4,6 +4,7 @@
 use torchlet_tensor::{DType, Tensor};
 
 use crate::graph::{Dim, Graph, Op};
+use crate::plan::MemoryPlan;
 use crate::{ops, JitError, Result};
 
 /// A traced (or loaded) model: its [`Graph`] and the constants' tensors,
@@ -15,6 +16,8 @@ pub struct ScriptModule {
     constants: Vec<Tensor>,
     /// Per value, the last node that reads it (see [`Graph::last_uses`]).
     last_use: Vec<Option<usize>>,
+    /// Buffers by liveness at the traced shapes.
+    plan: MemoryPlan,
 }
 
 impl ScriptModule {
@@ -129,11 +132,37 @@ impl ScriptModule {
             }
         }
         let last_use = graph.last_uses();
+        let plan = MemoryPlan::of(&graph);
         Ok(ScriptModule {
             graph,
             constants,
             last_use,
+            plan,
         })
+    }
+
+    /// The memory plan: which buffer each intermediate value takes when
+    /// buffers are reused by liveness, and the bytes that takes at the
+    /// traced shapes (its peak; see [`MemoryPlan`]).
+    ///
+    /// ```
+    /// use torchlet_nn::{Linear, Module, ReLU, Sequential};
+    /// use torchlet_tensor::Tensor;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let model = Sequential::new().append(Linear::new(4, 8)?).append(ReLU).append(Linear::new(8, 8)?);
+    /// let script = torchlet_jit::trace(&model, &[Tensor::rand(&[2, 4])])?;
+    /// let plan = script.memory_plan();
+    /// // Three [2, 8] f32 values of 64 bytes; the first is free once the
+    /// // ReLU has read it, so the last reuses its buffer.
+    /// assert_eq!(plan.total_bytes, 192);
+    /// assert_eq!(plan.peak_bytes, 128);
+    /// assert_eq!(plan.arena_bytes(), 128);
+    /// println!("{plan}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn memory_plan(&self) -> &MemoryPlan {
+        &self.plan
     }
 
     /// The graph (print it for a readable listing, like `torch.jit`'s
