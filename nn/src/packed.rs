@@ -155,6 +155,11 @@ impl Lengths {
         })
     }
 
+    /// Each sequence's length.
+    pub(crate) fn values(&self) -> &[usize] {
+        &self.lengths
+    }
+
     /// `[N, 1]`: whether each sequence still runs at step `t`.
     pub(crate) fn active(&self, t: usize) -> Result<Tensor> {
         let active: Vec<bool> = self.lengths.iter().map(|&l| t < l).collect();

@@ -23,7 +23,8 @@ use crate::error::{Result, TensorError};
 use crate::tensor::Tensor;
 
 pub use crate::ops::{
-    lstm_sequence, lstm_sequence_backward, LstmSequence, LstmSequenceGrads, LstmTrace,
+    lstm_sequence, lstm_sequence_backward, lstm_sequence_padded, LstmSequence, LstmSequenceGrads,
+    LstmTrace,
 };
 
 /// How a loss combines its per-element values (`reduction=` in PyTorch).

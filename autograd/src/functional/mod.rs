@@ -61,13 +61,16 @@ pub fn linear(x: &Variable, weight: &Variable, bias: Option<&Variable>) -> Resul
             )
         },
         || {
-            let y = x.matmul(&weight.t()?).map_err(|_| {
-                TensorError::shapes(
+            let (xs, ws) = (x.shape(), weight.shape());
+            if ws.len() != 2 || xs.last() != ws.get(1) {
+                return Err(TensorError::shapes(
                     "linear",
-                    &[&x.shape(), &weight.shape()],
+                    &[&xs, &ws],
                     "the input's last dim must equal weight.shape[1]",
                 )
-            })?;
+                .into());
+            }
+            let y = x.matmul(&weight.t()?)?;
             match bias {
                 Some(b) => y.add(b),
                 None => Ok(y),

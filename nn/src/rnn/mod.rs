@@ -105,6 +105,23 @@ struct Weights {
     b_hh: Option<Variable>,
 }
 
+/// Whether a gradient must flow through a layer direction run.
+fn needs_grad(w: &Weights, x: &Variable, h: &Variable, c: Option<&Variable>) -> bool {
+    torchlet_autograd::is_grad_enabled()
+        && [
+            Some(&w.w_ih),
+            Some(&w.w_hh),
+            w.b_ih.as_ref(),
+            w.b_hh.as_ref(),
+            Some(x),
+            Some(h),
+            c,
+        ]
+        .into_iter()
+        .flatten()
+        .any(Variable::requires_grad)
+}
+
 /// What the three public layers share.
 struct RnnCore {
     module: &'static str,
@@ -316,6 +333,24 @@ impl RnnCore {
         } else {
             x.clone()
         };
+        if self.cell == RnnCell::Lstm && !needs_grad(w, &x, &h, c.as_ref()) {
+            // Inference: the fused kernel, each row stopping at its length.
+            let c0 = c.expect("an LSTM carries a cell state").data();
+            let data = |v: Option<&Variable>| v.map(Variable::data);
+            let (out, h_n, c_n) = torchlet_tensor::functional::lstm_sequence_padded(
+                &x.data(),
+                &h.data(),
+                &c0,
+                &w.w_ih.data(),
+                &w.w_hh.data(),
+                data(w.b_ih.as_ref()).as_ref(),
+                data(w.b_hh.as_ref()).as_ref(),
+                lengths.values(),
+            )?;
+            let out = Variable::constant(out);
+            let out = if reverse { lengths.reverse(&out)? } else { out };
+            return Ok((out, Variable::constant(h_n), Some(Variable::constant(c_n))));
+        }
         let steps = x.shape()[0];
         let mut outs = Vec::with_capacity(steps);
         let zeros = Variable::constant(Tensor::zeros_dtype(&h.shape(), h.dtype()));

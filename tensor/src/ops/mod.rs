@@ -11,9 +11,11 @@ mod optim;
 mod pool;
 pub(crate) mod reduce;
 mod rnn;
+mod rnn_padded;
 mod softmax;
 mod unary;
 
 pub use norm::BatchNormStats;
 pub use optim::{AdamStep, SgdStep};
 pub use rnn::{lstm_sequence, lstm_sequence_backward, LstmSequence, LstmSequenceGrads, LstmTrace};
+pub use rnn_padded::lstm_sequence_padded;

@@ -63,11 +63,11 @@ pub struct LstmSequenceGrads {
 
 /// Sizes of one LSTM pass.
 #[derive(Clone, Copy)]
-struct Dims {
-    steps: usize,
-    batch: usize,
+pub(super) struct Dims {
+    pub(super) steps: usize,
+    pub(super) batch: usize,
     input: usize,
-    hidden: usize,
+    pub(super) hidden: usize,
     reverse: bool,
 }
 
@@ -136,6 +136,7 @@ pub fn lstm_sequence(
             &w_hh.values::<T>(),
             bias.as_deref(),
             d,
+            None,
         );
         let last = d.time(t - 1);
         let state = |v: &[T]| Tensor::from_slice(&v[last * n * h..][..n * h], &[n, h]);
@@ -218,7 +219,7 @@ pub fn lstm_sequence_backward(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn check(
+pub(super) fn check(
     x: &Tensor,
     h0: &Tensor,
     c0: &Tensor,
@@ -289,7 +290,10 @@ fn check(
 }
 
 /// `b_ih + b_hh`, or `None` without biases.
-fn combined_bias<T: Float>(b_ih: Option<&Tensor>, b_hh: Option<&Tensor>) -> Option<Vec<T>> {
+pub(super) fn combined_bias<T: Float>(
+    b_ih: Option<&Tensor>,
+    b_hh: Option<&Tensor>,
+) -> Option<Vec<T>> {
     let mut sum: Option<Vec<T>> = None;
     for b in [b_ih, b_hh].into_iter().flatten() {
         let v = b.values::<T>();
@@ -301,11 +305,14 @@ fn combined_bias<T: Float>(b_ih: Option<&Tensor>, b_hh: Option<&Tensor>) -> Opti
     sum
 }
 
-struct Forward<T> {
-    out: Vec<T>,
+pub(super) struct Forward<T> {
+    pub(super) out: Vec<T>,
     gates: Vec<T>,
     cells: Vec<T>,
     tanh_cells: Vec<T>,
+    /// The final hidden and cell states `[N, H]`.
+    pub(super) h_n: Vec<T>,
+    pub(super) c_n: Vec<T>,
 }
 
 /// Into how many blocks of batch rows each step's work is split across
@@ -344,7 +351,11 @@ fn gemm_nt<T: Float>(dst: &mut [T], a: &[T], b: &[T], m: usize, k: usize, n: usi
     });
 }
 
-fn forward<T: Float>(
+/// The forward pass; with `lengths` (forward direction only), row `r`
+/// stops at step `lengths[r]`: later steps output zeros and leave its
+/// state alone (`h_prev`, `c_prev` end as each row's final state).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward<T: Float>(
     x: &[T],
     h0: &[T],
     c0: &[T],
@@ -352,6 +363,7 @@ fn forward<T: Float>(
     w_hh: &[T],
     bias: Option<&[T]>,
     d: Dims,
+    lengths: Option<&[usize]>,
 ) -> Forward<T> {
     let (t, n, h) = (d.steps, d.batch, d.hidden);
     let (g4, nh) = (4 * h, n * h);
@@ -420,8 +432,23 @@ fn forward<T: Float>(
                     }
                 });
             }
-            h_prev.copy_from_slice(hs);
-            c_prev.copy_from_slice(c);
+            match lengths {
+                None => {
+                    h_prev.copy_from_slice(hs);
+                    c_prev.copy_from_slice(c);
+                }
+                Some(lengths) => {
+                    for (r, &len) in lengths.iter().enumerate() {
+                        let row = r * h..(r + 1) * h;
+                        if s < len {
+                            h_prev[row.clone()].copy_from_slice(&hs[row.clone()]);
+                            c_prev[row.clone()].copy_from_slice(&c[row]);
+                        } else {
+                            hs[row].fill(T::ZERO);
+                        }
+                    }
+                }
+            }
         }
     };
     steps();
@@ -430,6 +457,8 @@ fn forward<T: Float>(
         gates,
         cells,
         tanh_cells,
+        h_n: h_prev,
+        c_n: c_prev,
     }
 }
 
