@@ -9,6 +9,8 @@
 //! `Float` methods, the same order of operations), so fused results match
 //! the unfused ones bit for bit; the tests hold them to 1e-5 all the same.
 
+use std::mem::MaybeUninit;
+
 use serde::{Deserialize, Serialize};
 use torchlet_autograd::trace::{AtenOp, BinaryOp};
 use torchlet_autograd::{AutogradError, Result};
@@ -214,7 +216,10 @@ pub(crate) fn run(expr: &FusedExpr, inputs: &[Option<Tensor>]) -> Result<Vec<Ten
     }
     let n: usize = shape.iter().product();
     let sources: Vec<Source> = inputs.iter().map(|t| source(t, &shape)).collect();
-    let mut out = vec![0f32; n];
+    // Every element is written below: no zero fill first.
+    let mut out: Vec<MaybeUninit<f32>> = Vec::with_capacity(n);
+    // SAFETY: `MaybeUninit` needs no initialisation.
+    unsafe { out.set_len(n) };
     let parts = n.div_ceil(BLOCK * 8).clamp(1, 64);
     let bounds: Vec<usize> = (0..=parts)
         .map(|p| (p * n / parts).div_ceil(BLOCK) * BLOCK)
@@ -224,6 +229,10 @@ pub(crate) fn run(expr: &FusedExpr, inputs: &[Option<Tensor>]) -> Result<Vec<Ten
     parallel_split_mut(&mut out, &bounds, work, |p, piece| {
         eval_range(expr, &sources, &shape, bounds[p], piece)
     })?;
+    let mut out = std::mem::ManuallyDrop::new(out);
+    // SAFETY: eval_range wrote every element (its blocks cover `piece`);
+    // `MaybeUninit<f32>` has f32's layout, so the allocation is a Vec<f32>'s.
+    let out = unsafe { Vec::from_raw_parts(out.as_mut_ptr().cast::<f32>(), n, out.capacity()) };
     Ok(vec![Tensor::from_vec(out, &shape)?])
 }
 
@@ -251,13 +260,45 @@ pub(crate) fn source<'a>(t: &'a Tensor, shape: &[usize]) -> Source<'a> {
     Source::Strided(data, strides)
 }
 
+/// An output element: an initialised `f32` (an epilogue updating a
+/// result in place) or a fresh `MaybeUninit<f32>` (a new output, written
+/// without a zero fill first).
+pub(crate) trait OutElem: Send {
+    /// Writes `v`.
+    fn put(&mut self, v: f32);
+    /// The value, when initialised (what [`Source::Output`] reads).
+    fn value(&self) -> Option<f32>;
+}
+
+impl OutElem for f32 {
+    #[inline(always)]
+    fn put(&mut self, v: f32) {
+        *self = v;
+    }
+    #[inline(always)]
+    fn value(&self) -> Option<f32> {
+        Some(*self)
+    }
+}
+
+impl OutElem for MaybeUninit<f32> {
+    #[inline(always)]
+    fn put(&mut self, v: f32) {
+        self.write(v);
+    }
+    #[inline(always)]
+    fn value(&self) -> Option<f32> {
+        None
+    }
+}
+
 /// Output elements `start..start + out.len()`, block by block.
-pub(crate) fn eval_range(
+pub(crate) fn eval_range<O: OutElem>(
     expr: &FusedExpr,
     sources: &[Source],
     shape: &[usize],
     start: usize,
-    out: &mut [f32],
+    out: &mut [O],
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -269,12 +310,12 @@ pub(crate) fn eval_range(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn eval_range_avx2(
+unsafe fn eval_range_avx2<O: OutElem>(
     expr: &FusedExpr,
     sources: &[Source],
     shape: &[usize],
     start: usize,
-    out: &mut [f32],
+    out: &mut [O],
 ) {
     eval_range_with(expr, sources, shape, start, out)
 }
@@ -282,12 +323,12 @@ unsafe fn eval_range_avx2(
 /// The block loop (inlined into each entry, so its loops vectorize with
 /// the entry's features).
 #[inline(always)]
-fn eval_range_with(
+fn eval_range_with<O: OutElem>(
     expr: &FusedExpr,
     sources: &[Source],
     shape: &[usize],
     start: usize,
-    out: &mut [f32],
+    out: &mut [O],
 ) {
     let mut ins = vec![[0f32; BLOCK]; sources.len()];
     let mut tmp = vec![[0f32; BLOCK]; expr.steps.len()];
@@ -300,7 +341,13 @@ fn eval_range_with(
         let at = start + b * BLOCK;
         for (buf, src) in ins.iter_mut().zip(sources) {
             match src {
-                Source::Output => buf[..len].copy_from_slice(chunk),
+                Source::Output => {
+                    for (b, o) in buf.iter_mut().zip(chunk.iter()) {
+                        *b = o
+                            .value()
+                            .expect("an epilogue's output block is initialised");
+                    }
+                }
                 // Read in place below.
                 Source::Full(_) => {}
                 src => src.fill(at, &mut buf[..len], shape),
@@ -308,11 +355,6 @@ fn eval_range_with(
         }
         for (k, step) in expr.steps.iter().enumerate() {
             let (done, rest) = tmp.split_at_mut(k);
-            let dst = if k == last && !reads_output {
-                &mut *chunk
-            } else {
-                &mut rest[0][..len]
-            };
             let arg = |i: usize| -> &[f32] {
                 match step.args[i] {
                     Operand::Input(j) => match sources[j] {
@@ -322,10 +364,17 @@ fn eval_range_with(
                     Operand::Step(j) => &done[j][..len],
                 }
             };
-            apply(&step.op, arg(0), step.args.get(1).map(|_| arg(1)), dst);
+            let (a, b) = (arg(0), step.args.get(1).map(|_| arg(1)));
+            if k == last && !reads_output {
+                apply(&step.op, a, b, &mut *chunk);
+            } else {
+                apply(&step.op, a, b, &mut rest[0][..len]);
+            }
         }
         if reads_output {
-            chunk.copy_from_slice(&tmp[last][..len]);
+            for (o, &v) in chunk.iter_mut().zip(&tmp[last][..len]) {
+                o.put(v);
+            }
         }
     }
 }
@@ -333,11 +382,11 @@ fn eval_range_with(
 /// One step over a block: `dst[i] = op(a[i], b[i])`, with torchlet-
 /// tensor's formula for `op`.
 #[inline(always)]
-fn apply(op: &AtenOp, a: &[f32], b: Option<&[f32]>, dst: &mut [f32]) {
+fn apply<O: OutElem>(op: &AtenOp, a: &[f32], b: Option<&[f32]>, dst: &mut [O]) {
     macro_rules! map {
         (|$x:ident| $e:expr) => {
             for (d, &$x) in dst.iter_mut().zip(a) {
-                *d = $e;
+                d.put($e);
             }
         };
     }
@@ -348,7 +397,7 @@ fn apply(op: &AtenOp, a: &[f32], b: Option<&[f32]>, dst: &mut [f32]) {
                 .zip(a)
                 .zip(b.expect("a binary step has two operands"))
             {
-                *d = $e;
+                d.put($e);
             }
         };
     }
@@ -368,6 +417,12 @@ fn apply(op: &AtenOp, a: &[f32], b: Option<&[f32]>, dst: &mut [f32]) {
                 (BinaryOp::Sub, false) => map!(|x| x - v),
                 (BinaryOp::Sub, true) => map!(|x| v - x),
                 (BinaryOp::Mul, _) => map!(|x| x * v),
+                // Dividing by a power of two is multiplying by its exact
+                // inverse: the same rounded value, without a division.
+                _ if v.is_normal() && (1.0 / v).is_normal() && v.to_bits() & 0x7f_ffff == 0 => {
+                    let inv = 1.0 / v;
+                    map!(|x| x * inv)
+                }
                 _ => map!(|x| x / v),
             }
         }

@@ -185,3 +185,36 @@ proptest! {
         prop_assert!(close(&fused[0], &eager), "{}", fast.graph());
     }
 }
+
+#[test]
+fn division_by_a_power_of_two_keeps_the_bits_at_the_extremes() {
+    // Tiny (subnormal results), huge, signed zeros, infinities, NaN.
+    let values = vec![
+        1e-38f32,
+        -3e-39,
+        1.5e-45,
+        3e38,
+        -3.4e38,
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NAN,
+        1.0,
+        -7.25,
+        0.1,
+    ];
+    let x = Tensor::from_vec(values.clone(), &[1, values.len()]).unwrap();
+    for d in [2.0, 0.25, 1024.0, 3.0, 2f64.powi(-100), 2f64.powi(120)] {
+        let f = |xs: &[Variable]| -> Result<Vec<Variable>> {
+            Ok(vec![xs[0].div_scalar(d).add_scalar(0.0).div_scalar(d)])
+        };
+        let fast = trace_fn(f, &[], std::slice::from_ref(&x))
+            .unwrap()
+            .optimize()
+            .unwrap();
+        assert_eq!(op_names(&fast), ["torchlet::fused_elementwise"]);
+        let want = no_grad(|| f(&[Variable::constant(x.clone())])).unwrap()[0].data();
+        let got = fast.forward(std::slice::from_ref(&x)).unwrap();
+        assert_eq!(bits(&got[0]), bits(&want), "x / {d}");
+    }
+}
