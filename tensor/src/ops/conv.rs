@@ -399,6 +399,23 @@ fn conv_backward_weight<T: Float>(g: &Geom, gout: &[T], x: &[T]) -> Vec<T> {
 
 // ----- ops ---------------------------------------------------------------------
 
+/// A forward convolution's geometry and dtype, its operands checked.
+fn checked_forward(
+    op: &'static str,
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    hy: &Hyper,
+) -> Result<(Geom, crate::DType)> {
+    let g = conv_geometry(op, input.shape(), weight.shape(), hy)?;
+    if let Some(b) = bias {
+        check_bias(op, weight.shape(), b.shape(), g.c_out)?;
+    }
+    let mut operands = vec![("input", input), ("weight", weight)];
+    operands.extend(bias.map(|b| ("bias", b)));
+    Ok((g, check_dtypes(op, &operands)?))
+}
+
 fn conv_op(
     op: &'static str,
     input: &Tensor,
@@ -406,13 +423,7 @@ fn conv_op(
     bias: Option<&Tensor>,
     hy: &Hyper,
 ) -> Result<Tensor> {
-    let g = conv_geometry(op, input.shape(), weight.shape(), hy)?;
-    if let Some(b) = bias {
-        check_bias(op, weight.shape(), b.shape(), g.c_out)?;
-    }
-    let mut operands = vec![("input", input), ("weight", weight)];
-    operands.extend(bias.map(|b| ("bias", b)));
-    let dt = check_dtypes(op, &operands)?;
+    let (g, dt) = checked_forward(op, input, weight, bias, hy)?;
     Ok(with_float!(dt, T => {
         let (x, w) = (input.values::<T>(), weight.values::<T>());
         let b = bias.map(|b| b.values::<T>());
@@ -533,13 +544,7 @@ impl Tensor {
             dilation: &dilation,
             groups,
         };
-        let g = conv_geometry(OP, self.shape(), weight.shape(), &hy)?;
-        if let Some(b) = bias {
-            check_bias(OP, weight.shape(), b.shape(), g.c_out)?;
-        }
-        let mut operands = vec![("input", self), ("weight", weight)];
-        operands.extend(bias.map(|b| ("bias", b)));
-        let dt = check_dtypes(OP, &operands)?;
+        let (g, dt) = checked_forward(OP, self, weight, bias, &hy)?;
         if dt != T::DTYPE {
             return Err(crate::TensorError::dtype(
                 OP,
