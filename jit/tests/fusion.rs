@@ -85,7 +85,7 @@ struct RandomOp {
 }
 
 fn random_op() -> impl Strategy<Value = RandomOp> {
-    (0u8..24, 0usize..64, 0usize..64, -2.0f64..2.0).prop_map(|(kind, a, b, value)| RandomOp {
+    (0u8..26, 0usize..64, 0usize..64, -2.0f64..2.0).prop_map(|(kind, a, b, value)| RandomOp {
         kind,
         a,
         b,
@@ -93,12 +93,18 @@ fn random_op() -> impl Strategy<Value = RandomOp> {
     })
 }
 
-/// Applies `op` to the values so far.
-fn apply(op: &RandomOp, vals: &[Variable]) -> Result<Variable> {
+/// Applies `op` to the values so far; `layer` is a Linear's weight and
+/// bias for rows of the DAG's width.
+fn apply(op: &RandomOp, vals: &[Variable], layer: &(Variable, Variable)) -> Result<Variable> {
     let a = &vals[op.a % vals.len()];
     let b = &vals[op.b % vals.len()];
     let v = op.value;
+    let width = layer.0.shape()[1];
     Ok(match op.kind {
+        // A Linear (the epilogue pass's base) where the width fits.
+        24 if a.shape().last() == Some(&width) => a.linear(&layer.0, Some(&layer.1))?,
+        // The same op twice (the CSE pass's case).
+        25 => a.sigmoid().mul(&a.sigmoid())?,
         0 => a.add(b)?,
         1 => a.sub(b)?,
         2 => a.mul(b)?,
@@ -141,8 +147,9 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// A random DAG over three inputs that broadcast together (`[R, C]`,
-    /// `[C]`, `[R, 1]`): the fused script, the unfused one and eager
-    /// agree, and some fusion happened.
+    /// `[C]`, `[R, 1]`), with Linear layers and repeated ops among its
+    /// elementwise ones: the optimised script (every pass), the
+    /// unoptimised one and eager agree, and some fusion happened.
     #[test]
     fn random_elementwise_dags_agree(
         ops in prop::collection::vec(random_op(), 2..12),
@@ -153,17 +160,22 @@ proptest! {
         let mut g = Generator::new(seed);
         let shapes = [vec![rows, cols], vec![cols], vec![rows, 1]];
         let xs: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn_with(s, &mut g)).collect();
+        let layer = (
+            Variable::constant(Tensor::randn_with(&[cols, cols], &mut g).mul_scalar(0.3)),
+            Variable::constant(Tensor::randn_with(&[cols], &mut g)),
+        );
+        let named = [("w".to_string(), layer.0.clone()), ("b".to_string(), layer.1.clone())];
         let f = |inputs: &[Variable]| -> Result<Vec<Variable>> {
             let mut vals: Vec<Variable> = inputs.to_vec();
             for op in &ops {
-                let v = apply(op, &vals)?;
+                let v = apply(op, &vals, &layer)?;
                 vals.push(v);
             }
             // The last value, plus the first input so every output has
             // the full shape.
             Ok(vec![vals.last().unwrap().add(&inputs[0])?])
         };
-        let script = trace_fn(f, &[], &xs).unwrap();
+        let script = trace_fn(f, &named, &xs).unwrap();
         let fast = script.optimize().unwrap();
         prop_assert!(fast.graph().nodes.len() <= script.graph().nodes.len());
         let vars: Vec<Variable> = xs.iter().map(|t| Variable::constant(t.clone())).collect();
@@ -171,12 +183,16 @@ proptest! {
         let plain = script.forward(&xs).unwrap();
         let fused = fast.forward(&xs).unwrap();
         prop_assert_eq!(bits(&plain[0]), bits(&eager));
-        let fused_nodes = op_names(&fast).iter().filter(|n| n.ends_with("fused_elementwise")).count();
+        // Fused groups, alone or as a Linear's epilogue.
+        let fused_nodes = op_names(&fast)
+            .iter()
+            .filter(|n| n.ends_with("fused_elementwise") || n.ends_with("_epilogue"))
+            .count();
         // The last op and the final add fuse when the last op has the
         // output's shape (an op on a broadcast operand keeps its node).
         let mut last = vars.clone();
         for op in &ops {
-            let v = no_grad(|| apply(op, &last)).unwrap();
+            let v = no_grad(|| apply(op, &last, &layer)).unwrap();
             last.push(v);
         }
         if last.last().unwrap().shape() == eager.shape() {

@@ -90,10 +90,10 @@ impl Editable {
         n
     }
 
-    /// The script: nodes no output depends on and constants no node
-    /// reads dropped, values renumbered (inputs, constants, node outputs).
-    pub fn finish(self) -> Result<ScriptModule> {
-        let Editable { graph: g, consts } = self;
+    /// Drops the nodes no output depends on (so a later pass sees only
+    /// the readers that count); returns which values are still read.
+    pub fn remove_dead(&mut self) -> Vec<bool> {
+        let g = &mut self.graph;
         let mut live = vec![false; g.num_values];
         for &v in &g.outputs {
             live[v] = true;
@@ -107,6 +107,16 @@ impl Editable {
                 }
             }
         }
+        let mut flags = keep.into_iter();
+        g.nodes.retain(|_| flags.next().unwrap_or(false));
+        live
+    }
+
+    /// The script: nodes no output depends on and constants no node
+    /// reads dropped, values renumbered (inputs, constants, node outputs).
+    pub fn finish(mut self) -> Result<ScriptModule> {
+        let live = self.remove_dead();
+        let Editable { graph: g, consts } = self;
         let mut id = vec![usize::MAX; g.num_values];
         let n_in = g.inputs.len();
         for (v, slot) in id.iter_mut().enumerate().take(n_in) {
@@ -132,12 +142,7 @@ impl Editable {
                 tensors.push(t.clone());
             }
         }
-        let nodes: Vec<&Node> = g
-            .nodes
-            .iter()
-            .zip(&keep)
-            .filter_map(|(n, &k)| k.then_some(n))
-            .collect();
+        let nodes: Vec<&Node> = g.nodes.iter().collect();
         for n in &nodes {
             for &v in &n.outputs {
                 id[v] = next;
@@ -201,6 +206,8 @@ impl ScriptModule {
         cse::eliminate(&mut g);
         constants::fold(&mut g)?;
         batch_norm::fold(&mut g)?;
+        // Fusion counts readers: the dead ones must be gone first.
+        g.remove_dead();
         fuse::fuse(&mut g)?;
         epilogue::fuse(&mut g);
         g.finish()
