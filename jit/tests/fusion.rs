@@ -144,7 +144,7 @@ fn close(a: &Tensor, b: &Tensor) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// A random DAG over three inputs that broadcast together (`[R, C]`,
     /// `[C]`, `[R, 1]`), with Linear layers and repeated ops among its
