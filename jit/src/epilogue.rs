@@ -5,13 +5,15 @@
 //! is in cache (`Tensor::conv2d_then`), a Linear in one parallel pass
 //! over its rows. No intermediate tensor is made, and every element gets
 //! the unfused ops' arithmetic in their order, so results are the
-//! unfused graph's bits.
+//! unfused graph's bits. A convolution's epilogue may end in a max
+//! pooling (LeNet's conv → ReLU → pool): the unpooled result then never
+//! leaves the sample's scratch buffer.
 
 use serde::{Deserialize, Serialize};
 use torchlet_autograd::ir::Attr;
 use torchlet_autograd::trace::{AtenOp, OpRecord};
 use torchlet_autograd::{AutogradError, Result};
-use torchlet_tensor::{parallel_split_mut, DType, Tensor};
+use torchlet_tensor::{parallel_split_mut, DType, MaxPool2dWindow, Tensor};
 
 use crate::fused::{eval_range, source, FusedExpr, Source};
 
@@ -25,6 +27,21 @@ pub struct EpilogueOp {
     pub base: AtenOp,
     /// The program; its result is the node's output.
     pub expr: FusedExpr,
+    /// A max pooling of the convolution's result (after the program),
+    /// done per sample before the result leaves the cache: the node's
+    /// output is then the pooled tensor.
+    pub pool: Option<PoolWindow>,
+}
+
+/// A 2-d max pooling window (no dilation, floor mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolWindow {
+    /// Window size.
+    pub kernel: [usize; 2],
+    /// Step.
+    pub stride: [usize; 2],
+    /// Implicit `-inf` padding.
+    pub padding: [usize; 2],
 }
 
 fn fail(message: String) -> AutogradError {
@@ -37,9 +54,10 @@ fn fail(message: String) -> AutogradError {
 impl EpilogueOp {
     /// The op's name (`torchlet::linear_epilogue`).
     pub fn name(&self) -> &'static str {
-        match self.base {
-            AtenOp::Linear => "torchlet::linear_epilogue",
-            _ => "torchlet::conv2d_epilogue",
+        match (&self.base, self.pool) {
+            (AtenOp::Linear, _) => "torchlet::linear_epilogue",
+            (_, None) => "torchlet::conv2d_epilogue",
+            (_, Some(_)) => "torchlet::conv2d_epilogue_max_pool2d",
         }
     }
 
@@ -47,6 +65,12 @@ impl EpilogueOp {
     pub fn attrs(&self) -> Vec<(&'static str, Attr)> {
         let mut attrs = self.base.attrs();
         attrs.push(("expr", Attr::Str(self.expr.text())));
+        if let Some(p) = self.pool {
+            let ints = |v: [usize; 2]| Attr::Ints(v.iter().map(|&d| d as i64).collect());
+            attrs.push(("pool_kernel", ints(p.kernel)));
+            attrs.push(("pool_stride", ints(p.stride)));
+            attrs.push(("pool_padding", ints(p.padding)));
+        }
         attrs
     }
 
@@ -54,7 +78,7 @@ impl EpilogueOp {
     /// op is checked so before it runs).
     pub fn is_valid(&self, inputs: usize) -> bool {
         let base = match &self.base {
-            AtenOp::Linear => true,
+            AtenOp::Linear => self.pool.is_none(),
             AtenOp::Conv {
                 stride,
                 padding,
@@ -97,15 +121,32 @@ impl EpilogueOp {
                     eval_range(&self.expr, &sources, &shape, start, block)
                 };
                 let pair = |v: &[usize]| [v[0], v[1]];
-                Ok(x.conv2d_then(
-                    &w,
-                    bias.as_ref(),
-                    pair(stride),
-                    pair(padding),
-                    pair(dilation),
-                    *groups,
-                    &program,
-                )?)
+                let (stride, padding, dilation) = (pair(stride), pair(padding), pair(dilation));
+                Ok(match self.pool {
+                    None => x.conv2d_then(
+                        &w,
+                        bias.as_ref(),
+                        stride,
+                        padding,
+                        dilation,
+                        *groups,
+                        &program,
+                    )?,
+                    Some(p) => x.conv2d_then_max_pool2d(
+                        &w,
+                        bias.as_ref(),
+                        stride,
+                        padding,
+                        dilation,
+                        *groups,
+                        &program,
+                        MaxPool2dWindow {
+                            kernel: p.kernel,
+                            stride: p.stride,
+                            padding: p.padding,
+                        },
+                    )?,
+                })
             }
             _ => Err(fail(
                 "the base op is not a Linear or 2-d convolution".into(),

@@ -128,3 +128,43 @@ fn a_layer_whose_output_is_read_twice_keeps_its_own_node() {
     );
     assert!(!op_names(&fast).contains(&"torchlet::linear_epilogue"));
 }
+
+#[test]
+fn conv_relu_and_max_pool_run_as_one_node_bit_for_bit() {
+    let mut g = Generator::new(14);
+    let (w1, b1) = (param(&[6, 1, 5, 5], &mut g), param(&[6], &mut g));
+    let (w2, b2) = (param(&[16, 6, 5, 5], &mut g), param(&[16], &mut g));
+    let f = |xs: &[Variable]| -> Result<Vec<Variable>> {
+        let h = xs[0]
+            .conv2d(&w1, Some(&b1), [1, 1], [2, 2], [1, 1], 1)?
+            .relu();
+        let h = h.max_pool2d([2, 2], [2, 2], [0, 0])?;
+        let h = h.conv2d(&w2, Some(&b2), [1, 1], [0, 0], [1, 1], 1)?.relu();
+        // A pooling with overlap and padding.
+        Ok(vec![h.max_pool2d([3, 3], [2, 2], [1, 1])?])
+    };
+    let named: Vec<(String, Variable)> = [("w1", &w1), ("b1", &b1), ("w2", &w2), ("b2", &b2)]
+        .iter()
+        .map(|(n, v)| (n.to_string(), (*v).clone()))
+        .collect();
+    let x = Tensor::randn_with(&[2, 1, 28, 28], &mut g);
+    let fast = trace_fn(f, &named, std::slice::from_ref(&x))
+        .unwrap()
+        .optimize()
+        .unwrap();
+    assert_eq!(
+        op_names(&fast),
+        ["torchlet::conv2d_epilogue_max_pool2d"; 2],
+        "{}",
+        fast.graph()
+    );
+    for n in [2, 64, 1] {
+        let x = Tensor::randn_with(&[n, 1, 28, 28], &mut g);
+        let want = no_grad(|| f(&[Variable::constant(x.clone())])).unwrap()[0].data();
+        let got = fast.forward(&[x]).unwrap();
+        assert_eq!(got[0].shape(), want.shape());
+        assert_eq!(bits(&got[0]), bits(&want), "batch {n}");
+    }
+    let back = ScriptModule::from_bytes(&fast.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.graph(), fast.graph());
+}

@@ -76,7 +76,7 @@ mod view;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Result, TensorError};
 pub use layout::{broadcast_shapes, contiguous_strides, normalize_dim, Layout};
-pub use ops::{AdamStep, BatchNormStats, SgdStep};
+pub use ops::{AdamStep, BatchNormStats, MaxPool2dWindow, SgdStep};
 pub use parallel::{
     get_num_threads, get_spin_time, in_inline_scope, parallel_split_mut, run_inline,
     set_num_threads, set_spin_time, team_jobs_on_this_thread, would_parallelize,

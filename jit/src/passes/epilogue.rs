@@ -3,11 +3,14 @@
 //! the node's program runs on the GEMM's or convolution's output in
 //! place (bias + activation, + residual add; see [`crate::epilogue`]).
 //! Runs after [`super::fuse`], so the program is the whole fused group.
+//! Then [`pool`] lets a convolution epilogue absorb the max pooling that
+//! alone reads its output.
 
-use crate::epilogue::EpilogueOp;
+use crate::epilogue::{EpilogueOp, PoolWindow};
 use crate::fused::{fusible, FusedExpr, Operand, Step};
 use crate::graph::{ElemType, Node, Op, ValueId};
 use crate::passes::Editable;
+use torchlet_autograd::trace::AtenOp;
 
 /// The elementwise program a node runs, when it is one.
 fn program(node: &Node) -> Option<FusedExpr> {
@@ -34,8 +37,8 @@ fn base(g: &Editable, node: &Node) -> bool {
         .flatten()
         .map(|w| g.graph.types[w].shape.len());
     let kind = match &node.op {
-        Op::Aten(torchlet_autograd::trace::AtenOp::Linear) => weight_rank == Some(2),
-        Op::Aten(torchlet_autograd::trace::AtenOp::Conv { .. }) => weight_rank == Some(4),
+        Op::Aten(AtenOp::Linear) => weight_rank == Some(2),
+        Op::Aten(AtenOp::Conv { .. }) => weight_rank == Some(4),
         _ => false,
     };
     kind && node.inputs.len() == 3
@@ -113,6 +116,7 @@ pub(crate) fn fuse(g: &mut Editable) -> usize {
             op: Op::Epilogue(EpilogueOp {
                 base: base_op.clone(),
                 expr: FusedExpr { steps },
+                pool: None,
             }),
             inputs,
             outputs,
@@ -123,4 +127,60 @@ pub(crate) fn fuse(g: &mut Editable) -> usize {
     let mut flags = removed.into_iter();
     g.graph.nodes.retain(|_| !flags.next().unwrap_or(false));
     fused
+}
+
+/// Joins every 2-d max pooling whose input only it reads, made by a
+/// convolution epilogue, to that epilogue; returns how many.
+pub(crate) fn pool(g: &mut Editable) -> usize {
+    let readers = g.readers();
+    let producer: std::collections::HashMap<ValueId, usize> = g
+        .graph
+        .nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.outputs.iter().map(move |&v| (v, i)))
+        .collect();
+    // (pooling node, its convolution epilogue, the window)
+    let joins: Vec<(usize, usize, PoolWindow)> = g
+        .graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, node)| {
+            let Op::Aten(AtenOp::MaxPool2d {
+                kernel,
+                stride,
+                padding,
+            }) = &node.op
+            else {
+                return None;
+            };
+            let v = node.inputs.first().copied().flatten()?;
+            let &p = producer.get(&v)?;
+            let fits = matches!(
+                &g.graph.nodes[p].op,
+                Op::Epilogue(e) if e.pool.is_none() && matches!(e.base, AtenOp::Conv { .. })
+            ) && readers[v] == 1
+                && g.graph.types[v].shape.len() == 4;
+            let window = PoolWindow {
+                kernel: *kernel,
+                stride: *stride,
+                padding: *padding,
+            };
+            fits.then_some((i, p, window))
+        })
+        .collect();
+    let mut removed = vec![false; g.graph.nodes.len()];
+    for &(i, p, window) in &joins {
+        let outputs = g.graph.nodes[i].outputs.clone();
+        let base = &mut g.graph.nodes[p];
+        if let Op::Epilogue(e) = &mut base.op {
+            e.pool = Some(window);
+        }
+        base.outputs = outputs;
+        removed[i] = true;
+    }
+    let mut flags = removed.into_iter();
+    g.graph.nodes.retain(|_| !flags.next().unwrap_or(false));
+    joins.len()
 }

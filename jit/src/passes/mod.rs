@@ -11,7 +11,8 @@
 //!   evaluated in one pass over memory;
 //! - [`epilogue`]: a Linear or 2-d convolution whose output only one
 //!   elementwise node reads runs that node's program on its output in
-//!   place (bias, activation, residual add);
+//!   place (bias, activation, residual add), a convolution's also the
+//!   max pooling that alone reads its output;
 //! - dead-code elimination and renumbering ([`Editable::finish`]): nodes
 //!   no output depends on, and constants no node reads, are dropped.
 //!
@@ -210,6 +211,7 @@ impl ScriptModule {
         g.remove_dead();
         fuse::fuse(&mut g)?;
         epilogue::fuse(&mut g);
+        epilogue::pool(&mut g);
         g.finish()
     }
 }

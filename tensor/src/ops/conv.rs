@@ -26,6 +26,8 @@ use crate::parallel::{
 };
 use crate::tensor::{with_float, Tensor};
 
+use super::pool::{MaxPool2dWindow, PlanePool};
+
 /// Convolutions with at least this many multiply-adds use threads.
 const CONV_PAR_THRESHOLD: usize = 1 << 20;
 
@@ -346,6 +348,35 @@ fn conv_forward<T: Float>(
     out
 }
 
+/// [`conv_forward`] with each sample's result, after `epilogue`, max
+/// pooled by `pool` into the output: the convolution's result never
+/// leaves the sample's scratch buffer.
+fn conv_forward_pooled<T: Float>(
+    g: &Geom,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    epilogue: &(dyn Fn(&mut [T], usize) + Sync),
+    pool: &PlanePool,
+) -> Vec<T> {
+    let (in_len, conv_len, out_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out(), pool.out_len());
+    let mut out = vec![T::ZERO; g.n * out_len];
+    per_sample(
+        g,
+        x,
+        in_len,
+        &mut out,
+        out_len,
+        |i, xs, o, cols, threads| {
+            let mut conv = vec![T::ZERO; conv_len];
+            forward_sample(g, xs, w, bias, &mut conv, cols, threads);
+            epilogue(&mut conv, i * conv_len);
+            pool.run(&conv, o);
+        },
+    );
+    out
+}
+
 /// Input gradient of a whole batch (also the transposed convolution).
 fn conv_backward_input<T: Float>(g: &Geom, gout: &[T], w: &[T]) -> Vec<T> {
     let (in_len, out_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
@@ -556,6 +587,66 @@ impl Tensor {
         let b = bias.map(|b| b.values::<T>());
         let out = conv_forward::<T>(&g, &x, &w, b.as_deref(), Some(epilogue));
         Ok(Tensor::from_data(out, &g.output_shape()))
+    }
+
+    /// [`Tensor::conv2d_then`] followed by
+    /// [`max_pool2d`](Tensor::max_pool2d) with `pool`, per sample: each
+    /// sample's convolution result stays in a scratch buffer, gets
+    /// `epilogue` (with its index in the unpooled output), and only its
+    /// pooled form is written out. Values are those of the three ops in
+    /// a row (LeNet's conv → ReLU → max-pool) without the unpooled
+    /// tensor. The input must be batched (`[N, C_in, H, W]`).
+    ///
+    /// ```
+    /// use torchlet_tensor::{MaxPool2dWindow, Tensor};
+    /// let x = Tensor::randn(&[2, 1, 8, 8]);
+    /// let w = Tensor::randn(&[3, 1, 3, 3]);
+    /// let relu = |block: &mut [f32], _: usize| block.iter_mut().for_each(|v| *v = v.max(0.0));
+    /// let pool = MaxPool2dWindow { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
+    /// let fused = x.conv2d_then_max_pool2d(&w, None, [1, 1], [1, 1], [1, 1], 1, &relu, pool).unwrap();
+    /// let plain = x.conv2d(&w, None, [1, 1], [1, 1], [1, 1], 1).unwrap().relu()
+    ///     .max_pool2d([2, 2], [2, 2], [0, 0]).unwrap();
+    /// assert_eq!(fused.to_vec::<f32>().unwrap(), plain.to_vec::<f32>().unwrap());
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv2d_then_max_pool2d<T: Float>(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        groups: usize,
+        epilogue: &(dyn Fn(&mut [T], usize) + Sync),
+        pool: MaxPool2dWindow,
+    ) -> Result<Tensor> {
+        const OP: &str = "conv2d_then_max_pool2d";
+        if self.dim() != 4 {
+            return Err(crate::TensorError::invalid(
+                OP,
+                format!("expected a batched 4-d input, got shape {:?}", self.shape()),
+            ));
+        }
+        let hy = Hyper {
+            stride: &stride,
+            padding: &padding,
+            dilation: &dilation,
+            groups,
+        };
+        let (g, dt) = checked_forward(OP, self, weight, bias, &hy)?;
+        if dt != T::DTYPE {
+            return Err(crate::TensorError::dtype(
+                OP,
+                format!("an epilogue over {}", T::DTYPE),
+                dt,
+            ));
+        }
+        let plane_pool = PlanePool::new(OP, &[g.c_out, g.h_out, g.w_out], pool)?;
+        let (x, w) = (self.values::<T>(), weight.values::<T>());
+        let b = bias.map(|b| b.values::<T>());
+        let out = conv_forward_pooled::<T>(&g, &x, &w, b.as_deref(), epilogue, &plane_pool);
+        let [oh, ow] = plane_pool.out_hw();
+        Ok(Tensor::from_data(out, &[g.n, g.c_out, oh, ow]))
     }
 
     /// 1-d convolution over an input of shape `[N, C_in, L]` (or an

@@ -17,5 +17,6 @@ mod unary;
 
 pub use norm::BatchNormStats;
 pub use optim::{AdamStep, SgdStep};
+pub use pool::MaxPool2dWindow;
 pub use rnn::{lstm_sequence, lstm_sequence_backward, LstmSequence, LstmSequenceGrads, LstmTrace};
 pub use rnn_padded::lstm_sequence_padded;
