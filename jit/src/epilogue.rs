@@ -10,12 +10,13 @@
 //! leaves the sample's scratch buffer.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use torchlet_autograd::ir::Attr;
 use torchlet_autograd::trace::{AtenOp, OpRecord};
 use torchlet_autograd::{AutogradError, Result};
 use torchlet_tensor::{parallel_split_mut, DType, MaxPool2dWindow, Tensor};
 
-use crate::fused::{eval_range, source, FusedExpr, Source};
+use crate::fused::{eval_range, source, Dims, FusedExpr, Source, MAX_PARTS};
 
 /// A Linear or 2-d convolution and the elementwise program run on its
 /// output. The node's inputs are the base op's three (`x`, `weight`,
@@ -106,9 +107,11 @@ impl EpilogueOp {
         };
         let (x, w) = (get(0)?, get(1)?);
         let bias = inputs[2].as_ref().map(|_| get(2)).transpose()?;
-        let extra: Vec<Tensor> = (3..inputs.len()).map(get).collect::<Result<_>>()?;
+        let extra = (3..inputs.len())
+            .map(get)
+            .collect::<Result<SmallVec<[Tensor; 2]>>>()?;
         match &self.base {
-            AtenOp::Linear => self.linear(&x, &w, bias.as_ref(), &extra),
+            AtenOp::Linear => linear_then(&x, &w, bias.as_ref(), Some((&self.expr, &extra))),
             AtenOp::Conv {
                 stride,
                 padding,
@@ -116,7 +119,7 @@ impl EpilogueOp {
                 groups,
             } => {
                 let shape = conv_shape(&x, &w, stride, padding, dilation)?;
-                let sources = self.sources(&extra, &shape)?;
+                let sources = sources(&extra, &shape)?;
                 let program = |block: &mut [f32], start: usize| {
                     eval_range(&self.expr, &sources, &shape, start, block)
                 };
@@ -153,70 +156,86 @@ impl EpilogueOp {
             )),
         }
     }
+}
 
-    /// The program's inputs: the output block, then `extra` broadcast to
-    /// the output's `shape`.
-    fn sources<'a>(&self, extra: &'a [Tensor], shape: &[usize]) -> Result<Vec<Source<'a>>> {
-        let mut sources = vec![Source::Output];
-        for t in extra {
-            let b = torchlet_tensor::broadcast_shapes("torchlet::epilogue", t.shape(), shape)?;
-            if b != shape {
-                return Err(fail(format!(
-                    "input of shape {:?} does not broadcast to the output's {shape:?}",
-                    t.shape()
-                )));
-            }
-            sources.push(source(t, shape));
+/// The program's inputs: the output block, then `extra` broadcast to
+/// the output's `shape`.
+fn sources<'a>(extra: &'a [Tensor], shape: &[usize]) -> Result<SmallVec<[Source<'a>; 3]>> {
+    let mut sources = SmallVec::new();
+    sources.push(Source::Output);
+    for t in extra {
+        let fits = t.shape().len() <= shape.len()
+            && t.shape()
+                .iter()
+                .rev()
+                .zip(shape.iter().rev())
+                .all(|(&d, &n)| d == n || d == 1);
+        if !fits {
+            return Err(fail(format!(
+                "input of shape {:?} does not broadcast to the output's {shape:?}",
+                t.shape()
+            )));
         }
-        Ok(sources)
+        sources.push(source(t, shape));
     }
+    Ok(sources)
+}
 
-    /// `x Wᵀ` (the eager GEMM, the same path), then per block the bias
-    /// and the program, in place.
-    fn linear(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        bias: Option<&Tensor>,
-        extra: &[Tensor],
-    ) -> Result<Tensor> {
-        let mut y = x.matmul(&w.t()?)?;
-        let shape = y.shape().to_vec();
-        let width = shape.last().copied().unwrap_or(1).max(1);
-        if let Some(b) = bias {
-            if b.shape() != [width] {
-                return Err(fail(format!(
-                    "bias of shape {:?} for {width} output features",
-                    b.shape()
-                )));
-            }
+/// `x Wᵀ` (the eager GEMM, the same path), then per block the bias and
+/// the program (with its extra inputs), in place; without a program,
+/// `aten::linear` itself (the bias added as eager's broadcast add does).
+pub(crate) fn linear_then(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    program: Option<(&FusedExpr, &[Tensor])>,
+) -> Result<Tensor> {
+    let mut y = x.matmul(&w.t()?)?;
+    let shape = Dims::from_slice(y.shape());
+    let width = shape.last().copied().unwrap_or(1).max(1);
+    if let Some(b) = bias {
+        if b.shape() != [width] {
+            return Err(fail(format!(
+                "bias of shape {:?} for {width} output features",
+                b.shape()
+            )));
         }
-        let bias = bias.map(|b| b.as_slice::<f32>().expect("contiguous f32"));
-        let sources = self.sources(extra, &shape)?;
-        let out = y.as_mut_slice::<f32>()?;
-        let n = out.len();
-        // Whole rows per part, so a part's bias index starts at 0.
-        let rows = n / width;
-        let parts = (n / 16384).clamp(1, 64).min(rows.max(1));
-        let bounds: Vec<usize> = (0..=parts).map(|p| p * rows / parts * width).collect();
-        let work = n * (self.expr.steps.len() + 1) * 8;
-        // Rows in chunks of about 4096 elements: bias and program while
-        // the chunk is in L1/L2.
-        let chunk = width * (4096 / width).max(1);
-        parallel_split_mut(out, &bounds, work, |p, piece| {
-            for (k, rows) in piece.chunks_mut(chunk).enumerate() {
-                if let Some(b) = bias {
-                    for row in rows.chunks_mut(width) {
-                        for (v, &bv) in row.iter_mut().zip(b) {
-                            *v += bv;
-                        }
+    }
+    let bias = bias.map(|b| b.as_slice::<f32>().expect("contiguous f32"));
+    let (expr, sources) = match program {
+        Some((expr, extra)) => (Some(expr), sources(extra, &shape)?),
+        None if bias.is_none() => return Ok(y),
+        None => (None, SmallVec::new()),
+    };
+    let out = y.as_mut_slice::<f32>()?;
+    let n = out.len();
+    // Whole rows per part, so a part's bias index starts at 0.
+    let rows = n / width;
+    let parts = (n / 16384).clamp(1, MAX_PARTS).min(rows.max(1));
+    let mut bounds = [0usize; MAX_PARTS + 1];
+    for (p, b) in bounds[..=parts].iter_mut().enumerate() {
+        *b = p * rows / parts * width;
+    }
+    let bounds = &bounds[..=parts];
+    let work = n * (expr.map_or(0, |e| e.steps.len()) + 1) * 8;
+    // Rows in chunks of about 4096 elements: bias and program while
+    // the chunk is in L1/L2.
+    let chunk = width * (4096 / width).max(1);
+    parallel_split_mut(out, bounds, work, |p, piece| {
+        for (k, rows) in piece.chunks_mut(chunk).enumerate() {
+            if let Some(b) = bias {
+                for row in rows.chunks_mut(width) {
+                    for (v, &bv) in row.iter_mut().zip(b) {
+                        *v += bv;
                     }
                 }
-                eval_range(&self.expr, &sources, &shape, bounds[p] + k * chunk, rows);
             }
-        })?;
-        Ok(y)
-    }
+            if let Some(expr) = expr {
+                eval_range(expr, &sources, &shape, bounds[p] + k * chunk, rows);
+            }
+        }
+    })?;
+    Ok(y)
 }
 
 /// The output shape of a 2-d convolution (geometry checked by the kernel).
@@ -226,7 +245,7 @@ fn conv_shape(
     stride: &[usize],
     padding: &[usize],
     dilation: &[usize],
-) -> Result<Vec<usize>> {
+) -> Result<[usize; 4]> {
     let (xs, ws) = (x.shape(), w.shape());
     if xs.len() != 4 || ws.len() != 4 {
         return Err(fail(format!(
@@ -241,5 +260,5 @@ fn conv_shape(
             .map(|d| d / stride[i] + 1)
             .ok_or_else(|| fail(format!("kernel {ws:?} does not fit input {xs:?}")))
     };
-    Ok(vec![xs[0], ws[0], out(0)?, out(1)?])
+    Ok([xs[0], ws[0], out(0)?, out(1)?])
 }

@@ -9,15 +9,20 @@
 //! `Float` methods, the same order of operations), so fused results match
 //! the unfused ones bit for bit; the tests hold them to 1e-5 all the same.
 
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use torchlet_autograd::trace::{AtenOp, BinaryOp};
 use torchlet_autograd::{AutogradError, Result};
-use torchlet_tensor::{broadcast_shapes, parallel_split_mut, DType, Float, Tensor};
+use torchlet_tensor::{broadcast_shapes, buffers, parallel_split_mut, DType, Float, Tensor};
 
 /// Elements per block: the steps' temporaries stay in L1/L2.
 const BLOCK: usize = 1024;
+
+/// The most parts a kernel's output is split into for the thread team.
+pub(crate) const MAX_PARTS: usize = 64;
 
 /// The most steps a fused program may have (each needs a block of
 /// scratch per thread); the fusion pass never makes more.
@@ -150,7 +155,7 @@ pub(crate) enum Source<'a> {
     Trailing(&'a [f32]),
     /// Any other broadcast: per output dim, the input's stride (0 where
     /// it broadcasts).
-    Strided(&'a [f32], Vec<usize>),
+    Strided(&'a [f32], Dims),
 }
 
 impl Source<'_> {
@@ -192,64 +197,95 @@ fn fail(message: String) -> AutogradError {
     }
 }
 
-/// Runs `expr` on `inputs` (f32 tensors whose shapes broadcast together).
-pub(crate) fn run(expr: &FusedExpr, inputs: &[Option<Tensor>]) -> Result<Vec<Tensor>> {
-    let inputs: Vec<Tensor> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let t = t
-                .as_ref()
-                .ok_or_else(|| fail(format!("input {i} is missing")))?;
-            if t.dtype() != DType::F32 {
-                return Err(fail(format!("input {i} is {:?}, not f32", t.dtype())));
+/// Shapes and small lists the kernels build per call, kept inline so
+/// that a call allocates nothing for them.
+pub(crate) type Dims = SmallVec<[usize; 6]>;
+
+/// The broadcast of `shapes` (PyTorch's rules), or the first failure.
+pub(crate) fn broadcast_all<'a>(
+    op: &'static str,
+    shapes: impl Iterator<Item = &'a [usize]>,
+) -> Result<Dims> {
+    let mut out = Dims::new();
+    for s in shapes {
+        if s.len() > out.len() {
+            let pad = s.len() - out.len();
+            out.insert_many(0, std::iter::repeat_n(1, pad));
+        }
+        let lead = out.len() - s.len();
+        if out[lead..]
+            .iter()
+            .zip(s)
+            .any(|(&o, &d)| o != 1 && d != 1 && o != d)
+        {
+            // Let the tensor crate word the error.
+            broadcast_shapes(op, &out, s)?;
+        }
+        for (o, &d) in out[lead..].iter_mut().zip(s) {
+            if *o == 1 {
+                *o = d;
             }
-            Ok(t.contiguous())
-        })
-        .collect::<Result<_>>()?;
-    if !expr.is_valid(inputs.len()) {
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `expr` on `inputs` (f32 tensors whose shapes broadcast together).
+pub(crate) fn run(expr: &FusedExpr, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+    let mut tensors: SmallVec<[Tensor; 4]> = SmallVec::new();
+    for (i, t) in inputs.iter().enumerate() {
+        let t = t
+            .as_ref()
+            .ok_or_else(|| fail(format!("input {i} is missing")))?;
+        if t.dtype() != DType::F32 {
+            return Err(fail(format!("input {i} is {:?}, not f32", t.dtype())));
+        }
+        tensors.push(t.contiguous());
+    }
+    if !expr.is_valid(tensors.len()) {
         return Err(fail("the program is malformed".into()));
     }
-    let mut shape: Vec<usize> = Vec::new();
-    for t in &inputs {
-        shape = broadcast_shapes("torchlet::fused_elementwise", &shape, t.shape())?;
-    }
+    let shape = broadcast_all(
+        "torchlet::fused_elementwise",
+        tensors.iter().map(Tensor::shape),
+    )?;
     let n: usize = shape.iter().product();
-    let sources: Vec<Source> = inputs.iter().map(|t| source(t, &shape)).collect();
-    // Every element is written below: no zero fill first.
-    let mut out: Vec<MaybeUninit<f32>> = Vec::with_capacity(n);
-    // SAFETY: `MaybeUninit` needs no initialisation.
-    unsafe { out.set_len(n) };
-    let parts = n.div_ceil(BLOCK * 8).clamp(1, 64);
-    let bounds: Vec<usize> = (0..=parts)
-        .map(|p| (p * n / parts).div_ceil(BLOCK) * BLOCK)
-        .map(|b| b.min(n))
-        .collect();
+    let sources: SmallVec<[Source; 4]> = tensors.iter().map(|t| source(t, &shape)).collect();
+    let mut out: Vec<f32> = buffers::take_vec(n);
+    let parts = n.div_ceil(BLOCK * 8).clamp(1, MAX_PARTS);
+    let mut bounds = [0usize; MAX_PARTS + 1];
+    for (p, b) in bounds[..=parts].iter_mut().enumerate() {
+        *b = ((p * n / parts).div_ceil(BLOCK) * BLOCK).min(n);
+    }
+    let bounds = &bounds[..=parts];
     let work = n * expr.steps.len() * 8;
-    parallel_split_mut(&mut out, &bounds, work, |p, piece| {
-        eval_range(expr, &sources, &shape, bounds[p], piece)
-    })?;
-    let mut out = std::mem::ManuallyDrop::new(out);
-    // SAFETY: eval_range wrote every element (its blocks cover `piece`);
-    // `MaybeUninit<f32>` has f32's layout, so the allocation is a Vec<f32>'s.
-    let out = unsafe { Vec::from_raw_parts(out.as_mut_ptr().cast::<f32>(), n, out.capacity()) };
-    Ok(vec![Tensor::from_vec(out, &shape)?])
+    // Every element is written: no zero fill first.
+    parallel_split_mut(
+        &mut out.spare_capacity_mut()[..n],
+        bounds,
+        work,
+        |p, piece| eval_range(expr, &sources, &shape, bounds[p], piece),
+    )?;
+    // SAFETY: eval_range wrote every element (its blocks cover each piece,
+    // and the pieces cover 0..n).
+    unsafe { out.set_len(n) };
+    Ok(Tensor::from_vec(out, &shape)?)
 }
 
 /// How `t` (contiguous f32) broadcasts to `shape`.
 pub(crate) fn source<'a>(t: &'a Tensor, shape: &[usize]) -> Source<'a> {
     let data = t.as_slice::<f32>().expect("contiguous f32");
     let rank = shape.len();
-    let mut dims = vec![1usize; rank - t.shape().len()];
+    let mut dims = Dims::from_elem(1, rank - t.shape().len());
     dims.extend_from_slice(t.shape());
-    if dims == shape {
+    if dims.as_slice() == shape {
         return Source::Full(data);
     }
     let lead = dims.iter().take_while(|&&d| d == 1).count();
     if dims[lead..] == shape[lead..] {
         return Source::Trailing(data);
     }
-    let mut strides = vec![0usize; rank];
+    let mut strides = Dims::from_elem(0, rank);
     let mut s = 1;
     for i in (0..rank).rev() {
         if dims[i] != 1 {
@@ -330,8 +366,35 @@ fn eval_range_with<O: OutElem>(
     start: usize,
     out: &mut [O],
 ) {
-    let mut ins = vec![[0f32; BLOCK]; sources.len()];
-    let mut tmp = vec![[0f32; BLOCK]; expr.steps.len()];
+    // This thread's kept block buffers (a nested call finds none and
+    // makes its own).
+    let mut blocks = BLOCKS.with(Cell::take);
+    let n = sources.len() + expr.steps.len();
+    if blocks.len() < n {
+        blocks.resize(n, [0.0; BLOCK]);
+    }
+    let (ins, tmp) = blocks[..n].split_at_mut(sources.len());
+    eval_blocks(expr, sources, shape, start, out, ins, tmp);
+    BLOCKS.with(|cell| cell.set(blocks));
+}
+
+thread_local! {
+    /// Each thread's block buffers, kept between calls.
+    static BLOCKS: Cell<Vec<[f32; BLOCK]>> = const { Cell::new(Vec::new()) };
+}
+
+/// [`eval_range_with`]'s loop over blocks, with `ins` (a block per
+/// source) and `tmp` (a block per step) as scratch.
+#[inline(always)]
+fn eval_blocks<O: OutElem>(
+    expr: &FusedExpr,
+    sources: &[Source],
+    shape: &[usize],
+    start: usize,
+    out: &mut [O],
+    ins: &mut [[f32; BLOCK]],
+    tmp: &mut [[f32; BLOCK]],
+) {
     // The last step writes the output block directly, unless a step reads
     // that block (an epilogue's input) and must see it unchanged.
     let reads_output = sources.iter().any(|s| matches!(s, Source::Output));

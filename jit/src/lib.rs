@@ -47,6 +47,7 @@ mod capture;
 mod dynamic;
 pub mod epilogue;
 mod error;
+mod exec;
 mod file;
 pub mod fused;
 pub mod graph;
@@ -58,5 +59,6 @@ pub mod text;
 
 pub use capture::{trace, trace_fn, trace_fn_with, trace_with, TraceOptions};
 pub use error::{JitError, Result};
+pub use exec::Workspace;
 pub use file::{load, FORMAT_VERSION, MAGIC};
 pub use script::ScriptModule;

@@ -2,10 +2,11 @@
 //! mode calls (under `no_grad`, on constant variables, so no gradient
 //! graph is built), so an unoptimised graph gives eager's bits.
 
+use smallvec::SmallVec;
 use torchlet_autograd::functional::embedding;
 use torchlet_autograd::trace::{AtenOp, BinaryOp};
 use torchlet_autograd::{no_grad, AutogradError, Result, Variable};
-use torchlet_tensor::Tensor;
+use torchlet_tensor::{DType, Tensor};
 
 use crate::graph::Op;
 
@@ -60,36 +61,100 @@ impl Args<'_> {
 
 /// Runs `op` on `inputs` (`None` for an absent optional input).
 pub(crate) fn run(op: &Op, inputs: &[Option<Tensor>]) -> Result<Vec<Tensor>> {
+    let mut outs = Vec::new();
+    run_into(op, inputs, &mut outs)?;
+    Ok(outs)
+}
+
+/// [`run`], pushing the outputs onto `outs`. The ops the jit's models
+/// spend their time in call the tensor kernels directly (the same calls
+/// the autograd ops make, so the same bits), which allocate nothing
+/// inside a [`BufferPool`](torchlet_tensor::BufferPool) scope once it
+/// holds their buffers; the rest go through the autograd ops.
+pub(crate) fn run_into(op: &Op, inputs: &[Option<Tensor>], outs: &mut Vec<Tensor>) -> Result<()> {
     let a = Args {
         op: op.name(),
         values: inputs,
     };
-    let outs = no_grad(|| -> Result<Vec<Variable>> {
+    if let Some(t) = direct(op, &a)? {
+        outs.push(t);
+        return Ok(());
+    }
+    let vars = no_grad(|| -> Result<Vec<Variable>> {
         match op {
             Op::Aten(op) => aten(op, &a),
             Op::Reshape(target) => {
                 let x = a.var(0)?;
-                let shape = x.shape();
-                let concrete: Vec<i64> = target
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &d)| match d {
-                        0 => shape.get(i).map_or(0, |&n| n as i64),
-                        d => d,
-                    })
-                    .collect();
+                let concrete = concrete_target(target, &x.shape());
                 Ok(vec![x.reshape(&concrete)?])
             }
             Op::Expand(target) => Ok(vec![a.var(0)?.expand(target)?]),
-            Op::Fused(expr) => {
-                let outs = crate::fused::run(expr, inputs)?;
-                Ok(outs.into_iter().map(Variable::constant).collect())
-            }
-            Op::Epilogue(e) => Ok(vec![Variable::constant(e.run(inputs)?)]),
             Op::Text(t) => t.run(inputs),
+            Op::Fused(_) | Op::Epilogue(_) => unreachable!("run directly"),
         }
     })?;
-    Ok(outs.into_iter().map(|v| v.data()).collect())
+    outs.extend(vars.into_iter().map(|v| v.data()));
+    Ok(())
+}
+
+/// A reshape target with its `0`s (copy the input's size) resolved.
+fn concrete_target(target: &[i64], shape: &[usize]) -> SmallVec<[i64; 6]> {
+    target
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| match d {
+            0 => shape.get(i).map_or(0, |&n| n as i64),
+            d => d,
+        })
+        .collect()
+}
+
+/// The ops run on tensors directly (see [`run_into`]); `None` for the
+/// others.
+fn direct(op: &Op, a: &Args) -> Result<Option<Tensor>> {
+    let x = || a.tensor(0);
+    let is_f32 = |i: usize| a.tensor(i).is_ok_and(|t| t.dtype() == DType::F32);
+    Ok(Some(match op {
+        Op::Fused(expr) => crate::fused::run(expr, a.values)?,
+        Op::Epilogue(e) => e.run(a.values)?,
+        Op::Reshape(target) => {
+            let x = x()?;
+            x.reshape(&concrete_target(target, x.shape()))?
+        }
+        Op::Aten(AtenOp::Reshape(shape)) => x()?.reshape(shape)?,
+        Op::Aten(AtenOp::Flatten { start, end }) => x()?.flatten_dims(*start, *end)?,
+        Op::Aten(AtenOp::Relu) => x()?.relu(),
+        Op::Aten(AtenOp::Binary(BinaryOp::Add)) => x()?.add(a.tensor(1)?)?,
+        Op::Aten(AtenOp::Linear) if is_f32(0) && is_f32(1) && a.tensor(1)?.dim() == 2 => {
+            let bias = a.values.get(2).and_then(Option::as_ref);
+            if bias.is_some_and(|b| b.dtype() != DType::F32 || !b.is_contiguous()) {
+                return Ok(None);
+            }
+            crate::epilogue::linear_then(x()?, a.tensor(1)?, bias, None)?
+        }
+        Op::Aten(AtenOp::Conv {
+            stride,
+            padding,
+            dilation,
+            groups,
+        }) if a.tensor(1)?.dim() == 4 => x()?.conv2d(
+            a.tensor(1)?,
+            a.values.get(2).and_then(Option::as_ref),
+            a.pair(stride)?,
+            a.pair(padding)?,
+            a.pair(dilation)?,
+            *groups,
+        )?,
+        Op::Aten(AtenOp::MaxPool2d {
+            kernel,
+            stride,
+            padding,
+        }) => x()?.max_pool2d(*kernel, *stride, *padding)?,
+        Op::Aten(AtenOp::AdaptiveAvgPool2d { output_size }) => {
+            x()?.adaptive_avg_pool2d(*output_size)?
+        }
+        _ => return Ok(None),
+    }))
 }
 
 fn aten(op: &AtenOp, a: &Args) -> Result<Vec<Variable>> {

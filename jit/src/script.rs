@@ -1,16 +1,23 @@
 //! [`ScriptModule`]: a graph with its constants, checked once, and the
 //! executor that runs it.
 
+use std::sync::{Mutex, TryLockError};
+
 use torchlet_tensor::{DType, Tensor};
 
+use crate::exec::Workspace;
 use crate::graph::{Dim, Graph, Op};
 use crate::plan::MemoryPlan;
-use crate::{ops, JitError, Result};
+use crate::{JitError, Result};
 
 /// A traced (or loaded) model: its [`Graph`] and the constants' tensors,
 /// run by [`forward`](ScriptModule::forward) without autograd and
 /// without the code that defined the model (`torch.jit.ScriptModule`).
-#[derive(Clone, Debug)]
+///
+/// A script keeps the buffers of its last call (a [`Workspace`]) to reuse
+/// them in the next; calls from several threads at once each get their
+/// own.
+#[derive(Debug)]
 pub struct ScriptModule {
     graph: Graph,
     constants: Vec<Tensor>,
@@ -18,6 +25,22 @@ pub struct ScriptModule {
     last_use: Vec<Option<usize>>,
     /// Buffers by liveness at the traced shapes.
     plan: MemoryPlan,
+    /// The buffers [`forward`](ScriptModule::forward) reuses.
+    workspace: Mutex<Workspace>,
+}
+
+impl Clone for ScriptModule {
+    /// The same graph and constants (shared, not copied), with an empty
+    /// workspace.
+    fn clone(&self) -> ScriptModule {
+        ScriptModule {
+            graph: self.graph.clone(),
+            constants: self.constants.clone(),
+            last_use: self.last_use.clone(),
+            plan: self.plan.clone(),
+            workspace: Mutex::default(),
+        }
+    }
 }
 
 impl ScriptModule {
@@ -138,6 +161,7 @@ impl ScriptModule {
             constants,
             last_use,
             plan,
+            workspace: Mutex::default(),
         })
     }
 
@@ -215,7 +239,7 @@ impl ScriptModule {
         self.run(inputs)
     }
 
-    fn check_inputs(&self, inputs: &[Tensor]) -> Result<()> {
+    pub(crate) fn check_inputs(&self, inputs: &[Tensor]) -> Result<()> {
         let specs = &self.graph.inputs;
         if inputs.len() != specs.len() {
             return Err(JitError::Input(format!(
@@ -253,53 +277,35 @@ impl ScriptModule {
         Ok(())
     }
 
-    /// Runs the nodes in order, dropping each value after its last read.
+    /// Runs the nodes in order (inputs not checked) in the script's own
+    /// workspace, or in a new one while another call holds it.
     pub(crate) fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let g = &self.graph;
-        let mut values: Vec<Option<Tensor>> = vec![None; g.num_values];
-        for (slot, x) in values.iter_mut().zip(inputs) {
-            *slot = Some(x.clone());
-        }
-        let first = g.first_constant();
-        for (slot, c) in values[first..].iter_mut().zip(&self.constants) {
-            *slot = Some(c.clone());
-        }
-        for (i, node) in g.nodes.iter().enumerate() {
-            let args: Vec<Option<Tensor>> = node
-                .inputs
-                .iter()
-                .map(|v| v.and_then(|v| values[v].clone()))
-                .collect();
-            let outs = ops::run(&node.op, &args).map_err(|source| JitError::Op {
-                op: node.op.name().to_string(),
-                node: i,
-                source,
-            })?;
-            if outs.len() != node.outputs.len() {
-                return Err(JitError::Input(format!(
-                    "node {i} ({}) made {} outputs, the graph expects {}",
-                    node.op.name(),
-                    outs.len(),
-                    node.outputs.len()
-                )));
+        let mut fresh;
+        let mut held = match self.workspace.try_lock() {
+            Ok(guard) => Some(guard),
+            // A panic mid-call left it: every call starts by resetting it.
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        let ws = match held.as_deref_mut() {
+            Some(ws) => ws,
+            None => {
+                fresh = Workspace::new();
+                &mut fresh
             }
-            for (&v, t) in node.outputs.iter().zip(outs) {
-                values[v] = Some(t);
-            }
-            for v in node.inputs.iter().flatten() {
-                if self.last_use[*v] == Some(i) && *v >= first + self.constants.len() {
-                    values[*v] = None;
-                }
-            }
-        }
-        g.outputs
-            .iter()
-            .map(|&v| {
-                values[v]
-                    .clone()
-                    .ok_or_else(|| JitError::Input(format!("output value {v} was not computed")))
-            })
-            .collect()
+        };
+        self.execute(ws, inputs)?;
+        Ok(ws.outputs().to_vec())
+    }
+
+    /// The constants' tensors, in the graph's order.
+    pub(crate) fn constant_tensors(&self) -> &[Tensor] {
+        &self.constants
+    }
+
+    /// Per value, the last node that reads it.
+    pub(crate) fn last_uses(&self) -> &[Option<usize>] {
+        &self.last_use
     }
 }
 

@@ -97,3 +97,41 @@ fn a_chain_of_same_sized_ops_needs_two_buffers() {
         g
     );
 }
+
+#[test]
+fn a_kept_output_is_never_overwritten() {
+    let model = models::all_models()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.name == "lenet_bn")
+        .unwrap();
+    let script = trace(model.module.as_ref(), &[model.example(2, 1).data()])
+        .unwrap()
+        .optimize()
+        .unwrap();
+    let mut ws = torchlet_jit::Workspace::new();
+    let (a, b) = (model.example(4, 1).data(), model.example(4, 2).data());
+    let kept = script
+        .forward_in(&mut ws, std::slice::from_ref(&a))
+        .unwrap()[0]
+        .clone();
+    let bits = kept.to_vec::<f32>().unwrap();
+    // The next calls may not write into the buffer `kept` still holds.
+    for x in [&b, &a, &b] {
+        let out = script.forward_in(&mut ws, std::slice::from_ref(x)).unwrap()[0].clone();
+        assert_eq!(kept.to_vec::<f32>().unwrap(), bits);
+        let eager = script.forward(std::slice::from_ref(x)).unwrap();
+        assert_eq!(
+            out.to_vec::<f32>().unwrap(),
+            eager[0].to_vec::<f32>().unwrap()
+        );
+    }
+    assert!(ws.pooled_bytes() > 0);
+    // Another batch size reuses what fits and runs as well.
+    let small = model.example(1, 3).data();
+    let out = script
+        .forward_in(&mut ws, std::slice::from_ref(&small))
+        .unwrap();
+    assert_eq!(out[0].shape(), [1, 10]);
+    assert_eq!(kept.to_vec::<f32>().unwrap(), bits);
+}

@@ -56,6 +56,7 @@
 //! blocks, one faer GEMM per thread, and keeps small ones sequential.
 #![warn(missing_docs)]
 
+pub mod buffers;
 mod create;
 mod display;
 mod dtype;
@@ -68,11 +69,13 @@ pub mod math;
 mod ops;
 mod parallel;
 mod random;
+mod scratch;
 mod simd;
 mod storage;
 mod tensor;
 mod view;
 
+pub use buffers::BufferPool;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Result, TensorError};
 pub use layout::{broadcast_shapes, contiguous_strides, normalize_dim, Layout};

@@ -5,6 +5,8 @@
 
 use std::mem::MaybeUninit;
 
+use crate::buffers::take_vec;
+use crate::dtype::Element;
 use crate::parallel::{for_each_range, maybe_parallel, SharedMut, ELEMENTWISE_PAR_THRESHOLD};
 
 #[inline(always)]
@@ -88,9 +90,9 @@ fn chunk_len(n: usize, threads: usize) -> usize {
 }
 
 /// `f` applied to every element of `src`, into a new vector.
-pub(crate) fn map<S: Copy + Sync, D: Send, F: Fn(S) -> D + Sync>(src: &[S], f: F) -> Vec<D> {
+pub(crate) fn map<S: Copy + Sync, D: Element, F: Fn(S) -> D + Sync>(src: &[S], f: F) -> Vec<D> {
     let n = src.len();
-    let mut out: Vec<D> = Vec::with_capacity(n);
+    let mut out: Vec<D> = take_vec(n);
     let dst = &mut out.spare_capacity_mut()[..n];
     maybe_parallel(n, ELEMENTWISE_PAR_THRESHOLD, |threads| {
         if threads <= 1 {
@@ -110,14 +112,14 @@ pub(crate) fn map<S: Copy + Sync, D: Send, F: Fn(S) -> D + Sync>(src: &[S], f: F
 
 /// `f` applied to matching elements of `a` and `b` (same length), into a
 /// new vector.
-pub(crate) fn zip_map<A: Copy + Sync, B: Copy + Sync, D: Send, F: Fn(A, B) -> D + Sync>(
+pub(crate) fn zip_map<A: Copy + Sync, B: Copy + Sync, D: Element, F: Fn(A, B) -> D + Sync>(
     a: &[A],
     b: &[B],
     f: F,
 ) -> Vec<D> {
     assert_eq!(a.len(), b.len());
     let n = a.len();
-    let mut out: Vec<D> = Vec::with_capacity(n);
+    let mut out: Vec<D> = take_vec(n);
     let dst = &mut out.spare_capacity_mut()[..n];
     maybe_parallel(n, ELEMENTWISE_PAR_THRESHOLD, |threads| {
         if threads <= 1 {

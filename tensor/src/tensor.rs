@@ -142,7 +142,7 @@ impl Tensor {
     pub(crate) fn from_data<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
         debug_assert_eq!(data.len(), shape.iter().product::<usize>());
         Tensor {
-            storage: Arc::new(T::into_storage(data)),
+            storage: crate::buffers::share(T::into_storage(data)),
             layout: Layout::contiguous(shape),
         }
     }

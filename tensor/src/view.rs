@@ -3,6 +3,8 @@
 //! handle on the same storage; only `reshape` copies, and only when the
 //! layout cannot express the new shape.
 
+use smallvec::SmallVec;
+
 use crate::error::{Result, TensorError};
 use crate::layout::{contiguous_strides, normalize_dim, normalize_insert_dim, Dims, Layout};
 use crate::tensor::Tensor;
@@ -23,8 +25,8 @@ impl Tensor {
         let shape = infer_shape("reshape", shape, self.shape())?;
         match view_strides(&self.layout, &shape) {
             Some(strides) => Ok(self.with_layout(Layout {
-                shape: shape.into(),
-                strides: strides.into(),
+                shape,
+                strides,
                 offset: self.layout.offset,
             })),
             None => Ok(self.contiguous().with_layout(Layout::contiguous(&shape))),
@@ -37,8 +39,8 @@ impl Tensor {
         let shape = infer_shape("view", shape, self.shape())?;
         match view_strides(&self.layout, &shape) {
             Some(strides) => Ok(self.with_layout(Layout {
-                shape: shape.into(),
-                strides: strides.into(),
+                shape,
+                strides,
                 offset: self.layout.offset,
             })),
             None => Err(TensorError::shapes(
@@ -82,7 +84,7 @@ impl Tensor {
             ));
         }
         let shape = self.shape();
-        let mut new: Vec<usize> = shape[..s].to_vec();
+        let mut new = Dims::from_slice(&shape[..s]);
         new.push(shape[s..=e].iter().product());
         new.extend_from_slice(&shape[e + 1..]);
         self.reshape_to(&new)
@@ -90,7 +92,7 @@ impl Tensor {
 
     /// Reshape to a fully known shape.
     pub(crate) fn reshape_to(&self, shape: &[usize]) -> Result<Tensor> {
-        let s: Vec<i64> = shape.iter().map(|&n| n as i64).collect();
+        let s: SmallVec<[i64; 4]> = shape.iter().map(|&n| n as i64).collect();
         self.reshape(&s)
     }
 
@@ -378,7 +380,7 @@ impl Tensor {
 }
 
 /// Resolves a shape that may hold one `-1` against `numel` elements.
-fn infer_shape(op: &'static str, shape: &[i64], from: &[usize]) -> Result<Vec<usize>> {
+fn infer_shape(op: &'static str, shape: &[i64], from: &[usize]) -> Result<Dims> {
     let numel: usize = from.iter().product();
     let mut infer = None;
     let mut known = 1usize;
@@ -399,7 +401,7 @@ fn infer_shape(op: &'static str, shape: &[i64], from: &[usize]) -> Result<Vec<us
             known *= s as usize;
         }
     }
-    let mut out: Vec<usize> = shape.iter().map(|&s| s.max(0) as usize).collect();
+    let mut out: Dims = shape.iter().map(|&s| s.max(0) as usize).collect();
     if let Some(i) = infer {
         if known == 0 || !numel.is_multiple_of(known) {
             return Err(TensorError::shapes(
@@ -423,13 +425,13 @@ fn infer_shape(op: &'static str, shape: &[i64], from: &[usize]) -> Result<Vec<us
 /// without copying, or `None` (PyTorch's `computeStride`): each group of
 /// old dims that is contiguous in memory can be split into any new dims
 /// of the same total size.
-fn view_strides(layout: &Layout, new_shape: &[usize]) -> Option<Vec<usize>> {
+fn view_strides(layout: &Layout, new_shape: &[usize]) -> Option<Dims> {
     let (old_shape, old_strides) = (&layout.shape, &layout.strides);
     let numel: usize = old_shape.iter().product();
     if numel == 0 || old_shape.is_empty() {
-        return Some(contiguous_strides(new_shape));
+        return Some(Dims::from_vec(contiguous_strides(new_shape)));
     }
-    let mut new_strides = vec![0usize; new_shape.len()];
+    let mut new_strides = Dims::from_elem(0, new_shape.len());
     let mut view_d = new_shape.len() as isize - 1;
     let mut chunk_base_stride = *old_strides.last().unwrap();
     let mut tensor_numel = 1usize;

@@ -17,6 +17,7 @@
 //! batch smaller than the pool hands its spare threads to each sample's
 //! GEMM and im2col, so one large image still uses every core.
 
+use crate::buffers::zeroed;
 use crate::dtype::Float;
 use crate::error::Result;
 use crate::gemm::{gemm, MatView};
@@ -24,6 +25,7 @@ use crate::parallel::{
     for_each_chunk_mut, for_each_range, map_collect, maybe_parallel, SharedMut,
     ELEMENTWISE_PAR_THRESHOLD,
 };
+use crate::scratch::{with_scratch, Scratch};
 use crate::tensor::{with_float, Tensor};
 
 use super::pool::{MaxPool2dWindow, PlanePool};
@@ -180,14 +182,16 @@ fn col2im<T: Float>(g: &Geom, cols: &[T], dxg: &mut [T], threads: usize) {
 // ----- kernels ----------------------------------------------------------------
 
 /// Runs `f(index, sample_in, sample_out, scratch, threads)` for every
-/// sample of a batch: `src` holds `src_len` elements per sample, `dst` `dst_len`.
+/// sample of a batch: `src` holds `src_len` elements per sample, `dst`
+/// `dst_len`. Each part of the batch gets its thread's scratch buffers,
+/// emptied (so that im2col zero-fills them once per part).
 fn per_sample<T: Float>(
     g: &Geom,
     src: &[T],
     src_len: usize,
     dst: &mut [T],
     dst_len: usize,
-    f: impl Fn(usize, &[T], &mut [T], &mut Vec<T>, usize) + Sync,
+    f: impl Fn(usize, &[T], &mut [T], &mut Scratch<T>, usize) + Sync,
 ) {
     if dst.is_empty() {
         return;
@@ -195,33 +199,29 @@ fn per_sample<T: Float>(
     let n = g.n;
     maybe_parallel(g.macs(), CONV_PAR_THRESHOLD, |threads| {
         if threads <= 1 || n <= 1 {
-            let mut scratch = Vec::new();
-            for (i, out) in dst.chunks_mut(dst_len).enumerate() {
-                f(
-                    i,
-                    &src[i * src_len..(i + 1) * src_len],
-                    out,
-                    &mut scratch,
-                    threads,
-                );
-            }
-        } else {
-            // Whole samples per part, each with sequential GEMMs and its
-            // own scratch buffer.
-            let dst = SharedMut::new(dst);
-            for_each_range(threads, n, n.div_ceil(threads * 2), |samples| {
-                let mut scratch = Vec::new();
-                for i in samples {
-                    // SAFETY: each sample's output block is written by one part.
-                    let out = unsafe { dst.range(i * dst_len..(i + 1) * dst_len) };
+            with_scratch(|scratch| {
+                for (i, out) in dst.chunks_mut(dst_len).enumerate() {
                     f(
                         i,
                         &src[i * src_len..(i + 1) * src_len],
                         out,
-                        &mut scratch,
-                        1,
-                    )
+                        scratch,
+                        threads,
+                    );
                 }
+            })
+        } else {
+            // Whole samples per part, each with sequential GEMMs and its
+            // own scratch buffers.
+            let dst = SharedMut::new(dst);
+            for_each_range(threads, n, n.div_ceil(threads * 2), |samples| {
+                with_scratch(|scratch| {
+                    for i in samples {
+                        // SAFETY: each sample's output block is written by one part.
+                        let out = unsafe { dst.range(i * dst_len..(i + 1) * dst_len) };
+                        f(i, &src[i * src_len..(i + 1) * src_len], out, scratch, 1)
+                    }
+                })
             });
         }
     });
@@ -331,15 +331,15 @@ fn conv_forward<T: Float>(
     epilogue: SampleEpilogue<'_, T>,
 ) -> Vec<T> {
     let (in_len, out_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
-    let mut out = vec![T::ZERO; g.n * out_len];
+    let mut out = zeroed(g.n * out_len);
     per_sample(
         g,
         x,
         in_len,
         &mut out,
         out_len,
-        |i, xs, o, cols, threads| {
-            forward_sample(g, xs, w, bias, o, cols, threads);
+        |i, xs, o, scratch, threads| {
+            forward_sample(g, xs, w, bias, o, &mut scratch.cols, threads);
             if let Some(f) = epilogue {
                 f(o, i * out_len);
             }
@@ -360,18 +360,21 @@ fn conv_forward_pooled<T: Float>(
     pool: &PlanePool,
 ) -> Vec<T> {
     let (in_len, conv_len, out_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out(), pool.out_len());
-    let mut out = vec![T::ZERO; g.n * out_len];
+    let mut out = zeroed(g.n * out_len);
     per_sample(
         g,
         x,
         in_len,
         &mut out,
         out_len,
-        |i, xs, o, cols, threads| {
-            let mut conv = vec![T::ZERO; conv_len];
-            forward_sample(g, xs, w, bias, &mut conv, cols, threads);
-            epilogue(&mut conv, i * conv_len);
-            pool.run(&conv, o);
+        |i, xs, o, scratch, threads| {
+            let conv = &mut scratch.block;
+            // forward_sample writes every element (bias fill or a
+            // replacing GEMM): zero-filled once per part, never cleared.
+            conv.resize(conv_len, T::ZERO);
+            forward_sample(g, xs, w, bias, conv, &mut scratch.cols, threads);
+            epilogue(conv, i * conv_len);
+            pool.run(conv, o);
         },
     );
     out
@@ -387,7 +390,7 @@ fn conv_backward_input<T: Float>(g: &Geom, gout: &[T], w: &[T]) -> Vec<T> {
         out_len,
         &mut dx,
         in_len,
-        |_, gs, d, cols, threads| backward_input_sample(g, gs, w, d, cols, threads),
+        |_, gs, d, scratch, threads| backward_input_sample(g, gs, w, d, &mut scratch.cols, threads),
     );
     dx
 }
@@ -442,9 +445,11 @@ fn checked_forward(
     if let Some(b) = bias {
         check_bias(op, weight.shape(), b.shape(), g.c_out)?;
     }
-    let mut operands = vec![("input", input), ("weight", weight)];
-    operands.extend(bias.map(|b| ("bias", b)));
-    Ok((g, check_dtypes(op, &operands)?))
+    let dtype = match bias {
+        Some(b) => check_dtypes(op, &[("input", input), ("weight", weight), ("bias", b)])?,
+        None => check_dtypes(op, &[("input", input), ("weight", weight)])?,
+    };
+    Ok((g, dtype))
 }
 
 fn conv_op(

@@ -3,10 +3,11 @@
 //! floating-point GEMM is faer's ([`crate::gemm`]); strided operands
 //! (transposed views) go to faer without a copy.
 
+use crate::buffers::take_vec;
 use crate::dtype::{DType, Float};
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, gemm_uninit, MatView, GEMM_PAR_THRESHOLD};
-use crate::layout::broadcast_shapes;
+use crate::layout::{broadcast_shapes, Dims};
 use crate::parallel::{maybe_parallel, run_parts, SharedMut};
 use crate::tensor::{with_float, Tensor};
 
@@ -156,7 +157,7 @@ fn matmul_float<T: Float>(
     let (ars, acs) = (a.strides()[ra - 2], a.strides()[ra - 1]);
     let (brs, bcs) = (b.strides()[rb - 2], b.strides()[rb - 1]);
     let (da, db) = (a.raw::<T>(), b.raw::<T>());
-    let mut out_shape = batch.to_vec();
+    let mut out_shape = Dims::from_slice(batch);
     out_shape.extend([m, n]);
     let nb: usize = batch.iter().product();
     if nb * m * n == 0 {
@@ -165,7 +166,7 @@ fn matmul_float<T: Float>(
     // The two single-GEMM cases write the whole output: no zero fill.
     let single = |av: MatView<'_, T>, bv: MatView<'_, T>| {
         let len = av.rows * bv.cols;
-        let mut out: Vec<T> = Vec::with_capacity(len);
+        let mut out: Vec<T> = take_vec(len);
         maybe_parallel(len * av.cols, GEMM_PAR_THRESHOLD, |threads| {
             gemm_uninit(&mut out.spare_capacity_mut()[..len], av, bv, threads)
         });

@@ -10,8 +10,10 @@
 
 use std::hint::select_unpredictable;
 
+use crate::buffers::zeroed;
 use crate::dtype::{Float, Numeric};
 use crate::error::{Result, TensorError};
+use crate::layout::Dims;
 use crate::parallel::{
     for_each_chunk_mut, maybe_parallel, run_parts, SharedMut, ELEMENTWISE_PAR_THRESHOLD,
 };
@@ -163,8 +165,8 @@ fn pool_geometry(
 }
 
 /// `input_shape` with its last two dims replaced by `[oh, ow]`.
-fn pooled_shape(input_shape: &[usize], oh: usize, ow: usize) -> Vec<usize> {
-    let mut s = input_shape.to_vec();
+fn pooled_shape(input_shape: &[usize], oh: usize, ow: usize) -> Dims {
+    let mut s = Dims::from_slice(input_shape);
     let r = s.len();
     s[r - 2] = oh;
     s[r - 1] = ow;
@@ -389,7 +391,7 @@ fn max_pool_op(
     let (hw, ohw) = (g.hw(), g.ohw());
     Ok(with_float!(dt, T => {
         let x = input.values::<T>();
-        let mut out = vec![T::ZERO; g.planes * ohw];
+        let mut out = zeroed::<T>(g.planes * ohw);
         if with_indices {
             let mut idx = vec![0i64; g.planes * ohw];
             for_planes2(g.work(), &mut out, &mut idx, ohw, |p, o, i| {
@@ -734,7 +736,7 @@ impl Tensor {
         let (hw, ohw) = (g.hw(), g.ohw());
         Ok(with_float!(dt, T => {
             let x = self.values::<T>();
-            let mut out = vec![T::ZERO; g.planes * ohw];
+            let mut out = zeroed::<T>(g.planes * ohw);
             for_planes(g.work(), &mut out, ohw, |p, o| avg_plane(&g, mode, &x[p * hw..(p + 1) * hw], o));
             Tensor::from_data(out, &pooled_shape(self.shape(), g.oh, g.ow))
         }))
@@ -807,7 +809,7 @@ impl Tensor {
         let (hw, ohw) = (g.hw(), g.ohw());
         Ok(with_float!(dt, T => {
             let x = self.values::<T>();
-            let mut out = vec![T::ZERO; g.planes * ohw];
+            let mut out = zeroed::<T>(g.planes * ohw);
             for_planes(g.work(), &mut out, ohw, |p, o| adaptive_plane(&g, &x[p * hw..(p + 1) * hw], o));
             Tensor::from_data(out, &pooled_shape(self.shape(), g.oh, g.ow))
         }))

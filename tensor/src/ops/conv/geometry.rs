@@ -4,6 +4,7 @@
 
 use crate::dtype::DType;
 use crate::error::{Result, TensorError};
+use crate::layout::Dims;
 use crate::tensor::Tensor;
 
 /// Stride, padding and dilation per spatial dim (one entry for 1-d, two
@@ -142,8 +143,8 @@ impl Geom {
             .saturating_mul(self.hw_out())
     }
 
-    pub(super) fn shape(&self, c: usize, h: usize, w: usize) -> Vec<usize> {
-        let mut s = Vec::with_capacity(4);
+    pub(super) fn shape(&self, c: usize, h: usize, w: usize) -> Dims {
+        let mut s = Dims::new();
         if self.batched {
             s.push(self.n);
         }
@@ -156,12 +157,12 @@ impl Geom {
     }
 
     /// Shape of the convolution's input.
-    pub(super) fn input_shape(&self) -> Vec<usize> {
+    pub(super) fn input_shape(&self) -> Dims {
         self.shape(self.c_in, self.h, self.w)
     }
 
     /// Shape of the convolution's output.
-    pub(super) fn output_shape(&self) -> Vec<usize> {
+    pub(super) fn output_shape(&self) -> Dims {
         self.shape(self.c_out, self.h_out, self.w_out)
     }
 }
