@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `torch.jit.trace(model, example)` | [`trace`] (one input), [`trace_fn`] (several) |
 //! | `torch.export`'s `dynamic_shapes` (a free sequence dim) | [`trace_with`] and [`TraceOptions::sequence_dim`] |
-//! | `scripted(x)` | [`ScriptModule::forward`] |
+//! | `scripted(x)` | [`ScriptModule::forward`], or [`ScriptModule::forward_in`] with a [`Workspace`] (no allocation after the first call) |
 //! | `scripted.graph` | [`ScriptModule::graph`] (prints like `torch.jit`'s) |
 //! | `torch.jit.save` / `torch.jit.load` | [`ScriptModule::save`] / [`load`] |
 //!
