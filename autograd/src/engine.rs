@@ -110,6 +110,7 @@ fn run(
         let Some(node) = &v.inner.node else {
             if matches!(sink, Sink::LeafGrads) && v.requires_grad() {
                 v.accumulate_grad(if create_graph { g } else { g.detach() })?;
+                v.run_post_accumulate_grad_hooks()?;
             }
             continue;
         };

@@ -30,6 +30,7 @@ mod error;
 pub mod functional;
 mod gradcheck;
 mod graph;
+mod hooks;
 pub mod ir;
 mod mode;
 mod ops;
@@ -46,6 +47,7 @@ pub use gradcheck::{
     gradcheck, gradcheck_with, gradgradcheck, gradgradcheck_with, GradcheckOptions,
 };
 pub use graph::{record, record_with_gradients, BackwardFn, Ctx, GradientFn, Node};
+pub use hooks::RemovableHandle;
 pub use mode::{
     detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
     GradModeGuard,

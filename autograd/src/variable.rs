@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) requires_grad: bool,
     pub(crate) grad: Mutex<Option<Gradient>>,
     pub(crate) node: Option<Arc<Node>>,
+    /// Post-accumulate-grad hooks with their ids (see `hooks.rs`).
+    pub(crate) hooks: Mutex<Vec<(u64, crate::hooks::Hook)>>,
 }
 
 impl Variable {
@@ -50,6 +52,7 @@ impl Variable {
                 requires_grad,
                 grad: Mutex::new(None),
                 node,
+                hooks: Mutex::new(Vec::new()),
             }),
         }
     }
