@@ -1,0 +1,403 @@
+//! [`ProcessGroup`]: the ranks of one job and the collectives among them
+//! (`torch.distributed`'s process group), over a backend.
+//!
+//! Every call of a rank goes through the group's communication thread in
+//! the order the rank made it, so an `*_async` call returns at once with
+//! a [`Work`] handle while the data moves, and collectives still run in
+//! the same order on every rank (which MPI and the `Local` rendezvous
+//! both need).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use torchlet_tensor::Tensor;
+
+use crate::error::{DistError, Result};
+use crate::reduce::ReduceOp;
+
+/// What a backend does; the group checks arguments before calling it.
+/// Tensors arrive contiguous; results have the caller's shape.
+pub(crate) trait Comm: Send + Sync {
+    fn all_reduce(&self, t: Tensor, op: ReduceOp) -> Result<Tensor>;
+    fn broadcast(&self, t: Tensor, src: usize) -> Result<Tensor>;
+    fn all_gather(&self, t: Tensor) -> Result<Vec<Tensor>>;
+    fn reduce_scatter(&self, inputs: Vec<Tensor>, op: ReduceOp) -> Result<Tensor>;
+    fn barrier(&self) -> Result<()>;
+    fn send(&self, t: Tensor, dst: usize, tag: i64) -> Result<()>;
+    /// A tensor shaped like `like` from `src`.
+    fn recv(&self, like: Tensor, src: usize, tag: i64) -> Result<Tensor>;
+    fn broadcast_bytes(&self, bytes: Vec<u8>, src: usize) -> Result<Vec<u8>>;
+    fn all_gather_bytes(&self, bytes: Vec<u8>) -> Result<Vec<Vec<u8>>>;
+    /// Stops the whole job (other ranks' calls fail or the job ends).
+    fn abort(&self, reason: String);
+}
+
+/// A job for the communication thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+struct Shared {
+    rank: usize,
+    world_size: usize,
+    comm: Arc<dyn Comm>,
+    jobs: Mutex<Sender<Job>>,
+}
+
+/// The ranks of a job and the collectives among them
+/// (`torch.distributed.ProcessGroup`). Cheap to clone; clones share the
+/// communication thread.
+///
+/// Make one per rank with [`spawn`](crate::spawn) (ranks as threads) or
+/// [`init_process_group`](crate::init_process_group) (MPI: one per
+/// process).
+///
+/// ```
+/// use torchlet_distributed::{spawn, ReduceOp};
+/// use torchlet_tensor::Tensor;
+/// # fn main() -> Result<(), torchlet_distributed::DistError> {
+/// let sums = spawn(2, |pg| {
+///     let mut t = Tensor::full(&[3], pg.rank() as f32 + 1.0);
+///     pg.all_reduce(&mut t, ReduceOp::Sum)?;
+///     Ok::<_, torchlet_distributed::DistError>(t.to_vec::<f32>()?)
+/// })?;
+/// assert_eq!(sums, vec![vec![3.0; 3], vec![3.0; 3]]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ProcessGroup {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ProcessGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ProcessGroup(rank {} of {})",
+            self.shared.rank, self.shared.world_size
+        )
+    }
+}
+
+/// The pending result of an `*_async` call (`torch.distributed.Work`).
+#[must_use = "call wait() to get the result (and any error)"]
+pub struct Work<T> {
+    slot: Arc<(Mutex<Option<Result<T>>>, Condvar)>,
+}
+
+impl<T> Work<T> {
+    /// Blocks until the call is done; returns its result.
+    pub fn wait(self) -> Result<T> {
+        let (lock, done) = &*self.slot;
+        let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(r) = slot.take() {
+                return r;
+            }
+            slot = done.wait(slot).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Whether the call is done (`wait` would not block).
+    pub fn is_completed(&self) -> bool {
+        self.slot
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+}
+
+fn check_rank(op: &'static str, what: &str, rank: usize, world: usize) -> Result<()> {
+    if rank >= world {
+        return Err(DistError::invalid(
+            op,
+            format!("{what} rank {rank} is out of range for a group of {world} ranks"),
+        ));
+    }
+    Ok(())
+}
+
+impl ProcessGroup {
+    /// A group for `rank` of `world_size` over `comm`, with its
+    /// communication thread.
+    pub(crate) fn new(rank: usize, world_size: usize, comm: Arc<dyn Comm>) -> ProcessGroup {
+        let (tx, rx) = channel::<Job>();
+        thread::Builder::new()
+            .name(format!("torchlet-dist-{rank}"))
+            .spawn(move || {
+                // Ends when every clone of the group is dropped.
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("the OS can start the communication thread");
+        ProcessGroup {
+            shared: Arc::new(Shared {
+                rank,
+                world_size,
+                comm,
+                jobs: Mutex::new(tx),
+            }),
+        }
+    }
+
+    /// This process's (or thread's) rank, `0..world_size`.
+    pub fn rank(&self) -> usize {
+        self.shared.rank
+    }
+
+    /// The number of ranks.
+    pub fn world_size(&self) -> usize {
+        self.shared.world_size
+    }
+
+    /// Stops the job: the other ranks' pending and later calls fail with
+    /// `reason` (MPI: the job is aborted).
+    pub fn abort(&self, reason: &str) {
+        self.shared
+            .comm
+            .abort(format!("rank {} aborted: {reason}", self.shared.rank));
+    }
+
+    /// Queues `f` on the communication thread; a panic in it becomes an
+    /// error.
+    fn submit<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&dyn Comm) -> Result<T> + Send + 'static,
+    ) -> Work<T> {
+        let slot = Arc::new((Mutex::new(None), Condvar::new()));
+        let work = Work {
+            slot: Arc::clone(&slot),
+        };
+        let comm = Arc::clone(&self.shared.comm);
+        let job: Job = Box::new(move || {
+            let result = catch_unwind(AssertUnwindSafe(|| f(comm.as_ref()))).unwrap_or_else(|p| {
+                let why = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                comm.abort(format!("{op} panicked: {why}"));
+                Err(DistError::Backend {
+                    op,
+                    message: format!("panicked: {why}"),
+                })
+            });
+            let (lock, done) = &*slot;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            done.notify_all();
+        });
+        let sent = self
+            .shared
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job);
+        if let Err(unsent) = sent {
+            // The thread is gone: run here (and fail the way it would).
+            (unsent.0)();
+        }
+        work
+    }
+
+    // ----- collectives --------------------------------------------------------
+
+    /// Combines every rank's `tensor` with `op` and gives each rank the
+    /// result, in place (`dist.all_reduce`). Every rank must pass the same
+    /// shape and dtype.
+    pub fn all_reduce(&self, tensor: &mut Tensor, op: ReduceOp) -> Result<()> {
+        *tensor = self.all_reduce_async(tensor.clone(), op)?.wait()?;
+        Ok(())
+    }
+
+    /// [`all_reduce`](Self::all_reduce) without blocking: the result comes
+    /// from [`Work::wait`].
+    pub fn all_reduce_async(&self, tensor: Tensor, op: ReduceOp) -> Result<Work<Tensor>> {
+        op.check("all_reduce", tensor.dtype())?;
+        let t = tensor.contiguous();
+        Ok(self.submit("all_reduce", move |c| c.all_reduce(t, op)))
+    }
+
+    /// Gives every rank rank `src`'s `tensor`, in place (`dist.broadcast`).
+    pub fn broadcast(&self, tensor: &mut Tensor, src: usize) -> Result<()> {
+        *tensor = self.broadcast_async(tensor.clone(), src)?.wait()?;
+        Ok(())
+    }
+
+    /// [`broadcast`](Self::broadcast) without blocking.
+    pub fn broadcast_async(&self, tensor: Tensor, src: usize) -> Result<Work<Tensor>> {
+        check_rank("broadcast", "source", src, self.world_size())?;
+        let t = tensor.contiguous();
+        Ok(self.submit("broadcast", move |c| c.broadcast(t, src)))
+    }
+
+    /// Every rank's `tensor`, in rank order (`dist.all_gather`).
+    pub fn all_gather(&self, tensor: &Tensor) -> Result<Vec<Tensor>> {
+        self.all_gather_async(tensor)?.wait()
+    }
+
+    /// [`all_gather`](Self::all_gather) without blocking.
+    pub fn all_gather_async(&self, tensor: &Tensor) -> Result<Work<Vec<Tensor>>> {
+        let t = tensor.contiguous();
+        Ok(self.submit("all_gather", move |c| c.all_gather(t)))
+    }
+
+    /// Reduces the ranks' `inputs` (one tensor per rank, all of
+    /// `output`'s shape) with `op` and writes into `output` this rank's
+    /// part: on rank `r`, `op` over every rank's `inputs[r]`
+    /// (`dist.reduce_scatter`).
+    pub fn reduce_scatter(
+        &self,
+        output: &mut Tensor,
+        inputs: &[Tensor],
+        op: ReduceOp,
+    ) -> Result<()> {
+        *output = self.reduce_scatter_async(output, inputs, op)?.wait()?;
+        Ok(())
+    }
+
+    /// [`reduce_scatter`](Self::reduce_scatter) without blocking.
+    pub fn reduce_scatter_async(
+        &self,
+        output: &Tensor,
+        inputs: &[Tensor],
+        op: ReduceOp,
+    ) -> Result<Work<Tensor>> {
+        const OP: &str = "reduce_scatter";
+        if inputs.len() != self.world_size() {
+            return Err(DistError::invalid(
+                OP,
+                format!(
+                    "expected one input per rank ({}), got {}",
+                    self.world_size(),
+                    inputs.len()
+                ),
+            ));
+        }
+        if let Some((i, t)) = inputs
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.shape() != output.shape() || t.dtype() != output.dtype())
+        {
+            return Err(DistError::invalid(
+                OP,
+                format!(
+                    "input {i} is {}{:?}, the output {}{:?}",
+                    t.dtype(),
+                    t.shape(),
+                    output.dtype(),
+                    output.shape()
+                ),
+            ));
+        }
+        op.check(OP, output.dtype())?;
+        let ts: Vec<Tensor> = inputs.iter().map(Tensor::contiguous).collect();
+        Ok(self.submit(OP, move |c| c.reduce_scatter(ts, op)))
+    }
+
+    /// Waits until every rank has called it (`dist.barrier`).
+    pub fn barrier(&self) -> Result<()> {
+        self.submit("barrier", |c| c.barrier()).wait()
+    }
+
+    /// Sends `tensor` to rank `dst` (`dist.send`); pair it with a
+    /// [`recv`](Self::recv) there.
+    pub fn send(&self, tensor: &Tensor, dst: usize) -> Result<()> {
+        self.send_tagged(tensor, dst, 0)
+    }
+
+    /// [`send`](Self::send) with a tag: a receive gets the messages of its
+    /// source and tag in order.
+    pub fn send_tagged(&self, tensor: &Tensor, dst: usize, tag: i64) -> Result<()> {
+        check_rank("send", "destination", dst, self.world_size())?;
+        if dst == self.rank() {
+            return Err(DistError::invalid("send", "a rank cannot send to itself"));
+        }
+        let t = tensor.contiguous();
+        self.submit("send", move |c| c.send(t, dst, tag)).wait()
+    }
+
+    /// Receives into `tensor` (whose shape and dtype the message must
+    /// have) what rank `src` sent (`dist.recv`).
+    pub fn recv(&self, tensor: &mut Tensor, src: usize) -> Result<()> {
+        self.recv_tagged(tensor, src, 0)
+    }
+
+    /// [`recv`](Self::recv) of the messages sent with `tag`.
+    pub fn recv_tagged(&self, tensor: &mut Tensor, src: usize, tag: i64) -> Result<()> {
+        check_rank("recv", "source", src, self.world_size())?;
+        if src == self.rank() {
+            return Err(DistError::invalid(
+                "recv",
+                "a rank cannot receive from itself",
+            ));
+        }
+        let like = tensor.clone();
+        *tensor = self
+            .submit("recv", move |c| c.recv(like, src, tag))
+            .wait()?;
+        Ok(())
+    }
+
+    // ----- objects --------------------------------------------------------------
+
+    /// Gives every rank rank `src`'s `value` (`dist.broadcast_object_list`
+    /// for one object), encoded with bincode.
+    pub fn broadcast_object<T: Serialize + DeserializeOwned>(
+        &self,
+        value: &mut T,
+        src: usize,
+    ) -> Result<()> {
+        const OP: &str = "broadcast_object";
+        check_rank(OP, "source", src, self.world_size())?;
+        let bytes = if self.rank() == src {
+            encode(OP, value)?
+        } else {
+            Vec::new()
+        };
+        let got = self
+            .submit(OP, move |c| c.broadcast_bytes(bytes, src))
+            .wait()?;
+        if self.rank() != src {
+            *value = decode(OP, &got)?;
+        }
+        Ok(())
+    }
+
+    /// Every rank's `value`, in rank order (`dist.all_gather_object`).
+    pub fn all_gather_object<T: Serialize + DeserializeOwned>(&self, value: &T) -> Result<Vec<T>> {
+        const OP: &str = "all_gather_object";
+        let bytes = encode(OP, value)?;
+        let all = self.submit(OP, move |c| c.all_gather_bytes(bytes)).wait()?;
+        all.iter().map(|b| decode(OP, b)).collect()
+    }
+}
+
+fn encode<T: Serialize>(op: &'static str, value: &T) -> Result<Vec<u8>> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(|e| {
+        DistError::Object {
+            op,
+            message: e.to_string(),
+        }
+    })
+}
+
+fn decode<T: DeserializeOwned>(op: &'static str, bytes: &[u8]) -> Result<T> {
+    let (value, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map_err(|e| DistError::Object {
+            op,
+            message: e.to_string(),
+        })?;
+    if used != bytes.len() {
+        return Err(DistError::Object {
+            op,
+            message: format!("{} trailing bytes after the object", bytes.len() - used),
+        });
+    }
+    Ok(value)
+}

@@ -1,0 +1,177 @@
+//! Starting a job: [`spawn`] runs one closure per rank on threads of this
+//! process (`torch.multiprocessing.spawn`), each with a `Local` group;
+//! [`init_process_group`] gives the calling rank its group (in a spawned
+//! rank, or under `mpirun` with the `mpi` feature).
+
+use std::cell::RefCell;
+use std::fmt::Display;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use crate::error::{DistError, Result};
+use crate::group::ProcessGroup;
+use crate::local::{LocalComm, Rendezvous};
+
+/// PyTorch's default collective timeout (30 minutes): how long a call
+/// waits for the other ranks before failing.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Which communication engine a group runs on
+/// (`init_process_group(backend=...)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Ranks as threads of this process (started by [`spawn`]).
+    Local {
+        /// The number of ranks.
+        world_size: usize,
+    },
+    /// One rank per MPI process (`mpirun -np N`; the `mpi` feature).
+    Mpi,
+}
+
+thread_local! {
+    /// The group `spawn` made for the rank running on this thread.
+    static CURRENT: RefCell<Option<ProcessGroup>> = const { RefCell::new(None) };
+}
+
+/// This rank's process group for `backend` (`dist.init_process_group`).
+///
+/// - `Backend::Local { world_size }`: inside a rank started by [`spawn`],
+///   that rank's group (`world_size` must be the spawned one).
+/// - `Backend::Mpi`: the group of all processes `mpirun` started, rank
+///   and size from MPI (built with the `mpi` feature).
+pub fn init_process_group(backend: Backend) -> Result<ProcessGroup> {
+    const OP: &str = "init_process_group";
+    match backend {
+        Backend::Local { world_size } => {
+            let pg = CURRENT.with(|c| c.borrow().clone()).ok_or_else(|| {
+                DistError::invalid(
+                    OP,
+                    "Backend::Local ranks are threads started by torchlet_distributed::spawn; call init_process_group inside the spawned closure",
+                )
+            })?;
+            if pg.world_size() != world_size {
+                return Err(DistError::invalid(
+                    OP,
+                    format!(
+                        "world_size {world_size} asked, but spawn started {} ranks",
+                        pg.world_size()
+                    ),
+                ));
+            }
+            Ok(pg)
+        }
+        Backend::Mpi => crate::mpi_backend::init(),
+    }
+}
+
+/// Runs `f` on `world_size` ranks, each a thread of this process with its
+/// own [`ProcessGroup`] (`Backend::Local`), and returns their results in
+/// rank order. A rank that returns an error or panics stops the group:
+/// the others' pending and later calls fail at once instead of waiting,
+/// and `spawn` returns the failing rank's error.
+///
+/// ```
+/// use torchlet_distributed::{init_process_group, spawn, Backend};
+/// # fn main() -> Result<(), torchlet_distributed::DistError> {
+/// let ranks = spawn(3, |pg| {
+///     let again = init_process_group(Backend::Local { world_size: 3 })?;
+///     assert_eq!(again.rank(), pg.rank());
+///     Ok::<_, torchlet_distributed::DistError>(pg.rank())
+/// })?;
+/// assert_eq!(ranks, [0, 1, 2]);
+/// # Ok(())
+/// # }
+/// ```
+pub fn spawn<T, E, F>(world_size: usize, f: F) -> Result<Vec<T>>
+where
+    T: Send,
+    E: Display,
+    F: Fn(ProcessGroup) -> std::result::Result<T, E> + Sync,
+{
+    spawn_with_timeout(world_size, DEFAULT_TIMEOUT, f)
+}
+
+/// [`spawn`] with another collective timeout than [`DEFAULT_TIMEOUT`].
+pub fn spawn_with_timeout<T, E, F>(world_size: usize, timeout: Duration, f: F) -> Result<Vec<T>>
+where
+    T: Send,
+    E: Display,
+    F: Fn(ProcessGroup) -> std::result::Result<T, E> + Sync,
+{
+    if world_size == 0 {
+        return Err(DistError::invalid("spawn", "world_size must be at least 1"));
+    }
+    let rendezvous = Rendezvous::new(world_size, timeout);
+    let outcomes: Vec<std::result::Result<T, String>> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..world_size)
+            .map(|rank| {
+                let rendezvous = Arc::clone(&rendezvous);
+                let f = &f;
+                thread::Builder::new()
+                    .name(format!("torchlet-rank-{rank}"))
+                    .spawn_scoped(scope, move || run_rank(rank, world_size, rendezvous, f))
+                    .expect("the OS can start a rank's thread")
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the rank's thread panicked".into()))
+            })
+            .collect()
+    });
+    // Report the rank that failed first-hand, not one that only saw the
+    // group stop.
+    let mut failures: Vec<(usize, String)> = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(r, o)| o.as_ref().err().map(|e| (r, e.clone())))
+        .collect();
+    failures.sort_by_key(|(_, e)| e.contains("the process group stopped"));
+    if let Some((rank, message)) = failures.into_iter().next() {
+        return Err(DistError::Aborted {
+            op: "spawn",
+            reason: format!("rank {rank} failed: {message}"),
+        });
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.ok().expect("no failure"))
+        .collect())
+}
+
+/// One rank's thread: its group, `f`, and the group stopped if it fails.
+fn run_rank<T, E: Display>(
+    rank: usize,
+    world_size: usize,
+    rendezvous: Arc<Rendezvous>,
+    f: &(dyn Fn(ProcessGroup) -> std::result::Result<T, E> + Sync),
+) -> std::result::Result<T, String> {
+    let comm = LocalComm {
+        rank,
+        rendezvous: Arc::clone(&rendezvous),
+    };
+    let pg = ProcessGroup::new(rank, world_size, Arc::new(comm));
+    CURRENT.with(|c| *c.borrow_mut() = Some(pg.clone()));
+    let outcome = match catch_unwind(AssertUnwindSafe(|| f(pg))) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(p) => Err(format!(
+            "panicked: {}",
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        )),
+    };
+    CURRENT.with(|c| *c.borrow_mut() = None);
+    if let Err(e) = &outcome {
+        rendezvous.abort(format!("rank {rank} failed: {e}"));
+    }
+    rendezvous.leave(rank);
+    outcome
+}
