@@ -138,10 +138,7 @@ where
             reason: format!("rank {rank} failed: {message}"),
         });
     }
-    Ok(outcomes
-        .into_iter()
-        .map(|o| o.ok().expect("no failure"))
-        .collect())
+    Ok(outcomes.into_iter().flatten().collect())
 }
 
 /// One rank's thread: its group, `f`, and the group stopped if it fails.
