@@ -61,7 +61,9 @@ fn all_reduce_gives_every_rank_the_same_reduction() {
 
 #[test]
 fn broadcast_all_gather_and_reduce_scatter() {
-    let out = spawn(3, |pg| -> R<(Vec<f32>, Vec<Vec<f32>>, Vec<f32>)> {
+    /// Per rank: the broadcast, the gathered tensors, the scattered part.
+    type Seen = (Vec<f32>, Vec<Vec<f32>>, Vec<f32>);
+    let out = spawn(3, |pg| -> R<Seen> {
         let mut b = ranked(&pg);
         pg.broadcast(&mut b, 2)?;
         let gathered = pg.all_gather(&ranked(&pg))?;
