@@ -42,9 +42,12 @@ mod group;
 mod launch;
 mod local;
 mod mpi_backend;
+mod mt19937;
 mod reduce;
+mod sampler;
 
 pub use error::{DistError, Result};
 pub use group::{ProcessGroup, Work};
 pub use launch::{init_process_group, spawn, spawn_with_timeout, Backend, DEFAULT_TIMEOUT};
 pub use reduce::ReduceOp;
+pub use sampler::DistributedSampler;
