@@ -50,9 +50,12 @@ pub enum DistError {
     /// A tensor op failed.
     #[error(transparent)]
     Tensor(#[from] TensorError),
-    /// An autograd op or the model failed.
+    /// An autograd op failed.
     #[error(transparent)]
     Autograd(#[from] AutogradError),
+    /// A module failed.
+    #[error(transparent)]
+    Nn(#[from] torchlet_nn::NnError),
 }
 
 impl DistError {

@@ -37,6 +37,7 @@
 //! [`DistError::Aborted`] instead of waiting forever.
 #![warn(missing_docs)]
 
+mod ddp;
 mod error;
 mod group;
 mod launch;
@@ -46,6 +47,7 @@ mod mt19937;
 mod reduce;
 mod sampler;
 
+pub use ddp::{DdpOptions, DistributedDataParallel, NoSync};
 pub use error::{DistError, Result};
 pub use group::{ProcessGroup, Work};
 pub use launch::{init_process_group, spawn, spawn_with_timeout, Backend, DEFAULT_TIMEOUT};
