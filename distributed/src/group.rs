@@ -10,7 +10,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread;
+use std::thread::{self, JoinHandle};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -20,8 +20,9 @@ use crate::error::{DistError, Result};
 use crate::reduce::ReduceOp;
 
 /// What a backend does; the group checks arguments before calling it.
+/// It lives on the group's communication thread, which makes every call.
 /// Tensors arrive contiguous; results have the caller's shape.
-pub(crate) trait Comm: Send + Sync {
+pub(crate) trait Comm {
     fn all_reduce(&self, t: Tensor, op: ReduceOp) -> Result<Tensor>;
     fn broadcast(&self, t: Tensor, src: usize) -> Result<Tensor>;
     fn all_gather(&self, t: Tensor) -> Result<Vec<Tensor>>;
@@ -32,18 +33,32 @@ pub(crate) trait Comm: Send + Sync {
     fn recv(&self, like: Tensor, src: usize, tag: i64) -> Result<Tensor>;
     fn broadcast_bytes(&self, bytes: Vec<u8>, src: usize) -> Result<Vec<u8>>;
     fn all_gather_bytes(&self, bytes: Vec<u8>) -> Result<Vec<Vec<u8>>>;
-    /// Stops the whole job (other ranks' calls fail or the job ends).
-    fn abort(&self, reason: String);
 }
 
+/// Stops the whole job from any thread (other ranks' calls fail, or
+/// the MPI job ends).
+pub(crate) type Abort = Arc<dyn Fn(String) + Send + Sync>;
+
 /// A job for the communication thread.
-type Job = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(&dyn Comm) + Send>;
 
 struct Shared {
     rank: usize,
     world_size: usize,
-    comm: Arc<dyn Comm>,
-    jobs: Mutex<Sender<Job>>,
+    abort: Abort,
+    jobs: Mutex<Option<Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    /// Ends the communication thread and waits for it, so that the
+    /// backend shuts down (MPI: finalizes) before the group is gone.
+    fn drop(&mut self) {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// The ranks of a job and the collectives among them
@@ -122,27 +137,51 @@ fn check_rank(op: &'static str, what: &str, rank: usize, world: usize) -> Result
 }
 
 impl ProcessGroup {
-    /// A group for `rank` of `world_size` over `comm`, with its
-    /// communication thread.
-    pub(crate) fn new(rank: usize, world_size: usize, comm: Arc<dyn Comm>) -> ProcessGroup {
+    /// Starts the communication thread, which makes the backend with
+    /// `make` (returning it with its rank and size) and then runs the
+    /// group's calls until the group is dropped.
+    pub(crate) fn start(
+        name: String,
+        abort: Abort,
+        make: impl FnOnce() -> Result<(Box<dyn Comm>, usize, usize)> + Send + 'static,
+    ) -> Result<ProcessGroup> {
         let (tx, rx) = channel::<Job>();
-        thread::Builder::new()
-            .name(format!("torchlet-dist-{rank}"))
+        let (ready_tx, ready_rx) = channel();
+        let thread = thread::Builder::new()
+            .name(name)
             .spawn(move || {
-                // Ends when every clone of the group is dropped.
+                let comm = match make() {
+                    Ok((comm, rank, size)) => {
+                        let _ = ready_tx.send(Ok((rank, size)));
+                        comm
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                // Ends when the group is dropped; the backend with it.
                 for job in rx {
-                    job();
+                    job(comm.as_ref());
                 }
             })
-            .expect("the OS can start the communication thread");
-        ProcessGroup {
+            .map_err(|e| DistError::Backend {
+                op: "init_process_group",
+                message: format!("cannot start the communication thread: {e}"),
+            })?;
+        let (rank, world_size) = ready_rx.recv().map_err(|_| DistError::Backend {
+            op: "init_process_group",
+            message: "the communication thread stopped while starting".into(),
+        })??;
+        Ok(ProcessGroup {
             shared: Arc::new(Shared {
                 rank,
                 world_size,
-                comm,
-                jobs: Mutex::new(tx),
+                abort,
+                jobs: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
             }),
-        }
+        })
     }
 
     /// This process's (or thread's) rank, `0..world_size`.
@@ -158,13 +197,11 @@ impl ProcessGroup {
     /// Stops the job: the other ranks' pending and later calls fail with
     /// `reason` (MPI: the job is aborted).
     pub fn abort(&self, reason: &str) {
-        self.shared
-            .comm
-            .abort(format!("rank {} aborted: {reason}", self.shared.rank));
+        (self.shared.abort)(format!("rank {} aborted: {reason}", self.shared.rank));
     }
 
     /// Queues `f` on the communication thread; a panic in it becomes an
-    /// error.
+    /// error (and stops the job).
     fn submit<T: Send + 'static>(
         &self,
         op: &'static str,
@@ -174,33 +211,37 @@ impl ProcessGroup {
         let work = Work {
             slot: Arc::clone(&slot),
         };
-        let comm = Arc::clone(&self.shared.comm);
-        let job: Job = Box::new(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| f(comm.as_ref()))).unwrap_or_else(|p| {
+        let finish = move |result: Result<T>| {
+            let (lock, done) = &*slot;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            done.notify_all();
+        };
+        let abort = Arc::clone(&self.shared.abort);
+        let job: Job = Box::new(move |comm: &dyn Comm| {
+            let result = catch_unwind(AssertUnwindSafe(|| f(comm))).unwrap_or_else(|p| {
                 let why = p
                     .downcast_ref::<String>()
                     .cloned()
                     .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default();
-                comm.abort(format!("{op} panicked: {why}"));
+                abort(format!("{op} panicked: {why}"));
                 Err(DistError::Backend {
                     op,
                     message: format!("panicked: {why}"),
                 })
             });
-            let (lock, done) = &*slot;
-            *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-            done.notify_all();
+            finish(result);
         });
-        let sent = self
-            .shared
-            .jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(job);
-        if let Err(unsent) = sent {
-            // The thread is gone: run here (and fail the way it would).
-            (unsent.0)();
+        let jobs = self.shared.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Err(unsent)) = jobs.as_ref().map(|tx| tx.send(job)) {
+            drop(unsent);
+            // Unreachable while the group lives; said plainly if it happens.
+            let (lock, done) = &*work.slot;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(DistError::Backend {
+                op,
+                message: "the communication thread has stopped".into(),
+            }));
+            done.notify_all();
         }
         work
     }

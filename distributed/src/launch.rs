@@ -152,7 +152,25 @@ fn run_rank<T, E: Display>(
         rank,
         rendezvous: Arc::clone(&rendezvous),
     };
-    let pg = ProcessGroup::new(rank, world_size, Arc::new(comm));
+    let to_stop = Arc::clone(&rendezvous);
+    let pg = match ProcessGroup::start(
+        format!("torchlet-dist-{rank}"),
+        Arc::new(move |reason| to_stop.abort(reason)),
+        move || {
+            Ok((
+                Box::new(comm) as Box<dyn crate::group::Comm>,
+                rank,
+                world_size,
+            ))
+        },
+    ) {
+        Ok(pg) => pg,
+        Err(e) => {
+            rendezvous.abort(format!("rank {rank} failed: {e}"));
+            rendezvous.leave(rank);
+            return Err(e.to_string());
+        }
+    };
     CURRENT.with(|c| *c.borrow_mut() = Some(pg.clone()));
     let outcome = match catch_unwind(AssertUnwindSafe(|| f(pg))) {
         Ok(Ok(v)) => Ok(v),

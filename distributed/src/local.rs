@@ -381,8 +381,4 @@ impl crate::group::Comm for LocalComm {
             })
             .collect())
     }
-
-    fn abort(&self, reason: String) {
-        self.rendezvous.abort(reason);
-    }
 }
