@@ -47,7 +47,7 @@ pub use gradcheck::{
     gradcheck, gradcheck_with, gradgradcheck, gradgradcheck_with, GradcheckOptions,
 };
 pub use graph::{record, record_with_gradients, BackwardFn, Ctx, GradientFn, Node};
-pub use hooks::RemovableHandle;
+pub use hooks::{reachable_leaves, RemovableHandle};
 pub use mode::{
     detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
     GradModeGuard,

@@ -18,7 +18,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use torchlet_autograd::{AutogradError, RemovableHandle, Variable};
+use std::collections::HashSet;
+
+use torchlet_autograd::{
+    is_grad_enabled, reachable_leaves, AutogradError, RemovableHandle, Variable,
+};
 use torchlet_nn::Module;
 use torchlet_tensor::{DType, Tensor};
 
@@ -38,6 +42,11 @@ pub struct DdpOptions {
     /// Give every rank rank 0's buffers (BatchNorm running statistics)
     /// before each forward (true).
     pub broadcast_buffers: bool,
+    /// Walk the graph after each forward to find the parameters it did
+    /// not use, so that their buckets need not wait for them (false).
+    /// Costs a graph walk per forward and an all-reduce per backward; a
+    /// parameter no rank used keeps its gradient as it was.
+    pub find_unused_parameters: bool,
 }
 
 impl Default for DdpOptions {
@@ -45,6 +54,7 @@ impl Default for DdpOptions {
         DdpOptions {
             bucket_cap_mb: 25.0,
             broadcast_buffers: true,
+            find_unused_parameters: false,
         }
     }
 }
@@ -67,6 +77,9 @@ struct Progress {
     next: usize,
     /// Per launched bucket, its all-reduce.
     works: Vec<Option<Work<Tensor>>>,
+    /// Per parameter: the last forward did not use it (found when
+    /// `find_unused_parameters` is on); its bucket gets zeros for it.
+    unused: Vec<bool>,
 }
 
 /// The gradient averaging state the hooks share.
@@ -80,6 +93,7 @@ struct Reducer {
     progress: Mutex<Progress>,
     /// False inside `no_sync`.
     sync: AtomicBool,
+    find_unused: bool,
 }
 
 /// Data-parallel training of `module` across the ranks of a group
@@ -181,6 +195,7 @@ impl<M: Module> DistributedDataParallel<M> {
             bucket_of,
             progress: Mutex::new(Progress::default()),
             sync: AtomicBool::new(true),
+            find_unused: options.find_unused_parameters,
         });
         reducer.reset(&mut reducer.lock());
         let mut hooks = Vec::new();
@@ -268,7 +283,12 @@ impl<M: Module> Module for DistributedDataParallel<M> {
                 .collect();
             broadcast_values(&r.group, &buffers).map_err(into_autograd)?;
         }
-        self.module.forward(x)
+        let y = self.module.forward(x)?;
+        if r.find_unused && is_grad_enabled() && r.sync.load(Ordering::SeqCst) {
+            r.mark_unused(&reachable_leaves(&[&y]))
+                .map_err(into_autograd)?;
+        }
+        Ok(y)
     }
 
     fn children(&self) -> Vec<(&str, &dyn Module)> {
@@ -287,6 +307,20 @@ impl Reducer {
         p.ready = vec![0; self.buckets.len()];
         p.next = 0;
         p.works = (0..self.buckets.len()).map(|_| None).collect();
+        p.unused = vec![false; self.params.len()];
+    }
+
+    /// Marks the parameters the forward did not reach as ready (with
+    /// zero gradients), launching the buckets that completes.
+    fn mark_unused(&self, reached: &HashSet<usize>) -> Result<()> {
+        let unused: Vec<usize> = (0..self.params.len())
+            .filter(|&i| !reached.contains(&self.params[i].id()))
+            .collect();
+        for i in unused {
+            self.lock().unused[i] = true;
+            self.mark_ready(i)?;
+        }
+        Ok(())
     }
 
     /// Fails if a backward started averaging and did not finish: some
@@ -314,7 +348,7 @@ impl Reducer {
         Err(DistError::invalid(
             "DistributedDataParallel",
             format!(
-                "expected to have finished reduction in the prior iteration before starting a new one: these parameters got no gradient in the last backward: {}; every parameter must take part in the loss",
+                "expected to have finished reduction in the prior iteration before starting a new one: these parameters got no gradient in the last backward: {}; make every parameter take part in the loss, or set DdpOptions::find_unused_parameters",
                 missing.join(", ")
             ),
         ))
@@ -341,7 +375,7 @@ impl Reducer {
         p.ready[self.bucket_of[i]] += 1;
         while p.next < self.buckets.len() && p.ready[p.next] == self.buckets[p.next].params.len() {
             let b = p.next;
-            let work = self.launch(b)?;
+            let work = self.launch(b, &p.unused)?;
             p.works[b] = Some(work);
             p.next += 1;
         }
@@ -353,41 +387,64 @@ impl Reducer {
             .iter_mut()
             .map(|w| w.take().expect("launched"))
             .collect();
+        // Which parameters some rank used (only tracked with find_unused).
+        let used = if self.find_unused {
+            let local: Vec<i64> = p.unused.iter().map(|&u| i64::from(!u)).collect();
+            let n = local.len();
+            Some(
+                self.group
+                    .all_reduce_async(Tensor::from_vec(local, &[n])?, ReduceOp::Max)?,
+            )
+        } else {
+            None
+        };
         self.reset(&mut p);
         drop(p);
+        let used: Option<Vec<i64>> = match used {
+            Some(w) => Some(w.wait()?.to_vec::<i64>()?),
+            None => None,
+        };
         for (b, work) in works.into_iter().enumerate() {
-            self.write_back(b, work.wait()?)?;
+            self.write_back(b, work.wait()?, used.as_deref())?;
         }
         Ok(())
     }
 
     /// Starts bucket `b`'s all-reduce of its gradients / world size.
-    fn launch(&self, b: usize) -> Result<Work<Tensor>> {
+    fn launch(&self, b: usize, unused: &[bool]) -> Result<Work<Tensor>> {
         let mut flat = Vec::new();
         for &i in &self.buckets[b].params {
-            let g = self.params[i].grad().ok_or_else(|| {
-                DistError::invalid(
-                    "DistributedDataParallel",
-                    format!("parameter {} has no gradient", self.names[i]),
-                )
-            })?;
+            let p = &self.params[i];
+            let g = match p.grad() {
+                Some(g) if !unused[i] => g,
+                // An unused parameter adds nothing to the average.
+                _ if unused[i] => Tensor::zeros_dtype(&p.shape(), p.data().dtype()),
+                _ => {
+                    return Err(DistError::invalid(
+                        "DistributedDataParallel",
+                        format!("parameter {} has no gradient", self.names[i]),
+                    ))
+                }
+            };
             flat.push(g.reshape(&[-1])?);
         }
         let flat = Tensor::cat(&flat, 0)?.div_scalar(self.group.world_size() as f64);
         self.group.all_reduce_async(flat, ReduceOp::Sum)
     }
 
-    /// Splits bucket `b`'s averaged gradients back into its parameters.
-    fn write_back(&self, b: usize, flat: Tensor) -> Result<()> {
+    /// Splits bucket `b`'s averaged gradients back into its parameters
+    /// (those some rank used, when `used` says).
+    fn write_back(&self, b: usize, flat: Tensor, used: Option<&[i64]>) -> Result<()> {
         let mut at = 0;
         for &i in &self.buckets[b].params {
             let p = &self.params[i];
             let shape = p.shape();
             let n: usize = shape.iter().product();
-            let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-            p.set_grad(Some(
-                flat.narrow(0, at as i64, n)?.reshape(&dims)?.contiguous(),
-            ));
+            if used.is_none_or(|u| u[i] != 0) {
+                let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+                let g = flat.narrow(0, at as i64, n)?.reshape(&dims)?.contiguous();
+                p.set_grad(Some(g));
+            }
             at += n;
         }
         Ok(())

@@ -257,3 +257,62 @@ fn ranks_with_other_models_are_refused() {
     assert!(err.contains("other parameters"), "{err}");
     assert!(err.contains("[4, 3]") && err.contains("[5, 3]"), "{err}");
 }
+
+#[test]
+fn find_unused_parameters_averages_what_some_rank_used() {
+    struct Branchy {
+        used: Linear,
+        sometimes: Linear,
+        never: Linear,
+        use_sometimes: bool,
+    }
+    impl Module for Branchy {
+        fn forward(&self, x: &Variable) -> torchlet_nn::Result<Variable> {
+            let y = self.used.forward(x)?;
+            if self.use_sometimes {
+                return Ok(y.add(&self.sometimes.forward(x)?)?);
+            }
+            Ok(y)
+        }
+        fn children(&self) -> Vec<(&str, &dyn Module)> {
+            vec![
+                ("used", &self.used),
+                ("sometimes", &self.sometimes),
+                ("never", &self.never),
+            ]
+        }
+    }
+    let out = spawn(2, |pg| -> R<Vec<Option<Vec<f32>>>> {
+        let m = Branchy {
+            used: Linear::new(3, 2)?,
+            sometimes: Linear::new(3, 2)?,
+            never: Linear::new(3, 2)?,
+            use_sometimes: pg.rank() == 1,
+        };
+        let options = DdpOptions {
+            find_unused_parameters: true,
+            bucket_cap_mb: 0.00002,
+            ..DdpOptions::default()
+        };
+        let model = DistributedDataParallel::with_options(m, &pg, options)?;
+        let x = Variable::constant(Tensor::ones(&[2, 3]));
+        for _ in 0..3 {
+            model.zero_grad();
+            model.forward(&x)?.sum()?.backward()?;
+        }
+        Ok(model
+            .parameters()
+            .iter()
+            .map(|p| p.grad().map(|g| g.to_vec::<f32>().unwrap()))
+            .collect())
+    })
+    .unwrap();
+    assert_eq!(out[0], out[1]);
+    // used.weight: every rank's d(sum)/dW = 2 per element; mean 2.
+    assert_eq!(out[0][0].as_deref(), Some(&[2.0f32; 6][..]));
+    // sometimes.weight: rank 1's 2, rank 0's nothing: mean 1.
+    assert_eq!(out[0][2].as_deref(), Some(&[1.0f32; 6][..]));
+    // never: no rank used it, its gradient stays None.
+    assert_eq!(out[0][4], None);
+    assert_eq!(out[0][5], None);
+}
