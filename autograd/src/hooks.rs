@@ -111,6 +111,45 @@ impl Variable {
     }
 }
 
+/// The ids ([`Variable::id`]) of the leaves requiring grad that a
+/// backward from `outputs` would reach through the recorded graph: what
+/// `DistributedDataParallel(find_unused_parameters=True)` walks to find
+/// the parameters a forward did not use.
+///
+/// ```
+/// use torchlet_autograd::{reachable_leaves, Variable};
+/// use torchlet_tensor::Tensor;
+/// # fn main() -> Result<(), torchlet_autograd::AutogradError> {
+/// let (a, b) = (Variable::parameter(Tensor::ones(&[2])), Variable::parameter(Tensor::ones(&[2])));
+/// let y = a.mul_scalar(3.0).sum()?;
+/// let seen = reachable_leaves(&[&y]);
+/// assert!(seen.contains(&a.id()) && !seen.contains(&b.id()));
+/// # Ok(())
+/// # }
+/// ```
+pub fn reachable_leaves(outputs: &[&Variable]) -> std::collections::HashSet<usize> {
+    let mut leaves = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<Variable> = outputs.iter().map(|v| (*v).clone()).collect();
+    while let Some(v) = stack.pop() {
+        if !v.requires_grad() || !seen.insert(v.id()) {
+            continue;
+        }
+        match &v.inner.node {
+            None => {
+                leaves.insert(v.id());
+            }
+            Some(node) => {
+                let state = node.state.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(state) = state.as_ref() {
+                    stack.extend(state.inputs.iter().cloned());
+                }
+            }
+        }
+    }
+    leaves
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,43 +230,4 @@ mod tests {
         crate::grad(&[&s], &[&w], None, false, false).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 0);
     }
-}
-
-/// The ids ([`Variable::id`]) of the leaves requiring grad that a
-/// backward from `outputs` would reach through the recorded graph: what
-/// `DistributedDataParallel(find_unused_parameters=True)` walks to find
-/// the parameters a forward did not use.
-///
-/// ```
-/// use torchlet_autograd::{reachable_leaves, Variable};
-/// use torchlet_tensor::Tensor;
-/// # fn main() -> Result<(), torchlet_autograd::AutogradError> {
-/// let (a, b) = (Variable::parameter(Tensor::ones(&[2])), Variable::parameter(Tensor::ones(&[2])));
-/// let y = a.mul_scalar(3.0).sum()?;
-/// let seen = reachable_leaves(&[&y]);
-/// assert!(seen.contains(&a.id()) && !seen.contains(&b.id()));
-/// # Ok(())
-/// # }
-/// ```
-pub fn reachable_leaves(outputs: &[&Variable]) -> std::collections::HashSet<usize> {
-    let mut leaves = std::collections::HashSet::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut stack: Vec<Variable> = outputs.iter().map(|v| (*v).clone()).collect();
-    while let Some(v) = stack.pop() {
-        if !v.requires_grad() || !seen.insert(v.id()) {
-            continue;
-        }
-        match &v.inner.node {
-            None => {
-                leaves.insert(v.id());
-            }
-            Some(node) => {
-                let state = node.state.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(state) = state.as_ref() {
-                    stack.extend(state.inputs.iter().cloned());
-                }
-            }
-        }
-    }
-    leaves
 }
