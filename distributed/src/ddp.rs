@@ -40,7 +40,7 @@ pub struct DdpOptions {
     /// The size of the gradient buckets after the first, in MiB (25).
     pub bucket_cap_mb: f64,
     /// Give every rank rank 0's buffers (BatchNorm running statistics)
-    /// before each forward (true).
+    /// before each forward that records a graph (true).
     pub broadcast_buffers: bool,
     /// Walk the graph after each forward to find the parameters it did
     /// not use, so that their buckets need not wait for them (false).
@@ -274,7 +274,11 @@ impl<M: Module> Module for DistributedDataParallel<M> {
     fn forward(&self, x: &Variable) -> torchlet_nn::Result<Variable> {
         let r = &self.reducer;
         r.check_previous_finished().map_err(into_autograd)?;
-        if self.options.broadcast_buffers {
+        // As PyTorch: only a forward that will be backpropagated syncs
+        // (an evaluation under no_grad makes no collective call, so ranks
+        // may evaluate different numbers of batches).
+        let syncing = is_grad_enabled() && r.sync.load(Ordering::SeqCst);
+        if self.options.broadcast_buffers && syncing {
             let buffers: Vec<Variable> = self
                 .module
                 .named_buffers()
@@ -284,7 +288,7 @@ impl<M: Module> Module for DistributedDataParallel<M> {
             broadcast_values(&r.group, &buffers).map_err(into_autograd)?;
         }
         let y = self.module.forward(x)?;
-        if r.find_unused && is_grad_enabled() && r.sync.load(Ordering::SeqCst) {
+        if r.find_unused && syncing {
             r.mark_unused(&reachable_leaves(&[&y]))
                 .map_err(into_autograd)?;
         }

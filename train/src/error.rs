@@ -17,6 +17,9 @@ pub enum TrainError {
     /// The optimizer or a learning-rate scheduler failed.
     #[error(transparent)]
     Optim(#[from] torchlet_optim::OptimError),
+    /// A collective of a data-parallel run failed (another rank stopped).
+    #[error(transparent)]
+    Distributed(#[from] torchlet_distributed::DistError),
     /// A batch source failed to produce a batch.
     #[error("data: {0}")]
     Data(Box<dyn std::error::Error + Send + Sync>),

@@ -1,5 +1,6 @@
 //! Per-epoch metrics, the training history and the running accumulators.
 
+use torchlet_distributed::{ProcessGroup, ReduceOp};
 use torchlet_tensor::{DType, Tensor};
 
 use crate::Result;
@@ -165,6 +166,34 @@ impl RunningMetrics {
             self.correct += correct;
             self.counted += n;
         }
+        Ok(())
+    }
+
+    /// The means as evaluation metrics.
+    pub fn into_eval(self) -> EvalMetrics {
+        EvalMetrics {
+            loss: self.loss(),
+            accuracy: self.accuracy(),
+            samples: self.samples,
+        }
+    }
+
+    /// Sums the counts of every rank of `group` into each rank's (a
+    /// data-parallel run's metrics over the whole batch).
+    pub fn all_reduce(&mut self, group: &ProcessGroup) -> Result<()> {
+        let sums = [
+            self.loss_sum,
+            self.correct as f64,
+            self.counted as f64,
+            self.samples as f64,
+        ];
+        let mut t = Tensor::from_vec(sums.to_vec(), &[4])?;
+        group.all_reduce(&mut t, ReduceOp::Sum)?;
+        let v = t.to_vec::<f64>()?;
+        self.loss_sum = v[0];
+        self.correct = v[1] as usize;
+        self.counted = v[2] as usize;
+        self.samples = v[3] as usize;
         Ok(())
     }
 

@@ -98,6 +98,8 @@ pub struct IndexBatches<F> {
     shuffle: bool,
     seed: u64,
     drop_last: bool,
+    /// `(rank, world_size)`: this rank's share of each epoch.
+    shard: Option<(usize, usize)>,
     fetch: F,
 }
 
@@ -115,6 +117,7 @@ where
             shuffle: false,
             seed: torchlet_tensor::DEFAULT_SEED,
             drop_last: false,
+            shard: None,
             fetch,
         }
     }
@@ -137,13 +140,41 @@ where
         self
     }
 
+    /// Visits only rank `rank`'s share of each epoch when the data is
+    /// split across `world_size` data-parallel ranks (with the same seed
+    /// on every rank): the epoch's order, padded by repeating its first
+    /// indices to a multiple of `world_size`, then every
+    /// `world_size`-th index from `rank` (`DistributedSampler`'s split),
+    /// so every rank gets the same number of samples and batches.
+    pub fn shard(mut self, rank: usize, world_size: usize) -> Self {
+        self.shard = (world_size > 1).then_some((rank % world_size, world_size));
+        self
+    }
+
+    /// Samples per epoch on this rank.
+    fn visited(&self) -> usize {
+        match self.shard {
+            Some((_, world)) => self.len.div_ceil(world),
+            None => self.len,
+        }
+    }
+
     /// The indices of epoch `epoch`, in visiting order.
     pub fn indices(&self, epoch: u64) -> Vec<usize> {
-        if self.shuffle {
+        let mut order: Vec<usize> = if self.shuffle {
             RandomSampler::new(self.len).seed(self.seed).indices(epoch)
         } else {
             (0..self.len).collect()
+        };
+        let Some((rank, world)) = self.shard else {
+            return order;
+        };
+        let total = self.visited() * world;
+        for k in 0..total - order.len().min(total) {
+            let again = order[k % self.len];
+            order.push(again);
         }
+        order.into_iter().skip(rank).step_by(world).collect()
     }
 }
 
@@ -162,17 +193,19 @@ where
         })))
     }
     fn num_batches(&self) -> Option<usize> {
+        let n = self.visited();
         Some(if self.drop_last {
-            self.len / self.batch_size
+            n / self.batch_size
         } else {
-            self.len.div_ceil(self.batch_size)
+            n.div_ceil(self.batch_size)
         })
     }
     fn num_samples(&self) -> Option<usize> {
+        let n = self.visited();
         Some(if self.drop_last {
-            self.len / self.batch_size * self.batch_size
+            n / self.batch_size * self.batch_size
         } else {
-            self.len
+            n
         })
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use torchlet_autograd::{functional::cross_entropy, functional::Reduction, Variable};
+use torchlet_distributed::ProcessGroup;
 use torchlet_nn::Module;
 use torchlet_optim::Optimizer;
 use torchlet_tensor::{DType, Tensor};
@@ -67,6 +68,7 @@ pub struct Trainer {
     log_epochs: bool,
     eval_name: String,
     seed: Option<u64>,
+    group: Option<ProcessGroup>,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -93,6 +95,7 @@ impl Trainer {
             log_epochs: false,
             eval_name: "eval".into(),
             seed: None,
+            group: None,
         }
     }
 
@@ -137,12 +140,32 @@ impl Trainer {
         self
     }
 
+    /// Trains one rank of a data-parallel run over `group` (the model
+    /// wrapped in a `DistributedDataParallel`, each rank's batch source
+    /// its share of the data, e.g. through a `DistributedSampler`): the
+    /// epoch metrics are summed over the ranks (every rank sees the whole
+    /// run's loss, accuracy and samples/s, so callbacks decide alike), and
+    /// only rank 0 draws the progress bar and prints the epoch lines.
+    /// Callbacks run on every rank; give file-writing ones to rank 0 only.
+    pub fn distributed(mut self, group: ProcessGroup) -> Self {
+        self.group = Some(group);
+        self
+    }
+
+    /// Whether this rank speaks for the run (not distributed, or rank 0).
+    fn is_leader(&self) -> bool {
+        self.group.as_ref().is_none_or(|g| g.rank() == 0)
+    }
+
     /// The number of epochs.
     pub fn epochs(&self) -> usize {
         self.epochs
     }
 
     fn show_progress(&self) -> bool {
+        if !self.is_leader() {
+            return false;
+        }
         match self.progress {
             Progress::Auto => std::io::stderr().is_terminal(),
             Progress::Always => true,
@@ -226,7 +249,7 @@ impl Trainer {
                 }
             }
             let bar = show.then(|| self.bar(train, epoch));
-            let running = self.train_epoch(
+            let mut running = self.train_epoch(
                 model,
                 optimizer,
                 train,
@@ -240,10 +263,17 @@ impl Trainer {
                     if let Some(bar) = &bar {
                         bar.set_message(format!("{} ...", self.eval_name));
                     }
-                    Some(evaluate_with(model, data, &*self.loss)?)
+                    let mut m = evaluate_running(model, data, &*self.loss)?;
+                    if let Some(g) = &self.group {
+                        m.all_reduce(g)?;
+                    }
+                    Some(m.into_eval())
                 }
                 None => None,
             };
+            if let Some(g) = &self.group {
+                running.all_reduce(g)?;
+            }
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
@@ -257,7 +287,7 @@ impl Trainer {
                 samples: running.samples(),
                 lr,
             };
-            if self.log_epochs {
+            if self.log_epochs && self.is_leader() {
                 println!("{}", self.summary(&metrics));
             }
             let mut stop = false;
@@ -403,9 +433,18 @@ pub fn evaluate_with(
     data: &dyn BatchSource,
     loss: &LossFn,
 ) -> Result<EvalMetrics> {
+    evaluate_running(model, data, loss).map(RunningMetrics::into_eval)
+}
+
+/// [`evaluate_with`]'s sums, before they are turned into means.
+fn evaluate_running(
+    model: &dyn Module,
+    data: &dyn BatchSource,
+    loss: &LossFn,
+) -> Result<RunningMetrics> {
     let was_training = model.is_training();
     model.eval();
-    let result = torchlet_autograd::no_grad(|| -> Result<EvalMetrics> {
+    let result = torchlet_autograd::no_grad(|| -> Result<RunningMetrics> {
         let mut running = RunningMetrics::default();
         for batch in data.batches(0)? {
             let (inputs, targets) = batch?;
@@ -413,11 +452,7 @@ pub fn evaluate_with(
             let value = scalar(&loss(&output, &targets)?.data())?;
             running.update(value, &output.data(), &targets)?;
         }
-        Ok(EvalMetrics {
-            loss: running.loss(),
-            accuracy: running.accuracy(),
-            samples: running.samples(),
-        })
+        Ok(running)
     });
     model.set_training(was_training);
     result
