@@ -33,6 +33,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod distributed;
 mod export;
 mod graph;
 mod jit;

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use torchlet_autograd::Variable;
+use torchlet_distributed::{DistributedDataParallel, ProcessGroup};
+use torchlet_nn::Module;
 use torchlet_optim::lr_scheduler::CosineAnnealingLr;
 use torchlet_optim::{Adam, AdamOptions, AdamW, Optimizer, Sgd, SgdOptions};
 use torchlet_train::{write_atomic, BatchSource, CsvLogger, LrSchedulerStep, Trainer};
@@ -127,6 +129,15 @@ pub struct TrainArgs {
     /// learn slower, each epoch is faster).
     #[arg(long)]
     pub sparse_embeddings: bool,
+    /// Data-parallel training on N ranks in this process (threads, one
+    /// compute thread each unless --threads), the batch split across them.
+    #[arg(long, value_name = "N", conflicts_with = "distributed")]
+    pub local_ranks: Option<usize>,
+    /// Data-parallel training across the processes `mpirun` started
+    /// (`mpirun -np 2 torchlet train --distributed`; a build with the
+    /// `mpi` feature), the batch split across them.
+    #[arg(long)]
+    pub distributed: bool,
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC for `secs` since the Unix epoch (civil-from-days,
@@ -300,11 +311,35 @@ pub fn make_trainer(
     opt: &mut dyn Optimizer,
     batches_per_epoch: usize,
 ) -> Result<Trainer, BoxError> {
+    make_rank_trainer(args, epochs, out, opt, batches_per_epoch, None)
+}
+
+/// [`make_trainer`] for one rank of a data-parallel run: only rank 0
+/// writes `metrics.csv` (and prints, see `Trainer::distributed`).
+pub fn make_rank_trainer(
+    args: &TrainArgs,
+    epochs: usize,
+    out: &Path,
+    opt: &mut dyn Optimizer,
+    batches_per_epoch: usize,
+    group: Option<&ProcessGroup>,
+) -> Result<Trainer, BoxError> {
     let mut trainer: Trainer = Trainer::new(epochs)
         .seed(args.seed)
         .log_epochs(true)
-        .eval_name("test")
-        .callback(CsvLogger::new(out.join("metrics.csv")).eval_name("test"));
+        .eval_name("test");
+    match group {
+        Some(g) => {
+            trainer = trainer.distributed(g.clone());
+            if g.rank() == 0 {
+                trainer =
+                    trainer.callback(CsvLogger::new(out.join("metrics.csv")).eval_name("test"));
+            }
+        }
+        None => {
+            trainer = trainer.callback(CsvLogger::new(out.join("metrics.csv")).eval_name("test"));
+        }
+    }
     if schedule(args) == ScheduleKind::Cosine {
         let cosine = CosineAnnealingLr::new(opt, batches_per_epoch * epochs, 0.0)?;
         trainer = trainer.callback(LrSchedulerStep::per_batch(cosine));
@@ -343,13 +378,39 @@ pub fn create_folder(out: &Path) -> Result<(), BoxError> {
 /// Runs `torchlet train`.
 pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
     let name = check_common(args)?;
+    let parallel = args.local_ranks.is_some() || args.distributed;
+    if parallel && args.dataset != DatasetKind::Mnist {
+        bail!(
+            "--local-ranks and --distributed train the MNIST models (mlp, lenet, resnet) for now"
+        );
+    }
     match args.dataset {
         DatasetKind::Fortunes => return crate::text_train::train(args, name),
         DatasetKind::Karate => return crate::graph::train(args, name),
         DatasetKind::Mnist => {}
     }
+    match (args.local_ranks, args.distributed) {
+        (Some(n), _) => crate::distributed::train_local(args, name, n),
+        (None, true) => crate::distributed::train_mpi(args, name),
+        (None, false) => train_mnist(args, name, None),
+    }
+}
+
+/// Trains an MNIST model: alone, or as one rank of a data-parallel run
+/// over `group` (then each rank takes its share of every batch, and rank
+/// 0 alone prints and writes the run folder).
+pub fn train_mnist(
+    args: &TrainArgs,
+    name: &str,
+    group: Option<&ProcessGroup>,
+) -> Result<(), BoxError> {
+    let (rank, world) = group.map_or((0, 1), |g| (g.rank(), g.world_size()));
+    let leader = rank == 0;
     let epochs = args.epochs.unwrap_or(5);
     let batch_size = args.batch_size.unwrap_or(64);
+    if !batch_size.is_multiple_of(world) {
+        bail!("--batch-size {batch_size} does not split evenly across {world} ranks");
+    }
     let out = out_folder(args, name);
     let (optimizer, lr, momentum) = optimizer_settings(args, 1e-3)?;
 
@@ -396,40 +457,63 @@ pub fn train(args: &TrainArgs) -> Result<(), BoxError> {
         quantization: None,
     };
 
-    create_folder(&out)?;
-    println!(
-        "training {name} on {} ({} train / {} test), {optimizer} lr {lr}, batch {}, {} epochs, seed {} -> {}",
-        config.dataset.name,
-        train_data.len(),
-        test_data.len(),
-        batch_size,
-        epochs,
-        args.seed,
-        out.display()
-    );
+    if leader {
+        create_folder(&out)?;
+        let ranks = if world > 1 {
+            format!(" ({world} ranks x {})", batch_size / world)
+        } else {
+            String::new()
+        };
+        println!(
+            "training {name} on {} ({} train / {} test), {optimizer} lr {lr}, batch {batch_size}{ranks}, {} epochs, seed {} -> {}",
+            config.dataset.name,
+            train_data.len(),
+            test_data.len(),
+            epochs,
+            args.seed,
+            out.display()
+        );
+    }
 
     torchlet_tensor::manual_seed(args.seed);
-    let model = config.build_model()?;
-    let mut opt = make_optimizer(args.optimizer, model.parameters(), lr, momentum)?;
-    let train_src = mnist_batches(&train_data, &config.normalize, batch_size)
+    let built = config.build_model()?;
+    // Data-parallel: DDP (rank 0's initial weights, gradients averaged).
+    let (plain, ddp) = match group {
+        Some(g) => (None, Some(DistributedDataParallel::new(built, g)?)),
+        None => (Some(built), None),
+    };
+    let (net, model): (&dyn Module, &dyn Module) = match (&plain, &ddp) {
+        (Some(m), _) => (&**m, &**m),
+        (None, Some(d)) => (d, &**d.module()),
+        (None, None) => unreachable!("one of the two is built"),
+    };
+    let mut opt = make_optimizer(args.optimizer, net.parameters(), lr, momentum)?;
+    let train_src = mnist_batches(&train_data, &config.normalize, batch_size / world)
         .shuffle(true)
-        .seed(args.seed);
-    let test_src = mnist_batches(&test_data, &config.normalize, EVAL_BATCH);
+        .seed(args.seed)
+        .shard(rank, world);
+    let test_src = mnist_batches(&test_data, &config.normalize, EVAL_BATCH).shard(rank, world);
     let batches = train_src.num_batches().unwrap_or(1);
-    let mut trainer = make_trainer(args, epochs, &out, &mut *opt, batches)?;
-    let history = trainer.fit(&*model, &mut *opt, &train_src, Some(&test_src))?;
+    let mut trainer = make_rank_trainer(args, epochs, &out, &mut *opt, batches, group)?;
+    let history = trainer.fit(net, &mut *opt, &train_src, Some(&test_src))?;
+    if let Some(g) = group {
+        crate::distributed::check_same_weights(g, model)?;
+        if !leader {
+            return Ok(());
+        }
+    }
     let acc = history
         .last()
         .and_then(|m| m.eval_acc)
         .ok_or_else(|| Msg("training produced no test accuracy".into()))?;
     config.test_accuracy = Some(acc);
 
-    torchlet_nn::state::save_safetensors(&*model, out.join("model.safetensors"))?;
+    torchlet_nn::state::save_safetensors(model, out.join("model.safetensors"))?;
     plot::curves(&history.epochs, &out.join("curves.png"))?;
     let json = serde_json::to_string_pretty(&config)?;
     write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;
     // Last, and not fatal: the run is complete and reloadable without it.
-    warn_on_onnx_error(crate::export::write_run_onnx(&out, &config, &*model), &out);
+    warn_on_onnx_error(crate::export::write_run_onnx(&out, &config, model), &out);
     println!("run saved to {}", out.display());
     println!("{}", accuracy_line(acc));
     Ok(())

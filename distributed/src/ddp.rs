@@ -494,6 +494,15 @@ fn assign_buckets(params: &[Variable], cap_mb: f64) -> Vec<Bucket> {
     done
 }
 
+/// Gives every rank rank 0's buffers of `module` (BatchNorm running
+/// statistics), as DDP does before a training forward: what a
+/// data-parallel run calls before evaluating, so that every rank
+/// evaluates the model rank 0 will save.
+pub fn sync_buffers(group: &ProcessGroup, module: &dyn Module) -> Result<()> {
+    let buffers: Vec<Variable> = module.named_buffers().into_iter().map(|(_, b)| b).collect();
+    broadcast_values(group, &buffers)
+}
+
 /// Gives every rank rank 0's values of `vars` (one broadcast per dtype).
 fn broadcast_values(group: &ProcessGroup, vars: &[Variable]) -> Result<()> {
     let mut dtypes: Vec<DType> = vars.iter().map(|v| v.data().dtype()).collect();

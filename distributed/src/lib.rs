@@ -47,7 +47,7 @@ mod mt19937;
 mod reduce;
 mod sampler;
 
-pub use ddp::{DdpOptions, DistributedDataParallel, NoSync};
+pub use ddp::{sync_buffers, DdpOptions, DistributedDataParallel, NoSync};
 pub use error::{DistError, Result};
 pub use group::{ProcessGroup, Work};
 pub use launch::{init_process_group, spawn, spawn_with_timeout, Backend, DEFAULT_TIMEOUT};

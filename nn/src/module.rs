@@ -200,3 +200,47 @@ pub trait Module {
         state::load_safetensors(self, path, strict)
     }
 }
+
+/// A boxed module is a module (a model chosen at run time, e.g. from a
+/// config, can be wrapped like a concrete one).
+impl<M: Module + ?Sized> Module for Box<M> {
+    fn forward(&self, x: &Variable) -> Result<Variable> {
+        (**self).forward(x)
+    }
+    fn children(&self) -> Vec<(&str, &dyn Module)> {
+        (**self).children()
+    }
+    fn local_parameters(&self) -> Vec<(&str, Variable)> {
+        (**self).local_parameters()
+    }
+    fn local_buffers(&self) -> Vec<(&str, Variable)> {
+        (**self).local_buffers()
+    }
+    fn set_local_training(&self, training: bool) {
+        (**self).set_local_training(training)
+    }
+    fn is_training(&self) -> bool {
+        (**self).is_training()
+    }
+    fn set_training(&self, training: bool) {
+        (**self).set_training(training)
+    }
+    fn named_parameters(&self) -> Vec<(String, Variable)> {
+        (**self).named_parameters()
+    }
+    fn named_buffers(&self) -> Vec<(String, Variable)> {
+        (**self).named_buffers()
+    }
+    fn parameters(&self) -> Vec<Variable> {
+        (**self).parameters()
+    }
+    fn zero_grad(&self) {
+        (**self).zero_grad()
+    }
+    fn state_dict(&self) -> BTreeMap<String, Tensor> {
+        (**self).state_dict()
+    }
+    fn load_state_dict(&self, dict: &BTreeMap<String, Tensor>, strict: bool) -> Result<LoadReport> {
+        (**self).load_state_dict(dict, strict)
+    }
+}

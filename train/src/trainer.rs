@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use torchlet_autograd::{functional::cross_entropy, functional::Reduction, Variable};
-use torchlet_distributed::ProcessGroup;
+use torchlet_distributed::{sync_buffers, ProcessGroup};
 use torchlet_nn::Module;
 use torchlet_optim::Optimizer;
 use torchlet_tensor::{DType, Tensor};
@@ -144,8 +144,10 @@ impl Trainer {
     /// wrapped in a `DistributedDataParallel`, each rank's batch source
     /// its share of the data, e.g. through a `DistributedSampler`): the
     /// epoch metrics are summed over the ranks (every rank sees the whole
-    /// run's loss, accuracy and samples/s, so callbacks decide alike), and
-    /// only rank 0 draws the progress bar and prints the epoch lines.
+    /// run's loss, accuracy and samples/s, so callbacks decide alike),
+    /// every rank evaluates with rank 0's buffers (BatchNorm statistics,
+    /// what rank 0 saves), and only rank 0 draws the progress bar and
+    /// prints the epoch lines.
     /// Callbacks run on every rank; give file-writing ones to rank 0 only.
     pub fn distributed(mut self, group: ProcessGroup) -> Self {
         self.group = Some(group);
@@ -262,6 +264,10 @@ impl Trainer {
                 Some(data) => {
                     if let Some(bar) = &bar {
                         bar.set_message(format!("{} ...", self.eval_name));
+                    }
+                    if let Some(g) = &self.group {
+                        // Every rank evaluates rank 0's model (its buffers).
+                        sync_buffers(g, model)?;
                     }
                     let mut m = evaluate_running(model, data, &*self.loss)?;
                     if let Some(g) = &self.group {
