@@ -71,6 +71,10 @@ TARGETS = {
     "resnet8_infer_b64": 1.5,
     "lstm_text_infer_b32": 1.5,
     "elementwise_chain4m": 1.5,
+    # Distributed (issue 19); PyTorch runs DDP over gloo, 2 processes under
+    # torchrun, 1 thread each; torchlet 2 Local ranks x 1 thread.
+    "ddp_mlp_b64": 1.5,
+    "ddp_lenet_b64": 1.5,
 }
 
 # Run by default too (for RELATIVE_TARGETS and as side-by-side rows).
@@ -79,6 +83,7 @@ COMPANIONS = [
     "lstm_dynamic_int8_b32", "lstm_f32_infer_b32",
     "lenet_eager_b1", "lenet_eager_b256", "mlp_eager_b64", "resnet8_eager_b64",
     "lstm_text_eager_b32", "elementwise_chain4m_eager",
+    "ddp_mlp_b64_1rank", "ddp_lenet_b64_1rank",
 ]
 
 # Targets between two workloads of the same side: (slow, fast) -> minimum
@@ -94,6 +99,9 @@ RELATIVE_TARGETS = {
     ("mlp_eager_b64", "mlp_infer_b64"): 1.3,
     ("resnet8_eager_b64", "resnet8_infer_b64"): 1.3,
     ("elementwise_chain4m_eager", "elementwise_chain4m"): 3.0,
+    # Data-parallel scaling: 2 ranks x 1 thread against 1 rank x 1 thread.
+    ("ddp_mlp_b64_1rank", "ddp_mlp_b64"): 1.7,
+    ("ddp_lenet_b64_1rank", "ddp_lenet_b64"): 1.7,
 }
 
 

@@ -403,6 +403,32 @@ def qgemm1024():
     return Workload(lambda: torch.ops.quantized.linear(x, packed, 0.5, 64), flops=2.0 * n**3)
 
 
+def _one_rank(net):
+    """The DDP workloads' baseline: the same step, batch 64, one thread."""
+    torch.set_num_threads(1)
+    if net == "mlp":
+        w = mlp(64)
+    else:
+        w = lenet_b64()
+    w.ops = 64
+    return w
+
+
+def _ddp(name, steps, warmup):
+    """Runs benches/pytorch/ddp.py on 2 ranks under torchrun; returns
+    rank 0's JSON line as a dict."""
+    import os
+    import subprocess
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ddp.py")
+    out = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         script, name, "--steps", str(steps), "--warmup", str(warmup)],
+        capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"torchrun failed ({out.returncode}):\n{out.stderr}")
+    return json.loads([l for l in out.stdout.splitlines() if l.startswith("{")][-1])
+
+
 def _mlp_model():
     torch.manual_seed(0)
     return nn.Sequential(
@@ -552,7 +578,12 @@ def _resnet8():
     return ResNet8().eval()
 
 
+# Run in processes of their own under torchrun (see _ddp), not built here.
+DDP_WORKLOADS = {"ddp_mlp_b64": 300, "ddp_lenet_b64": 100}
+
 WORKLOADS = {
+    "ddp_mlp_b64_1rank": (lambda: _one_rank("mlp"), 300),
+    "ddp_lenet_b64_1rank": (lambda: _one_rank("lenet"), 100),
     "matmul64": (lambda: matmul(64), 2000),
     "matmul256": (lambda: matmul(256), 300),
     "matmul1024": (lambda: matmul(1024), 40),
@@ -612,23 +643,29 @@ def main():
     p.add_argument("--warmup", type=int, help="warm-up steps (default: steps/10, 1..20)")
     args = p.parse_args()
     if args.list:
-        for name in WORKLOADS:
+        for name in list(WORKLOADS) + list(DDP_WORKLOADS):
             print(name)
         return
-    names = list(WORKLOADS) if args.all else args.names
+    names = list(WORKLOADS) + list(DDP_WORKLOADS) if args.all else args.names
     if not names:
         p.error("no workload given: name some (see --list) or pass --all")
     for name in names:
-        if name not in WORKLOADS:
+        if name not in WORKLOADS and name not in DDP_WORKLOADS:
             p.error(f"unknown workload {name!r}; --list shows them")
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     for name in names:
+        if name in DDP_WORKLOADS:
+            steps = max(1, args.steps or DDP_WORKLOADS[name])
+            warmup = args.warmup if args.warmup is not None else min(max(steps // 10, 1), 20)
+            print(json.dumps(_ddp(name, steps, warmup)), flush=True)
+            continue
         build, default_steps = WORKLOADS[name]
         steps = max(1, args.steps or default_steps)
         warmup = args.warmup if args.warmup is not None else min(max(steps // 10, 1), 20)
         w = build()
+        threads = torch.get_num_threads()  # a workload may set its own
         for _ in range(warmup):
             w.step()
         times = []

@@ -20,6 +20,7 @@ use torchlet_optim::{Adam, AdamOptions, Optimizer, Sgd, SgdOptions};
 use torchlet_tensor::functional::Reduction;
 use torchlet_tensor::{Generator, Tensor};
 
+mod ddp;
 mod jit;
 mod quantized;
 mod sparse;
@@ -294,6 +295,34 @@ pub const WORKLOADS: &[Spec] = &[
         build: quantized::lstm_f32_infer_b32,
     },
     Spec {
+        name: "ddp_mlp_b64",
+        description: "DDP training step of the MLP, global batch 64 on 2 Local ranks x 1 thread (SGD)",
+        default_steps: 300,
+        in_pytorch: true,
+        build: ddp::ddp_mlp_b64,
+    },
+    Spec {
+        name: "ddp_mlp_b64_1rank",
+        description: "the same MLP step, batch 64 on 1 rank x 1 thread, no DDP",
+        default_steps: 300,
+        in_pytorch: true,
+        build: ddp::ddp_mlp_b64_1rank,
+    },
+    Spec {
+        name: "ddp_lenet_b64",
+        description: "DDP training step of LeNet-5, global batch 64 on 2 Local ranks x 1 thread (Adam)",
+        default_steps: 100,
+        in_pytorch: true,
+        build: ddp::ddp_lenet_b64,
+    },
+    Spec {
+        name: "ddp_lenet_b64_1rank",
+        description: "the same LeNet-5 step, batch 64 on 1 rank x 1 thread, no DDP",
+        default_steps: 100,
+        in_pytorch: true,
+        build: ddp::ddp_lenet_b64_1rank,
+    },
+    Spec {
         name: "lenet_infer_b1",
         description: "LeNet-5 with BatchNorm, traced and optimised (torchlet-jit), inference, batch 1",
         default_steps: 2000,
@@ -553,20 +582,30 @@ fn classifier_step(
     })
 }
 
-fn mlp(name: &'static str, batch: usize) -> Workload {
-    torchlet_tensor::manual_seed(0);
-    let model = Sequential::new()
+/// The training workloads' MLP: 784-256-128-10 with ReLU.
+fn mlp_model() -> Sequential {
+    Sequential::new()
         .append(Linear::new(784, 256).unwrap())
         .append(ReLU)
         .append(Linear::new(256, 128).unwrap())
         .append(ReLU)
-        .append(Linear::new(128, 10).unwrap());
+        .append(Linear::new(128, 10).unwrap())
+}
+
+/// The MLP's optimizer: SGD, lr 0.01, momentum 0.9.
+fn mlp_sgd(params: Vec<Variable>) -> Sgd {
     let opts = SgdOptions {
         lr: 0.01,
         momentum: 0.9,
         ..Default::default()
     };
-    let opt = Sgd::new(parameters(&[&model]), opts).unwrap();
+    Sgd::new(params, opts).unwrap()
+}
+
+fn mlp(name: &'static str, batch: usize) -> Workload {
+    torchlet_tensor::manual_seed(0);
+    let model = mlp_model();
+    let opt = mlp_sgd(parameters(&[&model]));
     let x = Variable::constant(Tensor::randn(&[batch, 784]));
     let y = Tensor::randint(0, 10, &[batch]).unwrap();
     classifier_step(name, opt, move || model.forward(&x).unwrap(), y)
@@ -574,7 +613,16 @@ fn mlp(name: &'static str, batch: usize) -> Workload {
 
 fn lenet_b64() -> Workload {
     torchlet_tensor::manual_seed(0);
-    let model = Sequential::new()
+    let model = lenet_model();
+    let opt = Adam::new(parameters(&[&model]), AdamOptions::default()).unwrap();
+    let x = Variable::constant(Tensor::randn(&[64, 1, 28, 28]));
+    let y = Tensor::randint(0, 10, &[64]).unwrap();
+    classifier_step("lenet_b64", opt, move || model.forward(&x).unwrap(), y)
+}
+
+/// The training workloads' LeNet-5 (no BatchNorm).
+fn lenet_model() -> Sequential {
+    Sequential::new()
         .append(Conv2d::with_options(1, 6, [5, 5], Conv2dOptions::default().padding(2)).unwrap())
         .append(ReLU)
         .append(MaxPool2d::new(2))
@@ -586,11 +634,7 @@ fn lenet_b64() -> Workload {
         .append(ReLU)
         .append(Linear::new(120, 84).unwrap())
         .append(ReLU)
-        .append(Linear::new(84, 10).unwrap());
-    let opt = Adam::new(parameters(&[&model]), AdamOptions::default()).unwrap();
-    let x = Variable::constant(Tensor::randn(&[64, 1, 28, 28]));
-    let y = Tensor::randint(0, 10, &[64]).unwrap();
-    classifier_step("lenet_b64", opt, move || model.forward(&x).unwrap(), y)
+        .append(Linear::new(84, 10).unwrap())
 }
 
 fn lstm_b32() -> Workload {

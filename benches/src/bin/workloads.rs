@@ -41,8 +41,12 @@ fn main() {
             std::process::exit(2);
         }
     };
-    sel.apply_threads();
+    let default_threads = torchlet_tensor::get_num_threads();
     for spec in specs {
+        // Before each: a workload may set its own (the DDP ones use one
+        // thread per rank).
+        torchlet_tensor::set_num_threads(default_threads);
+        sel.apply_threads();
         println!("{}", run(spec, args.warmup, sel.steps).to_json());
     }
 }
