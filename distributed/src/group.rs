@@ -251,8 +251,14 @@ impl ProcessGroup {
     /// Combines every rank's `tensor` with `op` and gives each rank the
     /// result, in place (`dist.all_reduce`). Every rank must pass the same
     /// shape and dtype.
+    ///
+    /// The tensor is moved in rather than copied, so a backend may reuse
+    /// its buffer when nothing else holds it; if the collective itself
+    /// fails (the group stopped), `tensor` is left empty.
     pub fn all_reduce(&self, tensor: &mut Tensor, op: ReduceOp) -> Result<()> {
-        *tensor = self.all_reduce_async(tensor.clone(), op)?.wait()?;
+        op.check("all_reduce", tensor.dtype())?;
+        let mine = std::mem::replace(tensor, Tensor::zeros(&[0]));
+        *tensor = self.all_reduce_async(mine, op)?.wait()?;
         Ok(())
     }
 

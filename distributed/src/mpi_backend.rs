@@ -1,8 +1,9 @@
 //! The `Mpi` backend: one rank per MPI process, over rsmpi (Open MPI).
 //!
 //! MPI is initialized, used and finalized on the group's communication
-//! thread alone (`MPI_THREAD_FUNNELED`: that thread is MPI's "main"
-//! thread), and the group's drop waits for the finalize. Collectives are
+//! thread (`MPI_THREAD_SERIALIZED` is asked for, so a program may also
+//! call rsmpi itself between the group's calls; `FUNNELED` is the least
+//! accepted), and the group's drop waits for the finalize. Collectives are
 //! MPI's (`MPI_Allreduce`, `MPI_Bcast`, `MPI_Allgather(v)`,
 //! `MPI_Reduce_scatter_block`, `MPI_Barrier`, `MPI_Send`/`MPI_Recv`) on
 //! f32, f64 and i64 tensors. In debug and test builds every collective
@@ -31,10 +32,11 @@ mod with_mpi {
     use mpi::collective::SystemOperation;
     use mpi::datatype::{Equivalence, PartitionMut};
     use mpi::environment::Universe;
+    use mpi::raw::AsRaw;
     use mpi::topology::{Communicator, SimpleCommunicator};
     use mpi::traits::*;
     use mpi::Threading;
-    use torchlet_tensor::{DType, Element, Tensor};
+    use torchlet_tensor::{BufferPool, DType, Element, Tensor};
 
     use crate::error::{DistError, Result};
     use crate::group::{Comm, ProcessGroup};
@@ -43,6 +45,10 @@ mod with_mpi {
     /// A rank's side of the MPI job; lives on the communication thread.
     struct MpiComm {
         world: SimpleCommunicator,
+        /// Buffers of tensors handed in and no longer held by anyone,
+        /// reused for results (a loop of all-reduces of one size stops
+        /// allocating and page-faulting).
+        pool: std::cell::RefCell<BufferPool>,
         /// Finalizes MPI when dropped (on the same thread).
         _universe: Universe,
     }
@@ -60,7 +66,9 @@ mod with_mpi {
         });
         // MPI starts once per process: a second call fails in here, saying so.
         ProcessGroup::start("torchlet-mpi".into(), abort, || {
-            let (universe, level) = mpi::initialize_with_threading(Threading::Funneled).ok_or_else(
+            // Serialized: the group calls MPI from its thread, and a program
+            // may call rsmpi itself between the group's calls.
+            let (universe, level) = mpi::initialize_with_threading(Threading::Serialized).ok_or_else(
                 || DistError::Backend {
                     op: OP,
                     message: "MPI is already initialized (or finalized) in this process: keep and clone the first ProcessGroup".into(),
@@ -76,6 +84,7 @@ mod with_mpi {
             let (rank, size) = (world.rank() as usize, world.size() as usize);
             let comm = MpiComm {
                 world,
+                pool: Default::default(),
                 _universe: universe,
             };
             Ok((Box::new(comm) as Box<dyn Comm>, rank, size))
@@ -151,6 +160,45 @@ mod with_mpi {
         fn size(&self) -> usize {
             self.world.size() as usize
         }
+
+        /// `MPI_Allreduce` from `t`'s own buffer into a reused one: no
+        /// copy in, no zero fill (what a direct rsmpi call costs).
+        fn all_reduce_typed<T: Element + Equivalence>(
+            &self,
+            t: &Tensor,
+            op: ReduceOp,
+        ) -> Result<Tensor> {
+            let send = t
+                .as_slice::<T>()
+                .ok_or_else(|| DistError::invalid("all_reduce", "expected a contiguous tensor"))?;
+            let n = send.len();
+            let count = i32::try_from(n).map_err(|_| {
+                DistError::invalid(
+                    "all_reduce",
+                    format!("{n} elements exceed MPI's count limit"),
+                )
+            })?;
+            let mut recv: Vec<T> = self
+                .pool
+                .borrow_mut()
+                .scope(|| torchlet_tensor::buffers::take_vec(n));
+            // SAFETY: `send` holds `n` elements and `recv` has room for
+            // `n`; MPI_Allreduce reads the one and writes every element
+            // of the other (MPI_ERRORS_ARE_FATAL: it returns only on
+            // success), and the datatype matches `T`.
+            unsafe {
+                mpi::ffi::MPI_Allreduce(
+                    send.as_ptr().cast(),
+                    recv.as_mut_ptr().cast(),
+                    count,
+                    T::equivalent_datatype().as_raw(),
+                    op_of(op).as_raw(),
+                    self.world.as_raw(),
+                );
+                recv.set_len(n);
+            }
+            Ok(Tensor::from_vec(recv, t.shape())?)
+        }
     }
 
     fn describe(t: &Tensor) -> String {
@@ -161,12 +209,8 @@ mod with_mpi {
         fn all_reduce(&self, t: Tensor, op: ReduceOp) -> Result<Tensor> {
             const OP: &str = "all_reduce";
             self.agree(OP, &format!("all_reduce {op:?} of {}", describe(&t)))?;
-            let out = with_mpi_type!(OP, t.dtype(), T => {
-                let send = data::<T>(&t);
-                let mut recv = vec![T::default(); send.len()];
-                self.world.all_reduce_into(&send[..], &mut recv[..], op_of(op));
-                Ok(Tensor::from_vec(recv, t.shape())?)
-            })?;
+            let out = with_mpi_type!(OP, t.dtype(), T => self.all_reduce_typed::<T>(&t, op))?;
+            self.pool.borrow_mut().recycle(t);
             Ok(if op == ReduceOp::Avg {
                 out.div_scalar(self.size() as f64)
             } else {
