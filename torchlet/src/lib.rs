@@ -60,6 +60,10 @@ pub use torchlet_quantize as quantize;
 /// running it without the code that defined it (`torch.jit`).
 #[cfg(feature = "jit")]
 pub use torchlet_jit as jit;
+/// Data-parallel training: process groups (threads or MPI), collectives,
+/// `DistributedDataParallel`, `DistributedSampler` (`torch.distributed`).
+#[cfg(feature = "distributed")]
+pub use torchlet_distributed as distributed;
 
 #[cfg(feature = "autograd")]
 pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
