@@ -56,14 +56,14 @@ pub use torchlet_graph as graph;
 #[cfg(feature = "quantize")]
 pub use torchlet_quantize as quantize;
 
-/// Tracing a model into a graph, optimising it, saving it as one file and
-/// running it without the code that defined it (`torch.jit`).
-#[cfg(feature = "jit")]
-pub use torchlet_jit as jit;
 /// Data-parallel training: process groups (threads or MPI), collectives,
 /// `DistributedDataParallel`, `DistributedSampler` (`torch.distributed`).
 #[cfg(feature = "distributed")]
 pub use torchlet_distributed as distributed;
+/// Tracing a model into a graph, optimising it, saving it as one file and
+/// running it without the code that defined it (`torch.jit`).
+#[cfg(feature = "jit")]
+pub use torchlet_jit as jit;
 
 #[cfg(feature = "autograd")]
 pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
