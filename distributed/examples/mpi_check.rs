@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use torchlet_autograd::functional::{cross_entropy, Reduction};
 use torchlet_autograd::Variable;
 use torchlet_distributed::{
-    init_process_group, spawn, Backend, DistError, DistributedDataParallel, ProcessGroup, ReduceOp,
+    init_process_group, spawn, Backend, DdpOptions, DistError, DistributedDataParallel,
+    ProcessGroup, ReduceOp,
 };
-use torchlet_nn::{Linear, Module, ReLU, Sequential};
+use torchlet_nn::{Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
 use torchlet_optim::{Optimizer, Sgd, SgdOptions};
 use torchlet_tensor::{DType, Generator, Tensor};
 
@@ -113,19 +114,78 @@ fn run(pg: &ProcessGroup) -> R<Outcome> {
     })
 }
 
-/// 5 SGD steps of a small MLP under DDP, each rank on its slice of 64 rows.
+/// 20 SGD steps of a small MLP and of a small LeNet (3 buckets each)
+/// under DDP, each rank on its slice of 64 rows, then a step with an
+/// unused parameter under `find_unused_parameters`.
 fn train_ddp(pg: &ProcessGroup) -> R<Vec<Vec<f32>>> {
-    let model = Sequential::new()
+    let mlp = Sequential::new()
         .append(Linear::new(8, 16)?)
         .append(ReLU)
         .append(Linear::new(16, 3)?);
+    let mut weights = train_one(pg, mlp, &[8])?;
+    let lenet = Sequential::new()
+        .append(Conv2d::new(1, 4, 3)?)
+        .append(ReLU)
+        .append(MaxPool2d::new(2))
+        .append(Flatten::new())
+        .append(Linear::new(16, 3)?);
+    weights.extend(train_one(pg, lenet, &[1, 6, 6])?);
+    weights.push(unused_step(pg)?);
+    Ok(weights)
+}
+
+/// One step where rank 0 leaves a layer out (find_unused_parameters):
+/// that layer's gradient is the other ranks' mean.
+fn unused_step(pg: &ProcessGroup) -> R<Vec<f32>> {
+    struct Branchy {
+        a: Linear,
+        b: Linear,
+        use_b: bool,
+    }
+    impl Module for Branchy {
+        fn forward(&self, x: &Variable) -> torchlet_nn::Result<Variable> {
+            let y = self.a.forward(x)?;
+            if self.use_b {
+                return Ok(y.add(&self.b.forward(x)?)?);
+            }
+            Ok(y)
+        }
+        fn children(&self) -> Vec<(&str, &dyn Module)> {
+            vec![("a", &self.a), ("b", &self.b)]
+        }
+    }
+    let m = Branchy {
+        a: Linear::new(3, 2)?,
+        b: Linear::new(3, 2)?,
+        use_b: pg.rank() != 0,
+    };
+    let options = DdpOptions {
+        find_unused_parameters: true,
+        ..DdpOptions::default()
+    };
+    let model = DistributedDataParallel::with_options(m, pg, options)?;
+    let x = Variable::constant(Tensor::ones(&[2, 3]));
+    model.forward(&x)?.sum()?.backward()?;
+    Ok(model.parameters()[2]
+        .grad()
+        .expect("some rank used b")
+        .to_vec::<f32>()?)
+}
+
+/// 20 SGD steps of `model` under DDP on inputs of `shape`.
+fn train_one(pg: &ProcessGroup, model: Sequential, shape: &[usize]) -> R<Vec<Vec<f32>>> {
     let mut g = Generator::new(42 + pg.rank() as u64);
     for p in model.parameters() {
         p.set_data(Tensor::randn_with(&p.shape(), &mut g).mul_scalar(0.3))?;
     }
-    let model = DistributedDataParallel::new(model, pg)?;
+    let options = DdpOptions {
+        bucket_cap_mb: 0.0002,
+        ..DdpOptions::default()
+    };
+    let model = DistributedDataParallel::with_options(model, pg, options)?;
     let options = SgdOptions {
         lr: 0.1,
+        momentum: 0.9,
         ..SgdOptions::default()
     };
     let mut opt = Sgd::new(model.parameters(), options).map_err(|e| DistError::Backend {
@@ -133,9 +193,11 @@ fn train_ddp(pg: &ProcessGroup) -> R<Vec<Vec<f32>>> {
         message: e.to_string(),
     })?;
     let per = 64 / pg.world_size();
-    for k in 0..5 {
+    let mut full = vec![64];
+    full.extend_from_slice(shape);
+    for k in 0..20 {
         let mut g = Generator::new(1000 + k);
-        let x = Tensor::randn_with(&[64, 8], &mut g).narrow(0, (pg.rank() * per) as i64, per)?;
+        let x = Tensor::randn_with(&full, &mut g).narrow(0, (pg.rank() * per) as i64, per)?;
         let y =
             Tensor::randint_with(0, 3, &[64], &mut g)?.narrow(0, (pg.rank() * per) as i64, per)?;
         opt.zero_grad();

@@ -9,7 +9,6 @@
 //! `Float` methods, the same order of operations), so fused results match
 //! the unfused ones bit for bit; the tests hold them to 1e-5 all the same.
 
-use std::cell::Cell;
 use std::mem::MaybeUninit;
 
 use serde::{Deserialize, Serialize};
@@ -162,7 +161,7 @@ impl Source<'_> {
     /// Elements `start..start + out.len()` of the broadcast input.
     fn fill(&self, start: usize, out: &mut [f32], shape: &[usize]) {
         match self {
-            Source::Output => unreachable!("read from the output block by eval_range_with"),
+            Source::Output => unreachable!("read from the output block by eval_blocks"),
             Source::Full(d) => out.copy_from_slice(&d[start..start + out.len()]),
             Source::Trailing(d) => {
                 // Whole runs of the repeated input: one division per block.
@@ -336,54 +335,37 @@ pub(crate) fn eval_range<O: OutElem>(
     start: usize,
     out: &mut [O],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX2 and FMA (checked above).
-        return unsafe { eval_range_avx2(expr, sources, shape, start, out) };
-    }
-    eval_range_with(expr, sources, shape, start, out)
+    // Pooled scratch (torchlet-tensor's): a second run on the same sizes
+    // allocates nothing, whichever threads run its parts.
+    let n = sources.len() + expr.steps.len();
+    buffers::with_scratch_f32(n * BLOCK, |scratch| {
+        let (blocks, _) = scratch.as_chunks_mut::<BLOCK>();
+        let (ins, tmp) = blocks.split_at_mut(sources.len());
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA (checked above).
+            return unsafe { eval_blocks_avx2(expr, sources, shape, start, out, ins, tmp) };
+        }
+        eval_blocks(expr, sources, shape, start, out, ins, tmp)
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn eval_range_avx2<O: OutElem>(
+unsafe fn eval_blocks_avx2<O: OutElem>(
     expr: &FusedExpr,
     sources: &[Source],
     shape: &[usize],
     start: usize,
     out: &mut [O],
+    ins: &mut [[f32; BLOCK]],
+    tmp: &mut [[f32; BLOCK]],
 ) {
-    eval_range_with(expr, sources, shape, start, out)
+    eval_blocks(expr, sources, shape, start, out, ins, tmp)
 }
 
-/// The block loop (inlined into each entry, so its loops vectorize with
-/// the entry's features).
-#[inline(always)]
-fn eval_range_with<O: OutElem>(
-    expr: &FusedExpr,
-    sources: &[Source],
-    shape: &[usize],
-    start: usize,
-    out: &mut [O],
-) {
-    // This thread's kept block buffers (a nested call finds none and
-    // makes its own).
-    let mut blocks = BLOCKS.with(Cell::take);
-    let n = sources.len() + expr.steps.len();
-    if blocks.len() < n {
-        blocks.resize(n, [0.0; BLOCK]);
-    }
-    let (ins, tmp) = blocks[..n].split_at_mut(sources.len());
-    eval_blocks(expr, sources, shape, start, out, ins, tmp);
-    BLOCKS.with(|cell| cell.set(blocks));
-}
-
-thread_local! {
-    /// Each thread's block buffers, kept between calls.
-    static BLOCKS: Cell<Vec<[f32; BLOCK]>> = const { Cell::new(Vec::new()) };
-}
-
-/// [`eval_range_with`]'s loop over blocks, with `ins` (a block per
+/// [`eval_range`]'s loop over blocks (inlined into each entry, so its
+/// loops vectorize with the entry's features), with `ins` (a block per
 /// source) and `tmp` (a block per step) as scratch.
 #[inline(always)]
 fn eval_blocks<O: OutElem>(

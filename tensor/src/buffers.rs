@@ -32,6 +32,7 @@ use std::mem;
 use std::sync::Arc;
 
 use crate::dtype::Element;
+pub use crate::scratch::with_scratch_f32;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
 

@@ -183,23 +183,26 @@ fn col2im<T: Float>(g: &Geom, cols: &[T], dxg: &mut [T], threads: usize) {
 
 /// Runs `f(index, sample_in, sample_out, scratch, threads)` for every
 /// sample of a batch: `src` holds `src_len` elements per sample, `dst`
-/// `dst_len`. Each part of the batch gets its thread's scratch buffers,
-/// emptied (so that im2col zero-fills them once per part).
+/// `dst_len`. Each part of the batch gets a pooled scratch (see
+/// `scratch.rs`) with `cols` empty (so that im2col zero-fills it once
+/// per part) and a `block` of at least `block_len`.
 fn per_sample<T: Float>(
     g: &Geom,
     src: &[T],
     src_len: usize,
     dst: &mut [T],
     dst_len: usize,
+    block_len: usize,
     f: impl Fn(usize, &[T], &mut [T], &mut Scratch<T>, usize) + Sync,
 ) {
+    let cols_len = if g.pointwise() { 0 } else { g.k() * g.hw_out() };
     if dst.is_empty() {
         return;
     }
     let n = g.n;
     maybe_parallel(g.macs(), CONV_PAR_THRESHOLD, |threads| {
         if threads <= 1 || n <= 1 {
-            with_scratch(|scratch| {
+            with_scratch(cols_len, block_len, |scratch| {
                 for (i, out) in dst.chunks_mut(dst_len).enumerate() {
                     f(
                         i,
@@ -215,7 +218,7 @@ fn per_sample<T: Float>(
             // own scratch buffers.
             let dst = SharedMut::new(dst);
             for_each_range(threads, n, n.div_ceil(threads * 2), |samples| {
-                with_scratch(|scratch| {
+                with_scratch(cols_len, block_len, |scratch| {
                     for i in samples {
                         // SAFETY: each sample's output block is written by one part.
                         let out = unsafe { dst.range(i * dst_len..(i + 1) * dst_len) };
@@ -338,6 +341,7 @@ fn conv_forward<T: Float>(
         in_len,
         &mut out,
         out_len,
+        0,
         |i, xs, o, scratch, threads| {
             forward_sample(g, xs, w, bias, o, &mut scratch.cols, threads);
             if let Some(f) = epilogue {
@@ -367,11 +371,11 @@ fn conv_forward_pooled<T: Float>(
         in_len,
         &mut out,
         out_len,
+        conv_len,
         |i, xs, o, scratch, threads| {
-            let conv = &mut scratch.block;
             // forward_sample writes every element (bias fill or a
-            // replacing GEMM): zero-filled once per part, never cleared.
-            conv.resize(conv_len, T::ZERO);
+            // replacing GEMM): the block's stale contents are never read.
+            let conv = &mut scratch.block[..conv_len];
             forward_sample(g, xs, w, bias, conv, &mut scratch.cols, threads);
             epilogue(conv, i * conv_len);
             pool.run(conv, o);
@@ -390,6 +394,7 @@ fn conv_backward_input<T: Float>(g: &Geom, gout: &[T], w: &[T]) -> Vec<T> {
         out_len,
         &mut dx,
         in_len,
+        0,
         |_, gs, d, scratch, threads| backward_input_sample(g, gs, w, d, &mut scratch.cols, threads),
     );
     dx
