@@ -420,10 +420,15 @@ def _ddp(name, steps, warmup):
     import os
     import subprocess
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ddp.py")
-    out = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         script, name, "--steps", str(steps), "--warmup", str(warmup)],
-        capture_output=True, text=True)
+    # gloo's rendezvous now and then aborts a rank at start-up on this
+    # machine: a failed launch is tried again (up to 3 times).
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+             "2", script, name, "--steps", str(steps), "--warmup", str(warmup)],
+            capture_output=True, text=True)
+        if out.returncode == 0:
+            break
     if out.returncode != 0:
         sys.exit(f"torchrun failed ({out.returncode}):\n{out.stderr}")
     return json.loads([l for l in out.stdout.splitlines() if l.startswith("{")][-1])
