@@ -457,6 +457,33 @@ fn checked_forward(
     Ok((g, dtype))
 }
 
+/// [`checked_forward`] for the 2-d epilogue forms, whose epilogue runs
+/// on `T`: the operands must be of `T` (`[stride, padding, dilation]`).
+fn checked_epilogue<T: Float>(
+    op: &'static str,
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    [stride, padding, dilation]: [[usize; 2]; 3],
+    groups: usize,
+) -> Result<Geom> {
+    let hy = Hyper {
+        stride: &stride,
+        padding: &padding,
+        dilation: &dilation,
+        groups,
+    };
+    let (g, dt) = checked_forward(op, input, weight, bias, &hy)?;
+    if dt != T::DTYPE {
+        return Err(crate::TensorError::dtype(
+            op,
+            format!("an epilogue over {}", T::DTYPE),
+            dt,
+        ));
+    }
+    Ok(g)
+}
+
 fn conv_op(
     op: &'static str,
     input: &Tensor,
@@ -579,20 +606,7 @@ impl Tensor {
         epilogue: &(dyn Fn(&mut [T], usize) + Sync),
     ) -> Result<Tensor> {
         const OP: &str = "conv2d";
-        let hy = Hyper {
-            stride: &stride,
-            padding: &padding,
-            dilation: &dilation,
-            groups,
-        };
-        let (g, dt) = checked_forward(OP, self, weight, bias, &hy)?;
-        if dt != T::DTYPE {
-            return Err(crate::TensorError::dtype(
-                OP,
-                format!("an epilogue over {}", T::DTYPE),
-                dt,
-            ));
-        }
+        let g = checked_epilogue::<T>(OP, self, weight, bias, [stride, padding, dilation], groups)?;
         let (x, w) = (self.values::<T>(), weight.values::<T>());
         let b = bias.map(|b| b.values::<T>());
         let out = conv_forward::<T>(&g, &x, &w, b.as_deref(), Some(epilogue));
@@ -637,20 +651,7 @@ impl Tensor {
                 format!("expected a batched 4-d input, got shape {:?}", self.shape()),
             ));
         }
-        let hy = Hyper {
-            stride: &stride,
-            padding: &padding,
-            dilation: &dilation,
-            groups,
-        };
-        let (g, dt) = checked_forward(OP, self, weight, bias, &hy)?;
-        if dt != T::DTYPE {
-            return Err(crate::TensorError::dtype(
-                OP,
-                format!("an epilogue over {}", T::DTYPE),
-                dt,
-            ));
-        }
+        let g = checked_epilogue::<T>(OP, self, weight, bias, [stride, padding, dilation], groups)?;
         let plane_pool = PlanePool::new(OP, &[g.c_out, g.h_out, g.w_out], pool)?;
         let (x, w) = (self.values::<T>(), weight.values::<T>());
         let b = bias.map(|b| b.values::<T>());
