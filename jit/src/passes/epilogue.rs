@@ -51,13 +51,7 @@ fn base(g: &Editable, node: &Node) -> bool {
 /// returns how many.
 pub(crate) fn fuse(g: &mut Editable) -> usize {
     let readers = g.readers();
-    let producer: std::collections::HashMap<ValueId, usize> = g
-        .graph
-        .nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.outputs.iter().map(move |&v| (v, i)))
-        .collect();
+    let producer = g.producers();
     let mut removed = vec![false; g.graph.nodes.len()];
     let mut fused = 0;
     for i in 0..g.graph.nodes.len() {
@@ -133,13 +127,7 @@ pub(crate) fn fuse(g: &mut Editable) -> usize {
 /// convolution epilogue, to that epilogue; returns how many.
 pub(crate) fn pool(g: &mut Editable) -> usize {
     let readers = g.readers();
-    let producer: std::collections::HashMap<ValueId, usize> = g
-        .graph
-        .nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.outputs.iter().map(move |&v| (v, i)))
-        .collect();
+    let producer = g.producers();
     // (pooling node, its convolution epilogue, the window)
     let joins: Vec<(usize, usize, PoolWindow)> = g
         .graph

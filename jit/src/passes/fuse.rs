@@ -34,11 +34,7 @@ pub(crate) fn fuse(g: &mut Editable) -> Result<()> {
             _ => false,
         })
         .collect();
-    let producer: HashMap<ValueId, usize> = nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.outputs.iter().map(move |&v| (v, i)))
-        .collect();
+    let producer = g.producers();
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); g.graph.num_values];
     for (i, n) in nodes.iter().enumerate() {
         for &v in n.inputs.iter().flatten() {

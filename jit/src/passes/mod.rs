@@ -74,6 +74,16 @@ impl Editable {
         v.and_then(|v| self.consts.get(&v)).map(|(_, t)| t)
     }
 
+    /// The node that makes each value (values made by no node are absent).
+    pub fn producers(&self) -> std::collections::HashMap<ValueId, usize> {
+        self.graph
+            .nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.outputs.iter().map(move |&v| (v, i)))
+            .collect()
+    }
+
     /// How many times each value is read (by nodes and as an output).
     pub fn readers(&self) -> Vec<usize> {
         let mut n = vec![0; self.graph.num_values];
