@@ -99,7 +99,12 @@ RELATIVE_TARGETS = {
     ("mlp_eager_b64", "mlp_infer_b64"): 1.3,
     ("resnet8_eager_b64", "resnet8_infer_b64"): 1.3,
     ("elementwise_chain4m_eager", "elementwise_chain4m"): 3.0,
-    # Data-parallel scaling: 2 ranks x 1 thread against 1 rank x 1 thread.
+}
+
+# Data-parallel scaling: (1 rank, 2 ranks) -> minimum ratio of samples per
+# second (us_per_op: microseconds per sample over all ranks), 2 ranks x 1
+# thread against 1 rank x 1 thread, a batch of 64 on every rank.
+SCALING_TARGETS = {
     ("ddp_mlp_b64_1rank", "ddp_mlp_b64"): 1.7,
     ("ddp_lenet_b64_1rank", "ddp_lenet_b64"): 1.7,
 }
@@ -241,12 +246,16 @@ def main():
     if args.baseline:
         sides["baseline"] = lambda n: [args.baseline, n] + extra
     times = {n: {side: [] for side in sides} for n in names}
+    per_sample = {n: {side: [] for side in sides} for n in names}
     for r in range(args.rounds):
         # The sides take turns going first, so drift hits none of them alone.
         order = list(sides)[r % len(sides):] + list(sides)[:r % len(sides)]
         for n in names:
             for side in order:
-                times[n][side].append(runner.run_json(sides[side](n))["median_ms"])
+                out = runner.run_json(sides[side](n))
+                times[n][side].append(out["median_ms"])
+                if out.get("us_per_op") is not None:
+                    per_sample[n][side].append(out["us_per_op"])
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
 
     print(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs), {args.threads} threads")
@@ -287,6 +296,14 @@ def main():
             met = "met" if med["torchlet"] >= target else "NOT met"
             print(f"\n- {fast} is {med['torchlet']:.1f}x faster than {slow} in torchlet "
                   f"(target ≥ {target:g}: {met}); {med['pytorch']:.1f}x in PyTorch")
+    for (one, many), target in SCALING_TARGETS.items():
+        if all(per_sample.get(n, {}).get(side) for n in (one, many) for side in ("torchlet", "pytorch")):
+            med = {side: statistics.median(per_sample[one][side])
+                   / statistics.median(per_sample[many][side])
+                   for side in ("torchlet", "pytorch")}
+            met = "met" if med["torchlet"] >= target else "NOT met"
+            print(f"\n- {many} scales {med['torchlet']:.2f}x in samples/s over {one} in torchlet "
+                  f"(target ≥ {target:g}: {met}); {med['pytorch']:.2f}x in PyTorch")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """The DDP workloads' PyTorch twins, one process per rank: run by
 workloads.py as `python -m torch.distributed.run --standalone
 --nproc_per_node 2 ddp.py NAME` (torchrun), gloo backend, one thread per
-rank, each rank on its half of the global batch of 64; rank 0 prints the
-JSON line. The same models, optimizers and batch as
-benches/src/workloads/ddp.rs."""
+rank, a batch of 64 on each rank (128 samples a step); rank 0 prints the
+JSON line (us_per_op: microseconds per sample over all ranks). The same
+models, optimizers and batches as benches/src/workloads/ddp.rs."""
 
 import argparse
 import json
@@ -45,11 +45,9 @@ def main():
     model, make_opt, shape = model_and_optimizer(args.name.split("_")[1])
     ddp = DistributedDataParallel(model)
     opt = make_opt(ddp.parameters())
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(BATCH, *shape, generator=g)
-    y = torch.randint(0, 10, (BATCH,), generator=g)
-    per = BATCH // world
-    xs, ys = x[rank * per:(rank + 1) * per], y[rank * per:(rank + 1) * per]
+    g = torch.Generator().manual_seed(rank)
+    xs = torch.randn(BATCH, *shape, generator=g)
+    ys = torch.randint(0, 10, (BATCH,), generator=g)
 
     def step():
         opt.zero_grad()
@@ -69,7 +67,7 @@ def main():
         times.sort()
         out = {"workload": args.name, "threads": 1, "median_ms": statistics.median(times),
                "p10_ms": times[len(times) // 10], "steps": args.steps,
-               "us_per_op": statistics.median(times) * 1e3 / BATCH, "ranks": world}
+               "us_per_op": statistics.median(times) * 1e3 / (BATCH * world), "ranks": world}
         print(json.dumps(out), flush=True)
     dist.destroy_process_group()
 

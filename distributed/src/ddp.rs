@@ -9,11 +9,14 @@
 //! gradients), a small first bucket (1 MiB) and then buckets of
 //! `bucket_cap_mb` (25 MiB). A post-accumulate-grad hook on each
 //! parameter counts the bucket's ready gradients; when the bucket is
-//! complete its gradients are flattened, divided by the world size and
-//! all-reduced asynchronously on the group's communication thread while
-//! backward goes on. The hook of the last gradient waits for every bucket
-//! and writes the averaged gradients back, so `backward` returns with
-//! them in place.
+//! complete its all-reduce starts at once (each gradient divided by the
+//! world size, then summed over the ranks, as PyTorch does) while
+//! backward goes on: on MPI the communication thread moves the bucket,
+//! flattened; `Local` ranks hand over the gradients themselves and sum
+//! them together, block by block, into one buffer they all get views of
+//! (reused from step to step). The hook of the last gradient waits for every bucket and gives
+//! each parameter a view of its bucket's result, so `backward` returns
+//! with the averaged gradients in place.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -409,14 +412,14 @@ impl Reducer {
             None => None,
         };
         for (b, work) in works.into_iter().enumerate() {
-            self.write_back(b, work.wait()?, used.as_deref())?;
+            self.write_back(b, &work.wait()?, used.as_deref())?;
         }
         Ok(())
     }
 
     /// Starts bucket `b`'s all-reduce of its gradients / world size.
     fn launch(&self, b: usize, unused: &[bool]) -> Result<Work<Tensor>> {
-        let mut flat = Vec::new();
+        let mut grads = Vec::with_capacity(self.buckets[b].params.len());
         for &i in &self.buckets[b].params {
             let p = &self.params[i];
             let g = match p.grad() {
@@ -430,15 +433,15 @@ impl Reducer {
                     ))
                 }
             };
-            flat.push(g.reshape(&[-1])?);
+            grads.push(g);
         }
-        let flat = Tensor::cat(&flat, 0)?.div_scalar(self.group.world_size() as f64);
-        self.group.all_reduce_async(flat, ReduceOp::Sum)
+        let world = self.group.world_size() as f64;
+        Ok(self.group.all_reduce_coalesced_async(grads, world))
     }
 
     /// Splits bucket `b`'s averaged gradients back into its parameters
     /// (those some rank used, when `used` says).
-    fn write_back(&self, b: usize, flat: Tensor, used: Option<&[i64]>) -> Result<()> {
+    fn write_back(&self, b: usize, flat: &Tensor, used: Option<&[i64]>) -> Result<()> {
         let mut at = 0;
         for &i in &self.buckets[b].params {
             let p = &self.params[i];

@@ -1,11 +1,14 @@
 //! [`ProcessGroup`]: the ranks of one job and the collectives among them
 //! (`torch.distributed`'s process group), over a backend.
 //!
-//! Every call of a rank goes through the group's communication thread in
-//! the order the rank made it, so an `*_async` call returns at once with
-//! a [`Work`] handle while the data moves, and collectives still run in
-//! the same order on every rank (which MPI and the `Local` rendezvous
-//! both need).
+//! A backend ([`Comm`]) starts each call at once, in the order the rank
+//! makes them, and hands back a [`Pending`] result, so an `*_async`
+//! call returns a [`Work`] handle while the data moves and collectives
+//! still match up in the same order on every rank. The MPI backend runs
+//! on the group's communication thread (MPI wants one thread to call
+//! it); the `Local` backend needs none: a call puts its contribution in
+//! at once and the reduction runs in [`Work::wait`] on the rank's own
+//! thread.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Sender};
@@ -19,20 +22,94 @@ use torchlet_tensor::Tensor;
 use crate::error::{DistError, Result};
 use crate::reduce::ReduceOp;
 
+/// A call's result as a backend hands it back: done, or finished later
+/// by [`Work::wait`] on the waiting thread.
+pub(crate) enum Pending<T> {
+    /// The result.
+    Done(Result<T>),
+    /// The rest of the call.
+    Later(Later<T>),
+}
+
+/// The rest of a call: `finish` gives the result (it may block for the
+/// other ranks); `ready` says whether it would not block.
+pub(crate) struct Later<T> {
+    pub(crate) finish: Box<dyn FnOnce() -> Result<T> + Send>,
+    pub(crate) ready: Box<dyn Fn() -> bool + Send>,
+}
+
 /// What a backend does; the group checks arguments before calling it.
-/// It lives on the group's communication thread, which makes every call.
 /// Tensors arrive contiguous; results have the caller's shape.
 pub(crate) trait Comm {
+    fn all_reduce(&self, t: Tensor, op: ReduceOp) -> Pending<Tensor>;
+    /// The sum over the ranks of their `parts` flattened end to end, each
+    /// element first divided by `divisor` (DDP's gradient average, which
+    /// PyTorch divides before it sums).
+    fn all_reduce_coalesced(&self, parts: Vec<Tensor>, divisor: f64) -> Pending<Tensor>;
+    fn broadcast(&self, t: Tensor, src: usize) -> Pending<Tensor>;
+    fn all_gather(&self, t: Tensor) -> Pending<Vec<Tensor>>;
+    fn reduce_scatter(&self, inputs: Vec<Tensor>, op: ReduceOp) -> Pending<Tensor>;
+    fn barrier(&self) -> Pending<()>;
+    fn send(&self, t: Tensor, dst: usize, tag: i64) -> Pending<()>;
+    /// A tensor shaped like `like` from `src`.
+    fn recv(&self, like: Tensor, src: usize, tag: i64) -> Pending<Tensor>;
+    fn broadcast_bytes(&self, bytes: Vec<u8>, src: usize) -> Pending<Vec<u8>>;
+    fn all_gather_bytes(&self, bytes: Vec<u8>) -> Pending<Vec<Vec<u8>>>;
+}
+
+/// A backend whose calls finish before they return (MPI on the
+/// communication thread); every such backend is a [`Comm`].
+pub(crate) trait Blocking {
     fn all_reduce(&self, t: Tensor, op: ReduceOp) -> Result<Tensor>;
     fn broadcast(&self, t: Tensor, src: usize) -> Result<Tensor>;
     fn all_gather(&self, t: Tensor) -> Result<Vec<Tensor>>;
     fn reduce_scatter(&self, inputs: Vec<Tensor>, op: ReduceOp) -> Result<Tensor>;
     fn barrier(&self) -> Result<()>;
     fn send(&self, t: Tensor, dst: usize, tag: i64) -> Result<()>;
-    /// A tensor shaped like `like` from `src`.
     fn recv(&self, like: Tensor, src: usize, tag: i64) -> Result<Tensor>;
     fn broadcast_bytes(&self, bytes: Vec<u8>, src: usize) -> Result<Vec<u8>>;
     fn all_gather_bytes(&self, bytes: Vec<u8>) -> Result<Vec<Vec<u8>>>;
+}
+
+impl<B: Blocking> Comm for B {
+    fn all_reduce(&self, t: Tensor, op: ReduceOp) -> Pending<Tensor> {
+        Pending::Done(Blocking::all_reduce(self, t, op))
+    }
+    fn all_reduce_coalesced(&self, parts: Vec<Tensor>, divisor: f64) -> Pending<Tensor> {
+        let flat = parts
+            .iter()
+            .map(|p| p.reshape(&[-1]))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .and_then(|flats| Tensor::cat(&flats, 0));
+        Pending::Done(
+            flat.map_err(DistError::from)
+                .and_then(|f| Blocking::all_reduce(self, f.div_scalar(divisor), ReduceOp::Sum)),
+        )
+    }
+    fn broadcast(&self, t: Tensor, src: usize) -> Pending<Tensor> {
+        Pending::Done(Blocking::broadcast(self, t, src))
+    }
+    fn all_gather(&self, t: Tensor) -> Pending<Vec<Tensor>> {
+        Pending::Done(Blocking::all_gather(self, t))
+    }
+    fn reduce_scatter(&self, inputs: Vec<Tensor>, op: ReduceOp) -> Pending<Tensor> {
+        Pending::Done(Blocking::reduce_scatter(self, inputs, op))
+    }
+    fn barrier(&self) -> Pending<()> {
+        Pending::Done(Blocking::barrier(self))
+    }
+    fn send(&self, t: Tensor, dst: usize, tag: i64) -> Pending<()> {
+        Pending::Done(Blocking::send(self, t, dst, tag))
+    }
+    fn recv(&self, like: Tensor, src: usize, tag: i64) -> Pending<Tensor> {
+        Pending::Done(Blocking::recv(self, like, src, tag))
+    }
+    fn broadcast_bytes(&self, bytes: Vec<u8>, src: usize) -> Pending<Vec<u8>> {
+        Pending::Done(Blocking::broadcast_bytes(self, bytes, src))
+    }
+    fn all_gather_bytes(&self, bytes: Vec<u8>) -> Pending<Vec<Vec<u8>>> {
+        Pending::Done(Blocking::all_gather_bytes(self, bytes))
+    }
 }
 
 /// Stops the whole job from any thread (other ranks' calls fail, or
@@ -42,30 +119,48 @@ pub(crate) type Abort = Arc<dyn Fn(String) + Send + Sync>;
 /// A job for the communication thread.
 type Job = Box<dyn FnOnce(&dyn Comm) + Send>;
 
+/// Where a group's calls run.
+enum Engine {
+    /// On the caller's thread (the `Local` backend).
+    Direct(Arc<dyn Comm + Send + Sync>),
+    /// On the group's communication thread, which owns the backend (MPI).
+    Thread {
+        jobs: Mutex<Option<Sender<Job>>>,
+        thread: Mutex<Option<JoinHandle<()>>>,
+    },
+}
+
 struct Shared {
     rank: usize,
     world_size: usize,
     abort: Abort,
-    jobs: Mutex<Option<Sender<Job>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    engine: Engine,
+    /// Runs when the last handle goes (a `Local` rank leaves its group).
+    on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
 }
 
 impl Drop for Shared {
     /// Ends the communication thread and waits for it, so that the
     /// backend shuts down (MPI: finalizes) before the group is gone.
     fn drop(&mut self) {
-        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = t.join();
+        if let Engine::Thread { jobs, thread } = &self.engine {
+            jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(t) = thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = t.join();
+            }
+        }
+        if let Some(f) = self.on_drop.take() {
+            f();
         }
     }
 }
 
 /// The ranks of a job and the collectives among them
-/// (`torch.distributed.ProcessGroup`). Cheap to clone; clones share the
-/// communication thread.
+/// (`torch.distributed.ProcessGroup`). Cheap to clone; clones are the
+/// same rank's handles on the same group.
 ///
-/// Make one per rank with [`spawn`](crate::spawn) (ranks as threads) or
+/// Make one per rank with [`spawn`](crate::spawn) (ranks as threads),
+/// [`local_groups`](crate::local_groups) (ranks as threads you start) or
 /// [`init_process_group`](crate::init_process_group) (MPI: one per
 /// process).
 ///
@@ -100,30 +195,60 @@ impl std::fmt::Debug for ProcessGroup {
 /// The pending result of an `*_async` call (`torch.distributed.Work`).
 #[must_use = "call wait() to get the result (and any error)"]
 pub struct Work<T> {
-    slot: Arc<(Mutex<Option<Result<T>>>, Condvar)>,
+    state: WorkState<T>,
+}
+
+enum WorkState<T> {
+    /// Filled by the communication thread.
+    Slot(Arc<(Mutex<Option<Result<T>>>, Condvar)>),
+    /// Finished by `wait` on the caller's thread.
+    Later(Later<T>, Abort, &'static str),
+    Done(Result<T>),
 }
 
 impl<T> Work<T> {
     /// Blocks until the call is done; returns its result.
     pub fn wait(self) -> Result<T> {
-        let (lock, done) = &*self.slot;
-        let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(r) = slot.take() {
-                return r;
+        match self.state {
+            WorkState::Done(r) => r,
+            WorkState::Later(later, abort, op) => guarded(op, &abort, later.finish),
+            WorkState::Slot(slot) => {
+                let (lock, done) = &*slot;
+                let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if let Some(r) = slot.take() {
+                        return r;
+                    }
+                    slot = done.wait(slot).unwrap_or_else(|e| e.into_inner());
+                }
             }
-            slot = done.wait(slot).unwrap_or_else(|e| e.into_inner());
         }
     }
 
     /// Whether the call is done (`wait` would not block).
     pub fn is_completed(&self) -> bool {
-        self.slot
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+        match &self.state {
+            WorkState::Done(_) => true,
+            WorkState::Later(later, _, _) => (later.ready)(),
+            WorkState::Slot(slot) => slot.0.lock().unwrap_or_else(|e| e.into_inner()).is_some(),
+        }
     }
+}
+
+/// Runs `f`, turning a panic into an error that also stops the job.
+fn guarded<T>(op: &'static str, abort: &Abort, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let why = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        abort(format!("{op} panicked: {why}"));
+        Err(DistError::Backend {
+            op,
+            message: format!("panicked: {why}"),
+        })
+    })
 }
 
 fn check_rank(op: &'static str, what: &str, rank: usize, world: usize) -> Result<()> {
@@ -137,9 +262,30 @@ fn check_rank(op: &'static str, what: &str, rank: usize, world: usize) -> Result
 }
 
 impl ProcessGroup {
+    /// A group whose calls run on the caller's thread; `on_drop` runs
+    /// when its last handle is dropped.
+    pub(crate) fn direct(
+        comm: Arc<dyn Comm + Send + Sync>,
+        rank: usize,
+        world_size: usize,
+        abort: Abort,
+        on_drop: impl FnOnce() + Send + Sync + 'static,
+    ) -> ProcessGroup {
+        ProcessGroup {
+            shared: Arc::new(Shared {
+                rank,
+                world_size,
+                abort,
+                engine: Engine::Direct(comm),
+                on_drop: Some(Box::new(on_drop)),
+            }),
+        }
+    }
+
     /// Starts the communication thread, which makes the backend with
     /// `make` (returning it with its rank and size) and then runs the
     /// group's calls until the group is dropped.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     pub(crate) fn start(
         name: String,
         abort: Abort,
@@ -178,8 +324,11 @@ impl ProcessGroup {
                 rank,
                 world_size,
                 abort,
-                jobs: Mutex::new(Some(tx)),
-                thread: Mutex::new(Some(thread)),
+                engine: Engine::Thread {
+                    jobs: Mutex::new(Some(tx)),
+                    thread: Mutex::new(Some(thread)),
+                },
+                on_drop: None,
             }),
         })
     }
@@ -200,48 +349,53 @@ impl ProcessGroup {
         (self.shared.abort)(format!("rank {} aborted: {reason}", self.shared.rank));
     }
 
-    /// Queues `f` on the communication thread; a panic in it becomes an
-    /// error (and stops the job).
-    fn submit<T: Send + 'static>(
+    /// Starts `f` on the backend (on this thread, or queued on the
+    /// communication thread); a panic in it becomes an error (and stops
+    /// the job).
+    pub(crate) fn submit<T: Send + 'static>(
         &self,
         op: &'static str,
-        f: impl FnOnce(&dyn Comm) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&dyn Comm) -> Pending<T> + Send + 'static,
     ) -> Work<T> {
+        let abort = Arc::clone(&self.shared.abort);
+        let jobs = match &self.shared.engine {
+            Engine::Direct(comm) => {
+                let started = guarded(op, &abort, || Ok(f(comm.as_ref())));
+                let state = match started {
+                    Ok(Pending::Later(later)) => WorkState::Later(later, abort, op),
+                    Ok(Pending::Done(r)) => WorkState::Done(r),
+                    Err(e) => WorkState::Done(Err(e)),
+                };
+                return Work { state };
+            }
+            Engine::Thread { jobs, .. } => jobs,
+        };
         let slot = Arc::new((Mutex::new(None), Condvar::new()));
         let work = Work {
-            slot: Arc::clone(&slot),
+            state: WorkState::Slot(Arc::clone(&slot)),
         };
         let finish = move |result: Result<T>| {
             let (lock, done) = &*slot;
             *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
             done.notify_all();
         };
-        let abort = Arc::clone(&self.shared.abort);
         let job: Job = Box::new(move |comm: &dyn Comm| {
-            let result = catch_unwind(AssertUnwindSafe(|| f(comm))).unwrap_or_else(|p| {
-                let why = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                abort(format!("{op} panicked: {why}"));
-                Err(DistError::Backend {
-                    op,
-                    message: format!("panicked: {why}"),
-                })
+            let result = guarded(op, &abort, || match f(comm) {
+                Pending::Done(r) => r,
+                Pending::Later(later) => (later.finish)(),
             });
             finish(result);
         });
-        let jobs = self.shared.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(Err(unsent)) = jobs.as_ref().map(|tx| tx.send(job)) {
             drop(unsent);
             // Unreachable while the group lives; said plainly if it happens.
-            let (lock, done) = &*work.slot;
-            *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(DistError::Backend {
-                op,
-                message: "the communication thread has stopped".into(),
-            }));
-            done.notify_all();
+            return Work {
+                state: WorkState::Done(Err(DistError::Backend {
+                    op,
+                    message: "the communication thread has stopped".into(),
+                })),
+            };
         }
         work
     }
@@ -268,6 +422,19 @@ impl ProcessGroup {
         op.check("all_reduce", tensor.dtype())?;
         let t = tensor.contiguous();
         Ok(self.submit("all_reduce", move |c| c.all_reduce(t, op)))
+    }
+
+    /// Starts the all-reduce of DDP's gradients: the sum over the ranks of
+    /// `parts` flattened end to end, each divided by `divisor` first.
+    pub(crate) fn all_reduce_coalesced_async(
+        &self,
+        parts: Vec<Tensor>,
+        divisor: f64,
+    ) -> Work<Tensor> {
+        let parts: Vec<Tensor> = parts.iter().map(Tensor::contiguous).collect();
+        self.submit("all_reduce", move |c| {
+            c.all_reduce_coalesced(parts, divisor)
+        })
     }
 
     /// Gives every rank rank `src`'s `tensor`, in place (`dist.broadcast`).

@@ -141,6 +141,67 @@ where
     Ok(outcomes.into_iter().flatten().collect())
 }
 
+/// One group per rank of a new `Local` job, in rank order, for ranks
+/// that run on threads the caller starts (a thread pool, or the calling
+/// thread as rank 0), with [`DEFAULT_TIMEOUT`]. Move each group to its
+/// rank's thread; dropping a rank's last handle counts as that rank
+/// leaving, so the others' calls that wait for it fail instead of
+/// hanging. [`spawn`] does this for you and also stops the group when a
+/// rank fails.
+///
+/// ```
+/// use torchlet_distributed::{local_groups, ReduceOp};
+/// use torchlet_tensor::Tensor;
+/// # fn main() -> Result<(), torchlet_distributed::DistError> {
+/// let mut groups = local_groups(2)?;
+/// let rank1 = groups.pop().unwrap();
+/// let rank0 = groups.pop().unwrap();
+/// let helper = std::thread::spawn(move || {
+///     let mut t = Tensor::full(&[2], 2.0f32);
+///     rank1.all_reduce(&mut t, ReduceOp::Sum).map(|_| t)
+/// });
+/// let mut t = Tensor::full(&[2], 1.0f32);
+/// rank0.all_reduce(&mut t, ReduceOp::Sum)?;
+/// assert_eq!(t.to_vec::<f32>()?, [3.0, 3.0]);
+/// assert_eq!(helper.join().unwrap()?.to_vec::<f32>()?, [3.0, 3.0]);
+/// # Ok(())
+/// # }
+/// ```
+pub fn local_groups(world_size: usize) -> Result<Vec<ProcessGroup>> {
+    local_groups_with_timeout(world_size, DEFAULT_TIMEOUT)
+}
+
+/// [`local_groups`] with another collective timeout than
+/// [`DEFAULT_TIMEOUT`].
+pub fn local_groups_with_timeout(
+    world_size: usize,
+    timeout: Duration,
+) -> Result<Vec<ProcessGroup>> {
+    if world_size == 0 {
+        return Err(DistError::invalid(
+            "local_groups",
+            "world_size must be at least 1",
+        ));
+    }
+    let rendezvous = Rendezvous::new(world_size, timeout);
+    Ok((0..world_size)
+        .map(|rank| local_group(rank, world_size, &rendezvous))
+        .collect())
+}
+
+/// Rank `rank`'s group on `rendezvous`.
+fn local_group(rank: usize, world_size: usize, rendezvous: &Arc<Rendezvous>) -> ProcessGroup {
+    let to_stop = Arc::clone(rendezvous);
+    let to_leave = Arc::clone(rendezvous);
+    ProcessGroup::direct(
+        Arc::new(LocalComm::new(rank, Arc::clone(rendezvous))),
+        rank,
+        world_size,
+        Arc::new(move |reason| to_stop.abort(reason)),
+        move || to_leave.leave(rank),
+    )
+}
+
 /// One rank's thread: its group, `f`, and the group stopped if it fails.
 fn run_rank<T, E: Display>(
     rank: usize,
@@ -148,29 +209,7 @@ fn run_rank<T, E: Display>(
     rendezvous: Arc<Rendezvous>,
     f: &(dyn Fn(ProcessGroup) -> std::result::Result<T, E> + Sync),
 ) -> std::result::Result<T, String> {
-    let comm = LocalComm {
-        rank,
-        rendezvous: Arc::clone(&rendezvous),
-    };
-    let to_stop = Arc::clone(&rendezvous);
-    let pg = match ProcessGroup::start(
-        format!("torchlet-dist-{rank}"),
-        Arc::new(move |reason| to_stop.abort(reason)),
-        move || {
-            Ok((
-                Box::new(comm) as Box<dyn crate::group::Comm>,
-                rank,
-                world_size,
-            ))
-        },
-    ) {
-        Ok(pg) => pg,
-        Err(e) => {
-            rendezvous.abort(format!("rank {rank} failed: {e}"));
-            rendezvous.leave(rank);
-            return Err(e.to_string());
-        }
-    };
+    let pg = local_group(rank, world_size, &rendezvous);
     CURRENT.with(|c| *c.borrow_mut() = Some(pg.clone()));
     let outcome = match catch_unwind(AssertUnwindSafe(|| f(pg))) {
         Ok(Ok(v)) => Ok(v),

@@ -7,7 +7,7 @@
 //!
 //! | PyTorch | torchlet |
 //! |---|---|
-//! | `torch.multiprocessing.spawn(fn, nprocs=n)` | [`spawn`]`(n, f)` (threads) |
+//! | `torch.multiprocessing.spawn(fn, nprocs=n)` | [`spawn`]`(n, f)` (threads), or [`local_groups`]`(n)` for threads you start |
 //! | `dist.init_process_group("gloo")` | [`init_process_group`]`(Backend::Local { world_size })` inside [`spawn`], or `Backend::Mpi` under `mpirun` |
 //! | `dist.get_rank()`, `dist.get_world_size()` | [`ProcessGroup::rank`], [`ProcessGroup::world_size`] |
 //! | `dist.all_reduce(t, op=ReduceOp.SUM)` | [`ProcessGroup::all_reduce`]`(&mut t, ReduceOp::Sum)` |
@@ -50,6 +50,9 @@ mod sampler;
 pub use ddp::{sync_buffers, DdpOptions, DistributedDataParallel, NoSync};
 pub use error::{DistError, Result};
 pub use group::{ProcessGroup, Work};
-pub use launch::{init_process_group, spawn, spawn_with_timeout, Backend, DEFAULT_TIMEOUT};
+pub use launch::{
+    init_process_group, local_groups, local_groups_with_timeout, spawn, spawn_with_timeout,
+    Backend, DEFAULT_TIMEOUT,
+};
 pub use reduce::ReduceOp;
 pub use sampler::DistributedSampler;

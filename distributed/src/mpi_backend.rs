@@ -39,7 +39,7 @@ mod with_mpi {
     use torchlet_tensor::{BufferPool, DType, Element, Tensor};
 
     use crate::error::{DistError, Result};
-    use crate::group::{Comm, ProcessGroup};
+    use crate::group::{Blocking, Comm, ProcessGroup};
     use crate::ReduceOp;
 
     /// A rank's side of the MPI job; lives on the communication thread.
@@ -205,7 +205,7 @@ mod with_mpi {
         format!("{}{:?}", t.dtype(), t.shape())
     }
 
-    impl Comm for MpiComm {
+    impl Blocking for MpiComm {
         fn all_reduce(&self, t: Tensor, op: ReduceOp) -> Result<Tensor> {
             const OP: &str = "all_reduce";
             self.agree(OP, &format!("all_reduce {op:?} of {}", describe(&t)))?;

@@ -208,6 +208,22 @@ impl Tensor {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
+    /// Whether another handle (a clone or a view) holds this tensor's
+    /// storage too, so that [`Tensor::as_mut_slice`] would copy first.
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let t = Tensor::ones(&[4]);
+    /// assert!(!t.is_storage_shared());
+    /// let view = t.narrow(0, 1, 2).unwrap();
+    /// assert!(t.is_storage_shared());
+    /// drop(view);
+    /// assert!(!t.is_storage_shared());
+    /// ```
+    pub fn is_storage_shared(&self) -> bool {
+        Arc::strong_count(&self.storage) > 1
+    }
+
     /// Whether `self` and `other` are the same view of the same storage
     /// (same storage, shape, strides and offset): the same values, always.
     ///
