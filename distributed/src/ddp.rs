@@ -20,6 +20,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 
 use std::collections::HashSet;
 
@@ -32,6 +33,7 @@ use torchlet_tensor::{DType, Tensor};
 use crate::error::{DistError, Result};
 use crate::group::{ProcessGroup, Work};
 use crate::reduce::ReduceOp;
+use crate::timing::StepTiming;
 
 /// PyTorch's first bucket size (`dist._DEFAULT_FIRST_BUCKET_BYTES`).
 const FIRST_BUCKET_BYTES: usize = 1 << 20;
@@ -83,6 +85,10 @@ struct Progress {
     /// Per parameter: the last forward did not use it (found when
     /// `find_unused_parameters` is on); its bucket gets zeros for it.
     unused: Vec<bool>,
+    /// When the last synchronised forward ended.
+    forward_end: Option<Instant>,
+    /// Per launched bucket, when.
+    launched: Vec<Instant>,
 }
 
 /// The gradient averaging state the hooks share.
@@ -97,6 +103,8 @@ struct Reducer {
     /// False inside `no_sync`.
     sync: AtomicBool,
     find_unused: bool,
+    /// The last synchronised backward's timeline.
+    last_timing: Mutex<Option<StepTiming>>,
 }
 
 /// Data-parallel training of `module` across the ranks of a group
@@ -199,6 +207,7 @@ impl<M: Module> DistributedDataParallel<M> {
             progress: Mutex::new(Progress::default()),
             sync: AtomicBool::new(true),
             find_unused: options.find_unused_parameters,
+            last_timing: Mutex::new(None),
         });
         reducer.reset(&mut reducer.lock());
         let mut hooks = Vec::new();
@@ -236,6 +245,36 @@ impl<M: Module> DistributedDataParallel<M> {
             .iter()
             .map(|b| b.params.iter().map(|&i| r.names[i].clone()).collect())
             .collect()
+    }
+
+    /// Where the last synchronised backward's time went on this rank:
+    /// backward's compute, the gradient all-reduce, and their overlap
+    /// (`None` before the first). See [`StepTiming`].
+    ///
+    /// ```
+    /// use torchlet_autograd::Variable;
+    /// use torchlet_distributed::{spawn, DistributedDataParallel};
+    /// use torchlet_nn::{Linear, Module};
+    /// use torchlet_tensor::Tensor;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// spawn(2, |pg| -> Result<(), Box<dyn std::error::Error>> {
+    ///     let model = DistributedDataParallel::new(Linear::new(4, 2)?, &pg)?;
+    ///     let y = model.forward(&Variable::constant(Tensor::ones(&[3, 4])))?;
+    ///     y.sum()?.backward()?;
+    ///     let timing = model.last_step_timing().expect("a backward ran");
+    ///     assert_eq!(timing.buckets.len(), 1);
+    ///     assert!(timing.backward_comm <= timing.backward_total);
+    ///     Ok(())
+    /// })?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn last_step_timing(&self) -> Option<StepTiming> {
+        self.reducer
+            .last_timing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Skips the gradient averaging while the guard lives
@@ -295,6 +334,9 @@ impl<M: Module> Module for DistributedDataParallel<M> {
             r.mark_unused(&reachable_leaves(&[&y]))
                 .map_err(into_autograd)?;
         }
+        if syncing {
+            r.lock().forward_end = Some(Instant::now());
+        }
         Ok(y)
     }
 
@@ -315,6 +357,8 @@ impl Reducer {
         p.next = 0;
         p.works = (0..self.buckets.len()).map(|_| None).collect();
         p.unused = vec![false; self.params.len()];
+        p.forward_end = None;
+        p.launched.clear();
     }
 
     /// Marks the parameters the forward did not reach as ready (with
@@ -382,6 +426,7 @@ impl Reducer {
         p.ready[self.bucket_of[i]] += 1;
         while p.next < self.buckets.len() && p.ready[p.next] == self.buckets[p.next].params.len() {
             let b = p.next;
+            p.launched.push(Instant::now());
             let work = self.launch(b, &p.unused)?;
             p.works[b] = Some(work);
             p.next += 1;
@@ -405,15 +450,22 @@ impl Reducer {
         } else {
             None
         };
+        let launched = std::mem::take(&mut p.launched);
+        let origin = p.forward_end.unwrap_or(launched[0]);
         self.reset(&mut p);
         drop(p);
         let used: Option<Vec<i64>> = match used {
             Some(w) => Some(w.wait()?.to_vec::<i64>()?),
             None => None,
         };
+        let mut comm = Vec::with_capacity(works.len());
         for (b, work) in works.into_iter().enumerate() {
-            self.write_back(b, &work.wait()?, used.as_deref())?;
+            let done = work.wait_timed();
+            comm.push((done.started, done.ended));
+            self.write_back(b, &done.result?, used.as_deref())?;
         }
+        let timing = StepTiming::new(origin, &launched, &comm, Instant::now());
+        *self.last_timing.lock().unwrap_or_else(|e| e.into_inner()) = Some(timing);
         Ok(())
     }
 

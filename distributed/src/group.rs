@@ -14,6 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -198,9 +199,19 @@ pub struct Work<T> {
     state: WorkState<T>,
 }
 
+/// What the communication thread leaves for a `Work`.
+type Slot<T> = Arc<(Mutex<Option<Finished<T>>>, Condvar)>;
+
+/// A call's result, with when the backend started and ended the work.
+pub(crate) struct Finished<T> {
+    pub(crate) result: Result<T>,
+    pub(crate) started: Instant,
+    pub(crate) ended: Instant,
+}
+
 enum WorkState<T> {
     /// Filled by the communication thread.
-    Slot(Arc<(Mutex<Option<Result<T>>>, Condvar)>),
+    Slot(Slot<T>),
     /// Finished by `wait` on the caller's thread.
     Later(Later<T>, Abort, &'static str),
     Done(Result<T>),
@@ -209,15 +220,36 @@ enum WorkState<T> {
 impl<T> Work<T> {
     /// Blocks until the call is done; returns its result.
     pub fn wait(self) -> Result<T> {
+        self.wait_timed().result
+    }
+
+    /// [`wait`](Self::wait), also saying when the backend worked on the
+    /// call: on the communication thread, or (`Local`) in this wait.
+    pub(crate) fn wait_timed(self) -> Finished<T> {
         match self.state {
-            WorkState::Done(r) => r,
-            WorkState::Later(later, abort, op) => guarded(op, &abort, later.finish),
+            WorkState::Done(result) => {
+                let now = Instant::now();
+                Finished {
+                    result,
+                    started: now,
+                    ended: now,
+                }
+            }
+            WorkState::Later(later, abort, op) => {
+                let started = Instant::now();
+                let result = guarded(op, &abort, later.finish);
+                Finished {
+                    result,
+                    started,
+                    ended: Instant::now(),
+                }
+            }
             WorkState::Slot(slot) => {
                 let (lock, done) = &*slot;
                 let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
-                    if let Some(r) = slot.take() {
-                        return r;
+                    if let Some(f) = slot.take() {
+                        return f;
                     }
                     slot = done.wait(slot).unwrap_or_else(|e| e.into_inner());
                 }
@@ -374,17 +406,19 @@ impl ProcessGroup {
         let work = Work {
             state: WorkState::Slot(Arc::clone(&slot)),
         };
-        let finish = move |result: Result<T>| {
-            let (lock, done) = &*slot;
-            *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-            done.notify_all();
-        };
         let job: Job = Box::new(move |comm: &dyn Comm| {
+            let started = Instant::now();
             let result = guarded(op, &abort, || match f(comm) {
                 Pending::Done(r) => r,
                 Pending::Later(later) => (later.finish)(),
             });
-            finish(result);
+            let (lock, done) = &*slot;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = Some(Finished {
+                result,
+                started,
+                ended: Instant::now(),
+            });
+            done.notify_all();
         });
         let jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(Err(unsent)) = jobs.as_ref().map(|tx| tx.send(job)) {

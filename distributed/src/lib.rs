@@ -46,6 +46,7 @@ mod mpi_backend;
 mod mt19937;
 mod reduce;
 mod sampler;
+mod timing;
 
 pub use ddp::{sync_buffers, DdpOptions, DistributedDataParallel, NoSync};
 pub use error::{DistError, Result};
@@ -56,3 +57,4 @@ pub use launch::{
 };
 pub use reduce::ReduceOp;
 pub use sampler::DistributedSampler;
+pub use timing::{BucketTiming, StepTiming};

@@ -30,8 +30,9 @@ use crate::reduce::{sum_divided_into, ReduceOp};
 /// sleeping thread can cost more than the whole reduction.
 const SPIN: Duration = Duration::from_millis(1);
 
-/// The elements of one block of a shared sum (256 KiB of f32).
-const SUM_BLOCK: usize = 1 << 16;
+/// The elements of one block of a shared sum (64 KiB of f32: small
+/// enough that even a small model's gradients split between the ranks).
+const SUM_BLOCK: usize = 1 << 14;
 
 /// What one rank puts into a round.
 #[derive(Clone, Debug)]
