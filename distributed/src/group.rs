@@ -77,14 +77,9 @@ impl<B: Blocking> Comm for B {
         Pending::Done(Blocking::all_reduce(self, t, op))
     }
     fn all_reduce_coalesced(&self, parts: Vec<Tensor>, divisor: f64) -> Pending<Tensor> {
-        let flat = parts
-            .iter()
-            .map(|p| p.reshape(&[-1]))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .and_then(|flats| Tensor::cat(&flats, 0));
         Pending::Done(
-            flat.map_err(DistError::from)
-                .and_then(|f| Blocking::all_reduce(self, f.div_scalar(divisor), ReduceOp::Sum)),
+            crate::reduce::flatten_divided(&parts, divisor)
+                .and_then(|flat| Blocking::all_reduce(self, flat, ReduceOp::Sum)),
         )
     }
     fn broadcast(&self, t: Tensor, src: usize) -> Pending<Tensor> {

@@ -129,6 +129,36 @@ pub(crate) fn sum_divided_into<T: Reducible>(parts: &[&[T]], divisor: f64, out: 
     }
 }
 
+/// `parts` flattened end to end into one new 1-D tensor, each element
+/// divided by `divisor` on the way (one pass; the same bits as the
+/// `Local` backend's sum takes its terms with): the buffer a backend that
+/// moves one flat tensor (MPI) all-reduces for DDP.
+pub(crate) fn flatten_divided(parts: &[Tensor], divisor: f64) -> Result<Tensor> {
+    let dtype = parts.first().map_or(DType::F32, Tensor::dtype);
+    let n: usize = parts.iter().map(Tensor::numel).sum();
+    macro_rules! typed {
+        ($T:ty) => {{
+            let mut out = vec![<$T>::default(); n];
+            let mut at = 0;
+            for p in parts {
+                let src = slices::<$T>(&[p])?;
+                let len = src[0].len();
+                sum_divided_into(&src, divisor, &mut out[at..at + len]);
+                at += len;
+            }
+            Ok(Tensor::from_vec(out, &[n])?)
+        }};
+    }
+    match dtype {
+        DType::F32 => typed!(f32),
+        DType::F64 => typed!(f64),
+        other => Err(DistError::invalid(
+            "all_reduce",
+            format!("gradients must be float32 or float64, got {other}"),
+        )),
+    }
+}
+
 /// The element types the reductions run on.
 pub(crate) trait Reducible: Element {
     fn add(self, o: Self) -> Self;
