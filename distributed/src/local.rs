@@ -264,15 +264,16 @@ impl Rendezvous {
         Ok(())
     }
 
-    /// Every rank's contribution to round `seq`, in rank order, once all
-    /// are in; checks that all made the same call.
-    fn collect(
+    /// Waits until every rank's contribution to round `seq` is in;
+    /// returns the lock and the contributions (the round still counts
+    /// this rank as a reader).
+    fn wait_published(
         &self,
         seq: u64,
         op: &'static str,
         deadline: Instant,
-    ) -> Result<Arc<Vec<Contribution>>> {
-        let mut s = self.wait_until(
+    ) -> Result<(MutexGuard<'_, State>, Arc<Vec<Contribution>>)> {
+        let s = self.wait_until(
             op,
             deadline,
             || format!("call #{}", seq + 1),
@@ -283,6 +284,18 @@ impl Rendezvous {
             },
         )?;
         let all = Arc::clone(s.rounds[&seq].published.as_ref().expect("published"));
+        Ok((s, all))
+    }
+
+    /// Every rank's contribution to round `seq`, in rank order, once all
+    /// are in; checks that all made the same call.
+    fn collect(
+        &self,
+        seq: u64,
+        op: &'static str,
+        deadline: Instant,
+    ) -> Result<Arc<Vec<Contribution>>> {
+        let (mut s, all) = self.wait_published(seq, op, deadline)?;
         read(&mut s, seq);
         drop(s);
         check_agreement(&all)?;
@@ -295,18 +308,7 @@ impl Rendezvous {
     /// all get the same tensor.
     fn sum_divided(&self, seq: u64, deadline: Instant, divisor: f64) -> Result<Tensor> {
         const OP: &str = "all_reduce";
-        let what = || format!("call #{}", seq + 1);
-        let mut s = self.wait_until(
-            OP,
-            deadline,
-            what,
-            |s| s.rounds.get(&seq).is_some_and(|r| r.published.is_some()),
-            |s| match s.rounds.get(&seq) {
-                Some(r) => (0..self.world).filter(|&i| r.slots[i].is_none()).collect(),
-                None => Vec::new(),
-            },
-        )?;
-        let all = Arc::clone(s.rounds[&seq].published.as_ref().expect("published"));
+        let (mut s, all) = self.wait_published(seq, OP, deadline)?;
         if let Err(e) = check_agreement(&all) {
             read(&mut s, seq);
             return Err(e);
@@ -336,7 +338,7 @@ impl Rendezvous {
         let mut s = self.wait_until(
             OP,
             deadline,
-            what,
+            || format!("call #{}", seq + 1),
             |_| shared.done.load(Ordering::Acquire) == shared.blocks,
             |_| Vec::new(),
         )?;
