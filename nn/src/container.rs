@@ -179,6 +179,42 @@ impl Module for ModuleList {
     numbered_children!(module);
 }
 
+/// A `Vec` of modules is a list of sub-modules (like [`ModuleList`]):
+/// module `i` is named `"i"`, so a field `blocks: Vec<Linear>` of a
+/// `#[derive(Module)]` struct gives `blocks.0.weight`, `blocks.1.weight`.
+impl<M: Module> Module for Vec<M> {
+    /// Always fails: a list of modules has no forward (call its modules).
+    fn forward(&self, _x: &Variable) -> Result<Variable> {
+        Err(NnError::input(
+            "Vec<Module>",
+            "a list of modules has no forward; call its modules (list[i].forward(x))",
+        ))
+    }
+
+    fn children(&self) -> Vec<(&str, &dyn Module)> {
+        self.iter()
+            .enumerate()
+            .map(|(i, m)| (index_name(i), m as &dyn Module))
+            .collect()
+    }
+}
+
+/// `i` as a `&'static str` ("0", "1", ...): each number's text is made
+/// once per process and kept.
+fn index_name(i: usize) -> &'static str {
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<Vec<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(|| Mutex::new(Vec::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    while names.len() <= i {
+        let next = names.len().to_string();
+        names.push(Box::leak(next.into_boxed_str()));
+    }
+    names[i]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,12 @@
 //! ```
 #![warn(missing_docs)]
 
+// `#[derive(Module)]` names this crate `::torchlet_nn`, in here too.
+extern crate self as torchlet_nn;
+
+#[doc(hidden)]
+#[path = "derive_support.rs"]
+pub mod __derive;
 mod activation;
 mod attention;
 mod batchnorm;
@@ -94,6 +100,10 @@ pub use packed::{lengths_from_padding, PaddedLengthsRecord};
 pub use pooling::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use rnn::{Nonlinearity, RnnCell, RnnOptions, RnnRecord, GRU, LSTM, RNN};
 pub use sparse::{BagMode, Embedding, EmbeddingBag, EmbeddingBagRecord};
+/// `#[derive(Module)]`: a struct's sub-modules, parameters, buffers and
+/// training flag from its fields (see [`Module`]'s docs); the derive and
+/// the trait share the name, so `use torchlet_nn::Module` brings both.
+pub use torchlet_derive::Module;
 pub use transformer::{
     TransformerActivation, TransformerEncoderLayer, TransformerEncoderLayerOptions,
 };

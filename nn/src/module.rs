@@ -48,6 +48,128 @@ use crate::state::{self, LoadReport};
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # `#[derive(Module)]`
+///
+/// The derive writes those lists from the struct's fields, and the
+/// struct's own `forward` (in an `impl` block, as PyTorch's `def
+/// forward`) becomes the module's:
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{BatchNorm1d, Linear, Module, ReLU, Result};
+/// use torchlet_tensor::Tensor;
+///
+/// #[derive(Module)]
+/// struct Net {
+///     fc1: Linear,
+///     bn: BatchNorm1d,
+///     act: ReLU,
+///     /// Optional and listed sub-modules: `head.weight`, `blocks.0.weight`.
+///     head: Option<Linear>,
+///     blocks: Vec<Linear>,
+///     /// A parameter of `Net` itself (`scale`).
+///     #[param]
+///     scale: Variable,
+///     /// Not part of the module.
+///     #[module(skip)]
+///     width: usize,
+/// }
+///
+/// impl Net {
+///     fn forward(&self, x: &Variable) -> Result<Variable> {
+///         let mut h = self.act.forward(&self.bn.forward(&self.fc1.forward(x)?)?)?;
+///         for block in &self.blocks {
+///             h = block.forward(&h)?;
+///         }
+///         match &self.head {
+///             Some(head) => head.forward(&h),
+///             None => Ok(h),
+///         }
+///     }
+/// }
+///
+/// # fn main() -> Result<()> {
+/// let net = Net {
+///     fc1: Linear::new(4, 8)?,
+///     bn: BatchNorm1d::new(8)?,
+///     act: ReLU,
+///     head: Some(Linear::new(8, 2)?),
+///     blocks: vec![Linear::new(8, 8)?],
+///     scale: Variable::parameter(Tensor::ones(&[1])),
+///     width: 8,
+/// };
+/// let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["scale", "fc1.weight", "fc1.bias", "bn.weight", "bn.bias",
+///                    "head.weight", "head.bias", "blocks.0.weight", "blocks.0.bias"]);
+/// net.eval(); // reaches every sub-module
+/// assert!(!net.bn.is_training());
+/// let model: &dyn Module = &net; // what containers and trainers hold
+/// assert_eq!(model.forward(&Variable::constant(Tensor::zeros(&[3, 4])))?.shape(), [3, 2]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Field attributes: none (a sub-module; `Option<M>` when `Some`,
+/// `Vec<M>` as `field.0`, `field.1`, ...), `#[param]` and `#[buffer]`
+/// (a `Variable` or `Option<Variable>` of this module), `#[module(skip)]`
+/// (not part of the module), `#[module(training)]` (an `AtomicBool` or
+/// `Cell<bool>`: the module's own training flag, for a forward that
+/// depends on the mode). Tuple structs name their fields `0`, `1`, ...;
+/// generic structs work. On the struct, `#[module(crate = path)]` says
+/// where torchlet-nn is when the derive cannot find it.
+///
+/// A field that is not a module, parameter or skipped is a compile error
+/// at that field:
+///
+/// ```compile_fail
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Linear, Module, Result};
+///
+/// #[derive(Module)]
+/// struct Net {
+///     fc: Linear,
+///     width: usize, // error: `usize` is not a `Module` (mark it #[module(skip)])
+/// }
+///
+/// impl Net {
+///     fn forward(&self, x: &Variable) -> Result<Variable> {
+///         self.fc.forward(x)
+///     }
+/// }
+/// ```
+///
+/// So is a struct without its own `forward` (the derived one would call
+/// itself):
+///
+/// ```compile_fail
+/// use torchlet_nn::{Linear, Module};
+///
+/// #[derive(Module)]
+/// struct Net {
+///     fc: Linear,
+/// }
+/// ```
+///
+/// And a `#[param]` that is not a `Variable`:
+///
+/// ```compile_fail
+/// use torchlet_autograd::Variable;
+/// use torchlet_nn::{Module, Result};
+/// use torchlet_tensor::Tensor;
+///
+/// #[derive(Module)]
+/// struct Scale {
+///     #[param]
+///     factor: Tensor, // error: expected `&Variable`
+/// }
+///
+/// impl Scale {
+///     fn forward(&self, x: &Variable) -> Result<Variable> {
+///         Ok(x.clone())
+///     }
+/// }
+/// ```
 pub trait Module {
     /// Runs the module on `x`, recording the graph when gradients are
     /// enabled.

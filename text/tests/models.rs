@@ -166,6 +166,19 @@ fn char_lm_learns_a_sequence_and_samples_reproducibly() {
         ..Default::default()
     };
     let lm = CharLm::new(3, options).unwrap();
+    let names: Vec<String> = lm.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "embed.weight",
+            "lstm.weight_ih_l0",
+            "lstm.weight_hh_l0",
+            "lstm.bias_ih_l0",
+            "lstm.bias_hh_l0",
+            "head.weight",
+            "head.bias"
+        ]
+    );
     let mut opt = Adam::new(
         lm.parameters(),
         AdamOptions {

@@ -25,6 +25,7 @@ use super::{check_batch, config};
 /// # Ok(())
 /// # }
 /// ```
+#[derive(Module)]
 pub struct BagClassifier {
     embed: EmbeddingBag,
     dropout: Dropout,
@@ -84,17 +85,9 @@ impl BagClassifier {
     }
 }
 
-impl Module for BagClassifier {
-    /// `x` holds the int64 token indices `[N, T]`.
-    fn forward(&self, x: &Variable) -> Result<Variable> {
+impl BagClassifier {
+    /// Logits `[N, classes]`; `x` holds the int64 token indices `[N, T]`.
+    pub fn forward(&self, x: &Variable) -> Result<Variable> {
         self.forward_tokens(&x.data())
-    }
-
-    fn children(&self) -> Vec<(&str, &dyn Module)> {
-        vec![
-            ("embed", &self.embed),
-            ("dropout", &self.dropout),
-            ("head", &self.head),
-        ]
     }
 }

@@ -54,11 +54,13 @@ impl Default for CharLmOptions {
 /// # Ok(())
 /// # }
 /// ```
+#[derive(Module)]
 pub struct CharLm {
     embed: Embedding,
     lstm: LSTM,
     dropout: Dropout,
     head: Linear,
+    #[module(skip)]
     options: CharLmOptions,
 }
 
@@ -189,19 +191,10 @@ fn sample(logits: &[f64], temperature: f64, generator: &mut Generator) -> usize 
     argmax
 }
 
-impl Module for CharLm {
+impl CharLm {
     /// `x` holds int64 indices `[N, T]`; gives logits `[N, T, vocab]`.
-    fn forward(&self, x: &Variable) -> Result<Variable> {
+    pub fn forward(&self, x: &Variable) -> Result<Variable> {
         Ok(self.forward_with_state(&x.data(), None)?.0)
-    }
-
-    fn children(&self) -> Vec<(&str, &dyn Module)> {
-        vec![
-            ("embed", &self.embed),
-            ("lstm", &self.lstm),
-            ("dropout", &self.dropout),
-            ("head", &self.head),
-        ]
     }
 }
 

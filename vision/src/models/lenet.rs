@@ -1,6 +1,6 @@
 //! LeNet-5.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use torchlet_autograd::Variable;
 use torchlet_nn::{BatchNorm2d, Conv2d, Conv2dOptions, Flatten, Linear, MaxPool2d, Module, Result};
@@ -50,6 +50,7 @@ impl Default for LeNet5Options {
 ///         x = torch.flatten(x, 1)
 ///         return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
 /// ```
+#[derive(Module)]
 pub struct LeNet5 {
     conv1: Conv2d,
     bn1: Option<BatchNorm2d>,
@@ -58,6 +59,7 @@ pub struct LeNet5 {
     fc1: Linear,
     fc2: Linear,
     fc3: Linear,
+    #[module(training)]
     training: AtomicBool,
 }
 
@@ -96,8 +98,9 @@ impl LeNet5 {
     }
 }
 
-impl Module for LeNet5 {
-    fn forward(&self, x: &Variable) -> Result<Variable> {
+impl LeNet5 {
+    /// The logits of `x` (`[N, C, 28, 28]` → `[N, classes]`).
+    pub fn forward(&self, x: &Variable) -> Result<Variable> {
         let pool = MaxPool2d::new(2);
         let block = |x: &Variable, conv: &Conv2d, bn: &Option<BatchNorm2d>| -> Result<Variable> {
             let mut y = conv.forward(x)?;
@@ -112,30 +115,5 @@ impl Module for LeNet5 {
         let x = self.fc1.forward(&x)?.relu();
         let x = self.fc2.forward(&x)?.relu();
         self.fc3.forward(&x)
-    }
-
-    fn children(&self) -> Vec<(&str, &dyn Module)> {
-        let mut out: Vec<(&str, &dyn Module)> = vec![("conv1", &self.conv1)];
-        if let Some(bn) = &self.bn1 {
-            out.push(("bn1", bn));
-        }
-        out.push(("conv2", &self.conv2));
-        if let Some(bn) = &self.bn2 {
-            out.push(("bn2", bn));
-        }
-        out.extend([
-            ("fc1", &self.fc1 as &dyn Module),
-            ("fc2", &self.fc2),
-            ("fc3", &self.fc3),
-        ]);
-        out
-    }
-
-    fn set_local_training(&self, training: bool) {
-        self.training.store(training, Ordering::Relaxed);
-    }
-
-    fn is_training(&self) -> bool {
-        self.training.load(Ordering::Relaxed)
     }
 }
