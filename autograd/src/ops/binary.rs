@@ -411,6 +411,9 @@ impl Variable {
     }
 }
 
+/// `a op b` for every owned/borrowed pair of variables (shapes
+/// broadcast; an op error panics with its message, as an arithmetic
+/// operator cannot return `Result` — call the method for a `Result`).
 macro_rules! operator {
     ($trait:ident, $fn:ident, $method:ident) => {
         impl std::ops::$trait<&Variable> for &Variable {
@@ -422,8 +425,23 @@ macro_rules! operator {
         }
         impl std::ops::$trait<Variable> for Variable {
             type Output = Variable;
+            /// Panics with the op's error message when shapes don't broadcast.
             fn $fn(self, rhs: Variable) -> Variable {
                 std::ops::$trait::$fn(&self, &rhs)
+            }
+        }
+        impl std::ops::$trait<&Variable> for Variable {
+            type Output = Variable;
+            /// Panics with the op's error message when shapes don't broadcast.
+            fn $fn(self, rhs: &Variable) -> Variable {
+                std::ops::$trait::$fn(&self, rhs)
+            }
+        }
+        impl std::ops::$trait<Variable> for &Variable {
+            type Output = Variable;
+            /// Panics with the op's error message when shapes don't broadcast.
+            fn $fn(self, rhs: Variable) -> Variable {
+                std::ops::$trait::$fn(self, &rhs)
             }
         }
     };
@@ -433,6 +451,59 @@ operator!(Add, add, add);
 operator!(Sub, sub, sub);
 operator!(Mul, mul, mul);
 operator!(Div, div, div);
+
+/// `variable op scalar` and `scalar op variable` with `f32` and `f64`
+/// scalars, owned or borrowed variables, as PyTorch's `x * 2.0`,
+/// `1.0 - x` and `2.0 / x` (which is `x.reciprocal() * 2.0`, as PyTorch
+/// computes it). The scalar keeps the variable's dtype.
+macro_rules! scalar_operator {
+    ($scalar:ty, $trait:ident, $fn:ident, |$v:ident, $s:ident| $var_op:expr, $scalar_op:expr) => {
+        impl std::ops::$trait<$scalar> for &Variable {
+            type Output = Variable;
+            fn $fn(self, rhs: $scalar) -> Variable {
+                let ($v, $s) = (self, f64::from(rhs));
+                $var_op
+            }
+        }
+        impl std::ops::$trait<$scalar> for Variable {
+            type Output = Variable;
+            fn $fn(self, rhs: $scalar) -> Variable {
+                std::ops::$trait::$fn(&self, rhs)
+            }
+        }
+        impl std::ops::$trait<&Variable> for $scalar {
+            type Output = Variable;
+            fn $fn(self, rhs: &Variable) -> Variable {
+                let ($v, $s) = (rhs, f64::from(self));
+                $scalar_op
+            }
+        }
+        impl std::ops::$trait<Variable> for $scalar {
+            type Output = Variable;
+            fn $fn(self, rhs: Variable) -> Variable {
+                std::ops::$trait::$fn(self, &rhs)
+            }
+        }
+    };
+}
+
+macro_rules! scalar_operators {
+    ($($scalar:ty),*) => {$(
+        scalar_operator!($scalar, Add, add, |v, s| v.add_scalar(s), v.add_scalar(s));
+        scalar_operator!($scalar, Sub, sub, |v, s| v.sub_scalar(s), v.rsub_scalar(s));
+        scalar_operator!($scalar, Mul, mul, |v, s| v.mul_scalar(s), v.mul_scalar(s));
+        scalar_operator!($scalar, Div, div, |v, s| v.div_scalar(s), v.reciprocal().mul_scalar(s));
+    )*};
+}
+
+scalar_operators!(f32, f64);
+
+impl std::ops::Neg for Variable {
+    type Output = Variable;
+    fn neg(self) -> Variable {
+        Variable::neg(&self)
+    }
+}
 
 impl std::ops::Neg for &Variable {
     type Output = Variable;
