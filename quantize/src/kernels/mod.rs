@@ -4,8 +4,9 @@
 //! quantize / dequantize / requantize / max-pool loops; the LSTM cell's
 //! float functions (`gates`).
 //!
-//! A tile is up to 6 rows × 16 columns of i32 sums, 12 AVX2 registers
-//! (a 512-bit tile for AVX-512 CPUs is not written yet).
+//! A tile is up to 6 rows × 16 columns of i32 sums, 12 AVX2 registers;
+//! on AVX512-VNNI CPUs a Linear tile is up to 8 rows × 48 columns in 24
+//! zmm registers (`avx2::zmm`).
 //! One side of the product is broadcast 4 (or 2) `k` at a time, the other
 //! is a packed panel of 16 lanes with those `k` adjacent:
 //!
@@ -19,8 +20,8 @@
 //! Two exact product paths, on every x86 kind ([`Isa`]):
 //!
 //! - bytes, four `u8 × s8` products summed into each i32 lane:
-//!   - VNNI CPUs: one `vpdpbusd` (AVX-VNNI, or AVX512-VNNI on 256-bit
-//!     registers), exact for every byte;
+//!   - VNNI CPUs: one `vpdpbusd` (AVX-VNNI on 256-bit registers, or
+//!     AVX512-VNNI on 512-bit ones), exact for every byte;
 //!   - AVX2 only: `vpmaddubsw` multiplies 32 pairs into i16 pair sums,
 //!     `vpmaddwd` by ones widens them. A pair sum cannot saturate while
 //!     activations are below 128 (2 · 127 · 128 = 32512 < 32767), what
@@ -64,6 +65,14 @@ pub(crate) use elementwise::{
 pub(crate) use linear::linear;
 pub use pack::PackedWeight;
 
+/// Whether the CPU runs the 512-bit VNNI tiles (and their AVX-512 loads
+/// and extracts).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512_vnni() -> bool {
+    use std::is_x86_feature_detected as has;
+    has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni")
+}
+
 /// Columns of a tile (two AVX2 registers of i32).
 const NR: usize = 16;
 /// The most rows of a tile (12 accumulators, plus the operands, fill the
@@ -93,8 +102,9 @@ pub(crate) enum Isa {
     /// and later, Zen 5.
     #[cfg(target_arch = "x86_64")]
     AvxVnni,
-    /// AVX512-VNNI's `vpdpbusd` on 256-bit registers (AVX512-VL): Cascade
-    /// Lake, Ice Lake, Zen 4.
+    /// AVX512-VNNI's `vpdpbusd` on 512-bit registers (AVX512-F/BW/VL):
+    /// Cascade Lake, Ice Lake, Sapphire Rapids, Zen 4 and 5. Preferred to
+    /// `AvxVnni` where both run.
     #[cfg(target_arch = "x86_64")]
     Avx512Vnni,
 }
@@ -129,11 +139,12 @@ impl Isa {
         {
             use std::is_x86_feature_detected as has;
             if has!("avx2") && has!("fma") {
+                // 512-bit products first: twice the bytes per instruction.
+                if has_avx512_vnni() {
+                    return Isa::Avx512Vnni;
+                }
                 if has!("avxvnni") {
                     return Isa::AvxVnni;
-                }
-                if has!("avx512vnni") && has!("avx512vl") {
-                    return Isa::Avx512Vnni;
                 }
                 return Isa::Avx2;
             }
@@ -161,7 +172,7 @@ impl Isa {
             let runs = match isa {
                 Isa::Portable => true,
                 Isa::AvxVnni => best.avx2() && has!("avxvnni"),
-                Isa::Avx512Vnni => best.avx2() && has!("avx512vnni") && has!("avx512vl"),
+                Isa::Avx512Vnni => best.avx2() && has_avx512_vnni(),
                 _ => best.avx2(),
             };
             if !runs {
@@ -179,8 +190,11 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         if Isa::best() != Isa::Portable {
             v.extend([Isa::Avx2, Isa::Avx2Exact]);
-            if !v.contains(&Isa::best()) {
-                v.push(Isa::best());
+            // Both VNNI forms where the CPU has both (Zen 4, Sapphire Rapids).
+            for name in ["avx-vnni", "avx512-vnni"] {
+                if let Ok(isa) = Isa::named(name, Isa::best()) {
+                    v.push(isa);
+                }
             }
         }
         v

@@ -3,7 +3,7 @@
 use std::arch::x86_64::*;
 
 use super::dot::Dot;
-use super::{finish, patch, row_tiles, tile_i16, tile_u8};
+use super::{finish, patch, row_tiles, tile_i16};
 use crate::kernels::conv::Block;
 use crate::kernels::{Sink, SinkKind, TileAt, NR};
 
@@ -127,7 +127,7 @@ pub(super) unsafe fn conv_u8_with<D: Dot>(
             macro_rules! go {
                 ($r:literal) => {{
                     let l = std::array::from_fn(|r| w.as_ptr().add((r0 + r) * kp).cast::<u8>());
-                    let acc = tile_u8::<$r, false, D>(l, panel.as_ptr(), kq);
+                    let acc = D::tile::<$r, false>(l, panel.as_ptr(), kq);
                     let acc = if fixes.is_empty() {
                         acc
                     } else {

@@ -9,6 +9,8 @@
 
 use std::arch::x86_64::*;
 
+use super::{linear_u8_with, tile_u8, zmm, Acc, ByteRows, PackedWeight, Sink};
+
 /// A byte product (see the module docs).
 pub(in crate::kernels) trait Dot {
     /// Whether the product is exact for every `u` byte; when not, the
@@ -21,6 +23,39 @@ pub(in crate::kernels) trait Dot {
     /// The CPU has the kind's features and the caller is compiled with
     /// them (so that this inlines).
     unsafe fn dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
+
+    /// A one-panel tile of `R` broadcast rows (see [`super::tile_u8`]).
+    ///
+    /// # Safety
+    /// As [`Dot::dot`]; `panel` holds `kq * 64` bytes and each row `4 kq`.
+    #[inline(always)]
+    unsafe fn tile<const R: usize, const ACT_LEFT: bool>(
+        l: [*const u8; R],
+        panel: *const u8,
+        kq: usize,
+    ) -> Acc<R>
+    where
+        Self: Sized,
+    {
+        tile_u8::<R, ACT_LEFT, Self>(l, panel, kq)
+    }
+
+    /// Linear, byte path (see [`super::linear_u8_with`]).
+    ///
+    /// # Safety
+    /// As [`Dot::dot`]; rows and panels in range, each row `kp` bytes.
+    #[inline(always)]
+    unsafe fn linear(
+        a: &ByteRows,
+        rows: std::ops::Range<usize>,
+        panels: std::ops::Range<usize>,
+        w: &PackedWeight,
+        sink: &Sink,
+    ) where
+        Self: Sized,
+    {
+        linear_u8_with::<Self>(a, rows, panels, w, sink)
+    }
 }
 
 /// AVX2's `vpmaddubsw` (saturating i16 pair sums: exact while `u < 128`,
@@ -68,7 +103,8 @@ impl Dot for AvxVnni {
     }
 }
 
-/// AVX512-VNNI's `vpdpbusd` on 256-bit registers (EVEX, needs AVX512-VL).
+/// AVX512-VNNI's `vpdpbusd`: the tiles on 512-bit registers (see
+/// [`super::zmm`]); the 256-bit form (EVEX, AVX512-VL) elsewhere.
 pub(in crate::kernels) struct Avx512Vnni;
 
 impl Dot for Avx512Vnni {
@@ -77,6 +113,26 @@ impl Dot for Avx512Vnni {
     #[inline(always)]
     unsafe fn dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
         _mm256_dpbusd_epi32(acc, u, s)
+    }
+
+    #[inline(always)]
+    unsafe fn tile<const R: usize, const ACT_LEFT: bool>(
+        l: [*const u8; R],
+        panel: *const u8,
+        kq: usize,
+    ) -> Acc<R> {
+        zmm::tile_one::<R, ACT_LEFT>(l, panel, kq)
+    }
+
+    #[inline(always)]
+    unsafe fn linear(
+        a: &ByteRows,
+        rows: std::ops::Range<usize>,
+        panels: std::ops::Range<usize>,
+        w: &PackedWeight,
+        sink: &Sink,
+    ) {
+        zmm::linear_u8(a, rows, panels, w, sink)
     }
 }
 

@@ -19,7 +19,7 @@ type Acc<const R: usize> = [[__m256i; 2]; R];
 /// the rows hold the u8 activations (Linear), else the s8 weights
 /// (Conv2d). Inlined into a function with `D`'s features (see [`dot`]).
 #[inline(always)]
-unsafe fn tile_u8<const R: usize, const ACT_LEFT: bool, D: Dot>(
+pub(super) unsafe fn tile_u8<const R: usize, const ACT_LEFT: bool, D: Dot>(
     l: [*const u8; R],
     panel: *const u8,
     kq: usize,
@@ -231,6 +231,7 @@ fn row_tiles(len: usize) -> impl Iterator<Item = (usize, usize)> {
 mod conv;
 mod dot;
 mod elementwise;
+mod zmm;
 pub(super) mod gates;
 
 pub(super) use conv::conv_i16;
@@ -243,7 +244,7 @@ pub(super) use gates::lstm_units;
 /// `panels` (of 16 channels), adding back the excess of values `a`
 /// clipped to 127 (none when `D` is exact).
 #[inline(always)]
-unsafe fn linear_u8_with<D: Dot>(
+pub(super) unsafe fn linear_u8_with<D: Dot>(
     a: &ByteRows,
     rows: std::ops::Range<usize>,
     panels: std::ops::Range<usize>,
@@ -280,7 +281,7 @@ unsafe fn linear_u8_with<D: Dot>(
             macro_rules! go {
                 ($r:literal) => {{
                     let l = std::array::from_fn(|r| a.row(i + r));
-                    let acc = tile_u8::<$r, true, D>(l, panel, kq);
+                    let acc = D::tile::<$r, true>(l, panel, kq);
                     let acc = if dirty {
                         patch::<$r>(acc, |t| fix(t))
                     } else {
@@ -307,7 +308,7 @@ macro_rules! instances {
                 w: &PackedWeight,
                 sink: &Sink,
             ) {
-                linear_u8_with::<$dot>(a, rows, panels, w, sink)
+                <$dot as Dot>::linear(a, rows, panels, w, sink)
             }
 
             #[allow(clippy::too_many_arguments)]
@@ -374,7 +375,7 @@ instances! {
     Avx2: Madd, "avx2,fma", linear_u8_madd, conv_u8_madd;
     Avx2Exact: Widened, "avx2,fma", linear_u8_widened, conv_u8_widened;
     AvxVnni: AvxVnni, "avx2,fma,avxvnni", linear_u8_avx_vnni, conv_u8_avx_vnni;
-    Avx512Vnni: Avx512Vnni, "avx2,fma,avx512vnni,avx512vl", linear_u8_avx512_vnni, conv_u8_avx512_vnni;
+    Avx512Vnni: Avx512Vnni, "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni", linear_u8_avx512_vnni, conv_u8_avx512_vnni;
 }
 
 /// Linear, i16 path: rows of `a` (`[m][kp]` i16, `a - zero_point`)
