@@ -21,6 +21,10 @@
 //! | `Relu`, `MaxPool2d`, `Flatten`, `Reshape` | `Relu`, `MaxPool`, `Flatten`/`Reshape` → Q → DQ, the input's parameters |
 //! | `AdaptiveAvgPool2d` | on the integers, as torchlet rounds them: `Cast` → `GlobalAveragePool` (1×1) or `AveragePool` (input a multiple of the output) → `Round` → `Cast` uint8 → DQ |
 //! | `Float` | the float op (`Conv`, `Gemm`, `BatchNormalization`, `MaxPool`, ...) [→ `Relu`] |
+//! | `DynamicLinear` | the input's range (`ReduceMin`/`ReduceMax`) → its scale and zero point as fbgemm picks them (7-bit) → Q → DQ → `Gemm`(·, DQ(int8 w), transB) → `Add` bias; float out |
+//!
+//! A dynamically quantized LSTM has no ONNX form (each step quantizes its
+//! hidden state from its own range) and is refused by name.
 //!
 //! Initializers are named after the modules, as PyTorch's quantized state
 //! dicts name them: `conv1.weight` (int8), `conv1.weight_scale`,
@@ -297,6 +301,38 @@ impl Builder {
         }
     }
 
+    /// A dynamically quantized input: `x` → Q → DQ with the scale and zero
+    /// point of its own range, computed in the graph as fbgemm chooses them
+    /// on x86 (7-bit: the range, widened to hold 0, over 127; the zero
+    /// point `round(-min / scale)`; scales below 6.1e-5 raised to it, the
+    /// zero point kept).
+    fn dynamic_qdq(&mut self, node: &QNode, x: &Val) -> Val {
+        let m = &node.name;
+        let scalar = |b: &mut Self, what: &str, v: f32| {
+            b.init(&format!("{m}.input_{what}"), Tensor::full(&[], v))
+        };
+        let zero = scalar(self, "zero", 0.0);
+        let levels = scalar(self, "levels", 127.0);
+        let smallest = scalar(self, "smallest_scale", 6.1e-5);
+        let tiny = scalar(self, "tiny", f32::MIN_POSITIVE);
+        let keep = || vec![("keepdims", Attr::Int(0))];
+        let lo = self.g.op("ReduceMin", vec![x.name.clone()], keep());
+        let hi = self.g.op("ReduceMax", vec![x.name.clone()], keep());
+        let lo = self.g.op("Min", vec![lo, zero.clone()], vec![]);
+        let hi = self.g.op("Max", vec![hi, zero.clone()], vec![]);
+        let span = self.g.op("Sub", vec![hi, lo.clone()], vec![]);
+        let raw = self.g.op("Div", vec![span, levels.clone()], vec![]);
+        let scale = self.g.op("Max", vec![raw.clone(), smallest], vec![]);
+        let step = self.g.op("Max", vec![raw, tiny], vec![]);
+        let neg = self.g.op("Neg", vec![lo], vec![]);
+        let zp = self.g.op("Div", vec![neg, step], vec![]);
+        let zp = self.g.op("Round", vec![zp], vec![]);
+        let zp = self.g.op("Clip", vec![zp, zero, levels], vec![]);
+        let to = vec![("to", Attr::Int(DataType::Uint8 as i64))];
+        let zero_point = self.g.op("Cast", vec![zp], to);
+        self.qdq(x.name.clone(), x.shape.clone(), Act { scale, zero_point })
+    }
+
     /// A float result [→ Relu] → Q → DQ with the node's own parameters.
     fn requant(
         &mut self,
@@ -378,13 +414,17 @@ impl Builder {
 
     /// One node of the quantized model.
     fn node(&mut self, node: &QNode, ins: &[Val]) -> Result<Val> {
-        if matches!(node.op, QOp::DynamicLinear(_) | QOp::DynamicLstm(_)) {
+        if matches!(node.op, QOp::DynamicLstm(_)) {
             return Err(self.err(
                 node,
-                "dynamically quantized layers have no QDQ lowering yet",
+                "a dynamically quantized LSTM has no ONNX form: it quantizes each step's \
+                 hidden state from its own range, which needs a loop",
             ));
         }
-        let float_in = matches!(node.op, QOp::Quantize { .. } | QOp::Float(_));
+        let float_in = matches!(
+            node.op,
+            QOp::Quantize { .. } | QOp::Float(_) | QOp::DynamicLinear(_)
+        );
         if ins.is_empty() || ins.iter().any(|v| v.q.is_some() == float_in) {
             let which = if float_in { "float" } else { "quantized" };
             return Err(self.err(node, format!("expects {which} inputs")));
@@ -397,7 +437,13 @@ impl Builder {
         };
         match &node.op {
             QOp::Float(n) => self.float(node, n, ins),
-            QOp::DynamicLinear(_) | QOp::DynamicLstm(_) => unreachable!("refused above"),
+            QOp::DynamicLstm(_) => unreachable!("refused above"),
+            QOp::DynamicLinear(lin) => {
+                let q = self.dynamic_qdq(node, x);
+                let w = self.qweights(node, &lin.weight, lin.bias.as_ref())?;
+                let (y, shape) = self.linear(node, &q, w)?;
+                Ok(Val::float(y, shape))
+            }
             QOp::Quantize { scale, zero_point } => {
                 let a = self.act(node, *scale, *zero_point)?;
                 Ok(self.qdq(x.name.clone(), x.shape.clone(), a))

@@ -20,8 +20,8 @@ use torchlet_onnx::{
     export_quantized, export_quantized_to_file, read_model, OnnxError, QuantizedExportOptions,
 };
 use torchlet_quantize::{
-    capture, convert, fuse_modules, get_default_qconfig, prepare, DeQuantStub, QOp, QuantStub,
-    QuantizedModel,
+    capture, convert, fuse_modules, get_default_qconfig, prepare, quantize_dynamic, DeQuantStub,
+    DynamicKind, QOp, QuantStub, QuantizedModel,
 };
 use torchlet_tensor::Tensor;
 
@@ -411,4 +411,48 @@ fn a_float_model_with_stubs_exports_them_as_identities() {
         torchlet_onnx::export(&model, &x, &torchlet_onnx::ExportOptions::default()).unwrap();
     let identities = ops(&proto).iter().filter(|&&o| o == "Identity").count();
     assert_eq!(identities, 2, "{:?}", ops(&proto));
+}
+
+/// Dynamic quantization of the Linear layers: each input is quantized
+/// from its own range in the graph (`ReduceMin`/`ReduceMax` → scale and
+/// zero point → Q → DQ), the weights are int8 initializers, the outputs
+/// float; the file runs like the int8 model.
+#[test]
+fn dynamic_linear_layers_export_with_their_input_ranges_in_the_graph() {
+    let q = {
+        let _seeded = SEEDED.lock().unwrap();
+        torchlet_tensor::manual_seed(3);
+        let model = Stubbed {
+            conv: Conv2d::new(1, 2, 3).unwrap(),
+            fc: Linear::new(72, 8).unwrap(),
+            head: Linear::new(8, 2).unwrap(),
+        };
+        let g = capture(&model, &input(2, 0)).unwrap();
+        quantize_dynamic(&g, &[DynamicKind::Linear]).unwrap()
+    };
+    let dynamic = q
+        .nodes()
+        .iter()
+        .filter(|n| matches!(n.op, QOp::DynamicLinear(_)));
+    assert_eq!(dynamic.count(), 2);
+    let m = export_quantized(&q, &[1, 1, 8, 8], &QuantizedExportOptions::default()).unwrap();
+    let names = ops(&m);
+    for op in ["ReduceMin", "ReduceMax", "QuantizeLinear", "Gemm", "Conv"] {
+        assert!(names.contains(&op), "{op} missing: {names:?}");
+    }
+    // int8 weights, per tensor, symmetric.
+    for layer in ["fc", "head"] {
+        let w = init(&m, &format!("{layer}.weight"));
+        assert_eq!(
+            w.data_type(),
+            torchlet_onnx::proto::tensor_proto::DataType::Int8 as i32
+        );
+        assert_eq!(
+            init(&m, &format!("{layer}.weight_zero_point")).dims,
+            Vec::<i64>::new()
+        );
+    }
+    // Float outputs, equal up to the float rounding of the products (a
+    // runtime sums dequantized floats, torchlet exact integers).
+    runs_like_torchlet(&q, 1e-5, &QuantizedExportOptions::default());
 }

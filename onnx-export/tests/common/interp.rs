@@ -259,7 +259,7 @@ fn eval(
                 .mean_dims(&axes, int(n, "keepdims", 1) == 1)
                 .map_err(err)?)
         }
-        "ReduceSum" | "ReduceMax" => {
+        "ReduceSum" | "ReduceMax" | "ReduceMin" => {
             let t = x(0)?;
             let axes = match get(1)? {
                 Some(a) => i64s(&a),
@@ -268,6 +268,22 @@ fn eval(
             let keep = int(n, "keepdims", 1) == 1;
             if n.op_type() == "ReduceSum" {
                 one(t.sum_dims(&axes, keep).map_err(err)?)
+            } else if axes.is_empty() && !keep {
+                // Every axis, to a scalar.
+                let v = t.to_vec::<f32>().map_err(err)?;
+                let pick = |a: f32, b: f32| match n.op_type() {
+                    "ReduceMax" => a.max(b),
+                    _ => a.min(b),
+                };
+                let start = if n.op_type() == "ReduceMax" {
+                    f32::NEG_INFINITY
+                } else {
+                    f32::INFINITY
+                };
+                let r = v.into_iter().fold(start, pick);
+                one(Tensor::from_vec(vec![r], &[]).map_err(err)?)
+            } else if n.op_type() == "ReduceMin" {
+                return Err("ReduceMin over some axes".into());
             } else {
                 let [axis] = axes[..] else {
                     return Err("ReduceMax over several axes".into());
@@ -280,6 +296,26 @@ fn eval(
         "GreaterOrEqual" => one(x(0)?.ge(&x(1)?).map_err(err)?),
         "Not" => one(x(0)?.logical_not()),
         "Max" => one(x(0)?.maximum(&x(1)?).map_err(err)?),
+        "Min" => one(x(0)?.minimum(&x(1)?).map_err(err)?),
+        "Neg" => one(x(0)?.neg()),
+        "Clip" => {
+            let scalar = |i: usize| -> R<Option<f32>> {
+                get(i)?
+                    .map(|t| Ok(t.to_vec::<f32>().map_err(err)?[0]))
+                    .transpose()
+            };
+            let (lo, hi) = (scalar(1)?, scalar(2)?);
+            let t = x(0)?;
+            let v = t.to_vec::<f32>().map_err(err)?;
+            let c = v
+                .iter()
+                .map(|&v| {
+                    v.max(lo.unwrap_or(f32::NEG_INFINITY))
+                        .min(hi.unwrap_or(f32::INFINITY))
+                })
+                .collect();
+            one(Tensor::from_vec::<f32>(c, t.shape()).map_err(err)?)
+        }
         "Where" => one(Tensor::where_cond(&x(0)?, &x(1)?, &x(2)?).map_err(err)?),
         "Cast" => {
             let to = match int(n, "to", 0) {

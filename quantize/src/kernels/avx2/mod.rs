@@ -231,8 +231,8 @@ fn row_tiles(len: usize) -> impl Iterator<Item = (usize, usize)> {
 mod conv;
 mod dot;
 mod elementwise;
-mod zmm;
 pub(super) mod gates;
+mod zmm;
 
 pub(super) use conv::conv_i16;
 pub(super) use elementwise::{
