@@ -37,6 +37,9 @@ pub enum Attr {
     Str(String),
     /// A list of strings.
     Strs(Vec<String>),
+    /// A subgraph (`Scan`'s or `Loop`'s body); it may read the outer
+    /// graph's values by name.
+    Graph(Box<Graph>),
 }
 
 /// One node: an operator applied to named values.
@@ -76,7 +79,8 @@ pub struct ValueInfo {
     pub dims: Vec<Dim>,
 }
 
-/// A whole graph.
+/// A whole graph (equal to another with the same nodes, inputs, outputs
+/// and initializers, bit for bit).
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     /// Nodes in topological (execution) order.
@@ -89,6 +93,22 @@ pub struct Graph {
     pub outputs: Vec<ValueInfo>,
     /// Counter for fresh names.
     next: usize,
+}
+
+impl PartialEq for Graph {
+    fn eq(&self, other: &Self) -> bool {
+        let same_tensor = |a: &Tensor, b: &Tensor| {
+            a.dtype() == b.dtype()
+                && a.shape() == b.shape()
+                && torchlet_tensor::io::le_bytes(a).ok() == torchlet_tensor::io::le_bytes(b).ok()
+        };
+        self.nodes == other.nodes
+            && self.inputs == other.inputs
+            && self.outputs == other.outputs
+            && self.initializers.len() == other.initializers.len()
+            && (self.initializers.iter().zip(&other.initializers))
+                .all(|((na, a), (nb, b))| na == nb && same_tensor(a, b))
+    }
 }
 
 impl Graph {

@@ -181,12 +181,14 @@ fn quantize_text(args: &QuantizeArgs) -> Result<(), BoxError> {
     config.test_accuracy = Some(int8_acc);
     let json = serde_json::to_string_pretty(&config)?;
     write_atomic(out.join("config.json"), format!("{json}\n").as_bytes())?;
-    eprintln!(
-        "note: {RUN_ONNX} not written: a dynamically quantized LSTM has no ONNX form yet (each \
-         step quantizes its hidden state from its own range); `torchlet export --run {}` writes \
-         the float model",
-        run.display()
+    let onnx = crate::text_export::write_quantized(
+        &config,
+        &vocab,
+        &q,
+        &out.join(RUN_ONNX),
+        DEFAULT_OPSET,
     );
+    crate::train::warn_on_onnx_error(onnx, &out);
     report(run, &out, float_acc, int8_acc);
     Ok(())
 }

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use torchlet_autograd::Variable;
 use torchlet_nn::Module;
-use torchlet_onnx::{ExportOptions, ModelProto};
+use torchlet_onnx::{ExportOptions, ModelProto, QuantizedExportOptions};
+use torchlet_quantize::QuantizedModel;
 use torchlet_tensor::Tensor;
 use torchlet_text::Vocab;
 
@@ -23,6 +24,7 @@ pub fn text_onnx_model(
     config: &TextRunConfig,
     vocab: &Vocab,
     model: &TextModel,
+    quantized: Option<&QuantizedModel>,
     opset: i64,
 ) -> Result<ModelProto, BoxError> {
     let pad = vocab.pad_index().map(|p| p as i64);
@@ -85,8 +87,20 @@ pub fn text_onnx_model(
         ("classes".into(), serde_json::to_string(&config.classes)?),
         ("torchlet_version".into(), config.torchlet_version.clone()),
     ];
-    torchlet_onnx::export(module, &example, &options)
-        .map_err(|e| Box::new(Msg(format!("export: {e}"))) as BoxError)
+    let proto = match quantized {
+        // Dynamic int8: token lookups, lengths and the float ops as the
+        // float export writes them; the LSTM as a Scan (see torchlet-onnx).
+        Some(q) => {
+            options.graph_name.push_str("_int8");
+            let options = QuantizedExportOptions {
+                base: options,
+                ..QuantizedExportOptions::default()
+            };
+            torchlet_onnx::export_quantized(q, example.data().shape(), &options)
+        }
+        None => torchlet_onnx::export(module, &example, &options),
+    };
+    proto.map_err(|e| Box::new(Msg(format!("export: {e}"))) as BoxError)
 }
 
 /// What a run's tokenizer name means, for the model's doc string.
@@ -109,7 +123,20 @@ pub fn write(
     onnx: &Path,
     opset: i64,
 ) -> Result<(), BoxError> {
-    let proto = text_onnx_model(config, vocab, model, opset)?;
+    let proto = text_onnx_model(config, vocab, model, None, opset)?;
+    torchlet_onnx::save_model(&proto, onnx).map_err(|e| Box::new(Msg(e.to_string())) as BoxError)
+}
+
+/// Writes a dynamically quantized text run's ONNX model to `onnx`.
+pub fn write_quantized(
+    config: &TextRunConfig,
+    vocab: &Vocab,
+    q: &QuantizedModel,
+    onnx: &Path,
+    opset: i64,
+) -> Result<(), BoxError> {
+    let model = TextModel::Classifier(Box::new(q.clone()));
+    let proto = text_onnx_model(config, vocab, &model, Some(q), opset)?;
     torchlet_onnx::save_model(&proto, onnx).map_err(|e| Box::new(Msg(e.to_string())) as BoxError)
 }
 
@@ -123,6 +150,12 @@ pub fn export_text_run(run: &Path, onnx: &Path, opset: i64) -> Result<(), BoxErr
         ))));
     }
     let (vocab, model) = config.load_run(run)?;
+    if config.quantization.is_some() {
+        let float = config.build_model(vocab.pad_index())?;
+        let weights = run.join("model.safetensors");
+        let q = crate::quantize::load_dynamic_text_model(float.module(), &vocab, &weights)?;
+        return write_quantized(&config, &vocab, &q, onnx, opset);
+    }
     write(&config, &vocab, &model, onnx, opset)
 }
 

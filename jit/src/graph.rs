@@ -244,6 +244,7 @@ fn attr(a: &Attr) -> String {
         Attr::Floats(v) => format!("{v:?}"),
         Attr::Str(s) => format!("{s:?}"),
         Attr::Strs(s) => format!("{s:?}"),
+        Attr::Graph(g) => format!("<graph of {} nodes>", g.nodes.len()),
     }
 }
 

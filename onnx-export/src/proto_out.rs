@@ -56,7 +56,7 @@ pub(crate) fn tensor_proto(name: &str, t: &Tensor) -> Result<TensorProto> {
     })
 }
 
-fn attribute(name: &str, value: &Attr) -> AttributeProto {
+fn attribute(name: &str, value: &Attr) -> Result<AttributeProto> {
     let mut a = AttributeProto {
         name: Some(name.to_string()),
         ..Default::default()
@@ -86,9 +86,13 @@ fn attribute(name: &str, value: &Attr) -> AttributeProto {
             a.strings = v.iter().map(|s| s.clone().into_bytes()).collect();
             AttributeType::Strings
         }
+        Attr::Graph(g) => {
+            a.g = Some(graph_proto(g, name, "")?);
+            AttributeType::Graph
+        }
     };
     a.r#type = Some(kind as i32);
-    a
+    Ok(a)
 }
 
 fn value_info(v: &ValueInfo) -> ValueInfoProto {
@@ -116,35 +120,42 @@ fn value_info(v: &ValueInfo) -> ValueInfoProto {
     }
 }
 
-/// The graph as a complete `ModelProto`.
-pub(crate) fn model_proto(graph: &Graph, meta: &ModelMeta<'_>) -> Result<ModelProto> {
-    let node = graph
-        .nodes
-        .iter()
-        .map(|n| NodeProto {
-            input: n.inputs.clone(),
-            output: n.outputs.clone(),
-            name: Some(n.name.clone()),
-            op_type: Some(n.op_type.clone()),
-            domain: Some(String::new()),
-            attribute: n.attrs.iter().map(|(k, v)| attribute(k, v)).collect(),
-            ..Default::default()
+/// A graph (the model's, or a subgraph attribute's) as a `GraphProto`.
+fn graph_proto(graph: &Graph, name: &str, doc: &str) -> Result<GraphProto> {
+    let node = (graph.nodes.iter())
+        .map(|n| {
+            Ok(NodeProto {
+                input: n.inputs.clone(),
+                output: n.outputs.clone(),
+                name: Some(n.name.clone()),
+                op_type: Some(n.op_type.clone()),
+                domain: Some(String::new()),
+                attribute: (n.attrs.iter())
+                    .map(|(k, v)| attribute(k, v))
+                    .collect::<Result<_>>()?,
+                ..Default::default()
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let initializer = graph
         .initializers
         .iter()
         .map(|(name, t)| tensor_proto(name, t))
         .collect::<Result<Vec<_>>>()?;
-    let graph = GraphProto {
+    Ok(GraphProto {
         node,
-        name: Some(meta.graph_name.to_string()),
-        doc_string: Some(meta.doc_string.to_string()),
+        name: Some(name.to_string()),
+        doc_string: Some(doc.to_string()),
         initializer,
         input: graph.inputs.iter().map(value_info).collect(),
         output: graph.outputs.iter().map(value_info).collect(),
         ..Default::default()
-    };
+    })
+}
+
+/// The graph as a complete `ModelProto`.
+pub(crate) fn model_proto(graph: &Graph, meta: &ModelMeta<'_>) -> Result<ModelProto> {
+    let graph = graph_proto(graph, meta.graph_name, meta.doc_string)?;
     Ok(ModelProto {
         ir_version: Some(ir_version(meta.opset)),
         opset_import: vec![OperatorSetIdProto {

@@ -22,9 +22,10 @@
 //! | `AdaptiveAvgPool2d` | on the integers, as torchlet rounds them: `Cast` → `GlobalAveragePool` (1×1) or `AveragePool` (input a multiple of the output) → `Round` → `Cast` uint8 → DQ |
 //! | `Float` | the float op (`Conv`, `Gemm`, `BatchNormalization`, `MaxPool`, ...) [→ `Relu`] |
 //! | `DynamicLinear` | the input's range (`ReduceMin`/`ReduceMax`) → its scale and zero point as fbgemm picks them (7-bit) → Q → DQ → `Gemm`(·, DQ(int8 w), transB) → `Add` bias; float out |
+//! | `DynamicLstm` | per layer and direction: the valid positions' input projection (one dynamic Q → DQ, `MatMul` with DQ(int8 `W_ih`)), then a `Scan` over time whose body quantizes the active rows' hidden state from its range, multiplies by DQ(int8 `W_hh`) and runs the float cell (see `lstm.rs`) |
+//! | `Float` text ops | `Embedding` → `Gather`; `lengths_from_padding` → the lengths computed from the token ids; `select` → `Gather` |
 //!
-//! A dynamically quantized LSTM has no ONNX form (each step quantizes its
-//! hidden state from its own range) and is refused by name.
+//! A text model (its first op looks up tokens) takes int64 token ids.
 //!
 //! Initializers are named after the modules, as PyTorch's quantized state
 //! dicts name them: `conv1.weight` (int8), `conv1.weight_scale`,
@@ -32,11 +33,12 @@
 //! `conv1.zero_point` (the output's; `quant.*` for the model's input).
 
 mod emit;
+mod lstm;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use torchlet_quantize::{QNode, QOp, QParams, QTensor, QuantizedModel};
+use torchlet_quantize::{Op, QNode, QOp, QParams, QTensor, QuantizedModel};
 use torchlet_tensor::{DType, Tensor};
 
 use self::emit::{ConvGeometry, Plain, Weights};
@@ -128,9 +130,13 @@ pub fn export_quantized(
         bias_after: !options.bias_input,
         vals: HashMap::new(),
     };
+    // A text model reads int64 token ids (its first ops look them up).
+    let reads_tokens = (model.nodes().iter())
+        .filter(|n| n.inputs.contains(&0))
+        .any(|n| matches!(&n.op, QOp::Float(f) if matches!(f.op, Op::Embedding { .. } | Op::LengthsFromPadding { .. })));
     b.g.inputs.push(ValueInfo {
         name: base.input_name.clone(),
-        dtype: DType::F32,
+        dtype: if reads_tokens { DType::I64 } else { DType::F32 },
         dims: dims(input_shape, &base.input_dynamic_axes),
     });
     let mut x = base.input_name.clone();
@@ -306,7 +312,7 @@ impl Builder {
     /// on x86 (7-bit: the range, widened to hold 0, over 127; the zero
     /// point `round(-min / scale)`; scales below 6.1e-5 raised to it, the
     /// zero point kept).
-    fn dynamic_qdq(&mut self, node: &QNode, x: &Val) -> Val {
+    fn dynamic_qdq(&mut self, node: &QNode, x: &str) -> String {
         let m = &node.name;
         let scalar = |b: &mut Self, what: &str, v: f32| {
             b.init(&format!("{m}.input_{what}"), Tensor::full(&[], v))
@@ -316,8 +322,8 @@ impl Builder {
         let smallest = scalar(self, "smallest_scale", 6.1e-5);
         let tiny = scalar(self, "tiny", f32::MIN_POSITIVE);
         let keep = || vec![("keepdims", Attr::Int(0))];
-        let lo = self.g.op("ReduceMin", vec![x.name.clone()], keep());
-        let hi = self.g.op("ReduceMax", vec![x.name.clone()], keep());
+        let lo = self.g.op("ReduceMin", vec![x.to_string()], keep());
+        let hi = self.g.op("ReduceMax", vec![x.to_string()], keep());
         let lo = self.g.op("Min", vec![lo, zero.clone()], vec![]);
         let hi = self.g.op("Max", vec![hi, zero.clone()], vec![]);
         let span = self.g.op("Sub", vec![hi, lo.clone()], vec![]);
@@ -330,7 +336,8 @@ impl Builder {
         let zp = self.g.op("Clip", vec![zp, zero, levels], vec![]);
         let to = vec![("to", Attr::Int(DataType::Uint8 as i64))];
         let zero_point = self.g.op("Cast", vec![zp], to);
-        self.qdq(x.name.clone(), x.shape.clone(), Act { scale, zero_point })
+        let q = self.qdq(x.to_string(), Vec::new(), Act { scale, zero_point });
+        q.name
     }
 
     /// A float result [→ Relu] → Q → DQ with the node's own parameters.
@@ -353,38 +360,8 @@ impl Builder {
     /// The int8 weight and float bias of a quantized Conv2d or Linear: an
     /// initializer behind a DequantizeLinear (per channel: `axis`).
     fn qweights(&mut self, node: &QNode, w: &QTensor, bias: Option<&Tensor>) -> Result<Weights> {
-        let Some(v) = w.as_i8() else {
-            return Err(self.err(node, "the weight is not qint8"));
-        };
         let m = &node.name;
-        let v = v.iter().map(|&q| q as i64).collect();
-        let w_name = self.int_init(&format!("{m}.weight"), v, w.shape(), DataType::Int8);
-        let (scales, zps, axis) = match w.params() {
-            QParams::PerTensor { scale, zero_point } => (vec![*scale], vec![*zero_point], None),
-            QParams::PerChannel {
-                scales,
-                zero_points,
-                axis,
-            } => (scales.clone(), zero_points.clone(), Some(*axis as i64)),
-        };
-        let shape = if axis.is_some() {
-            vec![scales.len()]
-        } else {
-            vec![]
-        };
-        let scales = scales.iter().map(|&s| s as f32).collect();
-        let s = self.init(
-            &format!("{m}.weight_scale"),
-            Tensor::from_vec(scales, &shape)?,
-        );
-        let z = self.int_init(
-            &format!("{m}.weight_zero_point"),
-            zps,
-            &shape,
-            DataType::Int8,
-        );
-        let attrs = axis.map(|a| ("axis", Attr::Int(a))).into_iter().collect();
-        let w_dq = self.g.op("DequantizeLinear", vec![w_name, s, z], attrs);
+        let w_dq = self.dq_weight(node, w, &format!("{m}.weight"))?;
         let (bias, bias_after) = match bias {
             Some(b) if self.bias_after => {
                 // [out, 1, 1] for a conv's [N, out, H, W]; [out] for a linear.
@@ -403,6 +380,34 @@ impl Builder {
         })
     }
 
+    /// A qint8 weight as an int8 initializer `name` (with `name_scale`,
+    /// `name_zero_point`) behind a DequantizeLinear (per channel: `axis`).
+    pub(super) fn dq_weight(&mut self, node: &QNode, w: &QTensor, name: &str) -> Result<String> {
+        let Some(v) = w.as_i8() else {
+            return Err(self.err(node, "the weight is not qint8"));
+        };
+        let v = v.iter().map(|&q| q as i64).collect();
+        let w_name = self.int_init(name, v, w.shape(), DataType::Int8);
+        let (scales, zps, axis) = match w.params() {
+            QParams::PerTensor { scale, zero_point } => (vec![*scale], vec![*zero_point], None),
+            QParams::PerChannel {
+                scales,
+                zero_points,
+                axis,
+            } => (scales.clone(), zero_points.clone(), Some(*axis as i64)),
+        };
+        let shape = if axis.is_some() {
+            vec![scales.len()]
+        } else {
+            vec![]
+        };
+        let scales = scales.iter().map(|&s| s as f32).collect();
+        let s = self.init(&format!("{name}_scale"), Tensor::from_vec(scales, &shape)?);
+        let z = self.int_init(&format!("{name}_zero_point"), zps, &shape, DataType::Int8);
+        let attrs = axis.map(|a| ("axis", Attr::Int(a))).into_iter().collect();
+        Ok(self.g.op("DequantizeLinear", vec![w_name, s, z], attrs))
+    }
+
     fn bias(&mut self, module: &str, b: Option<&Tensor>) -> Option<String> {
         b.map(|b| {
             self.init(
@@ -414,16 +419,9 @@ impl Builder {
 
     /// One node of the quantized model.
     fn node(&mut self, node: &QNode, ins: &[Val]) -> Result<Val> {
-        if matches!(node.op, QOp::DynamicLstm(_)) {
-            return Err(self.err(
-                node,
-                "a dynamically quantized LSTM has no ONNX form: it quantizes each step's \
-                 hidden state from its own range, which needs a loop",
-            ));
-        }
         let float_in = matches!(
             node.op,
-            QOp::Quantize { .. } | QOp::Float(_) | QOp::DynamicLinear(_)
+            QOp::Quantize { .. } | QOp::Float(_) | QOp::DynamicLinear(_) | QOp::DynamicLstm(_)
         );
         if ins.is_empty() || ins.iter().any(|v| v.q.is_some() == float_in) {
             let which = if float_in { "float" } else { "quantized" };
@@ -437,9 +435,9 @@ impl Builder {
         };
         match &node.op {
             QOp::Float(n) => self.float(node, n, ins),
-            QOp::DynamicLstm(_) => unreachable!("refused above"),
+            QOp::DynamicLstm(lstm) => self.dynamic_lstm(node, lstm, ins),
             QOp::DynamicLinear(lin) => {
-                let q = self.dynamic_qdq(node, x);
+                let q = Val::float(self.dynamic_qdq(node, &x.name), x.shape.clone());
                 let w = self.qweights(node, &lin.weight, lin.bias.as_ref())?;
                 let (y, shape) = self.linear(node, &q, w)?;
                 Ok(Val::float(y, shape))

@@ -456,3 +456,67 @@ fn dynamic_linear_layers_export_with_their_input_ranges_in_the_graph() {
     // runtime sums dequantized floats, torchlet exact integers).
     runs_like_torchlet(&q, 1e-5, &QuantizedExportOptions::default());
 }
+
+/// A dynamically quantized text LSTM (2 layers, bidirectional, padded
+/// rows read up to their lengths): tokens in, the LSTM as one `Scan` per
+/// layer and direction; the file runs like the int8 model at each opset.
+#[test]
+fn a_dynamic_lstm_exports_as_scans_that_run_like_the_int8_model() {
+    use torchlet_text::models::{RecurrentKind, RnnClassifier, RnnClassifierOptions};
+    let (q, inputs) = {
+        let _seeded = SEEDED.lock().unwrap();
+        torchlet_tensor::manual_seed(5);
+        let options = RnnClassifierOptions {
+            kind: RecurrentKind::Lstm,
+            embed_dim: 12,
+            hidden_size: 10,
+            num_layers: 2,
+            bidirectional: true,
+            dropout: 0.0,
+            pad_index: Some(1),
+        };
+        let model = RnnClassifier::new(40, 3, options).unwrap();
+        model.eval();
+        let ids = |n: usize, t: usize, lens: &[usize]| {
+            let v = (0..n * t)
+                .map(|e| {
+                    if e % t < lens[e / t] {
+                        2 + (e * 7 % 37) as i64
+                    } else {
+                        1
+                    }
+                })
+                .collect();
+            Tensor::from_vec(v, &[n, t]).unwrap()
+        };
+        let g = capture(&model, &ids(2, 4, &[4, 2])).unwrap();
+        let q = quantize_dynamic(&g, &[DynamicKind::Linear, DynamicKind::Lstm]).unwrap();
+        (q, [ids(4, 6, &[6, 3, 1, 5]), ids(1, 9, &[9])])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for opset in [13, 17, 21] {
+        let mut options = QuantizedExportOptions::with_opset(opset);
+        options.base = options.base.with_sequence_axis();
+        let path = dir.path().join(format!("lstm{opset}.onnx"));
+        export_quantized_to_file(&q, &[2, 4], &path, &options).unwrap();
+        let model = read_model(&path).unwrap();
+        let scans = ops(&model).iter().filter(|&&o| o == "Scan").count();
+        assert_eq!(scans, 4, "one Scan per layer and direction");
+        assert_eq!(
+            init(&model, "lstm.weight_hh_l1_reverse").data_type(),
+            3,
+            "int8"
+        );
+        for x in &inputs {
+            let want = q.run(x).unwrap();
+            let got = interp::run(&model, x).unwrap_or_else(|e| panic!("opset {opset}: {e}"));
+            assert_eq!(got.shape(), want.shape());
+            let diff = interp::max_abs_diff(&got, &want);
+            assert!(
+                diff <= 1e-5,
+                "opset {opset}, input {:?}: max abs diff {diff}",
+                x.shape()
+            );
+        }
+    }
+}

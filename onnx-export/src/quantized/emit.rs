@@ -10,6 +10,7 @@ use crate::error::{OnnxError, Result};
 use crate::ir::{Attr, OnnxConstants};
 use crate::lower::{norm, reshape};
 use crate::lower_nn::{ints, pads};
+use crate::proto::tensor_proto::DataType;
 
 /// A weighted op's operands: the float weight value (an initializer or a
 /// DequantizeLinear's output), its shape, the float bias as the op's input
@@ -319,13 +320,38 @@ impl Builder {
             Op::Reshape(target) => self.plain(node, Plain::Reshape(target), ins)?,
             Op::Add => self.plain(node, Plain::Add, ins)?,
             Op::Cat(dim) => self.plain(node, Plain::Cat(*dim), ins)?,
-            // Captured for dynamic quantization (text models); a static
-            // one leaves them float only outside its stubs.
-            Op::Embedding { .. }
-            | Op::LengthsFromPadding { .. }
-            | Op::Lstm(_)
-            | Op::Select { .. } => {
-                let why = format!("float {} has no QDQ export yet", n.op.kind());
+            // Captured for dynamic quantization (text models).
+            Op::Embedding { weight } => {
+                let w = self.init(&format!("{m}.weight"), weight.data().contiguous());
+                let y = self.g.op(
+                    "Gather",
+                    vec![w, x.name.clone()],
+                    vec![("axis", Attr::Int(0))],
+                );
+                let mut shape = x.shape.clone();
+                shape.push(weight.shape()[1]);
+                (y, shape)
+            }
+            Op::LengthsFromPadding { pad } => {
+                (self.lengths_from_padding(&x.name, *pad), vec![x.shape[0]])
+            }
+            Op::Select { dim, index } => {
+                let rank = x.shape.len();
+                let d = norm(*dim, rank);
+                let size = x.shape.get(d).copied().unwrap_or(0) as i64;
+                if d >= rank || !(-size..size).contains(index) {
+                    let why = format!("index {index} of dim {dim} is out of range");
+                    return Err(self.err(node, format!("{why} (input shape {:?})", x.shape)));
+                }
+                let i = self.g.scalar(*index as f64, DType::I64);
+                let axis = ("axis", Attr::Int(d as i64));
+                let y = self.g.op("Gather", vec![x.name.clone(), i], vec![axis]);
+                let mut shape = x.shape.clone();
+                shape.remove(d);
+                (y, shape)
+            }
+            Op::Lstm(_) => {
+                let why = "a float LSTM: quantize it (quantize_dynamic with DynamicKind::Lstm)";
                 return Err(self.err(node, why));
             }
         };
@@ -335,6 +361,41 @@ impl Builder {
             y
         };
         Ok(Val::float(y, shape))
+    }
+}
+
+impl Builder {
+    /// Int64 `[N]`: each row of right-padded `ids` `[N, T]`, one past its
+    /// last token that is not `pad` (at least 1), as
+    /// `torchlet::lengths_from_padding`.
+    fn lengths_from_padding(&mut self, ids: &str, pad: i64) -> String {
+        let p = self.g.scalar(pad as f64, DType::I64);
+        let eq = self.g.op("Equal", vec![ids.to_string(), p], vec![]);
+        let keep = self.g.op("Not", vec![eq], vec![]);
+        let to = vec![("to", Attr::Int(DataType::Int64 as i64))];
+        let keep = self.g.op("Cast", vec![keep], to);
+        // Positions 1..=T, zeroed at padding: the row max is the length.
+        let one = self.g.scalar(1.0, DType::I64);
+        let shape = self.g.op("Shape", vec![ids.to_string()], vec![]);
+        let t = self.g.op(
+            "Gather",
+            vec![shape, one.clone()],
+            vec![("axis", Attr::Int(0))],
+        );
+        let limit = self.g.op("Add", vec![t, one.clone()], vec![]);
+        let positions = self
+            .g
+            .op("Range", vec![one.clone(), limit, one.clone()], vec![]);
+        let masked = self.g.op("Mul", vec![keep, positions], vec![]);
+        let last = if self.opset >= 18 {
+            let axes = self.g.ints(&[1]);
+            let keepdims = vec![("keepdims", Attr::Int(0))];
+            self.g.op("ReduceMax", vec![masked, axes], keepdims)
+        } else {
+            let attrs = vec![("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(0))];
+            self.g.op("ReduceMax", vec![masked], attrs)
+        };
+        self.g.op("Max", vec![last, one], vec![])
     }
 }
 

@@ -84,7 +84,17 @@ pub fn run(model: &ModelProto, input: &Tensor) -> R<Tensor> {
         }
     }
     v.insert(g.input[0].name().to_string(), input.clone());
-    for n in &g.node {
+    run_nodes(&g.node, &mut v, &mut int8)?;
+    v.remove(g.output[0].name()).ok_or("no output".into())
+}
+
+/// Runs `nodes` in order on the values `v` (by name), adding theirs.
+fn run_nodes(
+    nodes: &[NodeProto],
+    v: &mut HashMap<String, Tensor>,
+    int8: &mut HashMap<String, i32>,
+) -> R<()> {
+    for n in nodes {
         let get = |i: usize| -> R<Option<Tensor>> {
             match n.input.get(i).map(String::as_str) {
                 None | Some("") => Ok(None),
@@ -108,6 +118,9 @@ pub fn run(model: &ModelProto, input: &Tensor) -> R<Tensor> {
                 .unwrap_or(2);
             int8.insert(n.output[0].clone(), ty);
             quantize_linear(n, &x(0)?, &x(1)?, get(2)?, ty)
+        } else if n.op_type() == "Scan" {
+            let ins = (0..n.input.len()).map(x).collect::<R<Vec<_>>>()?;
+            scan(n, ins, v, int8)
         } else {
             eval(n, &x, &get)
         };
@@ -116,7 +129,58 @@ pub fn run(model: &ModelProto, input: &Tensor) -> R<Tensor> {
             v.insert(name.clone(), t);
         }
     }
-    v.remove(g.output[0].name()).ok_or("no output".into())
+    Ok(())
+}
+
+/// ONNX `Scan` (opset 9+): the body runs once per slice of the scan
+/// inputs along axis 0 (backwards where `scan_input_directions` says 1),
+/// reading the outer values by name; its state outputs feed the next
+/// step, its scan outputs are stacked (prepended where reversed).
+fn scan(
+    n: &NodeProto,
+    ins: Vec<Tensor>,
+    outer: &HashMap<String, Tensor>,
+    int8: &HashMap<String, i32>,
+) -> R<Vec<Tensor>> {
+    let body = attr(n, "body")
+        .and_then(|a| a.g.as_ref())
+        .ok_or("no body")?;
+    let m = int(n, "num_scan_inputs", 0) as usize;
+    let states = ins.len() - m;
+    let k = body.output.len() - states;
+    let dir_in = ints(n, "scan_input_directions").unwrap_or(vec![0; m]);
+    let dir_out = ints(n, "scan_output_directions").unwrap_or(vec![0; k]);
+    let steps = ins[states].shape()[0];
+    let mut state = ins[..states].to_vec();
+    let mut outs: Vec<Vec<Tensor>> = vec![Vec::new(); k];
+    for s in 0..steps {
+        let (mut bv, mut b8) = (outer.clone(), int8.clone());
+        for (i, t) in state.iter().enumerate() {
+            bv.insert(body.input[i].name().to_string(), t.clone());
+        }
+        for j in 0..m {
+            let t = if dir_in[j] == 1 { steps - 1 - s } else { s };
+            let slice = ins[states + j].select(0, t as i64).map_err(err)?;
+            bv.insert(body.input[states + j].name().to_string(), slice);
+        }
+        run_nodes(&body.node, &mut bv, &mut b8)?;
+        let out = |i: usize| -> R<Tensor> {
+            bv.get(body.output[i].name())
+                .cloned()
+                .ok_or("no body output".into())
+        };
+        state = (0..states).map(out).collect::<R<_>>()?;
+        for (j, o) in outs.iter_mut().enumerate() {
+            o.push(out(states + j)?);
+        }
+    }
+    for (j, o) in outs.iter_mut().enumerate() {
+        if dir_out[j] == 1 {
+            o.reverse();
+        }
+    }
+    let stacked = outs.iter().map(|o| Tensor::stack(o, 0).map_err(err));
+    state.into_iter().map(Ok).chain(stacked).collect()
 }
 
 fn eval(
@@ -283,7 +347,7 @@ fn eval(
                 let r = v.into_iter().fold(start, pick);
                 one(Tensor::from_vec(vec![r], &[]).map_err(err)?)
             } else if n.op_type() == "ReduceMin" {
-                return Err("ReduceMin over some axes".into());
+                Err("ReduceMin over some axes".into())
             } else {
                 let [axis] = axes[..] else {
                     return Err("ReduceMax over several axes".into());
@@ -293,6 +357,19 @@ fn eval(
         }
         "Equal" => one(x(0)?.eq(&x(1)?).map_err(err)?),
         "Greater" => one(x(0)?.gt(&x(1)?).map_err(err)?),
+        "Less" => one(x(1)?.gt(&x(0)?).map_err(err)?),
+        "Expand" => {
+            // Numpy broadcasting of the input and the target shape.
+            let t = x(0)?;
+            let want = i64s(&x(1)?);
+            let rank = want.len().max(t.dim());
+            let dim = |s: &[i64], i: usize| (i + s.len()).checked_sub(rank).map_or(1, |j| s[j]);
+            let have: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
+            let out: Vec<i64> = (0..rank)
+                .map(|i| dim(&have, i).max(dim(&want, i)))
+                .collect();
+            one(t.expand(&out).map_err(err)?.contiguous())
+        }
         "GreaterOrEqual" => one(x(0)?.ge(&x(1)?).map_err(err)?),
         "Not" => one(x(0)?.logical_not()),
         "Max" => one(x(0)?.maximum(&x(1)?).map_err(err)?),
