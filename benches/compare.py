@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare torchlet with PyTorch on the same workloads, same machine.
 
-    cargo build --release -p torchlet-benches --bin workloads
+    cargo build --release -p torchlet-benches --bin workloads   # and -p torchlet-cli for mainjob
     python3 benches/compare.py --python /path/to/python-with-torch \\
         [--rounds 5] [--threads 2] [--steps N] [--max-other-load CORES] [WORKLOAD...]
 
@@ -33,6 +33,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,7 +76,16 @@ TARGETS = {
     # torchrun, 1 thread each; torchlet 2 Local ranks x 1 thread.
     "ddp_mlp_b64": 1.5,
     "ddp_lenet_b64": 1.5,
+    # The main job (issue 15): the whole `torchlet train` process with its
+    # defaults against benches/pytorch/mainjob.py, wall time of each
+    # process (torchlet at most 0.8x PyTorch's).
+    "mainjob": 1.25,
 }
+
+# Rows timed as whole processes (benches/wall.py), not by the runners.
+CLI = os.path.join(ROOT, "target", "release", "torchlet")
+PY_MAINJOB = os.path.join(ROOT, "benches", "pytorch", "mainjob.py")
+WALL = os.path.join(ROOT, "benches", "wall.py")
 
 # Run by default too (for RELATIVE_TARGETS and as side-by-side rows).
 COMPANIONS = [
@@ -126,6 +136,24 @@ def cpu_flags():
 # bytes with vpdpbusd (AVX-VNNI or AVX512-VNNI).
 if cpu_flags() & {"avx_vnni", "avx512_vnni"}:
     RELATIVE_TARGETS[("matmul1024", "qgemm1024")] = 2.0
+
+
+def isa_summary():
+    """The vector extensions that pick kernels (x86: AVX-512, VNNI, AMX,
+    AVX2), from /proc/cpuinfo."""
+    flags = cpu_flags()
+    parts = []
+    avx512 = [f[len("avx512"):].lstrip("_").upper() for f in
+              ("avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16") if f in flags]
+    if avx512:
+        parts.append("AVX-512 " + "/".join(avx512))
+    if "avx_vnni" in flags:
+        parts.append("AVX-VNNI")
+    if "amx_int8" in flags:
+        parts.append("AMX-INT8")
+    if "avx2" in flags:
+        parts.append("AVX2" + ("+FMA" if "fma" in flags else ""))
+    return ", ".join(parts) or "no AVX2 (baseline kernels)"
 
 
 def cpu_model():
@@ -257,12 +285,27 @@ def main():
     extra = ["--threads", str(args.threads)]
     if args.steps:
         extra += ["--steps", str(args.steps)]
+    threads = ["--threads", str(args.threads)]
+    scratch = tempfile.mkdtemp(prefix="compare-")
+
+    def mainjob(side):
+        if side == "torchlet":
+            job = [CLI, "train", "--quiet", "--out", os.path.join(scratch, "run")] + threads
+        else:
+            job = [args.python, PY_MAINJOB, "--out", os.path.join(scratch, "pt")] + threads
+        return [sys.executable, WALL, "mainjob", "--"] + job
+
     sides = {
-        "torchlet": lambda n: [RUNNER, n] + extra,
-        "pytorch": lambda n: [args.python, PY_WORKLOADS, n] + extra,
+        "torchlet": lambda n: mainjob("torchlet") if n == "mainjob" else [RUNNER, n] + extra,
+        "pytorch": lambda n: mainjob("pytorch") if n == "mainjob" else [args.python, PY_WORKLOADS, n] + extra,
     }
+    if "mainjob" in names and not os.path.exists(CLI):
+        print(f"{CLI} not found: build it first with\n"
+              "    cargo build --release -p torchlet-cli")
+        sys.exit(2)
     if args.baseline:
-        sides["baseline"] = lambda n: [args.baseline, n] + extra
+        sides["baseline"] = lambda n: (mainjob("torchlet") if n == "mainjob"
+                                       else [args.baseline, n] + extra)
     times = {n: {side: [] for side in sides} for n in names}
     per_sample = {n: {side: [] for side in sides} for n in names}
     for r in range(args.rounds):
@@ -276,7 +319,8 @@ def main():
                     per_sample[n][side].append(out["us_per_op"])
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
 
-    print(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs), {args.threads} threads")
+    print(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs), {args.threads} threads; "
+          f"ISA: {isa_summary()}")
     print(f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"- torchlet commit: {git_commit()}; PyTorch {torch_version}; "
           f"Python {py_version} ({args.python})")
