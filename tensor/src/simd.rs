@@ -1,9 +1,14 @@
-//! Elementwise loop drivers. Each loop body is compiled twice: once for
-//! the baseline target and once with AVX2+FMA, picked at run time, so the
-//! same binary vectorizes 8-wide on modern x86 and still runs everywhere.
-//! Large outputs are split across the torchlet thread team.
+//! Elementwise loop drivers. Each loop body is compiled three times: for
+//! the baseline target, with AVX2+FMA and with AVX-512, picked at run time
+//! ([`simd_level`]), so the same binary vectorizes 16-wide on AVX-512
+//! CPUs, 8-wide on other modern x86, and still runs everywhere. The loops
+//! are plain Rust (no fast-math, no FMA contraction), so every level
+//! computes the same bits (a NaN's sign and payload aside); only the
+//! vector width differs (`tests/simd_levels.rs`). Large outputs
+//! are split across the torchlet thread team.
 
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::buffers::take_vec;
 use crate::dtype::Element;
@@ -45,27 +50,154 @@ unsafe fn zip_slice_avx2<A: Copy, B: Copy, D, F: Fn(A, B) -> D>(
     zip_slice(a, b, dst, f)
 }
 
-/// Whether the AVX2+FMA versions of the loops may run on this CPU.
-#[inline(always)]
-pub(crate) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+unsafe fn map_slice_avx512<S: Copy, D, F: Fn(S) -> D>(
+    src: &[S],
+    dst: &mut [MaybeUninit<D>],
+    f: &F,
+) {
+    map_slice(src, dst, f)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+unsafe fn zip_slice_avx512<A: Copy, B: Copy, D, F: Fn(A, B) -> D>(
+    a: &[A],
+    b: &[B],
+    dst: &mut [MaybeUninit<D>],
+    f: &F,
+) {
+    zip_slice(a, b, dst, f)
+}
+
+/// The vector code the elementwise loops, reductions, softmax, optimizer
+/// steps and RNN cells run (see [`simd_level`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SimdLevel {
+    /// The build's baseline target (SSE2 on x86-64).
+    Baseline,
+    /// AVX2 and FMA, 256-bit vectors.
+    Avx2,
+    /// AVX-512 (F, BW, VL, DQ), 512-bit vectors.
+    Avx512,
+}
+
+impl SimdLevel {
+    /// The level's name as `TORCHLET_SIMD` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Baseline => "baseline",
+            SimdLevel::Avx2 => "avx2",
+            SimdLevel::Avx512 => "avx512",
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    /// The best level this CPU runs.
+    pub fn best() -> SimdLevel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") {
+                if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq") {
+                    return SimdLevel::Avx512;
+                }
+                return SimdLevel::Avx2;
+            }
+        }
+        SimdLevel::Baseline
+    }
+
+    /// Every level this CPU runs, lowest first (for tests and benchmarks).
+    pub fn available() -> Vec<SimdLevel> {
+        [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512]
+            .into_iter()
+            .filter(|&l| l <= SimdLevel::best())
+            .collect()
+    }
+
+    fn code(self) -> u8 {
+        self as u8 + 1
+    }
+
+    fn from_code(c: u8) -> Option<SimdLevel> {
+        match c {
+            1 => Some(SimdLevel::Baseline),
+            2 => Some(SimdLevel::Avx2),
+            3 => Some(SimdLevel::Avx512),
+            _ => None,
+        }
     }
 }
 
-fn map_chunk<S: Copy, D, F: Fn(S) -> D>(src: &[S], dst: &mut [MaybeUninit<D>], f: &F) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports the features the function is compiled for.
-        unsafe { map_slice_avx2(src, dst, f) };
-        return;
+/// 0 until first read, then the level's code.
+static LEVEL: AtomicU8 = AtomicU8::new(0);
+
+/// The vector level torchlet's loops run at: the best this CPU has, or
+/// the one `TORCHLET_SIMD` (`baseline`, `avx2`, `avx512`) names if the
+/// CPU runs it (to compare them on one machine). Every level gives the
+/// same bits, a NaN's sign and payload aside.
+///
+/// ```
+/// let level = torchlet_tensor::simd_level();
+/// assert!(torchlet_tensor::SimdLevel::available().contains(&level));
+/// ```
+#[inline]
+pub fn simd_level() -> SimdLevel {
+    match SimdLevel::from_code(LEVEL.load(Ordering::Relaxed)) {
+        Some(l) => l,
+        None => {
+            let l = chosen_level();
+            LEVEL.store(l.code(), Ordering::Relaxed);
+            l
+        }
     }
-    map_slice(src, dst, f)
+}
+
+#[cold]
+fn chosen_level() -> SimdLevel {
+    let best = SimdLevel::best();
+    let Ok(name) = std::env::var("TORCHLET_SIMD") else {
+        return best;
+    };
+    let wanted = SimdLevel::available()
+        .into_iter()
+        .chain([SimdLevel::Avx512])
+        .find(|l| l.name() == name.trim().to_ascii_lowercase());
+    match wanted {
+        Some(l) if l <= best => l,
+        Some(l) => {
+            eprintln!("torchlet: TORCHLET_SIMD={name:?} ignored: this CPU does not run {l:?}; using {best:?}");
+            best
+        }
+        None => {
+            eprintln!("torchlet: TORCHLET_SIMD={name:?} ignored: not one of baseline, avx2, avx512; using {best:?}");
+            best
+        }
+    }
+}
+
+/// Runs `f` with the loops at `level` (at most the CPU's best), then
+/// restores the previous one: for tests comparing the levels. The level
+/// is global; other threads' results do not change, only their speed.
+pub fn with_simd_level<R>(level: SimdLevel, f: impl FnOnce() -> R) -> R {
+    let before = simd_level();
+    LEVEL.store(level.min(SimdLevel::best()).code(), Ordering::Relaxed);
+    let out = f();
+    LEVEL.store(before.code(), Ordering::Relaxed);
+    out
+}
+
+fn map_chunk<S: Copy, D, F: Fn(S) -> D>(src: &[S], dst: &mut [MaybeUninit<D>], f: &F) {
+    // SAFETY (each arm): the CPU supports the features the function is
+    // compiled for (`simd_level` never exceeds `SimdLevel::best`).
+    match simd_level() {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx512 => unsafe { map_slice_avx512(src, dst, f) },
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 => unsafe { map_slice_avx2(src, dst, f) },
+        _ => map_slice(src, dst, f),
+    }
 }
 
 fn zip_chunk<A: Copy, B: Copy, D, F: Fn(A, B) -> D>(
@@ -74,13 +206,14 @@ fn zip_chunk<A: Copy, B: Copy, D, F: Fn(A, B) -> D>(
     dst: &mut [MaybeUninit<D>],
     f: &F,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports the features the function is compiled for.
-        unsafe { zip_slice_avx2(a, b, dst, f) };
-        return;
+    // SAFETY (each arm): as in `map_chunk`.
+    match simd_level() {
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx512 => unsafe { zip_slice_avx512(a, b, dst, f) },
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 => unsafe { zip_slice_avx2(a, b, dst, f) },
+        _ => zip_slice(a, b, dst, f),
     }
-    zip_slice(a, b, dst, f)
 }
 
 /// Chunk length that splits `n` elements over `threads`, in whole cache lines.
@@ -140,13 +273,14 @@ pub(crate) fn zip_map<A: Copy + Sync, B: Copy + Sync, D: Element, F: Fn(A, B) ->
 /// `f` applied in place to every element of `data`.
 pub(crate) fn map_inplace<T: Copy + Send + Sync, F: Fn(T) -> T + Sync>(data: &mut [T], f: F) {
     fn run<T: Copy, F: Fn(T) -> T>(d: &mut [T], f: &F) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { inplace_avx2(d, f) };
-            return;
+        // SAFETY (each arm): as in `map_chunk`.
+        match simd_level() {
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx512 => unsafe { inplace_avx512(d, f) },
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2 => unsafe { inplace_avx2(d, f) },
+            _ => inplace(d, f),
         }
-        inplace(d, f)
     }
     let n = data.len();
     maybe_parallel(n, ELEMENTWISE_PAR_THRESHOLD, |threads| {
@@ -170,13 +304,14 @@ pub(crate) fn zip_inplace<A: Copy + Send + Sync, B: Copy + Sync, F: Fn(A, B) -> 
 ) {
     assert_eq!(a.len(), b.len());
     fn run<A: Copy, B: Copy, F: Fn(A, B) -> A>(a: &mut [A], b: &[B], f: &F) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { zip_inplace_avx2(a, b, f) };
-            return;
+        // SAFETY (each arm): as in `map_chunk`.
+        match simd_level() {
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx512 => unsafe { zip_inplace_avx512(a, b, f) },
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2 => unsafe { zip_inplace_avx2(a, b, f) },
+            _ => zip_inplace_slice(a, b, f),
         }
-        zip_inplace_slice(a, b, f)
     }
     let n = a.len();
     maybe_parallel(n, ELEMENTWISE_PAR_THRESHOLD, |threads| {
@@ -218,18 +353,33 @@ unsafe fn zip_inplace_avx2<A: Copy, B: Copy, F: Fn(A, B) -> A>(a: &mut [A], b: &
     zip_inplace_slice(a, b, f)
 }
 
-/// Runs `body` under AVX2+FMA code generation when available. For kernels
-/// (reductions, softmax rows) whose loops live in an `#[inline(always)]`
-/// function.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+unsafe fn inplace_avx512<T: Copy, F: Fn(T) -> T>(d: &mut [T], f: &F) {
+    inplace(d, f)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+unsafe fn zip_inplace_avx512<A: Copy, B: Copy, F: Fn(A, B) -> A>(a: &mut [A], b: &[B], f: &F) {
+    zip_inplace_slice(a, b, f)
+}
+
+/// Runs `body` under AVX2+FMA code generation when the level is AVX2 or
+/// above. For kernels (reductions, softmax rows, optimizer steps, RNN
+/// cells) whose loops live in `#[inline(always)]` functions. (Their
+/// bodies reach the loops through several closures; compiled a third time
+/// for AVX-512, LLVM stopped inlining them into any of the copies, and
+/// softmax ran 40x slower, so these stay at AVX2.)
 #[inline(always)]
 pub(crate) fn with_simd<R, F: FnOnce() -> R>(body: F) -> R {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
+    if simd_level() >= SimdLevel::Avx2 {
         #[target_feature(enable = "avx2,fma")]
         unsafe fn run<R, F: FnOnce() -> R>(body: F) -> R {
             body()
         }
-        // SAFETY: the CPU supports the features the function is compiled for.
+        // SAFETY: as in `map_chunk`.
         return unsafe { run(body) };
     }
     body()
