@@ -365,6 +365,37 @@ unsafe fn zip_inplace_avx512<A: Copy, B: Copy, F: Fn(A, B) -> A>(a: &mut [A], b:
     zip_inplace_slice(a, b, f)
 }
 
+/// A loop body compiled once per SIMD level by [`run_kernel`]: a struct
+/// whose `run` is `#[inline(always)]` inlines into every copy, where a
+/// closure (see [`with_simd`]) may not.
+pub(crate) trait Kernel {
+    type Out;
+    fn run(self) -> Self::Out;
+}
+
+/// Runs `k` compiled for [`simd_level`]: AVX-512, AVX2+FMA or baseline.
+#[inline(always)]
+pub(crate) fn run_kernel<K: Kernel>(k: K) -> K::Out {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+        unsafe fn run512<K: Kernel>(k: K) -> K::Out {
+            k.run()
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn run256<K: Kernel>(k: K) -> K::Out {
+            k.run()
+        }
+        // SAFETY (each arm): as in `map_chunk`.
+        match simd_level() {
+            SimdLevel::Avx512 => return unsafe { run512(k) },
+            SimdLevel::Avx2 => return unsafe { run256(k) },
+            SimdLevel::Baseline => {}
+        }
+    }
+    k.run()
+}
+
 /// Runs `body` under AVX2+FMA code generation when the level is AVX2 or
 /// above. For kernels (reductions, softmax rows, optimizer steps, RNN
 /// cells) whose loops live in `#[inline(always)]` functions. (Their

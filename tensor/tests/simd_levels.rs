@@ -5,6 +5,7 @@
 //!
 //! One test function, because the level is process-wide.
 
+use torchlet_tensor::functional::{lstm_sequence, lstm_sequence_backward};
 use torchlet_tensor::{with_simd_level, AdamStep, Generator, SgdStep, SimdLevel, Tensor};
 
 /// The outputs' bits, every NaN as one (a NaN's sign and payload may
@@ -33,6 +34,12 @@ fn every_simd_level_gives_the_same_bits() {
     v[..6].copy_from_slice(&[0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40]);
     x = Tensor::from_vec(v, &[70_001]).unwrap();
     let rows = Tensor::randn_with(&[37, 1029], &mut g);
+    // The fused LSTM's cells (forward and backward).
+    let (t, n, i, h) = (5, 9, 13, 21);
+    let mut randn = |shape: &[usize]| Tensor::randn_with(shape, &mut g);
+    let (xs, h0, c0) = (randn(&[t, n, i]), randn(&[n, h]), randn(&[n, h]));
+    let (w_ih, w_hh, b_ih) = (randn(&[4 * h, i]), randn(&[4 * h, h]), randn(&[4 * h]));
+    let (d_out, d_c) = (randn(&[t, n, h]), randn(&[n, h]));
     let ops = || -> Vec<Tensor> {
         let mut out = vec![
             x.exp(),
@@ -54,6 +61,12 @@ fn every_simd_level_gives_the_same_bits() {
             rows.sum_dims(&[1], false).unwrap(),
             rows.mean_dims(&[0], true).unwrap(),
         ];
+        let f = lstm_sequence(&xs, &h0, &c0, &w_ih, &w_hh, Some(&b_ih), None, false).unwrap();
+        let b = lstm_sequence_backward(
+            &f.trace, &xs, &h0, &c0, &w_ih, &w_hh, &f.output, &d_out, &d_c, false,
+        )
+        .unwrap();
+        out.extend([f.output, f.c_n, b.input, b.w_hh, b.bias]);
         let mut inplace = x.clone();
         inplace.add_scaled_(&y, 0.7).unwrap();
         inplace.mul_scalar_(1.5);

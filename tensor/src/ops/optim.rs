@@ -6,7 +6,7 @@
 use crate::dtype::{Element, Float};
 use crate::error::{Result, TensorError};
 use crate::parallel::{for_each_range, maybe_parallel, SharedMut, ELEMENTWISE_PAR_THRESHOLD};
-use crate::simd::with_simd;
+use crate::simd::{run_kernel, Kernel};
 use crate::tensor::{with_float, Tensor};
 
 /// The hyper-parameters of one Adam or AdamW step
@@ -91,7 +91,7 @@ impl Tensor {
                     // SAFETY: the ranges of one job are disjoint.
                     let (p, m, v) = unsafe { (p.range(r.clone()), m.range(r.clone()), v.range(r.clone())) };
                     let mx = (!mx.is_empty()).then(|| unsafe { mx.range(r.clone()) });
-                    with_simd(|| adam_chunk(&k, p, &g[r], m, v, mx))
+                    run_kernel(AdamChunk { k: &k, p, g: &g[r], m, v, mx })
                 });
             });
         });
@@ -169,7 +169,7 @@ impl Tensor {
                     // SAFETY: the ranges of one job are disjoint.
                     let p = unsafe { p.range(r.clone()) };
                     let b = (!b.is_empty()).then(|| unsafe { b.range(r.clone()) });
-                    with_simd(|| sgd_chunk(k, flags, p, &g[r], b))
+                    run_kernel(SgdChunk { k, flags, p, g: &g[r], b })
                 });
             });
         });
@@ -304,6 +304,44 @@ impl<T: Float> AdamScalars<T> {
             decoupled: h.decoupled_weight_decay,
             maximize: h.maximize,
         }
+    }
+}
+
+/// [`sgd_chunk`]'s arguments, run by [`run_kernel`] (AVX-512 where the
+/// CPU has it).
+struct SgdChunk<'a, T> {
+    k: (T, T, T, T),
+    flags: (bool, bool, bool, bool, bool),
+    p: &'a mut [T],
+    g: &'a [T],
+    b: Option<&'a mut [T]>,
+}
+
+impl<T: Float> Kernel for SgdChunk<'_, T> {
+    type Out = ();
+
+    #[inline(always)]
+    fn run(self) {
+        sgd_chunk(self.k, self.flags, self.p, self.g, self.b)
+    }
+}
+
+/// [`adam_chunk`]'s arguments, run by [`run_kernel`].
+struct AdamChunk<'a, T> {
+    k: &'a AdamScalars<T>,
+    p: &'a mut [T],
+    g: &'a [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
+    mx: Option<&'a mut [T]>,
+}
+
+impl<T: Float> Kernel for AdamChunk<'_, T> {
+    type Out = ();
+
+    #[inline(always)]
+    fn run(self) {
+        adam_chunk(self.k, self.p, self.g, self.m, self.v, self.mx)
     }
 }
 

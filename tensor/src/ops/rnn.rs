@@ -15,7 +15,7 @@ use crate::dtype::{Element, Float};
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, MatView, GEMM_PAR_THRESHOLD};
 use crate::parallel::{maybe_parallel, run_parts, threads_for, SharedMut};
-use crate::simd::with_simd;
+use crate::simd::{run_kernel, Kernel};
 use crate::tensor::{with_float, Tensor};
 
 /// What the forward of [`lstm_sequence`] keeps for its backward.
@@ -395,17 +395,13 @@ pub(super) fn forward<T: Float>(
                 |g: &mut [T], hp: &[T], cp: &[T], c: &mut [T], tc: &mut [T], hs: &mut [T]| {
                     let rows = hp.len() / h;
                     gemm_nt(g, hp, w_hh, rows, h, g4, true);
-                    with_simd(|| {
-                        for r in 0..rows {
-                            let row = r * h..(r + 1) * h;
-                            cell_forward(
-                                &mut g[r * g4..][..g4],
-                                &cp[row.clone()],
-                                &mut c[row.clone()],
-                                &mut tc[row.clone()],
-                                &mut hs[row],
-                            );
-                        }
+                    run_kernel(CellsForward {
+                        g,
+                        cp,
+                        c,
+                        tc,
+                        hs,
+                        h,
                     });
                 };
             if blocks == 1 {
@@ -459,6 +455,67 @@ pub(super) fn forward<T: Float>(
         tanh_cells,
         h_n: h_prev,
         c_n: c_prev,
+    }
+}
+
+/// One step's rows of the cell (`g` `[rows, 4h]`, the rest `[rows, h]`),
+/// run by [`run_kernel`] (AVX-512 where the CPU has it).
+struct CellsForward<'a, T> {
+    g: &'a mut [T],
+    cp: &'a [T],
+    c: &'a mut [T],
+    tc: &'a mut [T],
+    hs: &'a mut [T],
+    h: usize,
+}
+
+impl<T: Float> Kernel for CellsForward<'_, T> {
+    type Out = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let (h, g4) = (self.h, 4 * self.h);
+        for r in 0..self.cp.len() / h {
+            let row = r * h..(r + 1) * h;
+            cell_forward(
+                &mut self.g[r * g4..][..g4],
+                &self.cp[row.clone()],
+                &mut self.c[row.clone()],
+                &mut self.tc[row.clone()],
+                &mut self.hs[row],
+            );
+        }
+    }
+}
+
+/// One step's rows of the cell's backward, run by [`run_kernel`].
+struct CellsBackward<'a, T> {
+    gates: &'a [T],
+    tc: &'a [T],
+    cp: &'a [T],
+    dh: &'a [T],
+    dc: &'a mut [T],
+    dg: &'a mut [T],
+    h: usize,
+}
+
+impl<T: Float> Kernel for CellsBackward<'_, T> {
+    type Out = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let (h, g4) = (self.h, 4 * self.h);
+        for r in 0..self.tc.len() / h {
+            let row = r * h..(r + 1) * h;
+            cell_backward(
+                &self.gates[r * g4..][..g4],
+                &self.tc[row.clone()],
+                &self.cp[row.clone()],
+                &self.dh[row.clone()],
+                &mut self.dc[row],
+                &mut self.dg[r * g4..][..g4],
+            );
+        }
     }
 }
 
@@ -540,18 +597,14 @@ fn backward<T: Float>(s: Saved<'_, T>, d_out: &[T], d_c_n: Vec<T>, d: Dims) -> G
                          dg: &mut [T]| {
                 let rows = tc.len() / h;
                 dh.iter_mut().zip(d_out).for_each(|(a, &b)| *a += b);
-                with_simd(|| {
-                    for r in 0..rows {
-                        let row = r * h..(r + 1) * h;
-                        cell_backward(
-                            &gates[r * g4..][..g4],
-                            &tc[row.clone()],
-                            &cp[row.clone()],
-                            &dh[row.clone()],
-                            &mut dc[row],
-                            &mut dg[r * g4..][..g4],
-                        );
-                    }
+                run_kernel(CellsBackward {
+                    gates,
+                    tc,
+                    cp,
+                    dh: &*dh,
+                    dc: &mut *dc,
+                    dg: &mut *dg,
+                    h,
                 });
                 let (av, bv) = (
                     MatView::row_major(&*dg, rows, g4),

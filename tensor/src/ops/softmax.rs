@@ -7,7 +7,7 @@ use crate::dtype::Float;
 use crate::error::Result;
 use crate::layout::normalize_dim;
 use crate::parallel::{for_each_chunk_mut, maybe_parallel, ELEMENTWISE_PAR_THRESHOLD};
-use crate::simd::with_simd;
+use crate::simd::{run_kernel, Kernel};
 use crate::tensor::{with_float, Tensor};
 
 /// Largest element of a row, with 32 independent lanes (four AVX registers)
@@ -71,6 +71,22 @@ fn softmax_row<T: Float>(x: &[T], out: &mut [MaybeUninit<T>], log: bool) {
     }
 }
 
+/// One row for [`run_kernel`] (AVX-512 where the CPU has it).
+struct SoftmaxRow<'a, T> {
+    x: &'a [T],
+    out: &'a mut [MaybeUninit<T>],
+    log: bool,
+}
+
+impl<T: Float> Kernel for SoftmaxRow<'_, T> {
+    type Out = ();
+
+    #[inline(always)]
+    fn run(self) {
+        softmax_row(self.x, self.out, self.log)
+    }
+}
+
 impl Tensor {
     /// `exp(x) / sum(exp(x))` along `dim` (`torch.softmax(x, dim)`).
     ///
@@ -115,7 +131,7 @@ impl Tensor {
             if r > 0 {
                 maybe_parallel(src.len(), ELEMENTWISE_PAR_THRESHOLD, |threads| {
                     for_each_chunk_mut(threads, dst, r, |i, o: &mut [MaybeUninit<T>]| {
-                        with_simd(|| softmax_row(&src[i * r..(i + 1) * r], o, log))
+                        run_kernel(SoftmaxRow { x: &src[i * r..(i + 1) * r], out: o, log })
                     })
                 });
             }
