@@ -306,6 +306,7 @@ def main():
     if args.baseline:
         sides["baseline"] = lambda n: (mainjob("torchlet") if n == "mainjob"
                                        else [args.baseline, n] + extra)
+    families = set()
     times = {n: {side: [] for side in sides} for n in names}
     per_sample = {n: {side: [] for side in sides} for n in names}
     for r in range(args.rounds):
@@ -314,6 +315,8 @@ def main():
         for n in names:
             for side in order:
                 out = runner.run_json(sides[side](n))
+                if side == "torchlet" and "simd" in out:
+                    families.add(f"{out['simd']} (int8: {out.get('int8', '?')})")
                 times[n][side].append(out["median_ms"])
                 if out.get("us_per_op") is not None:
                     per_sample[n][side].append(out["us_per_op"])
@@ -321,6 +324,9 @@ def main():
 
     print(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs), {args.threads} threads; "
           f"ISA: {isa_summary()}")
+    if families:
+        print(f"- torchlet kernels: {', '.join(sorted(families))} (TORCHLET_SIMD, "
+              "TORCHLET_INT8_KERNELS)")
     print(f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"- torchlet commit: {git_commit()}; PyTorch {torch_version}; "
           f"Python {py_version} ({args.python})")

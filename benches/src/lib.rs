@@ -148,12 +148,15 @@ pub struct Report {
 
 impl Report {
     /// The runner's JSON line: `{"workload": ..., "threads": ...,
-    /// "median_ms": ..., "p10_ms": ..., "steps": ...}` plus `gflops`,
-    /// `gb_per_s` or `us_per_op` where they apply.
+    /// "median_ms": ..., "p10_ms": ..., "steps": ..., "simd": ...,
+    /// "int8": ...}` plus `gflops`, `gb_per_s` or `us_per_op` where they
+    /// apply (`simd`, `int8`: the kernel families that ran, see
+    /// [`kernel_families`]).
     pub fn to_json(&self) -> String {
         let t = &self.timing;
+        let (simd, int8) = kernel_families();
         let mut line = format!(
-            "{{\"workload\": \"{}\", \"threads\": {}, \"median_ms\": {:.6}, \"p10_ms\": {:.6}, \"steps\": {}",
+            "{{\"workload\": \"{}\", \"threads\": {}, \"median_ms\": {:.6}, \"p10_ms\": {:.6}, \"steps\": {}, \"simd\": \"{simd}\", \"int8\": \"{int8}\"",
             self.workload, self.threads, t.median_ms, t.p10_ms, t.steps
         );
         if let Some(g) = self.gflops {
@@ -178,6 +181,16 @@ impl Report {
             _ => String::new(),
         }
     }
+}
+
+/// The kernel families this process runs: torchlet-tensor's SIMD level
+/// (`baseline`, `avx2`, `avx512`; `TORCHLET_SIMD` forces one) and the int8
+/// kernels (`TORCHLET_INT8_KERNELS`).
+pub fn kernel_families() -> (&'static str, &'static str) {
+    (
+        torchlet_tensor::simd_level().name(),
+        torchlet_quantize::kernels::kernel_name(),
+    )
 }
 
 /// Builds and times one workload on the current thread count: `steps`
@@ -228,9 +241,10 @@ mod tests {
             gb_per_s: None,
             us_per_op: None,
         };
+        let (simd, int8) = kernel_families();
         assert_eq!(
             r.to_json(),
-            "{\"workload\": \"matmul64\", \"threads\": 2, \"median_ms\": 0.005500, \"p10_ms\": 0.005400, \"steps\": 100, \"gflops\": 95.325}"
+            format!("{{\"workload\": \"matmul64\", \"threads\": 2, \"median_ms\": 0.005500, \"p10_ms\": 0.005400, \"steps\": 100, \"simd\": \"{simd}\", \"int8\": \"{int8}\", \"gflops\": 95.325}}")
         );
         assert_eq!(r.throughput(), "95.3 GFLOP/s");
     }

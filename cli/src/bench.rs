@@ -30,10 +30,13 @@ pub fn bench(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
     let specs = sel.specs(|s| s.in_pytorch).map_err(Msg)?;
     sel.apply_threads();
     if !args.json {
+        let (simd, int8) = torchlet_benches::kernel_families();
         println!(
-            "threads: {}; each line: median (10th percentile) of the timed steps",
+            "CPU: {}; kernels: {simd} (int8: {int8}); threads: {}",
+            cpu_model(),
             torchlet_tensor::get_num_threads()
         );
+        println!("each line: median (10th percentile) of the timed steps");
         println!(
             "{:<18} {:>12} {:>12} {:>7}  throughput",
             "workload", "median ms", "p10 ms", "steps"
@@ -59,4 +62,15 @@ pub fn bench(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
         println!("compare with PyTorch: python3 benches/compare.py --python PATH (see benches/README.md)");
     }
     Ok(())
+}
+
+/// The CPU's model name (`/proc/cpuinfo` on Linux), or the architecture.
+fn cpu_model() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| {
+        t.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, m)| m.trim().to_string())
+    });
+    model.unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }

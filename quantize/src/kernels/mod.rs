@@ -532,6 +532,22 @@ fn with_scratch<R>(bytes: usize, words: usize, f: impl FnOnce(&mut [u8], &mut [u
     })
 }
 
+/// The int8 kernels this process runs, as `TORCHLET_INT8_KERNELS` names
+/// them (`portable`, `avx2`, `avx2-exact`, `avx-vnni`, `avx512-vnni`).
+pub fn kernel_name() -> &'static str {
+    match Isa::detect() {
+        Isa::Portable => "portable",
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => "avx2",
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Exact => "avx2-exact",
+        #[cfg(target_arch = "x86_64")]
+        Isa::AvxVnni => "avx-vnni",
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512Vnni => "avx512-vnni",
+    }
+}
+
 /// `out[i, j] = Σ_t (a[i, t] - a_zp) * w[j, t]` for `a` `[m, k]` (u8,
 /// row-major) and packed `w`; `out` is `[m, n]` i32 and overwritten.
 pub fn qgemm(a: &[u8], m: usize, a_zp: i32, w: &PackedWeight, out: &mut [i32]) {
