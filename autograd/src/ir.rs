@@ -173,6 +173,12 @@ impl Graph {
             if n.outputs.iter().any(|o| live.contains(o)) {
                 keep[i] = true;
                 live.extend(n.inputs.iter().cloned());
+                // A subgraph may read this graph's values by name.
+                for (_, a) in &n.attrs {
+                    if let Attr::Graph(body) = a {
+                        live.extend(body.nodes.iter().flat_map(|b| b.inputs.iter().cloned()));
+                    }
+                }
             }
         }
         let mut flags = keep.into_iter();

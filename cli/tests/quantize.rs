@@ -26,6 +26,33 @@ fn train_mlp(run: &Path) {
     assert!(out.status.success(), "train failed: {}", stderr(&out));
 }
 
+/// Asserts that the ONNX file `path` mentions each op type of `ops`;
+/// returns its bytes.
+fn onnx_with_ops(path: &Path, ops: &[&str]) -> Vec<u8> {
+    let onnx = std::fs::read(path).unwrap();
+    for op in ops {
+        assert!(
+            onnx.windows(op.len()).any(|w| w == op.as_bytes()),
+            "{op} missing from {}",
+            path.display()
+        );
+    }
+    onnx
+}
+
+/// `torchlet export --run run --onnx out`: the bytes it wrote.
+fn export_again(run: &Path, out: &Path) -> Vec<u8> {
+    let o = torchlet(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--onnx",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::read(out).unwrap()
+}
+
 /// The number after `prefix` on the line that starts with it.
 fn number_after(text: &str, prefix: &str) -> f64 {
     let line = text
@@ -150,13 +177,8 @@ fn dynamic_quantization_of_mnist_and_lstm_runs() {
         "{text}"
     );
     // The dynamic Linear layers' model.onnx (CI runs it in onnxruntime).
-    let onnx = std::fs::read(dyn_run.join("model.onnx")).unwrap();
-    for op in ["ReduceMin", "QuantizeLinear", "DequantizeLinear", "Gemm"] {
-        assert!(
-            onnx.windows(op.len()).any(|w| w == op.as_bytes()),
-            "{op} missing"
-        );
-    }
+    let ops = ["ReduceMin", "Reciprocal", "DequantizeLinear", "Gemm"];
+    onnx_with_ops(&dyn_run.join("model.onnx"), &ops);
     let out = torchlet(&["eval", "--run", dyn_run.to_str().unwrap()]);
     assert_eq!(accuracy(&stdout(&out)), int8_acc);
 
@@ -194,23 +216,9 @@ fn dynamic_quantization_of_mnist_and_lstm_runs() {
     let int8_acc = number_after(&stdout(&out), "int8 test accuracy:");
     // model.onnx: int64 tokens in, the LSTM as a Scan over time with
     // int8 weights; `torchlet export` writes the same file again.
-    let onnx = std::fs::read(q.join("model.onnx")).unwrap();
-    for op in ["Scan", "ReduceMin", "DequantizeLinear", "Gather"] {
-        assert!(
-            onnx.windows(op.len()).any(|w| w == op.as_bytes()),
-            "{op} missing"
-        );
-    }
-    let again = dir.path().join("lstm-int8.onnx");
-    let out = torchlet(&[
-        "export",
-        "--run",
-        q.to_str().unwrap(),
-        "--onnx",
-        again.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::read(&again).unwrap(), onnx);
+    let ops = ["Scan", "ReduceMin", "DequantizeLinear", "Gather"];
+    let onnx = onnx_with_ops(&q.join("model.onnx"), &ops);
+    assert_eq!(export_again(&q, &dir.path().join("lstm-int8.onnx")), onnx);
     let out = torchlet(&[
         "eval",
         "--run",
@@ -240,23 +248,11 @@ fn a_static_int8_run_exports_as_qdq_onnx() {
         q.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let onnx = std::fs::read(q.join("model.onnx")).unwrap();
-    for op in ["QuantizeLinear", "DequantizeLinear", "Gemm"] {
-        assert!(
-            onnx.windows(op.len()).any(|w| w == op.as_bytes()),
-            "{op} missing"
-        );
-    }
-    let again = dir.path().join("again.onnx");
-    let out = torchlet(&[
-        "export",
-        "--run",
-        q.to_str().unwrap(),
-        "--onnx",
-        again.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::read(&again).unwrap(), onnx);
+    let onnx = onnx_with_ops(
+        &q.join("model.onnx"),
+        &["QuantizeLinear", "DequantizeLinear", "Gemm"],
+    );
+    assert_eq!(export_again(&q, &dir.path().join("again.onnx")), onnx);
     // --predictions: one class per test digit.
     let preds = dir.path().join("p.txt");
     let out = torchlet(&[

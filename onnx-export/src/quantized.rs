@@ -21,7 +21,7 @@
 //! | `Relu`, `MaxPool2d`, `Flatten`, `Reshape` | `Relu`, `MaxPool`, `Flatten`/`Reshape` → Q → DQ, the input's parameters |
 //! | `AdaptiveAvgPool2d` | on the integers, as torchlet rounds them: `Cast` → `GlobalAveragePool` (1×1) or `AveragePool` (input a multiple of the output) → `Round` → `Cast` uint8 → DQ |
 //! | `Float` | the float op (`Conv`, `Gemm`, `BatchNormalization`, `MaxPool`, ...) [→ `Relu`] |
-//! | `DynamicLinear` | the input's range (`ReduceMin`/`ReduceMax`) → its scale and zero point as fbgemm picks them (7-bit) → Q → DQ → `Gemm`(·, DQ(int8 w), transB) → `Add` bias; float out |
+//! | `DynamicLinear` | the input's range (`ReduceMin`/`ReduceMax`) → its scale and zero point as fbgemm picks them (7-bit) → quantized as torchlet rounds (`Mul` by the reciprocal, `Round`, `Clip`, `Cast`) → DQ → `Gemm`(·, DQ(int8 w), transB) (2-d inputs; else `Transpose` + `MatMul`) → `Add` bias; float out |
 //! | `DynamicLstm` | per layer and direction: the valid positions' input projection (one dynamic Q → DQ, `MatMul` with DQ(int8 `W_ih`)), then a `Scan` over time whose body quantizes the active rows' hidden state from its range, multiplies by DQ(int8 `W_hh`) and runs the float cell (see `lstm.rs`) |
 //! | `Float` text ops | `Embedding` → `Gather`; `lengths_from_padding` → the lengths computed from the token ids; `select` → `Gather` |
 //!
@@ -307,37 +307,57 @@ impl Builder {
         }
     }
 
-    /// A dynamically quantized input: `x` → Q → DQ with the scale and zero
-    /// point of its own range, computed in the graph as fbgemm chooses them
-    /// on x86 (7-bit: the range, widened to hold 0, over 127; the zero
-    /// point `round(-min / scale)`; scales below 6.1e-5 raised to it, the
-    /// zero point kept).
+    /// A dynamically quantized input: `x` quantized → DQ with the scale
+    /// and zero point of its own range, computed in the graph as torchlet
+    /// (fbgemm on x86) computes them: the range, widened to hold 0, over
+    /// 127 in double precision, rounded once to f32 (scales below 6.1e-5
+    /// raised to it); the zero point `round(-min / scale)`; each value
+    /// `zero point + round(x · (1/scale))` in f32, clamped to [0, 255] —
+    /// a multiplication by the reciprocal, as torchlet's kernel does, where
+    /// `QuantizeLinear` would divide (one step apart on rare ties).
     fn dynamic_qdq(&mut self, node: &QNode, x: &str) -> String {
         let m = &node.name;
-        let scalar = |b: &mut Self, what: &str, v: f32| {
-            b.init(&format!("{m}.input_{what}"), Tensor::full(&[], v))
+        let scalar = |b: &mut Self, what: &str, v: f64, dtype: DType| {
+            b.init(
+                &format!("{m}.input_{what}"),
+                Tensor::full_dtype(&[], v, dtype),
+            )
         };
-        let zero = scalar(self, "zero", 0.0);
-        let levels = scalar(self, "levels", 127.0);
-        let smallest = scalar(self, "smallest_scale", 6.1e-5);
-        let tiny = scalar(self, "tiny", f32::MIN_POSITIVE);
+        let zero = scalar(self, "zero", 0.0, DType::F32);
+        let levels = scalar(self, "levels", 127.0, DType::F64);
+        let smallest = scalar(self, "smallest_scale", 6.1e-5f32 as f64, DType::F64);
+        let tiny = scalar(self, "tiny", f64::MIN_POSITIVE, DType::F64);
+        let (lowest, top) = (
+            scalar(self, "qmin", 0.0, DType::F32),
+            scalar(self, "qmax", 255.0, DType::F32),
+        );
+        let zp_top = scalar(self, "zero_point_max", 127.0, DType::F32);
+        let to = |t: DataType| vec![("to", Attr::Int(t as i64))];
         let keep = || vec![("keepdims", Attr::Int(0))];
         let lo = self.g.op("ReduceMin", vec![x.to_string()], keep());
         let hi = self.g.op("ReduceMax", vec![x.to_string()], keep());
         let lo = self.g.op("Min", vec![lo, zero.clone()], vec![]);
         let hi = self.g.op("Max", vec![hi, zero.clone()], vec![]);
+        let lo = self.g.op("Cast", vec![lo], to(DataType::Double));
+        let hi = self.g.op("Cast", vec![hi], to(DataType::Double));
         let span = self.g.op("Sub", vec![hi, lo.clone()], vec![]);
-        let raw = self.g.op("Div", vec![span, levels.clone()], vec![]);
+        let raw = self.g.op("Div", vec![span, levels], vec![]);
         let scale = self.g.op("Max", vec![raw.clone(), smallest], vec![]);
+        let scale = self.g.op("Cast", vec![scale], to(DataType::Float));
         let step = self.g.op("Max", vec![raw, tiny], vec![]);
         let neg = self.g.op("Neg", vec![lo], vec![]);
         let zp = self.g.op("Div", vec![neg, step], vec![]);
+        let zp = self.g.op("Cast", vec![zp], to(DataType::Float));
         let zp = self.g.op("Round", vec![zp], vec![]);
-        let zp = self.g.op("Clip", vec![zp, zero, levels], vec![]);
-        let to = vec![("to", Attr::Int(DataType::Uint8 as i64))];
-        let zero_point = self.g.op("Cast", vec![zp], to);
-        let q = self.qdq(x.to_string(), Vec::new(), Act { scale, zero_point });
-        q.name
+        let zp = self.g.op("Clip", vec![zp, zero, zp_top], vec![]);
+        let zero_point = self.g.op("Cast", vec![zp.clone()], to(DataType::Uint8));
+        let inv = self.g.op("Reciprocal", vec![scale.clone()], vec![]);
+        let q = self.g.op("Mul", vec![x.to_string(), inv], vec![]);
+        let q = self.g.op("Round", vec![q], vec![]);
+        let q = self.g.op("Add", vec![q, zp], vec![]);
+        let q = self.g.op("Clip", vec![q, lowest, top], vec![]);
+        let q = self.g.op("Cast", vec![q], to(DataType::Uint8));
+        self.dq(q, Vec::new(), Act { scale, zero_point }).name
     }
 
     /// A float result [→ Relu] → Q → DQ with the node's own parameters.

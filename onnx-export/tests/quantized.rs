@@ -105,14 +105,19 @@ fn branchy() -> QuantizedModel {
     quantize(&model, &[])
 }
 
-fn stubbed() -> (QuantizedModel, Tensor) {
-    let _seeded = SEEDED.lock().unwrap();
+/// The float `Stubbed` model with seed 3 (hold `SEEDED`).
+fn stubbed_float() -> Stubbed {
     torchlet_tensor::manual_seed(3);
-    let model = Stubbed {
+    Stubbed {
         conv: Conv2d::new(1, 2, 3).unwrap(),
         fc: Linear::new(72, 8).unwrap(),
         head: Linear::new(8, 2).unwrap(),
-    };
+    }
+}
+
+fn stubbed() -> (QuantizedModel, Tensor) {
+    let _seeded = SEEDED.lock().unwrap();
+    let model = stubbed_float();
     let head = model.head.named_parameters()[0].1.data();
     (quantize(&model, &[]), head)
 }
@@ -399,12 +404,7 @@ fn adaptive_pooling_with_unequal_windows_is_refused_by_name() {
 fn a_float_model_with_stubs_exports_them_as_identities() {
     let model = {
         let _seeded = SEEDED.lock().unwrap();
-        torchlet_tensor::manual_seed(3);
-        Stubbed {
-            conv: Conv2d::new(1, 2, 3).unwrap(),
-            fc: Linear::new(72, 8).unwrap(),
-            head: Linear::new(8, 2).unwrap(),
-        }
+        stubbed_float()
     };
     let x = Variable::constant(input(2, 1));
     let proto =
@@ -421,13 +421,7 @@ fn a_float_model_with_stubs_exports_them_as_identities() {
 fn dynamic_linear_layers_export_with_their_input_ranges_in_the_graph() {
     let q = {
         let _seeded = SEEDED.lock().unwrap();
-        torchlet_tensor::manual_seed(3);
-        let model = Stubbed {
-            conv: Conv2d::new(1, 2, 3).unwrap(),
-            fc: Linear::new(72, 8).unwrap(),
-            head: Linear::new(8, 2).unwrap(),
-        };
-        let g = capture(&model, &input(2, 0)).unwrap();
+        let g = capture(&stubbed_float(), &input(2, 0)).unwrap();
         quantize_dynamic(&g, &[DynamicKind::Linear]).unwrap()
     };
     let dynamic = q
@@ -437,7 +431,14 @@ fn dynamic_linear_layers_export_with_their_input_ranges_in_the_graph() {
     assert_eq!(dynamic.count(), 2);
     let m = export_quantized(&q, &[1, 1, 8, 8], &QuantizedExportOptions::default()).unwrap();
     let names = ops(&m);
-    for op in ["ReduceMin", "ReduceMax", "QuantizeLinear", "Gemm", "Conv"] {
+    for op in [
+        "ReduceMin",
+        "ReduceMax",
+        "Reciprocal",
+        "DequantizeLinear",
+        "Gemm",
+        "Conv",
+    ] {
         assert!(names.contains(&op), "{op} missing: {names:?}");
     }
     // int8 weights, per tensor, symmetric.

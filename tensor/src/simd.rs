@@ -147,9 +147,12 @@ pub fn simd_level() -> SimdLevel {
     match SimdLevel::from_code(LEVEL.load(Ordering::Relaxed)) {
         Some(l) => l,
         None => {
+            // The first reader decides; a level forced meanwhile stays.
             let l = chosen_level();
-            LEVEL.store(l.code(), Ordering::Relaxed);
-            l
+            match LEVEL.compare_exchange(0, l.code(), Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => l,
+                Err(now) => SimdLevel::from_code(now).unwrap_or(l),
+            }
         }
     }
 }
@@ -160,9 +163,8 @@ fn chosen_level() -> SimdLevel {
     let Ok(name) = std::env::var("TORCHLET_SIMD") else {
         return best;
     };
-    let wanted = SimdLevel::available()
+    let wanted = [SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512]
         .into_iter()
-        .chain([SimdLevel::Avx512])
         .find(|l| l.name() == name.trim().to_ascii_lowercase());
     match wanted {
         Some(l) if l <= best => l,
@@ -181,11 +183,16 @@ fn chosen_level() -> SimdLevel {
 /// restores the previous one: for tests comparing the levels. The level
 /// is global; other threads' results do not change, only their speed.
 pub fn with_simd_level<R>(level: SimdLevel, f: impl FnOnce() -> R) -> R {
-    let before = simd_level();
+    /// Puts the previous level back, even if `f` panics.
+    struct Restore(SimdLevel);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LEVEL.store(self.0.code(), Ordering::Relaxed);
+        }
+    }
+    let _restore = Restore(simd_level());
     LEVEL.store(level.min(SimdLevel::best()).code(), Ordering::Relaxed);
-    let out = f();
-    LEVEL.store(before.code(), Ordering::Relaxed);
-    out
+    f()
 }
 
 fn map_chunk<S: Copy, D, F: Fn(S) -> D>(src: &[S], dst: &mut [MaybeUninit<D>], f: &F) {
@@ -397,11 +404,10 @@ pub(crate) fn run_kernel<K: Kernel>(k: K) -> K::Out {
 }
 
 /// Runs `body` under AVX2+FMA code generation when the level is AVX2 or
-/// above. For kernels (reductions, softmax rows, optimizer steps, RNN
-/// cells) whose loops live in `#[inline(always)]` functions. (Their
-/// bodies reach the loops through several closures; compiled a third time
-/// for AVX-512, LLVM stopped inlining them into any of the copies, and
-/// softmax ran 40x slower, so these stay at AVX2.)
+/// above, for kernels (sums, reductions over an axis, logsumexp) whose
+/// loops live in `#[inline(always)]` functions. Not given an AVX-512 copy:
+/// with a third copy LLVM stopped inlining such closures into any of them
+/// (softmax ran 40x slower); kernels move to [`run_kernel`] instead.
 #[inline(always)]
 pub(crate) fn with_simd<R, F: FnOnce() -> R>(body: F) -> R {
     #[cfg(target_arch = "x86_64")]

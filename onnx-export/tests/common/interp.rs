@@ -38,6 +38,13 @@ pub fn tensor_of(t: &TensorProto) -> R<Tensor> {
                 .collect();
             Tensor::from_vec::<i64>(v, &shape).map_err(err)?
         }
+        11 => {
+            let v = raw
+                .chunks(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            Tensor::from_vec::<f64>(v, &shape).map_err(err)?
+        }
         9 => {
             Tensor::from_vec::<bool>(raw.iter().map(|&b| b != 0).collect(), &shape).map_err(err)?
         }
@@ -375,6 +382,7 @@ fn eval(
         "Max" => one(x(0)?.maximum(&x(1)?).map_err(err)?),
         "Min" => one(x(0)?.minimum(&x(1)?).map_err(err)?),
         "Neg" => one(x(0)?.neg()),
+        "Reciprocal" => one(x(0)?.reciprocal()),
         "Clip" => {
             let scalar = |i: usize| -> R<Option<f32>> {
                 get(i)?

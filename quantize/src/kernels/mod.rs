@@ -31,9 +31,11 @@
 //!     before its output stage.
 //!
 //!   The activation zero point comes out with the weight row sums
-//!   (`Σ (a - z) w = Σ a w - z Σ w`). The tiles are generic over the
-//!   product (`avx2::dot`), so the VNNI kinds run the same code as
+//!   (`Σ (a - z) w = Σ a w - z Σ w`). The 256-bit tiles are generic over
+//!   the product (`avx2::dot`), so AVX-VNNI runs the same code as
 //!   `Isa::Avx2Exact`, an exact AVX2 product the tests run everywhere;
+//!   the 512-bit tiles (`avx2::zmm`) are their own code, tested where the
+//!   CPU has AVX512-VNNI;
 //! - i16, when weights have zero points, or on AVX2 when values above
 //!   127 are common (full-range activations, where 211·71 + 171·107 =
 //!   33278 would saturate): both operands widened to i16 with their zero
@@ -82,8 +84,9 @@ const MR: usize = 6;
 const QUAD: usize = 4;
 
 /// Which kernels run, picked at run time (`detect`); tests run every
-/// kind the CPU can (`all`). The x86 kinds share the AVX2 tiles and
-/// differ in the byte product `u8 · s8` summed four at a time:
+/// kind the CPU can (`all`). The x86 kinds share the AVX2 tiles (but
+/// AVX512-VNNI, whose tiles are 512-bit) and differ in the byte product
+/// `u8 · s8` summed four at a time:
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Isa {
     /// Scalar Rust, any CPU.
@@ -93,8 +96,8 @@ pub(crate) enum Isa {
     #[cfg(target_arch = "x86_64")]
     Avx2,
     /// AVX2 with an exact product (bytes widened to i16, then
-    /// `vpmaddwd`): slower than `Avx2`, only picked by name; it runs the
-    /// VNNI kinds' code (no clipping, full-range activations) on every
+    /// `vpmaddwd`): slower than `Avx2`, only picked by name; it runs
+    /// AVX-VNNI's code (no clipping, full-range activations) on every
     /// AVX2 CPU so that the tests cover it.
     #[cfg(target_arch = "x86_64")]
     Avx2Exact,
@@ -190,7 +193,7 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         if Isa::best() != Isa::Portable {
             v.extend([Isa::Avx2, Isa::Avx2Exact]);
-            // Both VNNI forms where the CPU has both (Zen 4, Sapphire Rapids).
+            // Both VNNI forms where the CPU has both (Zen 5, Sapphire Rapids).
             for name in ["avx-vnni", "avx512-vnni"] {
                 if let Ok(isa) = Isa::named(name, Isa::best()) {
                     v.push(isa);

@@ -104,7 +104,8 @@ impl Dot for AvxVnni {
 }
 
 /// AVX512-VNNI's `vpdpbusd`: the tiles on 512-bit registers (see
-/// [`super::zmm`]); the 256-bit form (EVEX, AVX512-VL) elsewhere.
+/// [`super::zmm`]); `dot` is the 256-bit form (EVEX, AVX512-VL), which
+/// only the product test runs.
 pub(in crate::kernels) struct Avx512Vnni;
 
 impl Dot for Avx512Vnni {

@@ -218,12 +218,18 @@ macro_rules! with_rows {
 /// Tile heights for `len` rows: at most `MR`, as even as possible (7
 /// rows are 4 + 3, not 6 + 1).
 fn row_tiles(len: usize) -> impl Iterator<Item = (usize, usize)> {
-    let tiles = len.div_ceil(MR);
-    let (base, extra) = (len / tiles.max(1), len % tiles.max(1));
-    (0..tiles).scan(0, move |start, t| {
-        let rows = base + usize::from(t < extra);
-        let r = (*start, rows);
-        *start += rows;
+    even_pieces(len, MR)
+}
+
+/// `len` split into at most `max`-long pieces, as even as possible:
+/// `(start, len)` of each.
+fn even_pieces(len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let pieces = len.div_ceil(max);
+    let (base, extra) = (len / pieces.max(1), len % pieces.max(1));
+    (0..pieces).scan(0, move |start, t| {
+        let n = base + usize::from(t < extra);
+        let r = (*start, n);
+        *start += n;
         Some(r)
     })
 }

@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{finish, Acc, ByteRows, PackedWeight, Sink, TileAt, NR};
+use super::{even_pieces, finish, Acc, ByteRows, PackedWeight, Sink, TileAt, NR};
 
 /// The most activation rows of a Linear tile.
 const MR_ZMM: usize = 8;
@@ -72,19 +72,6 @@ pub(super) unsafe fn tile_one<const R: usize, const ACT_LEFT: bool>(
     halves(&tile::<R, 1, ACT_LEFT>(l, panel, 0, kq), 0)
 }
 
-/// `len` split into at most `max`-long pieces, as even as possible:
-/// `(start, len)` of each.
-fn even(len: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
-    let pieces = len.div_ceil(max);
-    let (base, extra) = (len / pieces.max(1), len % pieces.max(1));
-    (0..pieces).scan(0, move |start, t| {
-        let n = base + usize::from(t < extra);
-        let r = (*start, n);
-        *start += n;
-        Some(r)
-    })
-}
-
 /// Linear, byte path: activation rows `rows` against weight panels
 /// `panels` (the product is exact: nothing was clipped).
 ///
@@ -101,10 +88,10 @@ pub(super) unsafe fn linear_u8(
 ) {
     let (n, kq) = (w.n(), w.kp() / 4);
     let stride = kq * 64;
-    for (p0, np) in even(panels.len(), PR_ZMM) {
+    for (p0, np) in even_pieces(panels.len(), PR_ZMM) {
         let jp = panels.start + p0;
         let panel = w.panels().as_ptr().add(jp * stride).cast::<u8>();
-        for (r0, mr) in even(rows.len(), MR_ZMM) {
+        for (r0, mr) in even_pieces(rows.len(), MR_ZMM) {
             let i = rows.start + r0;
             macro_rules! go {
                 ($r:literal, $p:literal) => {{
