@@ -11,6 +11,7 @@ mod optim;
 mod pool;
 pub(crate) mod reduce;
 mod rnn;
+mod rnn_cell;
 mod rnn_padded;
 mod softmax;
 mod unary;
