@@ -326,7 +326,7 @@ where
             let y = f(&xs)?;
             let wrt: Vec<&Variable> = checked.iter().map(|&i| &xs[i]).collect();
             let grads = if y.requires_grad() {
-                let s = y.mul(&vars[n])?.sum()?;
+                let s = y.mul(&vars[n])?.sum();
                 grad(&[&s], &wrt, None, create, create)?
             } else {
                 vec![None; wrt.len()]
@@ -335,7 +335,7 @@ where
                 .into_iter()
                 .zip(&checked)
                 .map(|(g, &i)| match g {
-                    Some(g) => g.flatten(),
+                    Some(g) => g.ravel(),
                     None => {
                         Variable::constant(Tensor::zeros_dtype(&[inputs[i].numel()], DType::F64))
                     }

@@ -57,10 +57,10 @@ impl Variable {
     ///     log.lock().unwrap().push(p.grad().unwrap().to_vec::<f32>()?);
     ///     Ok(())
     /// })?;
-    /// w.mul(&w)?.sum()?.backward()?;
+    /// w.mul(&w)?.sum().backward()?;
     /// assert_eq!(*seen.lock().unwrap(), vec![vec![2.0, 4.0]]);
     /// handle.remove();
-    /// w.sum()?.backward()?;
+    /// w.sum().backward()?;
     /// assert_eq!(seen.lock().unwrap().len(), 1);
     /// # Ok(())
     /// # }
@@ -121,7 +121,7 @@ impl Variable {
 /// use torchlet_tensor::Tensor;
 /// # fn main() -> Result<(), torchlet_autograd::AutogradError> {
 /// let (a, b) = (Variable::parameter(Tensor::ones(&[2])), Variable::parameter(Tensor::ones(&[2])));
-/// let y = a.mul_scalar(3.0).sum()?;
+/// let y = a.mul_scalar(3.0).sum();
 /// let seen = reachable_leaves(&[&y]);
 /// assert!(seen.contains(&a.id()) && !seen.contains(&b.id()));
 /// # Ok(())
@@ -169,10 +169,10 @@ mod tests {
             })
             .unwrap();
         // w is used three times: the hook sees the sum, d(w² + w)/dw = 7.
-        let y = w.mul(&w).unwrap().add(&w).unwrap().sum().unwrap();
+        let y = w.mul(&w).unwrap().add(&w).unwrap().sum();
         y.backward().unwrap();
         // A second backward accumulates: 7 + 7.
-        let y = w.mul(&w).unwrap().add(&w).unwrap().sum().unwrap();
+        let y = w.mul(&w).unwrap().add(&w).unwrap().sum();
         y.backward().unwrap();
         assert_eq!(*seen.lock().unwrap(), vec![7.0, 14.0]);
     }
@@ -188,17 +188,17 @@ mod tests {
                 Ok(())
             });
         }
-        w.sum().unwrap().backward().unwrap();
+        w.sum().backward().unwrap();
         assert_eq!(*order.lock().unwrap(), vec![0, 1, 2]);
         let failing = w
             .register_post_accumulate_grad_hook(|_| {
                 Err(AutogradError::graph("all_reduce", "rank 1 stopped"))
             })
             .unwrap();
-        let err = w.sum().unwrap().backward().unwrap_err().to_string();
+        let err = w.sum().backward().unwrap_err().to_string();
         assert!(err.contains("rank 1 stopped"), "{err}");
         failing.remove();
-        w.sum().unwrap().backward().unwrap();
+        w.sum().backward().unwrap();
     }
 
     #[test]
@@ -226,7 +226,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let s = w.sum().unwrap();
+        let s = w.sum();
         crate::grad(&[&s], &[&w], None, false, false).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 0);
     }

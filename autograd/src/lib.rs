@@ -15,7 +15,7 @@
 //! # fn main() -> Result<(), torchlet_autograd::AutogradError> {
 //! let w = Variable::parameter(Tensor::from_vec(vec![0.5f32, -1.0], &[2])?);
 //! let x = Variable::constant(Tensor::from_vec(vec![2.0f32, 3.0], &[2])?);
-//! let loss = w.mul(&x)?.sum()?.sigmoid(); // sigmoid(w · x)
+//! let loss = w.mul(&x)?.sum().sigmoid(); // sigmoid(w · x)
 //! loss.backward()?;
 //! let s = loss.item::<f32>()?;
 //! let g = w.grad().unwrap().to_vec::<f32>()?; // s (1 - s) x
@@ -52,5 +52,6 @@ pub use mode::{
     detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
     GradModeGuard,
 };
+pub use ops::VarOperand;
 pub use sparse_grad::{Gradient, SparseGrad};
 pub use variable::Variable;

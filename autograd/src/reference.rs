@@ -78,7 +78,7 @@ fn nll_parts(
     }
     let x = classes_last(&input.to_dtype(input.dtype().to_float()))?;
     let c = x.shape()[1];
-    let t = target.flatten();
+    let t = target.ravel();
     let mut want: Vec<usize> = input.shape().to_vec();
     if input.dim() >= 2 {
         want.remove(1);
@@ -123,11 +123,11 @@ fn nll_parts(
     let n = safe.len();
     let safe = Tensor::from_vec(safe, &[n, 1])?;
     let keep = Tensor::from_vec(keep, &[n])?.to_dtype(x.dtype());
-    let picked = x.gather(1, &safe)?.squeeze_dim(1)?;
+    let picked = x.gather(1, &safe)?.squeeze(1)?;
     let w = match weight {
         Some(w) => w
             .to_dtype(x.dtype())
-            .index_select(0, &safe.flatten())?
+            .index_select(0, &safe.ravel())?
             .mul(&keep)?,
         None => keep,
     };

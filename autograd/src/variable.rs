@@ -19,12 +19,26 @@ use crate::sparse_grad::{Gradient, SparseGrad};
 /// once in reverse and accumulates gradients into the leaves' `grad`.
 /// Cloning is cheap and shares everything (data, grad, node).
 ///
+/// **Operators.** `+ - * /` work for every owned/borrowed pair of
+/// variables, between a variable and a [`Tensor`] (the tensor is a
+/// constant, so a batch mixes with parameters: `&w * &x`), and with `f32`
+/// or `f64` numbers on either side (`&x * 2.0`, `1.0 - &x`); unary `-`
+/// too. An operator panics with the op's message when shapes don't
+/// broadcast: call the method (`a.add(&b)?`) for a `Result`. Comparisons
+/// (`eq`, `lt`, `gt`) and [`pow`](Variable::pow) take a variable, a
+/// tensor or a number ([`VarOperand`](crate::VarOperand)).
+///
+/// **Conversions.** `Variable::from(tensor)` and `(&tensor).into()` make a
+/// constant sharing the tensor's buffer; APIs that take
+/// `impl Into<Variable>` (`Module::call`, the losses' `forward`) accept a
+/// `Tensor`, a `&Tensor` or a `&Variable`.
+///
 /// ```
 /// use torchlet_autograd::Variable;
 /// use torchlet_tensor::Tensor;
 /// # fn main() -> Result<(), torchlet_autograd::AutogradError> {
 /// let x = Variable::parameter(Tensor::from_vec(vec![2.0f32, 3.0], &[2])?);
-/// let y = x.mul(&x)?.sum()?; // y = x0² + x1²
+/// let y = x.mul(&x)?.sum(); // y = x0² + x1²
 /// y.backward()?;
 /// assert_eq!(x.grad().unwrap().to_vec::<f32>()?, vec![4.0, 6.0]);
 /// # Ok(())
@@ -113,6 +127,42 @@ impl Variable {
         }
         let mut guard = self.inner.data.write().unwrap_or_else(|e| e.into_inner());
         Ok(f(&mut guard))
+    }
+
+    /// `self += alpha * other` on a leaf's value, outside the graph:
+    /// PyTorch's `with torch.no_grad(): p.add_(other, alpha=alpha)`.
+    /// `other` is a tensor or a variable (its value is read).
+    pub fn add_scaled_<'a>(
+        &self,
+        other: impl Into<crate::VarOperand<'a>>,
+        alpha: f64,
+    ) -> Result<()> {
+        let other = match other.into() {
+            crate::VarOperand::Variable(v) => v.data(),
+            crate::VarOperand::Tensor(t) => t.clone(),
+            crate::VarOperand::Scalar(v) => self.with_data(|t| t.scalar_like(v)),
+        };
+        Ok(self.update_data(|w| w.add_scaled_(&other, alpha))??)
+    }
+
+    /// `self -= alpha * other` on a leaf's value, outside the graph — the
+    /// hand-written SGD step `p.sub_scaled_(&p.grad().unwrap(), lr)`, as
+    /// PyTorch's `with torch.no_grad(): p -= lr * p.grad`.
+    ///
+    /// ```
+    /// use torchlet_autograd::Variable;
+    /// use torchlet_tensor::Tensor;
+    /// let w = Variable::parameter(Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap());
+    /// w.pow(2).unwrap().sum().backward().unwrap(); // grad = 2w
+    /// w.sub_scaled_(&w.grad().unwrap(), 0.25).unwrap();
+    /// assert_eq!(w.to_vec::<f32>().unwrap(), [0.5, 1.0]);
+    /// ```
+    pub fn sub_scaled_<'a>(
+        &self,
+        other: impl Into<crate::VarOperand<'a>>,
+        alpha: f64,
+    ) -> Result<()> {
+        self.add_scaled_(other, -alpha)
     }
 
     /// Whether gradients flow to this variable.
@@ -251,6 +301,12 @@ impl Variable {
         self.with_data(|t| t.dtype())
     }
 
+    /// Whether both values have the same shape and equal elements
+    /// (`torch.equal`).
+    pub fn equal(&self, other: &Variable) -> bool {
+        self.with_data(|a| other.with_data(|b| a.equal(b)))
+    }
+
     /// The value of a one-element variable (`loss.item()`).
     pub fn item<T: Element>(&self) -> Result<T> {
         crate::trace::note_read("item", self.id());
@@ -268,6 +324,21 @@ impl From<Tensor> for Variable {
     /// A constant leaf.
     fn from(t: Tensor) -> Variable {
         Variable::constant(t)
+    }
+}
+
+impl From<&Tensor> for Variable {
+    /// A constant leaf sharing the tensor's buffer (no copy), so a batch
+    /// from a `DataLoader` goes straight into `module.call(&x)` or a loss.
+    fn from(t: &Tensor) -> Variable {
+        Variable::constant(t.clone())
+    }
+}
+
+impl From<&Variable> for Variable {
+    /// Another handle to the same variable (gradients still reach it).
+    fn from(v: &Variable) -> Variable {
+        v.clone()
     }
 }
 

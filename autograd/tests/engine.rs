@@ -32,7 +32,7 @@ fn gradients_accumulate_until_zero_grad() {
     let x = param(&[1.0, 2.0, 3.0]);
     let w = param(&[0.5, -1.0, 2.0]);
     for _ in 0..2 {
-        x.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+        x.mul(&w).unwrap().sum().backward().unwrap();
     }
     assert_eq!(
         grad_of(&x),
@@ -42,7 +42,7 @@ fn gradients_accumulate_until_zero_grad() {
     assert_eq!(grad_of(&w), vec![2.0, 4.0, 6.0]);
     x.zero_grad();
     assert!(x.grad().is_none());
-    x.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+    x.mul(&w).unwrap().sum().backward().unwrap();
     assert_eq!(grad_of(&x), vec![0.5, -1.0, 2.0], "zero_grad starts afresh");
     assert_eq!(grad_of(&w), vec![3.0, 6.0, 9.0], "w was not zeroed");
 }
@@ -52,7 +52,7 @@ fn grad_returns_gradients_without_touching_dot_grad() {
     let _s = serial();
     let x = param(&[1.0, 2.0]);
     let unused = param(&[5.0]);
-    let y = x.square().sum().unwrap();
+    let y = x.square().sum();
     let gs = grad(&[&y], &[&x, &unused], None, false, false).unwrap();
     assert_eq!(
         gs[0].as_ref().unwrap().to_vec::<f64>().unwrap(),
@@ -69,7 +69,7 @@ fn grad_returns_gradients_without_touching_dot_grad() {
 fn backward_twice_needs_retain_graph() {
     let _s = serial();
     let x = param(&[1.0, -2.0]);
-    let y = x.exp().sum().unwrap();
+    let y = x.exp().sum();
     y.backward().unwrap();
     let err = y.backward().unwrap_err();
     assert!(err.to_string().contains("second time"), "{err}");
@@ -77,7 +77,7 @@ fn backward_twice_needs_retain_graph() {
 
     // With retain_graph the graph survives for another pass.
     x.zero_grad();
-    let y = x.exp().sum().unwrap();
+    let y = x.exp().sum();
     let one = Tensor::scalar(1.0f64);
     y.backward_opts(&one, true, false).unwrap();
     y.backward_opts(&one, true, false).unwrap();
@@ -91,7 +91,7 @@ fn backward_twice_needs_retain_graph() {
         .contains("second time"));
 
     // The same through grad().
-    let y = x.sin().sum().unwrap();
+    let y = x.sin().sum();
     grad(&[&y], &[&x], None, true, false).unwrap();
     grad(&[&y], &[&x], None, false, false).unwrap();
     let err = grad(&[&y], &[&x], None, false, false).unwrap_err();
@@ -111,7 +111,7 @@ fn no_grad_records_nothing() {
             "enable_grad inside no_grad records"
         );
         assert!(!is_grad_enabled(), "leaving enable_grad restores no_grad");
-        w.mul(&w).unwrap().exp().sum().unwrap()
+        w.mul(&w).unwrap().exp().sum()
     });
     assert!(is_grad_enabled(), "leaving no_grad restores recording");
     assert!(!y.requires_grad());
@@ -135,19 +135,19 @@ fn detach_cuts_the_graph() {
     assert!(!d.requires_grad() && d.grad_fn().is_none());
     assert_eq!(d.to_vec::<f64>().unwrap(), vec![2.0, 3.0]);
     // y = x * stop_gradient(x): dy/dx = x, not 2x.
-    x.mul(&d).unwrap().sum().unwrap().backward().unwrap();
+    x.mul(&d).unwrap().sum().backward().unwrap();
     assert_eq!(grad_of(&x), vec![2.0, 3.0]);
     // Detaching an intermediate stops the gradient there.
     x.zero_grad();
     let h = x.exp();
-    let y = h.detach().mul(&x).unwrap().add(&h).unwrap().sum().unwrap(); // e^x (detached) * x + e^x
+    let y = h.detach().mul(&x).unwrap().add(&h).unwrap().sum(); // e^x (detached) * x + e^x
     y.backward().unwrap();
     let want: Vec<f64> = [2.0f64, 3.0].iter().map(|v| 2.0 * v.exp()).collect();
     assert_eq!(grad_of(&x), want);
     // A detached leaf requiring grad starts its own graph.
     let r = h.detach_requiring_grad();
     assert!(r.is_leaf() && r.requires_grad());
-    r.square().sum().unwrap().backward().unwrap();
+    r.square().sum().backward().unwrap();
     assert!(r.grad().is_some());
 }
 
@@ -156,13 +156,13 @@ fn shared_subexpressions_sum_their_gradients() {
     let _s = serial();
     // x used twice by one op.
     let x = param(&[1.5, -2.0]);
-    x.mul(&x).unwrap().sum().unwrap().backward().unwrap();
+    x.mul(&x).unwrap().sum().backward().unwrap();
     assert_eq!(grad_of(&x), vec![3.0, -4.0]);
 
     // A diamond: a = e^x feeds both sin and cos, which meet again.
     let x = param(&[0.3, -0.7, 1.1]);
     let a = x.exp();
-    let y = a.sin().add(&a.cos()).unwrap().sum().unwrap();
+    let y = a.sin().add(&a.cos()).unwrap().sum();
     y.backward().unwrap();
     for (g, v) in grad_of(&x).iter().zip([0.3f64, -0.7, 1.1]) {
         let a = v.exp();
@@ -174,15 +174,7 @@ fn shared_subexpressions_sum_their_gradients() {
     let x = param(&[2.0]);
     let b = x.mul_scalar(3.0);
     let c = b.square();
-    let y = b
-        .add(&c)
-        .unwrap()
-        .add(&x)
-        .unwrap()
-        .mul(&b)
-        .unwrap()
-        .sum()
-        .unwrap(); // (3x + 9x² + x) 3x = 12x² + 27x³
+    let y = b.add(&c).unwrap().add(&x).unwrap().mul(&b).unwrap().sum(); // (3x + 9x² + x) 3x = 12x² + 27x³
     y.backward().unwrap();
     assert_eq!(grad_of(&x), vec![24.0 * 2.0 + 81.0 * 4.0]);
 }
@@ -216,7 +208,7 @@ fn anomaly_mode_names_the_op() {
     // sqrt at 0: the gradient 1 / (2 sqrt 0) is infinite.
     let run_sqrt = || -> Result<()> {
         let x = param(&[0.0, 4.0]);
-        x.sqrt().sum()?.backward()
+        x.sqrt().sum().backward()
     };
     assert!(!is_anomaly_enabled());
     run_sqrt().expect("without anomaly mode an infinite gradient is just a value");
@@ -239,7 +231,7 @@ fn anomaly_mode_names_the_op() {
     let err = detect_anomaly(|| -> Result<()> {
         let x = param(&[0.0, 1.0]);
         let w = Variable::constant(Tensor::from_vec(vec![2.0f64, 1.0], &[2])?); // a parameter would get log 0 = -inf
-        x.log().mul(&w)?.sum()?.backward()
+        x.log().mul(&w)?.sum().backward()
     })
     .unwrap_err();
     assert!(
@@ -256,13 +248,7 @@ fn anomaly_mode_names_the_op() {
     // NaN: a zero gradient times sqrt's infinite derivative.
     set_detect_anomaly(true);
     let x = param(&[0.0]);
-    let err = x
-        .sqrt()
-        .mul_scalar(0.0)
-        .sum()
-        .unwrap()
-        .backward()
-        .unwrap_err();
+    let err = x.sqrt().mul_scalar(0.0).sum().backward().unwrap_err();
     set_detect_anomaly(false);
     assert_eq!(
         err,
@@ -275,26 +261,26 @@ fn anomaly_mode_names_the_op() {
     assert!(err.to_string().contains("NaN"), "{err}");
 
     // A healthy graph passes in anomaly mode.
-    detect_anomaly(|| param(&[1.0, 2.0]).sqrt().sum().unwrap().backward()).unwrap();
+    detect_anomaly(|| param(&[1.0, 2.0]).sqrt().sum().backward()).unwrap();
 }
 
 #[test]
 fn create_graph_gradients_can_be_differentiated() {
     let _s = serial();
     let x = param(&[1.0, 2.0]);
-    let y = x.pow_scalar(3.0).sum().unwrap();
+    let y = x.pow(3.0).unwrap().sum();
     y.backward_opts(&Tensor::scalar(1.0f64), false, true)
         .unwrap();
     let g = x.grad_variable().unwrap();
     assert!(g.requires_grad() && g.grad_fn().is_some());
     assert_eq!(g.to_vec::<f64>().unwrap(), vec![3.0, 12.0]);
-    let d2 = grad(&[&g.sum().unwrap()], &[&x], None, false, false).unwrap()[0]
+    let d2 = grad(&[&g.sum()], &[&x], None, false, false).unwrap()[0]
         .clone()
         .unwrap();
     assert_eq!(d2.to_vec::<f64>().unwrap(), vec![6.0, 12.0]);
     // A plain backward leaves a gradient with no graph.
     x.zero_grad();
-    x.pow_scalar(3.0).sum().unwrap().backward().unwrap();
+    x.pow(3.0).unwrap().sum().backward().unwrap();
     assert!(!x.grad_variable().unwrap().requires_grad());
 }
 
@@ -346,7 +332,7 @@ fn memory_stays_flat_over_many_steps() {
             .unwrap()
             .tanh();
         let y = h.matmul(&params[2]).unwrap().add(&params[3]).unwrap();
-        let loss = y.sub(&t).unwrap().square().mean().unwrap();
+        let loss = y.sub(&t).unwrap().square().mean();
         loss.backward().unwrap();
         for p in &params {
             let g = p.grad().unwrap();

@@ -12,7 +12,7 @@ fn vector(values: &[f64]) -> Tensor {
 
 /// `d/dx` of `y.sum()` with a graph, so it can be differentiated again.
 fn derivative(y: &Variable, x: &Variable) -> Variable {
-    grad(&[&y.sum().unwrap()], &[x], None, true, true).unwrap()[0]
+    grad(&[&y.sum()], &[x], None, true, true).unwrap()[0]
         .clone()
         .expect("y depends on x")
 }
@@ -23,7 +23,7 @@ fn second_derivative_of_cube_is_6x() {
     let xs = [0.5, -1.25, 2.0, 3.0, 0.0, -0.75];
     for cube in [
         (|x: &Variable| x.mul(x).unwrap().mul(x).unwrap()) as fn(&Variable) -> Variable,
-        |x| x.pow_scalar(3.0),
+        |x| x.pow(3.0).unwrap(),
         |x| x.square().mul(x).unwrap(),
     ] {
         let x = Variable::parameter(vector(&xs));
@@ -50,7 +50,6 @@ fn second_derivative_of_cube_is_6x() {
         .mul(&x)
         .unwrap()
         .sum()
-        .unwrap()
         .backward_opts(&Tensor::scalar(1.0f64), false, true)
         .unwrap();
     let d1 = x.grad_variable().unwrap();
@@ -58,7 +57,7 @@ fn second_derivative_of_cube_is_6x() {
         d1.requires_grad(),
         "create_graph leaves a differentiable gradient"
     );
-    let d2 = grad(&[&d1.sum().unwrap()], &[&x], None, false, false).unwrap()[0]
+    let d2 = grad(&[&d1.sum()], &[&x], None, false, false).unwrap()[0]
         .clone()
         .unwrap();
     for (got, x) in d2
@@ -107,7 +106,7 @@ fn mlp_loss(params: &[Variable], x: &Variable, target: &Variable) -> Result<Vari
     };
     let hidden = x.matmul(w1)?.add(b1)?.tanh();
     let pred = hidden.matmul(w2)?.add(b2)?;
-    pred.sub(target)?.square().mean()
+    Ok(pred.sub(target)?.square().mean())
 }
 
 struct Problem {
@@ -164,12 +163,7 @@ fn hessian_vector_product_of_an_mlp_loss() {
         let gi = gi.as_ref().expect("every parameter gets a gradient");
         assert!(gi.requires_grad());
         dot = dot
-            .add(
-                &gi.mul(&Variable::constant(vi.clone()))
-                    .unwrap()
-                    .sum()
-                    .unwrap(),
-            )
+            .add(&gi.mul(&Variable::constant(vi.clone())).unwrap().sum())
             .unwrap();
     }
     let hv = grad(&[&dot], &refs, None, false, false).unwrap();
@@ -226,7 +220,7 @@ fn penalized_loss(
     let gx = grad(&[&loss], &[&x], None, create_graph, create_graph)?[0]
         .clone()
         .expect("the loss depends on x");
-    let penalty = gx.square().sum()?.mul_scalar(lambda);
+    let penalty = gx.square().sum().mul_scalar(lambda);
     Ok((loss.add(&penalty)?, penalty))
 }
 

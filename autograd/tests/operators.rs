@@ -25,7 +25,7 @@ fn a_polynomial_written_as_in_pytorch() {
     let x2 = &x * &x;
     let y = &a * &x2 + &b * &x + &c;
     assert_eq!(vals(&y), [3.0 - 1.0 + 0.5, 12.0 - 2.0 + 0.5]);
-    y.sum().unwrap().backward().unwrap();
+    y.sum().backward().unwrap();
     assert_eq!(grad(&a), [5.0]);
     assert_eq!(grad(&b), [3.0]);
     assert_eq!(grad(&c), [2.0]);
@@ -62,7 +62,7 @@ fn scalars_on_either_side_with_their_gradients() {
     for (what, y, want, dwant) in cases {
         x.zero_grad();
         assert_eq!(vals(&y), want, "{what}");
-        y.sum().unwrap().backward().unwrap();
+        y.sum().backward().unwrap();
         assert_eq!(grad(&x), dwant, "{what}");
         assert_eq!(y.data().dtype(), x.data().dtype(), "{what} keeps f32");
     }

@@ -261,7 +261,7 @@ fn predicted_factions(model: &Gcn, club: &KarateClub) -> Result<String, BoxError
     model.eval();
     let logits =
         torchlet_autograd::no_grad(|| model.forward(&Variable::constant(club.features())))?;
-    let pred = logits.data().argmax(1, false)?.to_vec::<i64>()?;
+    let pred = logits.data().argmax(1)?.to_vec::<i64>()?;
     Ok(pred.iter().map(|p| p.to_string()).collect())
 }
 

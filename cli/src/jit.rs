@@ -129,7 +129,7 @@ pub fn eval(path: &Path, data: Option<&Path>) -> Result<(), BoxError> {
     for batch in mnist_batches(&test, &raw, EVAL_BATCH).batches(0)? {
         let (x, y) = batch?;
         let logits = script.forward(&[x]).map_err(jit_error)?;
-        let pred = logits[0].argmax(1, false)?.to_vec::<i64>()?;
+        let pred = logits[0].argmax(1)?.to_vec::<i64>()?;
         let labels = y.to_vec::<i64>()?;
         right += pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
         total += labels.len();

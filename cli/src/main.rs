@@ -15,6 +15,14 @@
 //! - `torchlet predict --run DIR IMAGE...`: classifies PNG/JPEG images.
 //! - `torchlet export --run DIR --onnx FILE [--opset N]`: writes a run's
 //!   model as ONNX (`train` also writes `model.onnx` into the run).
+//!   `--local-ranks N` trains data-parallel on N threads, `--distributed`
+//!   under `mpirun` (feature `mpi`).
+//! - `torchlet quantize --run DIR [--method static|dynamic|qat]`: an int8
+//!   copy of a run (state dict and ONNX QDQ file).
+//! - `torchlet jit --run DIR [--out FILE] [--print]`: a run's model traced
+//!   and optimised into one script file; `eval`/`predict --model FILE` run
+//!   it.
+//! - `torchlet bench`: the benchmark workloads, with the CPU and kernels.
 //! - `torchlet seed` (also the default with no subcommand): the seed
 //!   course's tensor walkthrough.
 //!

@@ -32,7 +32,7 @@ pub fn walkthrough(out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
     )?;
 
     // Manipulating them.
-    writeln!(out, "a.flatten():\n{}\n", a.flatten())?;
+    writeln!(out, "a.flatten():\n{}\n", a.ravel())?;
     writeln!(out, "a.reshape(1, 9):\n{}\n", a.reshape(&[1, 9])?)?;
     writeln!(out, "a.transpose(0, 1):\n{}\n", a.transpose(0, 1)?)?;
     writeln!(out, "cat([a, b], dim=1):\n{}\n", Tensor::cat(&[&a, &b], 1)?)?;

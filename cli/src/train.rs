@@ -552,7 +552,7 @@ pub fn eval(
         for batch in src.batches(0)? {
             let (x, _) = batch?;
             let logits = torchlet_autograd::no_grad(|| model.forward(&Variable::constant(x)))?;
-            for class in logits.data().argmax(1, false)?.to_vec::<i64>()? {
+            for class in logits.data().argmax(1)?.to_vec::<i64>()? {
                 text.push_str(&format!("{class}\n"));
             }
         }

@@ -143,7 +143,7 @@ fn exported_text_classifiers_reproduce_eval_accuracy() {
                 file.display()
             );
             assert_eq!(logits.shape(), [labels.len(), 4]);
-            let predicted = logits.argmax(1, false).unwrap().to_vec::<i64>().unwrap();
+            let predicted = logits.argmax(1).unwrap().to_vec::<i64>().unwrap();
             let correct = predicted
                 .iter()
                 .zip(&labels)

@@ -87,7 +87,7 @@ fn run(pg: &ProcessGroup, name: &str, cap_mb: f64) -> Option<String> {
         let t0 = Instant::now();
         opt.zero_grad();
         let loss = CrossEntropyLoss::new()
-            .forward(&model.forward(&x).unwrap(), &y)
+            .forward(model.forward(&x).unwrap(), &y)
             .unwrap();
         let t1 = Instant::now();
         loss.backward().unwrap();

@@ -165,7 +165,7 @@ fn unused_step(pg: &ProcessGroup) -> R<Vec<f32>> {
     };
     let model = DistributedDataParallel::with_options(m, pg, options)?;
     let x = Variable::constant(Tensor::ones(&[2, 3]));
-    model.forward(&x)?.sum()?.backward()?;
+    model.forward(&x)?.sum().backward()?;
     Ok(model.parameters()[2]
         .grad()
         .expect("some rank used b")

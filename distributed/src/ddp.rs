@@ -124,7 +124,7 @@ struct Reducer {
 ///     let model = DistributedDataParallel::new(Linear::new(3, 1)?, &pg)?;
 ///     // Each rank sees its own half of the batch.
 ///     let x = Variable::constant(Tensor::full(&[4, 3], pg.rank() as f32));
-///     model.forward(&x)?.sum()?.backward()?;
+///     model.forward(&x)?.sum().backward()?;
 ///     // The gradient is the mean over the ranks: d(sum)/dw = (0 + 4) / 2.
 ///     Ok(model.parameters()[0].grad().unwrap().to_vec::<f32>()?)
 /// })?;
@@ -260,7 +260,7 @@ impl<M: Module> DistributedDataParallel<M> {
     /// spawn(2, |pg| -> Result<(), Box<dyn std::error::Error>> {
     ///     let model = DistributedDataParallel::new(Linear::new(4, 2)?, &pg)?;
     ///     let y = model.forward(&Variable::constant(Tensor::ones(&[3, 4])))?;
-    ///     y.sum()?.backward()?;
+    ///     y.sum().backward()?;
     ///     let timing = model.last_step_timing().expect("a backward ran");
     ///     assert_eq!(timing.buckets.len(), 1);
     ///     assert!(timing.backward_comm <= timing.backward_total);

@@ -232,7 +232,7 @@ fn an_unused_parameter_is_named_at_the_next_forward() {
         };
         let model = DistributedDataParallel::new(m, &pg)?;
         let x = Variable::constant(Tensor::ones(&[2, 3]));
-        model.forward(&x)?.sum()?.backward()?;
+        model.forward(&x)?.sum().backward()?;
         model.forward(&x)?;
         Ok(())
     })
@@ -298,7 +298,7 @@ fn find_unused_parameters_averages_what_some_rank_used() {
         let x = Variable::constant(Tensor::ones(&[2, 3]));
         for _ in 0..3 {
             model.zero_grad();
-            model.forward(&x)?.sum()?.backward()?;
+            model.forward(&x)?.sum().backward()?;
         }
         Ok(model
             .parameters()

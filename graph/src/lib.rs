@@ -37,7 +37,7 @@
 //!     opt.step()?;
 //! }
 //! model.eval();
-//! let pred = no_grad(|| model.forward(&x))?.data().argmax(1, false)?.to_vec::<i64>()?;
+//! let pred = no_grad(|| model.forward(&x))?.data().argmax(1)?.to_vec::<i64>()?;
 //! let test = club.unlabelled();
 //! let right = test.iter().filter(|&&n| pred[n] == club.factions()[n] as i64).count();
 //! assert!(right >= 29, "{right} of 32");

@@ -20,7 +20,7 @@ fn dense_norm(edge_index: &Tensor, n: usize) -> Tensor {
     }
     let a = Tensor::from_vec(a, &[n, n]).unwrap();
     let a_hat = a.add(&Tensor::eye(n).to_dtype(DType::F64)).unwrap();
-    let d_inv_sqrt = a_hat.sum_dim(1).unwrap().pow_scalar(-0.5);
+    let d_inv_sqrt = a_hat.sum_dim(1).unwrap().pow(-0.5).unwrap();
     let rows = d_inv_sqrt.reshape(&[n as i64, 1]).unwrap();
     let cols = d_inv_sqrt.reshape(&[1, n as i64]).unwrap();
     a_hat.mul(&rows).unwrap().mul(&cols).unwrap()
@@ -135,7 +135,7 @@ fn two_labels_classify_the_club() {
         let pred = no_grad(|| model.forward(&x))
             .unwrap()
             .data()
-            .argmax(1, false)
+            .argmax(1)
             .unwrap()
             .to_vec::<i64>()
             .unwrap();

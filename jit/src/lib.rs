@@ -8,9 +8,14 @@
 //! |---|---|
 //! | `torch.jit.trace(model, example)` | [`trace`] (one input), [`trace_fn`] (several) |
 //! | `torch.export`'s `dynamic_shapes` (a free sequence dim) | [`trace_with`] and [`TraceOptions::sequence_dim`] |
+//! | `torch.jit.freeze` + `optimize_for_inference` | [`ScriptModule::optimize`]: common-subexpression elimination, constant folding, BatchNorm folding, elementwise and epilogue fusion, dead-code elimination |
 //! | `scripted(x)` | [`ScriptModule::forward`], or [`ScriptModule::forward_in`] with a [`Workspace`] (no allocation after the first call) |
 //! | `scripted.graph` | [`ScriptModule::graph`] (prints like `torch.jit`'s) |
 //! | `torch.jit.save` / `torch.jit.load` | [`ScriptModule::save`] / [`load`] |
+//!
+//! Image and text models trace (recurrent stacks with packed lengths,
+//! `EmbeddingBag`, attention); [`ScriptModule::memory_plan`] reports the
+//! buffers reused by liveness at the traced shapes.
 //!
 //! ```
 //! use torchlet_nn::{Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};

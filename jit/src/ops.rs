@@ -122,7 +122,7 @@ fn direct(op: &Op, a: &Args) -> Result<Option<Tensor>> {
             x.reshape(&concrete_target(target, x.shape()))?
         }
         Op::Aten(AtenOp::Reshape(shape)) => x()?.reshape(shape)?,
-        Op::Aten(AtenOp::Flatten { start, end }) => x()?.flatten_dims(*start, *end)?,
+        Op::Aten(AtenOp::Flatten { start, end }) => x()?.flatten(*start, *end)?,
         Op::Aten(AtenOp::Relu) => x()?.relu(),
         Op::Aten(AtenOp::Binary(BinaryOp::Add)) => x()?.add(a.tensor(1)?)?,
         Op::Aten(AtenOp::Linear) if is_f32(0) && is_f32(1) && a.tensor(1)?.dim() == 2 => {
@@ -189,7 +189,7 @@ fn aten(op: &AtenOp, a: &Args) -> Result<Vec<Variable>> {
                 (BinaryOp::Sub, true) => x.rsub_scalar(v),
                 (BinaryOp::Mul, false) => x.mul_scalar(v),
                 (BinaryOp::Div, false) => x.div_scalar(v),
-                (BinaryOp::Pow, false) => x.pow_scalar(v),
+                (BinaryOp::Pow, false) => x.pow(v)?,
                 (op, reversed) => {
                     return Err(fail(
                         a.op,
@@ -300,12 +300,12 @@ fn aten(op: &AtenOp, a: &Args) -> Result<Vec<Variable>> {
             eps,
         } => one(x()?.layer_norm(normalized_shape, a.opt(1).as_ref(), a.opt(2).as_ref(), *eps)?),
         AtenOp::Sum { dims, keepdim } => one(match dims {
-            None if !keepdim => x()?.sum()?,
+            None if !keepdim => x()?.sum(),
             None => x()?.sum_dims(&[], true)?,
             Some(d) => x()?.sum_dims(d, *keepdim)?,
         }),
         AtenOp::Mean { dims, keepdim } => one(match dims {
-            None if !keepdim => x()?.mean()?,
+            None if !keepdim => x()?.mean(),
             None => x()?.mean_dims(&[], true)?,
             Some(d) => x()?.mean_dims(d, *keepdim)?,
         }),
@@ -316,11 +316,11 @@ fn aten(op: &AtenOp, a: &Args) -> Result<Vec<Variable>> {
         AtenOp::Softmax(dim) => one(x()?.softmax(*dim)?),
         AtenOp::LogSoftmax(dim) => one(x()?.log_softmax(*dim)?),
         AtenOp::Reshape(shape) => one(x()?.reshape(shape)?),
-        AtenOp::Flatten { start, end } => one(x()?.flatten_dims(*start, *end)?),
+        AtenOp::Flatten { start, end } => one(x()?.flatten(*start, *end)?),
         AtenOp::Permute(dims) => one(x()?.permute(dims)?),
         AtenOp::Transpose(d0, d1) => one(x()?.transpose(*d0, *d1)?),
-        AtenOp::Squeeze(Some(dim)) => one(x()?.squeeze_dim(*dim)?),
-        AtenOp::Squeeze(None) => one(x()?.squeeze()),
+        AtenOp::Squeeze(Some(dim)) => one(x()?.squeeze(*dim)?),
+        AtenOp::Squeeze(None) => one(x()?.squeeze_all()),
         AtenOp::Unsqueeze(dim) => one(x()?.unsqueeze(*dim)?),
         AtenOp::Expand(shape) => one(x()?.expand(shape)?),
         AtenOp::Identity => one(x()?.contiguous()),

@@ -238,15 +238,15 @@ macro_rules! conv_module {
 macro_rules! options_2d_setters {
     ($t:ident) => {
         impl $t {
-            /// Sets the same stride on both dims.
-            pub fn stride(mut self, s: usize) -> Self {
-                self.stride = [s, s];
+            /// Sets the stride: one number for both dims, or `[sH, sW]`.
+            pub fn stride(mut self, s: impl Into<crate::Size2>) -> Self {
+                self.stride = crate::size::pair(s);
                 self
             }
 
-            /// Sets the same padding on both dims.
-            pub fn padding(mut self, p: usize) -> Self {
-                self.padding = [p, p];
+            /// Sets the zero padding: one number for both dims, or `[pH, pW]`.
+            pub fn padding(mut self, p: impl Into<crate::Size2>) -> Self {
+                self.padding = crate::size::pair(p);
                 self
             }
 
@@ -371,9 +371,9 @@ impl Default for Conv2dOptions {
 options_2d_setters!(Conv2dOptions);
 
 impl Conv2dOptions {
-    /// Sets the same dilation on both dims.
-    pub fn dilation(mut self, d: usize) -> Self {
-        self.dilation = [d, d];
+    /// Sets the dilation: one number for both dims, or `[dH, dW]`.
+    pub fn dilation(mut self, d: impl Into<crate::Size2>) -> Self {
+        self.dilation = crate::size::pair(d);
         self
     }
 }
@@ -388,12 +388,17 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    /// A square `kernel_size` convolution with the default options.
-    pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Result<Conv2d> {
+    /// A convolution with the default options; `kernel_size` is one
+    /// number (square) or `[kH, kW]` (`Conv2d(in, out, 3)`).
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel_size: impl Into<crate::Size2>,
+    ) -> Result<Conv2d> {
         Conv2d::with_options(
             in_channels,
             out_channels,
-            [kernel_size, kernel_size],
+            kernel_size,
             Conv2dOptions::default(),
         )
     }
@@ -403,12 +408,12 @@ impl Conv2d {
     pub fn with_options(
         in_channels: usize,
         out_channels: usize,
-        kernel_size: [usize; 2],
+        kernel_size: impl Into<crate::Size2>,
         options: Conv2dOptions,
     ) -> Result<Conv2d> {
         let o = options;
         let geometry = ConvGeometry {
-            kernel_size,
+            kernel_size: crate::size::pair(kernel_size),
             stride: o.stride,
             padding: o.padding,
             output_padding: [0, 0],
@@ -462,9 +467,9 @@ impl Default for ConvTranspose2dOptions {
 options_2d_setters!(ConvTranspose2dOptions);
 
 impl ConvTranspose2dOptions {
-    /// Sets the same output padding on both dims.
-    pub fn output_padding(mut self, p: usize) -> Self {
-        self.output_padding = [p, p];
+    /// Sets the output padding: one number for both dims, or `[pH, pW]`.
+    pub fn output_padding(mut self, p: impl Into<crate::Size2>) -> Self {
+        self.output_padding = crate::size::pair(p);
         self
     }
 }
@@ -481,16 +486,17 @@ pub struct ConvTranspose2d {
 }
 
 impl ConvTranspose2d {
-    /// A square `kernel_size` transposed convolution with default options.
+    /// A transposed convolution with default options; `kernel_size` is
+    /// one number (square) or `[kH, kW]`.
     pub fn new(
         in_channels: usize,
         out_channels: usize,
-        kernel_size: usize,
+        kernel_size: impl Into<crate::Size2>,
     ) -> Result<ConvTranspose2d> {
         ConvTranspose2d::with_options(
             in_channels,
             out_channels,
-            [kernel_size; 2],
+            kernel_size,
             ConvTranspose2dOptions::default(),
         )
     }
@@ -499,12 +505,12 @@ impl ConvTranspose2d {
     pub fn with_options(
         in_channels: usize,
         out_channels: usize,
-        kernel_size: [usize; 2],
+        kernel_size: impl Into<crate::Size2>,
         options: ConvTranspose2dOptions,
     ) -> Result<ConvTranspose2d> {
         let o = options;
         let geometry = ConvGeometry {
-            kernel_size,
+            kernel_size: crate::size::pair(kernel_size),
             stride: o.stride,
             padding: o.padding,
             output_padding: o.output_padding,

@@ -33,6 +33,6 @@ impl Default for Flatten {
 
 impl Module for Flatten {
     fn forward(&self, x: &Variable) -> Result<Variable> {
-        Ok(x.flatten_dims(self.start_dim, self.end_dim)?)
+        Ok(x.flatten(self.start_dim, self.end_dim)?)
     }
 }

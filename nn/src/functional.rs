@@ -19,7 +19,7 @@
 //! let w = Variable::parameter(Tensor::ones(&[2, 1, 1, 1]));
 //! let y = F::relu(&F::conv2d(&x, &w, None, [1, 1], [0, 0], [1, 1], 1)?);
 //! assert_eq!(y.shape(), [1, 2, 2, 2]);
-//! let p = F::log_softmax(&y.flatten_dims(1, -1)?, 1)?;
+//! let p = F::log_softmax(&y.flatten(1, -1)?, 1)?;
 //! let target = Tensor::from_slice(&[3i64], &[1])?;
 //! let loss = F::nll_loss(&p, &target, None, -100, F::Reduction::Mean)?;
 //! loss.backward()?;
@@ -262,7 +262,10 @@ pub fn smooth_l1_loss(
     reduction: Reduction,
     beta: f64,
 ) -> Result<Variable> {
-    crate::SmoothL1Loss::new(reduction, beta)?.forward(input, target)
+    crate::SmoothL1Loss::new()
+        .reduction(reduction)
+        .beta(beta)?
+        .forward(input, target)
 }
 
 /// Huber loss (`F.huber_loss`): `0.5 d²` where `|d| < delta`,
@@ -274,7 +277,10 @@ pub fn huber_loss(
     reduction: Reduction,
     delta: f64,
 ) -> Result<Variable> {
-    crate::HuberLoss::new(reduction, delta)?.forward(input, target)
+    crate::HuberLoss::new()
+        .reduction(reduction)
+        .delta(delta)?
+        .forward(input, target)
 }
 
 /// Kullback–Leibler divergence (`F.kl_div(input, target, reduction,
@@ -307,11 +313,25 @@ mod tests {
         let r = Reduction::Mean;
         assert_eq!(
             vals(&smooth_l1_loss(&x, &y, r, 0.5).unwrap()),
-            vals(&SmoothL1Loss::new(r, 0.5).unwrap().forward(&x, &y).unwrap())
+            vals(
+                &SmoothL1Loss::new()
+                    .reduction(r)
+                    .beta(0.5)
+                    .unwrap()
+                    .forward(&x, &y)
+                    .unwrap()
+            )
         );
         assert_eq!(
             vals(&huber_loss(&x, &y, r, 0.5).unwrap()),
-            vals(&HuberLoss::new(r, 0.5).unwrap().forward(&x, &y).unwrap())
+            vals(
+                &HuberLoss::new()
+                    .reduction(r)
+                    .delta(0.5)
+                    .unwrap()
+                    .forward(&x, &y)
+                    .unwrap()
+            )
         );
         assert!(huber_loss(&x, &y, r, 0.0).is_err());
         let lp = x.log_softmax(1).unwrap();
@@ -319,7 +339,7 @@ mod tests {
         let kr = KLDivReduction::BatchMean;
         assert_eq!(
             vals(&kl_div(&lp, &p, kr, false).unwrap()),
-            vals(&KLDivLoss::new(kr, false).forward(&lp, &p).unwrap())
+            vals(&KLDivLoss::new().reduction(kr).forward(&lp, &p).unwrap())
         );
         let g = GroupNorm::new(2, 4).unwrap();
         let x3 = x.reshape(&[1, 4, 2]).unwrap();

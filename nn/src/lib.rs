@@ -22,7 +22,9 @@
 //! | `container.rs` | [`Sequential`], [`ModuleList`] |
 //!
 //! [`functional`] holds `torch.nn.functional`, [`init`] `torch.nn.init`
-//! and [`state`] the state-dict files.
+//! and [`state`] the state-dict files; [`fuse_conv_bn_weights`] and
+//! [`fuse_linear_bn_weights`] fold an eval-mode BatchNorm into the layer
+//! before it (`torch.nn.utils.fusion`).
 //!
 //! State dicts are saved as safetensors; a file PyTorch wrote for the same
 //! architecture loads unchanged ([`Module::load_safetensors`]).
@@ -57,6 +59,7 @@ pub mod __derive;
 mod activation;
 mod attention;
 mod batchnorm;
+mod check;
 mod container;
 mod conv;
 mod dropout;
@@ -72,6 +75,7 @@ mod normalization;
 mod packed;
 mod pooling;
 mod rnn;
+mod size;
 mod sparse;
 pub mod state;
 #[cfg(test)]
@@ -99,6 +103,7 @@ pub use normalization::{GroupNorm, LayerNorm};
 pub use packed::{lengths_from_padding, PaddedLengthsRecord};
 pub use pooling::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use rnn::{Nonlinearity, RnnCell, RnnOptions, RnnRecord, GRU, LSTM, RNN};
+pub use size::Size2;
 pub use sparse::{BagMode, Embedding, EmbeddingBag, EmbeddingBagRecord};
 /// `#[derive(Module)]`: a struct's sub-modules, parameters, buffers and
 /// training flag from its fields (see [`Module`]'s docs); the derive and

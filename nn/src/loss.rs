@@ -1,9 +1,25 @@
 //! Loss modules (`torch.nn.MSELoss`, `CrossEntropyLoss`, ...) wrapping
 //! [`torchlet_autograd::functional`] with PyTorch's names and defaults.
 //!
-//! Each loss has a `forward(input, target)` method; regression and binary
-//! losses take the target as a [`Variable`], class-index losses
-//! ([`CrossEntropyLoss`], [`NLLLoss`]) as an int64 [`Tensor`].
+//! Each loss is built with `new()` and PyTorch's defaults, changed with
+//! builder setters (`CrossEntropyLoss::new().label_smoothing(0.1)`,
+//! `MSELoss::new().reduction(Reduction::Sum)`), and has a
+//! `forward(input, target)` method that takes either side as a
+//! [`Variable`] or a [`Tensor`] (a target straight from a `DataLoader`).
+//! Class-index losses ([`CrossEntropyLoss`], [`NLLLoss`]) read int64
+//! indices; targets get no gradient there.
+//!
+//! ```
+//! use torchlet_autograd::Variable;
+//! use torchlet_nn::{CrossEntropyLoss, MSELoss, Reduction};
+//! use torchlet_tensor::Tensor;
+//! let logits = Variable::parameter(Tensor::zeros(&[2, 3]));
+//! let y = Tensor::from_vec(vec![0i64, 2], &[2]).unwrap();
+//! let loss = CrossEntropyLoss::new().forward(&logits, &y).unwrap();
+//! assert!((loss.item::<f32>().unwrap() - 3f32.ln()).abs() < 1e-6);
+//! let sum = MSELoss::new().reduction(Reduction::Sum);
+//! assert_eq!(sum.forward(&logits, &Tensor::ones(&[2, 3])).unwrap().item::<f32>().unwrap(), 6.0);
+//! ```
 
 use torchlet_autograd::{functional, Variable};
 use torchlet_tensor::{broadcast_shapes, Tensor};
@@ -15,8 +31,8 @@ use crate::error::{NnError, Result};
 pub(crate) fn reduce(loss: Variable, reduction: Reduction) -> Result<Variable> {
     Ok(match reduction {
         Reduction::None => loss,
-        Reduction::Mean => loss.mean()?,
-        Reduction::Sum => loss.sum()?,
+        Reduction::Mean => loss.mean(),
+        Reduction::Sum => loss.sum(),
     })
 }
 
@@ -29,13 +45,24 @@ pub struct MSELoss {
 }
 
 impl MSELoss {
-    /// `MSELoss(reduction)`.
-    pub fn new(reduction: Reduction) -> MSELoss {
-        MSELoss { reduction }
+    /// `MSELoss()`: reduction `Mean`.
+    pub fn new() -> MSELoss {
+        MSELoss::default()
+    }
+
+    /// How the per-element losses are combined (`reduction=`).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
     }
 
     /// The loss of `input` against `target` (shapes broadcast).
-    pub fn forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+    pub fn forward(
+        &self,
+        input: impl Into<Variable>,
+        target: impl Into<Variable>,
+    ) -> Result<Variable> {
+        let (input, target) = (&input.into(), &target.into());
         Ok(functional::mse_loss(input, target, self.reduction)?)
     }
 }
@@ -48,13 +75,24 @@ pub struct L1Loss {
 }
 
 impl L1Loss {
-    /// `L1Loss(reduction)`.
-    pub fn new(reduction: Reduction) -> L1Loss {
-        L1Loss { reduction }
+    /// `L1Loss()`: reduction `Mean`.
+    pub fn new() -> L1Loss {
+        L1Loss::default()
+    }
+
+    /// How the per-element losses are combined (`reduction=`).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
     }
 
     /// The loss of `input` against `target` (shapes broadcast).
-    pub fn forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+    pub fn forward(
+        &self,
+        input: impl Into<Variable>,
+        target: impl Into<Variable>,
+    ) -> Result<Variable> {
+        let (input, target) = (&input.into(), &target.into());
         Ok(functional::l1_loss(input, target, self.reduction)?)
     }
 }
@@ -95,19 +133,37 @@ impl Default for SmoothL1Loss {
 }
 
 impl SmoothL1Loss {
-    /// `SmoothL1Loss(reduction, beta)`; fails for a negative `beta`.
-    pub fn new(reduction: Reduction, beta: f64) -> Result<SmoothL1Loss> {
+    /// `SmoothL1Loss()`: `beta = 1`, reduction `Mean`.
+    pub fn new() -> SmoothL1Loss {
+        SmoothL1Loss::default()
+    }
+
+    /// How the per-element losses are combined (`reduction=`).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// The threshold between the quadratic and linear parts (`beta=`);
+    /// fails for a negative or NaN `beta`.
+    pub fn beta(mut self, beta: f64) -> Result<Self> {
         if beta.is_nan() || beta < 0.0 {
             return Err(NnError::config(
                 "SmoothL1Loss",
                 format!("beta must be non-negative, got {beta}"),
             ));
         }
-        Ok(SmoothL1Loss { reduction, beta })
+        self.beta = beta;
+        Ok(self)
     }
 
     /// The loss of `input` against `target` (shapes broadcast).
-    pub fn forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+    pub fn forward(
+        &self,
+        input: impl Into<Variable>,
+        target: impl Into<Variable>,
+    ) -> Result<Variable> {
+        let (input, target) = (&input.into(), &target.into());
         reduce(smooth_l1(input, target, self.beta)?, self.reduction)
     }
 }
@@ -133,19 +189,37 @@ impl Default for HuberLoss {
 }
 
 impl HuberLoss {
-    /// `HuberLoss(reduction, delta)`; fails unless `delta > 0`.
-    pub fn new(reduction: Reduction, delta: f64) -> Result<HuberLoss> {
+    /// `HuberLoss()`: `delta = 1`, reduction `Mean`.
+    pub fn new() -> HuberLoss {
+        HuberLoss::default()
+    }
+
+    /// How the per-element losses are combined (`reduction=`).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// The threshold between the quadratic and linear parts (`delta=`);
+    /// fails unless `delta > 0`.
+    pub fn delta(mut self, delta: f64) -> Result<Self> {
         if delta.is_nan() || delta <= 0.0 {
             return Err(NnError::config(
                 "HuberLoss",
                 format!("delta must be positive, got {delta}"),
             ));
         }
-        Ok(HuberLoss { reduction, delta })
+        self.delta = delta;
+        Ok(self)
     }
 
     /// The loss of `input` against `target` (shapes broadcast).
-    pub fn forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+    pub fn forward(
+        &self,
+        input: impl Into<Variable>,
+        target: impl Into<Variable>,
+    ) -> Result<Variable> {
+        let (input, target) = (&input.into(), &target.into());
         let l = smooth_l1(input, target, self.delta)?.mul_scalar(self.delta);
         reduce(l, self.reduction)
     }
@@ -162,13 +236,30 @@ pub struct BCELoss {
 }
 
 impl BCELoss {
-    /// `BCELoss(weight, reduction)`.
-    pub fn new(weight: Option<Tensor>, reduction: Reduction) -> BCELoss {
-        BCELoss { weight, reduction }
+    /// `BCELoss()`: no weights, reduction `Mean`.
+    pub fn new() -> BCELoss {
+        BCELoss::default()
+    }
+
+    /// How the per-element losses are combined (`reduction=`).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// Per-element (or per-class) rescaling weights (`weight=`).
+    pub fn weight(mut self, weight: Tensor) -> Self {
+        self.weight = Some(weight);
+        self
     }
 
     /// The loss of probabilities `input` against `target` (same shape).
-    pub fn forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+    pub fn forward(
+        &self,
+        input: impl Into<Variable>,
+        target: impl Into<Variable>,
+    ) -> Result<Variable> {
+        let (input, target) = (&input.into(), &target.into());
         Ok(functional::binary_cross_entropy(
             input,
             target,
@@ -192,21 +283,37 @@ pub struct BCEWithLogitsLoss {
 }
 
 impl BCEWithLogitsLoss {
-    /// `BCEWithLogitsLoss(weight, reduction, pos_weight)`.
-    pub fn new(
-        weight: Option<Tensor>,
-        reduction: Reduction,
-        pos_weight: Option<Tensor>,
-    ) -> BCEWithLogitsLoss {
-        BCEWithLogitsLoss {
-            weight,
-            reduction,
-            pos_weight,
-        }
+    /// `BCEWithLogitsLoss()`: no weights, reduction `Mean`.
+    pub fn new() -> BCEWithLogitsLoss {
+        BCEWithLogitsLoss::default()
+    }
+
+    /// How the per-element losses are combined (`reduction=`).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// Per-element (or per-class) rescaling weights (`weight=`).
+    pub fn weight(mut self, weight: Tensor) -> Self {
+        self.weight = Some(weight);
+        self
+    }
+
+    /// Weights of the positive examples, broadcast along the last dim
+    /// (`pos_weight=`).
+    pub fn pos_weight(mut self, pos_weight: Tensor) -> Self {
+        self.pos_weight = Some(pos_weight);
+        self
     }
 
     /// The loss of logits `input` against `target` in `[0, 1]`.
-    pub fn forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+    pub fn forward(
+        &self,
+        input: impl Into<Variable>,
+        target: impl Into<Variable>,
+    ) -> Result<Variable> {
+        let (input, target) = (&input.into(), &target.into());
         Ok(functional::binary_cross_entropy_with_logits(
             input,
             target,
@@ -251,9 +358,40 @@ impl CrossEntropyLoss {
         CrossEntropyLoss::default()
     }
 
+    /// How the per-element losses are combined (`reduction=`).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// Per-element (or per-class) rescaling weights (`weight=`).
+    pub fn weight(mut self, weight: Tensor) -> Self {
+        self.weight = Some(weight);
+        self
+    }
+
+    /// A class-index target value that contributes nothing
+    /// (`ignore_index=`, default -100).
+    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+        self.ignore_index = ignore_index;
+        self
+    }
+
+    /// Mixing of the target with the uniform distribution
+    /// (`label_smoothing=`, in `[0, 1]`; checked by `forward`).
+    pub fn label_smoothing(mut self, label_smoothing: f64) -> Self {
+        self.label_smoothing = label_smoothing;
+        self
+    }
+
     /// The loss of logits `input` (`[N, C]`, `[C]`, `[N, C, d...]`) against
     /// `target`.
-    pub fn forward(&self, input: &Variable, target: &Tensor) -> Result<Variable> {
+    pub fn forward(
+        &self,
+        input: impl Into<Variable>,
+        target: impl Into<Variable>,
+    ) -> Result<Variable> {
+        let (input, target) = (&input.into(), &target.into().data());
         Ok(functional::cross_entropy(
             input,
             target,
@@ -294,9 +432,33 @@ impl NLLLoss {
         NLLLoss::default()
     }
 
+    /// How the per-element losses are combined (`reduction=`).
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// Per-element (or per-class) rescaling weights (`weight=`).
+    pub fn weight(mut self, weight: Tensor) -> Self {
+        self.weight = Some(weight);
+        self
+    }
+
+    /// A class-index target value that contributes nothing
+    /// (`ignore_index=`, default -100).
+    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+        self.ignore_index = ignore_index;
+        self
+    }
+
     /// The loss of log-probabilities `input` (`[N, C]`, `[N, C, d...]`)
     /// against int64 class indices `target`.
-    pub fn forward(&self, input: &Variable, target: &Tensor) -> Result<Variable> {
+    pub fn forward(
+        &self,
+        input: impl Into<Variable>,
+        target: impl Into<Variable>,
+    ) -> Result<Variable> {
+        let (input, target) = (&input.into(), &target.into().data());
         Ok(functional::nll_loss(
             input,
             target,
@@ -335,17 +497,32 @@ pub struct KLDivLoss {
 }
 
 impl KLDivLoss {
-    /// `KLDivLoss(reduction, log_target)`.
-    pub fn new(reduction: KLDivReduction, log_target: bool) -> KLDivLoss {
-        KLDivLoss {
-            reduction,
-            log_target,
-        }
+    /// `KLDivLoss()`: reduction `Mean`, probabilities as the target.
+    pub fn new() -> KLDivLoss {
+        KLDivLoss::default()
+    }
+
+    /// How the per-element terms are combined (`reduction=`; `BatchMean`
+    /// gives the true KL divergence per sample).
+    pub fn reduction(mut self, reduction: KLDivReduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// Whether `target` is given as log-probabilities (`log_target=`).
+    pub fn log_target(mut self, log_target: bool) -> Self {
+        self.log_target = log_target;
+        self
     }
 
     /// The divergence of `target` from the distribution whose logs are
     /// `input` (shapes broadcast).
-    pub fn forward(&self, input: &Variable, target: &Variable) -> Result<Variable> {
+    pub fn forward(
+        &self,
+        input: impl Into<Variable>,
+        target: impl Into<Variable>,
+    ) -> Result<Variable> {
+        let (input, target) = (&input.into(), &target.into());
         kl_div(input, target, self.reduction, self.log_target)
     }
 }
@@ -374,11 +551,11 @@ pub(crate) fn kl_div(
     };
     Ok(match reduction {
         KLDivReduction::None => per,
-        KLDivReduction::Mean => per.mean()?,
-        KLDivReduction::Sum => per.sum()?,
+        KLDivReduction::Mean => per.mean(),
+        KLDivReduction::Sum => per.sum(),
         KLDivReduction::BatchMean => {
             let n = per.shape().first().copied().unwrap_or(1).max(1);
-            per.sum()?.div_scalar(n as f64)
+            per.sum().div_scalar(n as f64)
         }
     })
 }
@@ -413,26 +590,35 @@ mod tests {
             &[9.5 / 4.0],
         );
         close(
-            &val(&L1Loss::new(Reduction::Sum).forward(&x, &y).unwrap()),
+            &val(&L1Loss::new()
+                .reduction(Reduction::Sum)
+                .forward(&x, &y)
+                .unwrap()),
             &[4.0],
         );
         let none = Reduction::None;
         close(
-            &val(&SmoothL1Loss::new(none, 1.0)
+            &val(&SmoothL1Loss::new()
+                .reduction(none)
+                .beta(1.0)
                 .unwrap()
                 .forward(&x, &y)
                 .unwrap()),
             &[0.125, 0.0, 2.5, 0.125],
         );
         close(
-            &val(&SmoothL1Loss::new(none, 0.5)
+            &val(&SmoothL1Loss::new()
+                .reduction(none)
+                .beta(0.5)
                 .unwrap()
                 .forward(&x, &y)
                 .unwrap()),
             &[0.25, 0.0, 2.75, 0.25],
         );
         close(
-            &val(&SmoothL1Loss::new(none, 0.0)
+            &val(&SmoothL1Loss::new()
+                .reduction(none)
+                .beta(0.0)
                 .unwrap()
                 .forward(&x, &y)
                 .unwrap()),
@@ -443,17 +629,29 @@ mod tests {
             &[2.75 / 4.0],
         );
         close(
-            &val(&HuberLoss::new(none, 2.0).unwrap().forward(&x, &y).unwrap()),
+            &val(&HuberLoss::new()
+                .reduction(none)
+                .delta(2.0)
+                .unwrap()
+                .forward(&x, &y)
+                .unwrap()),
             &[0.125, 0.0, 4.0, 0.125],
         );
         close(
-            &val(&HuberLoss::new(none, 0.5).unwrap().forward(&x, &y).unwrap()),
+            &val(&HuberLoss::new()
+                .reduction(none)
+                .delta(0.5)
+                .unwrap()
+                .forward(&x, &y)
+                .unwrap()),
             &[0.125, 0.0, 1.375, 0.125],
         );
-        assert!(HuberLoss::new(none, 0.0).is_err());
-        assert!(SmoothL1Loss::new(none, -1.0).is_err());
+        assert!(HuberLoss::new().reduction(none).delta(0.0).is_err());
+        assert!(SmoothL1Loss::new().reduction(none).beta(-1.0).is_err());
         // Gradient of the smooth-L1 sum: d/beta inside, sign(d) outside.
-        SmoothL1Loss::new(Reduction::Sum, 1.0)
+        SmoothL1Loss::new()
+            .reduction(Reduction::Sum)
+            .beta(1.0)
             .unwrap()
             .forward(&x, &y)
             .unwrap()
@@ -473,7 +671,9 @@ mod tests {
         close(&val(&BCELoss::default().forward(&p, &y).unwrap()), &[want]);
         let w = Tensor::from_slice(&[2.0f64, 0.0], &[2]).unwrap();
         close(
-            &val(&BCELoss::new(Some(w), Reduction::Sum)
+            &val(&BCELoss::new()
+                .weight(w)
+                .reduction(Reduction::Sum)
                 .forward(&p, &y)
                 .unwrap()),
             &[-2.0 * 0.5f64.ln()],
@@ -483,14 +683,17 @@ mod tests {
         let sp = |v: f64| (1.0 + v.exp()).ln();
         // target 1: softplus(-x); target 0: softplus(x).
         close(
-            &val(&BCEWithLogitsLoss::new(None, Reduction::None, None)
+            &val(&BCEWithLogitsLoss::new()
+                .reduction(Reduction::None)
                 .forward(&z, &y)
                 .unwrap()),
             &[sp(0.0), sp(2.0)],
         );
         let pw = Tensor::from_slice(&[3.0f64], &[1]).unwrap();
         close(
-            &val(&BCEWithLogitsLoss::new(None, Reduction::Sum, Some(pw))
+            &val(&BCEWithLogitsLoss::new()
+                .reduction(Reduction::Sum)
+                .pos_weight(pw)
                 .forward(&z, &y)
                 .unwrap()),
             &[3.0 * sp(0.0) + sp(2.0)],
@@ -548,7 +751,7 @@ mod tests {
         };
         close(&val(&nll_sum.forward(&logp, &t).unwrap()), &[l1]);
         assert!(nll
-            .forward(&logp, &Tensor::from_slice(&[0i64, 3], &[2]).unwrap())
+            .forward(&logp, Tensor::from_slice(&[0i64, 3], &[2]).unwrap())
             .is_err());
     }
 
@@ -566,7 +769,12 @@ mod tests {
             0.5 * (0.5f64.ln() - 0.75f64.ln()),
         ];
         let total: f64 = terms.iter().sum();
-        let kl = |r| KLDivLoss::new(r, false).forward(&input, &target).unwrap();
+        let kl = |r| {
+            KLDivLoss::new()
+                .reduction(r)
+                .forward(&input, &target)
+                .unwrap()
+        };
         close(&val(&kl(KLDivReduction::None)), &terms);
         close(&val(&kl(KLDivReduction::Sum)), &[total]);
         close(&val(&kl(KLDivReduction::Mean)), &[total / 4.0]);
@@ -575,7 +783,9 @@ mod tests {
 
         // log_target: same value from log-probabilities (where p > 0).
         let lp = var(&[0.0, -1e9, 0.5f64.ln(), 0.5f64.ln()], &[2, 2]);
-        let l = KLDivLoss::new(KLDivReduction::Sum, true)
+        let l = KLDivLoss::new()
+            .reduction(KLDivReduction::Sum)
+            .log_target(true)
             .forward(&input, &lp)
             .unwrap();
         close(&val(&l), &[total]);
@@ -590,28 +800,36 @@ mod tests {
     fn composed_losses_gradcheck() {
         let x = Tensor::from_slice(&[0.1f64, -2.0, 1.7, 0.4, -0.3, 3.0], &[2, 3]).unwrap();
         let y = Tensor::from_slice(&[0.3f64, 0.5, 1.2, -0.2, -0.1, 0.9], &[2, 3]).unwrap();
-        let sl1 = SmoothL1Loss::new(Reduction::Mean, 0.6).unwrap();
+        let sl1 = SmoothL1Loss::new()
+            .reduction(Reduction::Mean)
+            .beta(0.6)
+            .unwrap();
         torchlet_autograd::gradcheck(
             |v: &[Variable]| Ok(sl1.forward(&v[0], &v[1]).unwrap()),
             &[x.clone(), y.clone()],
         )
         .unwrap();
-        let hub = HuberLoss::new(Reduction::Sum, 0.6).unwrap();
+        let hub = HuberLoss::new()
+            .reduction(Reduction::Sum)
+            .delta(0.6)
+            .unwrap();
         torchlet_autograd::gradcheck(
             |v: &[Variable]| Ok(hub.forward(&v[0], &v[1]).unwrap()),
             &[x.clone(), y],
         )
         .unwrap();
         let p = Tensor::from_slice(&[0.2f64, 0.3, 0.5, 0.6, 0.1, 0.3], &[2, 3]).unwrap();
-        let kl = KLDivLoss::new(KLDivReduction::BatchMean, false);
+        let kl = KLDivLoss::new().reduction(KLDivReduction::BatchMean);
         torchlet_autograd::gradcheck(
             |v: &[Variable]| Ok(kl.forward(&v[0].log_softmax(1)?, &v[1]).unwrap()),
             &[x.clone(), p.clone()],
         )
         .unwrap();
-        let kl_log = KLDivLoss::new(KLDivReduction::Sum, true);
+        let kl_log = KLDivLoss::new()
+            .reduction(KLDivReduction::Sum)
+            .log_target(true);
         torchlet_autograd::gradcheck(
-            |v: &[Variable]| Ok(kl_log.forward(&v[0].log_softmax(1)?, &v[1].log()).unwrap()),
+            |v: &[Variable]| Ok(kl_log.forward(&v[0].log_softmax(1)?, v[1].log()).unwrap()),
             &[x, p],
         )
         .unwrap_or_else(|e| panic!("{e}"));

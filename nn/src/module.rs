@@ -6,6 +6,7 @@ use std::path::Path;
 use torchlet_autograd::Variable;
 use torchlet_tensor::Tensor;
 
+use crate::check;
 use crate::error::Result;
 use crate::state::{self, LoadReport};
 
@@ -174,6 +175,57 @@ pub trait Module {
     /// Runs the module on `x`, recording the graph when gradients are
     /// enabled.
     fn forward(&self, x: &Variable) -> Result<Variable>;
+
+    /// Runs the module on a tensor or a variable: PyTorch's `model(x)`.
+    /// A `Tensor` — a batch from a `DataLoader` — goes in as it is (as a
+    /// constant, sharing its buffer), so loop code needs no wrapping.
+    ///
+    /// ```
+    /// use torchlet_nn::{Linear, Module};
+    /// use torchlet_tensor::Tensor;
+    /// let fc = Linear::new(3, 2).unwrap();
+    /// let x = Tensor::ones(&[4, 3]); // e.g. from a DataLoader
+    /// assert_eq!(fc.call(&x).unwrap().shape(), [4, 2]);
+    /// ```
+    fn call(&self, x: impl Into<Variable>) -> Result<Variable>
+    where
+        Self: Sized,
+    {
+        self.forward(&x.into())
+    }
+
+    /// Checks a hand-written module: runs `forward` on `example` and fails
+    /// if it used a trainable variable that
+    /// [`parameters`](Module::parameters) does not list — a child or
+    /// parameter left out of [`children`](Module::children) or
+    /// [`local_parameters`](Module::local_parameters), which would
+    /// otherwise train without the optimizer and be missing from the state
+    /// dict. `#[derive(Module)]` makes that mistake impossible; call this
+    /// once in a test of a manual impl.
+    ///
+    /// ```
+    /// use torchlet_autograd::Variable;
+    /// use torchlet_nn::{Linear, Module, Result};
+    /// use torchlet_tensor::Tensor;
+    /// struct Forgetful { a: Linear, b: Linear }
+    /// impl Module for Forgetful {
+    ///     fn forward(&self, x: &Variable) -> Result<Variable> {
+    ///         self.b.forward(&self.a.forward(x)?)
+    ///     }
+    ///     fn children(&self) -> Vec<(&str, &dyn Module)> {
+    ///         vec![("a", &self.a)] // `b` forgotten
+    ///     }
+    /// }
+    /// let m = Forgetful { a: Linear::new(3, 3).unwrap(), b: Linear::new(3, 1).unwrap() };
+    /// let err = m.check(&Tensor::ones(&[2, 3])).unwrap_err();
+    /// assert!(err.to_string().contains("2 trainable variables"), "{err}");
+    /// ```
+    fn check(&self, example: impl Into<Variable>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        check::unregistered_parameters(self, &example.into())
+    }
 
     /// The named sub-modules, in registration order (PyTorch's
     /// `named_children`). Their parameters and buffers appear under

@@ -1,6 +1,7 @@
 //! Pooling layers (`torch.nn.modules.pooling`): [`MaxPool2d`],
 //! [`AvgPool2d`] and [`AdaptiveAvgPool2d`].
 
+use crate::size::{pair, Size2};
 use torchlet_autograd::Variable;
 
 use crate::conv::check_spatial_input;
@@ -20,22 +21,24 @@ pub struct MaxPool2d {
 }
 
 impl MaxPool2d {
-    /// A square window of `kernel_size` with stride `kernel_size`
-    /// (`MaxPool2d(k)`).
-    pub fn new(kernel_size: usize) -> MaxPool2d {
-        MaxPool2d {
-            kernel_size: [kernel_size; 2],
-            stride: [kernel_size; 2],
-            padding: [0; 2],
-        }
+    /// A window of `kernel_size` (one number or `[kH, kW]`) with stride
+    /// `kernel_size` (`MaxPool2d(k)`).
+    pub fn new(kernel_size: impl Into<Size2>) -> MaxPool2d {
+        let k = pair(kernel_size);
+        MaxPool2d::with_stride(k, k, 0)
     }
 
-    /// Square window, stride and padding (`MaxPool2d(k, stride, padding)`).
-    pub fn with_stride(kernel_size: usize, stride: usize, padding: usize) -> MaxPool2d {
+    /// Window, stride and padding (`MaxPool2d(k, stride, padding)`), each
+    /// one number or a pair.
+    pub fn with_stride(
+        kernel_size: impl Into<Size2>,
+        stride: impl Into<Size2>,
+        padding: impl Into<Size2>,
+    ) -> MaxPool2d {
         MaxPool2d {
-            kernel_size: [kernel_size; 2],
-            stride: [stride; 2],
-            padding: [padding; 2],
+            kernel_size: pair(kernel_size),
+            stride: pair(stride),
+            padding: pair(padding),
         }
     }
 }
@@ -61,18 +64,24 @@ pub struct AvgPool2d {
 }
 
 impl AvgPool2d {
-    /// A square window of `kernel_size` with stride `kernel_size`
-    /// (`AvgPool2d(k)`).
-    pub fn new(kernel_size: usize) -> AvgPool2d {
-        AvgPool2d::with_stride(kernel_size, kernel_size, 0)
+    /// A window of `kernel_size` (one number or `[kH, kW]`) with stride
+    /// `kernel_size` (`AvgPool2d(k)`).
+    pub fn new(kernel_size: impl Into<Size2>) -> AvgPool2d {
+        let k = pair(kernel_size);
+        AvgPool2d::with_stride(k, k, 0)
     }
 
-    /// Square window, stride and padding (`AvgPool2d(k, stride, padding)`).
-    pub fn with_stride(kernel_size: usize, stride: usize, padding: usize) -> AvgPool2d {
+    /// Window, stride and padding (`AvgPool2d(k, stride, padding)`), each
+    /// one number or a pair.
+    pub fn with_stride(
+        kernel_size: impl Into<Size2>,
+        stride: impl Into<Size2>,
+        padding: impl Into<Size2>,
+    ) -> AvgPool2d {
         AvgPool2d {
-            kernel_size: [kernel_size; 2],
-            stride: [stride; 2],
-            padding: [padding; 2],
+            kernel_size: pair(kernel_size),
+            stride: pair(stride),
+            padding: pair(padding),
         }
     }
 }
@@ -96,8 +105,10 @@ pub struct AdaptiveAvgPool2d {
 impl AdaptiveAvgPool2d {
     /// `AdaptiveAvgPool2d((h, w))`; `AdaptiveAvgPool2d::new([1, 1])` is global
     /// average pooling.
-    pub fn new(output_size: [usize; 2]) -> AdaptiveAvgPool2d {
-        AdaptiveAvgPool2d { output_size }
+    pub fn new(output_size: impl Into<Size2>) -> AdaptiveAvgPool2d {
+        AdaptiveAvgPool2d {
+            output_size: pair(output_size),
+        }
     }
 }
 
@@ -128,7 +139,7 @@ mod tests {
         assert_eq!(g.data().to_vec::<f32>().unwrap(), [7.5]);
         let a = AdaptiveAvgPool2d::new([2, 2]).forward(&x).unwrap();
         assert_eq!(a.data().to_vec::<f32>().unwrap(), [2.5, 4.5, 10.5, 12.5]);
-        g.sum().unwrap().backward().unwrap();
+        g.sum().backward().unwrap();
         let grad = x.grad().unwrap().to_vec::<f32>().unwrap();
         assert!(grad.iter().all(|&v| (v - 1.0 / 16.0).abs() < 1e-7));
         let bad = Variable::constant(Tensor::zeros(&[4, 4]));

@@ -265,12 +265,7 @@ mod tests {
             let var = row.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / 4.0;
             assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-3, "{row:?}");
         }
-        y.mul(&rand(&[5, 2, 4]))
-            .unwrap()
-            .sum()
-            .unwrap()
-            .backward()
-            .unwrap();
+        y.mul(&rand(&[5, 2, 4])).unwrap().sum().backward().unwrap();
         for (name, p) in layer.named_parameters() {
             assert!(p.grad().is_some(), "no gradient for {name}");
         }

@@ -206,33 +206,20 @@ fn gradients_reach_every_parameter() {
     let loss = out
         .square()
         .sum()
+        .add(&h.sum())
         .unwrap()
-        .add(&h.sum().unwrap())
-        .unwrap()
-        .add(&c.sum().unwrap())
+        .add(&c.sum())
         .unwrap();
     loss.backward().unwrap();
     all_grads_nonzero(&lstm);
     assert!(x.grad().is_some() && h0.grad().is_some() && c0.grad().is_some());
 
     let gru = GRU::with_options(3, 4, opts).unwrap();
-    gru.forward(&x)
-        .unwrap()
-        .square()
-        .sum()
-        .unwrap()
-        .backward()
-        .unwrap();
+    gru.forward(&x).unwrap().square().sum().backward().unwrap();
     all_grads_nonzero(&gru);
 
     let rnn = RNN::with_options(3, 4, Nonlinearity::Tanh, opts).unwrap();
-    rnn.forward(&x)
-        .unwrap()
-        .square()
-        .sum()
-        .unwrap()
-        .backward()
-        .unwrap();
+    rnn.forward(&x).unwrap().square().sum().backward().unwrap();
     all_grads_nonzero(&rnn);
 }
 
@@ -268,7 +255,7 @@ fn embedding_lookup_and_padding_gradient() {
     assert_eq!(yv[3..6], w[3..6]);
     // Loss weights that make every looked-up row's gradient non-zero.
     let scale = Variable::constant(Tensor::randn(&[2, 3, 3]).add_scalar(5.0));
-    y.mul(&scale).unwrap().sum().unwrap().backward().unwrap();
+    y.mul(&scale).unwrap().sum().backward().unwrap();
     let g = emb.weight().grad().unwrap().to_vec::<f32>().unwrap();
     assert_eq!(g[6..9], [0.0, 0.0, 0.0], "padding row must get no gradient");
     for row in [0, 1, 5] {

@@ -70,7 +70,7 @@ fn check(
     };
     let xb = Variable::new(to_layout(&x), true);
     let (out, states) = f(&xb, &LENGTHS);
-    out.sum().unwrap().backward().unwrap();
+    out.sum().backward().unwrap();
     let grad = xb.grad().unwrap();
     let (out, grad) = if batch_first {
         (
@@ -84,7 +84,7 @@ fn check(
         let what = format!("{name} batch_first={batch_first} sequence {n}");
         let xn = Variable::new(to_layout(&alone(&x, n)), true);
         let (out_n, states_n) = f(&xn, &[len]);
-        out_n.sum().unwrap().backward().unwrap();
+        out_n.sum().backward().unwrap();
         let out_n = if batch_first {
             out_n.data().transpose(0, 1).unwrap().contiguous()
         } else {

@@ -1,6 +1,6 @@
 //! The exporter's graph: torchlet-autograd's shared IR
 //! ([`torchlet_autograd::ir`]) holding ONNX operators, plus the constant
-//! helpers the lowerings use. [`crate::proto_out`] turns it into an ONNX
+//! helpers the lowerings use. `proto_out` turns it into an ONNX
 //! `ModelProto`; tests can inspect it directly.
 
 pub use torchlet_autograd::ir::{Attr, Dim, Graph, Node, ValueInfo};

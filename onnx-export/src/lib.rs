@@ -14,7 +14,9 @@
 //! - the module runs in eval mode (Dropout disappears, BatchNorm uses its
 //!   running statistics), its training flag is restored afterwards;
 //! - an op with no ONNX mapping fails the export with
-//!   [`OnnxError::Unsupported`] naming it.
+//!   [`OnnxError::Unsupported`] naming it;
+//! - a `torchlet_quantize::QuantizedModel` (static or dynamic) exports as
+//!   a QDQ graph ([`export_quantized`]).
 //!
 //! ```
 //! use torchlet_autograd::Variable;

@@ -38,7 +38,7 @@ impl Module for Branchy {
         let y = self.conv1.forward(x)?.relu();
         let z = self.conv2.forward(&y)?.add(&y)?.relu();
         let c = Variable::cat(&[&y, &z], 1)?.adaptive_avg_pool2d([2, 2])?;
-        let h = c.flatten_dims(1, -1)?.reshape(&[-1, 2, 16])?;
+        let h = c.flatten(1, -1)?.reshape(&[-1, 2, 16])?;
         Ok(self.fc.forward(&h)?.reshape(&[-1, 6])?)
     }
 
@@ -60,7 +60,7 @@ struct Stubbed {
 
 impl Module for Stubbed {
     fn forward(&self, x: &Variable) -> NnResult<Variable> {
-        let y = self.conv.forward(x)?.flatten_dims(1, -1)?;
+        let y = self.conv.forward(x)?.flatten(1, -1)?;
         let y = DeQuantStub.forward(&self.fc.forward(&QuantStub.forward(&y)?)?)?;
         self.head.forward(&y)
     }

@@ -117,7 +117,7 @@ impl ParamState<AdagradOptions> for AdagradState {
 /// use torchlet_tensor::Tensor;
 /// let w = Variable::parameter(Tensor::from_vec(vec![1.0f32], &[1]).unwrap());
 /// let mut opt = Adagrad::new(vec![w.clone()], AdagradOptions { lr: 0.1, ..Default::default() }).unwrap();
-/// w.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+/// w.mul(&w).unwrap().sum().backward().unwrap();
 /// opt.step().unwrap(); // 1 - 0.1 * 2 / 2
 /// assert!((w.data().item::<f32>().unwrap() - 0.9).abs() < 1e-6);
 /// ```
@@ -204,3 +204,12 @@ fn sparse_adagrad_step(
         })
     })
 }
+
+crate::core::option_builders!(AdagradOptions {
+    lr: f64,
+    lr_decay: f64,
+    weight_decay: f64,
+    initial_accumulator_value: f64,
+    eps: f64,
+    maximize: bool,
+});

@@ -250,7 +250,7 @@ macro_rules! adam_like {
 /// use torchlet_tensor::Tensor;
 /// let w = Variable::parameter(Tensor::from_vec(vec![1.0f32], &[1]).unwrap());
 /// let mut opt = Adam::new(vec![w.clone()], AdamOptions { lr: 0.1, ..Default::default() }).unwrap();
-/// w.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+/// w.mul(&w).unwrap().sum().backward().unwrap();
 /// opt.step().unwrap(); // the first Adam step moves by about lr
 /// assert!((w.data().item::<f32>().unwrap() - 0.9).abs() < 1e-6);
 /// ```
@@ -276,7 +276,7 @@ adam_like!(Adam, "Adam", false);
 /// let w = Variable::parameter(Tensor::from_vec(vec![1.0f32], &[1]).unwrap());
 /// let opts = AdamOptions { lr: 0.1, ..AdamOptions::adamw_default() };
 /// let mut opt = AdamW::new(vec![w.clone()], opts).unwrap();
-/// w.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+/// w.mul(&w).unwrap().sum().backward().unwrap();
 /// opt.step().unwrap();
 /// assert!((w.data().item::<f32>().unwrap() - 0.899).abs() < 1e-6);
 /// ```
@@ -284,3 +284,12 @@ pub struct AdamW {
     core: Groups<AdamOptions, AdamState>,
 }
 adam_like!(AdamW, "AdamW", true);
+
+crate::core::option_builders!(AdamOptions {
+    lr: f64,
+    betas: (f64, f64),
+    eps: f64,
+    weight_decay: f64,
+    amsgrad: bool,
+    maximize: bool,
+});

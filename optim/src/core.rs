@@ -353,3 +353,24 @@ pub(crate) use group_options;
 pub(crate) fn step_entry(step: u64) -> (&'static str, Tensor) {
     ("step", step_tensor(step))
 }
+
+/// Builder setters named after an options struct's fields, as PyTorch's
+/// keyword arguments: `AdamOptions::default().lr(3e-4).weight_decay(0.01)`.
+/// Values are checked when the optimizer is built.
+macro_rules! option_builders {
+    ($options:ty { $($field:ident: $ty:ty),* $(,)? }) => {
+        impl $options {
+            $(
+                #[doc = concat!(
+                    "Sets `", stringify!($field), "` (PyTorch's `", stringify!($field),
+                    "=` argument); checked when the optimizer is built."
+                )]
+                pub fn $field(mut self, $field: $ty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use option_builders;

@@ -130,7 +130,7 @@ impl ParamState<RmsPropOptions> for RmsState {
 /// use torchlet_tensor::Tensor;
 /// let w = Variable::parameter(Tensor::from_vec(vec![1.0f32], &[1]).unwrap());
 /// let mut opt = RmsProp::new(vec![w.clone()], RmsPropOptions::default()).unwrap();
-/// w.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+/// w.mul(&w).unwrap().sum().backward().unwrap();
 /// opt.step().unwrap(); // 1 - 0.01 * 2 / sqrt(0.01 * 4) = 0.9
 /// assert!((w.data().item::<f32>().unwrap() - 0.9).abs() < 1e-6);
 /// ```
@@ -198,3 +198,13 @@ impl Optimizer for RmsProp {
         self.core.groups[group].options.momentum = momentum;
     }
 }
+
+crate::core::option_builders!(RmsPropOptions {
+    lr: f64,
+    alpha: f64,
+    eps: f64,
+    weight_decay: f64,
+    momentum: f64,
+    centered: bool,
+    maximize: bool,
+});

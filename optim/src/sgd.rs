@@ -82,7 +82,7 @@ impl SgdOptions {
 /// use torchlet_tensor::Tensor;
 /// let w = Variable::parameter(Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap());
 /// let mut opt = Sgd::new(vec![w.clone()], SgdOptions { lr: 0.1, ..Default::default() }).unwrap();
-/// w.mul(&w).unwrap().sum().unwrap().backward().unwrap(); // grad = 2w
+/// w.mul(&w).unwrap().sum().backward().unwrap(); // grad = 2w
 /// opt.step().unwrap();
 /// assert_eq!(w.data().to_vec::<f32>().unwrap(), vec![0.8, 1.6]);
 /// ```
@@ -228,3 +228,12 @@ fn sparse_sgd_step(p: &Variable, g: &SparseGrad, o: &SgdOptions, st: &mut SgdSta
         Ok(())
     })
 }
+
+crate::core::option_builders!(SgdOptions {
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    weight_decay: f64,
+    nesterov: bool,
+    maximize: bool,
+});

@@ -137,7 +137,7 @@ impl ParamState<SparseAdamOptions> for SparseAdamState {
 /// let table = Variable::parameter(Tensor::ones(&[1000, 8]));
 /// let mut opt = SparseAdam::new(vec![table.clone()], SparseAdamOptions { lr: 0.1, ..Default::default() })?;
 /// let rows = Tensor::from_vec(vec![3i64, 7], &[2])?;
-/// F::embedding_sparse(&rows, &table, None)?.sum()?.backward()?;
+/// F::embedding_sparse(&rows, &table, None)?.sum().backward()?;
 /// opt.step()?;
 /// let w = table.data().to_vec::<f32>()?;
 /// assert!((w[3 * 8] - 0.9).abs() < 1e-6); // looked up: moved by lr
@@ -235,6 +235,13 @@ fn sparse_adam_rows<T: Float>(
     }
 }
 
+crate::core::option_builders!(SparseAdamOptions {
+    lr: f64,
+    betas: (f64, f64),
+    eps: f64,
+    maximize: bool,
+});
+
 #[cfg(test)]
 mod tests {
     use torchlet_autograd::{functional as F, Variable};
@@ -254,7 +261,6 @@ mod tests {
         F::embedding_sparse(&padding, &w, Some(0))
             .unwrap()
             .sum()
-            .unwrap()
             .backward()
             .unwrap();
         assert_eq!(w.sparse_grad().unwrap().nnz(), 0);

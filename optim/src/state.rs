@@ -42,7 +42,7 @@ pub struct OptimizerStateDict {
 /// let w = Variable::parameter(Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap());
 /// let opts = SgdOptions { lr: 0.1, momentum: 0.9, ..Default::default() };
 /// let mut opt = Sgd::new(vec![w.clone()], opts).unwrap();
-/// w.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+/// w.mul(&w).unwrap().sum().backward().unwrap();
 /// opt.step().unwrap();
 /// let saved = opt.state_dict();
 /// assert!(saved.state.contains_key("state.0.momentum_buffer"));
@@ -560,7 +560,7 @@ mod tests {
         };
         let mut opt = RmsProp::new(vec![w.clone()], o).unwrap();
         assert!(opt.state_dict().state.is_empty());
-        w.mul(&w).unwrap().sum().unwrap().backward().unwrap();
+        w.mul(&w).unwrap().sum().backward().unwrap();
         opt.step().unwrap();
         let d = opt.state_dict();
         assert_eq!(d.optimizer, "RMSprop");

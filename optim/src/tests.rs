@@ -17,14 +17,7 @@ const W0: [f64; 2] = [1.0, -0.5];
 /// `loss = sum(C * w²)`, gradient `2 C w`.
 fn backward(w: &Variable) {
     let c = Variable::constant(Tensor::from_vec(C.map(|c| c as f32).to_vec(), &[2]).unwrap());
-    w.mul(w)
-        .unwrap()
-        .mul(&c)
-        .unwrap()
-        .sum()
-        .unwrap()
-        .backward()
-        .unwrap();
+    w.mul(w).unwrap().mul(&c).unwrap().sum().backward().unwrap();
 }
 
 fn param() -> Variable {

@@ -557,7 +557,7 @@ fn sparse_optim_conformance() {
         let table = Variable::parameter(tensor(&file["weight0"]).unwrap());
         let idx = Tensor::from_vec(vec![0i64], &[1]).unwrap();
         torchlet_autograd::functional::embedding_sparse(&idx, &table, None)
-            .and_then(|v| v.sum())
+            .map(|v| v.sum())
             .and_then(|v| v.backward())
             .unwrap();
         let mut adam = Adam::new(vec![table], AdamOptions::default()).unwrap();

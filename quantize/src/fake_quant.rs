@@ -62,7 +62,7 @@ fn fake_quant(
 /// let x = Variable::parameter(Tensor::from_vec(vec![0.26f32, 9.0], &[2])?);
 /// let y = fake_quantize_per_tensor_affine(&x, 0.5, 0, -4, 3)?;
 /// assert_eq!(y.to_vec::<f32>()?, [0.5, 1.5]); // 9.0 clamps to 3 * 0.5
-/// y.sum()?.backward()?;
+/// y.sum().backward()?;
 /// assert_eq!(x.grad().unwrap().to_vec::<f32>()?, [1.0, 0.0]);
 /// # Ok(())
 /// # }

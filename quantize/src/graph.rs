@@ -687,7 +687,7 @@ pub(crate) fn run_float(
             padding,
         } => one(x[0].max_pool2d(*kernel, *stride, *padding)?),
         Op::AdaptiveAvgPool2d { output_size } => one(x[0].adaptive_avg_pool2d(*output_size)?),
-        Op::Flatten { start, end } => one(x[0].flatten_dims(*start, *end)?),
+        Op::Flatten { start, end } => one(x[0].flatten(*start, *end)?),
         Op::Reshape(shape) => one(x[0].reshape(shape)?),
         Op::Add => one(x[0].add(x[1])?),
         Op::Cat(dim) => one(Variable::cat(x, *dim)?),

@@ -200,7 +200,7 @@ fn qat_trains_through_fake_quantization_and_converts_to_what_it_simulated() {
     );
     let x = Variable::constant(input(16, 1));
     let y = prepared.forward(&x).unwrap();
-    y.sum().unwrap().backward().unwrap();
+    y.sum().backward().unwrap();
     for p in prepared.parameters() {
         let g = p.grad().expect("every parameter gets a gradient");
         assert!(g.to_vec::<f32>().unwrap().iter().any(|&v| v != 0.0));
@@ -230,7 +230,7 @@ struct Stubbed {
 
 impl Module for Stubbed {
     fn forward(&self, x: &Variable) -> NnResult<Variable> {
-        let y = self.conv.forward(x)?.flatten_dims(1, -1)?;
+        let y = self.conv.forward(x)?.flatten(1, -1)?;
         let y = self
             .dequant
             .forward(&self.fc.forward(&self.quant.forward(&y)?)?)?;

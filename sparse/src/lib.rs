@@ -36,7 +36,7 @@
 //! let x = Variable::parameter(Tensor::ones(&[3, 2]));
 //! let y = adj.mm(&x)?; // each node sums its neighbours' features
 //! assert_eq!(y.to_vec::<f32>()?, [1.0, 1.0, 2.0, 2.0, 1.0, 1.0]);
-//! y.sum()?.backward()?;
+//! y.sum().backward()?;
 //! // The adjacency's gradient keeps its 4 specified elements.
 //! assert_eq!(adj.grad().unwrap().nnz(), 4);
 //! assert_eq!(x.grad().unwrap().to_vec::<f32>()?, [1.0, 1.0, 2.0, 2.0, 1.0, 1.0]);

@@ -26,7 +26,7 @@
 //!     let stacked = Tensor::stack(&[&a, &b], 0)?;               // 3-dim
 //!     assert_eq!((scalar.dim(), vector.dim(), a.dim(), stacked.dim()), (0, 1, 2, 3));
 //!
-//!     assert_eq!(a.flatten().shape(), &[9]);
+//!     assert_eq!(a.ravel().shape(), &[9]);
 //!     assert_eq!(a.reshape(&[1, 9])?.shape(), &[1, 9]);
 //!     assert_eq!(a.transpose(0, 1)?.get::<f32>(&[0, 1])?, 4.0);
 //!     assert_eq!(Tensor::cat(&[&a, &b], 1)?.shape(), &[3, 6]);
@@ -54,6 +54,14 @@
 //! thread team above size thresholds; [`set_num_threads`] sizes the team like
 //! `torch.set_num_threads`. Matmul splits large products into row or column
 //! blocks, one faer GEMM per thread, and keeps small ones sequential.
+//!
+//! ## SIMD
+//!
+//! Elementwise loops, reductions, softmax, optimizer steps and LSTM cells
+//! are compiled for the baseline target, AVX2 and AVX-512, and the best
+//! level the CPU runs is picked at run time ([`simd_level`]; `TORCHLET_SIMD`
+//! forces one, [`with_simd_level`] does so in tests). Every level gives the
+//! same bits.
 #![warn(missing_docs)]
 
 pub mod buffers;
@@ -79,7 +87,7 @@ pub use buffers::BufferPool;
 pub use dtype::{DType, Element, Float, Numeric};
 pub use error::{Result, TensorError};
 pub use layout::{broadcast_shapes, contiguous_strides, normalize_dim, Layout};
-pub use ops::{AdamStep, BatchNormStats, MaxPool2dWindow, SgdStep};
+pub use ops::{AdamStep, BatchNormStats, MaxPool2dWindow, Operand, SgdStep};
 pub use parallel::{
     get_num_threads, get_spin_time, in_inline_scope, parallel_split_mut, run_inline,
     set_num_threads, set_spin_time, team_jobs_on_this_thread, would_parallelize,

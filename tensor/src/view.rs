@@ -60,8 +60,9 @@ impl Tensor {
         self.reshape(&shape)
     }
 
-    /// All dimensions flattened into one (`tensor.flatten()`).
-    pub fn flatten(&self) -> Tensor {
+    /// All dimensions flattened into one (`tensor.ravel()`, or
+    /// `tensor.flatten()` with no arguments).
+    pub fn ravel(&self) -> Tensor {
         self.reshape(&[-1]).unwrap_or_else(|_| {
             // Only fails for zero elements with -1; keep shape [0].
             self.contiguous()
@@ -70,8 +71,17 @@ impl Tensor {
     }
 
     /// Dimensions `start_dim..=end_dim` flattened into one
-    /// (`tensor.flatten(start_dim, end_dim)`).
-    pub fn flatten_dims(&self, start_dim: i64, end_dim: i64) -> Result<Tensor> {
+    /// (`tensor.flatten(start_dim, end_dim)`; PyTorch's `flatten(x, 1)` is
+    /// `x.flatten(1, -1)`, and [`ravel`](Tensor::ravel) flattens all).
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let x = Tensor::zeros(&[2, 3, 4, 5]);
+    /// assert_eq!(x.flatten(1, -1).unwrap().shape(), &[2, 60]);
+    /// assert_eq!(x.flatten(1, 2).unwrap().shape(), &[2, 12, 5]);
+    /// assert!(x.flatten(2, 1).is_err());
+    /// ```
+    pub fn flatten(&self, start_dim: i64, end_dim: i64) -> Result<Tensor> {
         if self.dim() == 0 {
             return self.reshape(&[1]);
         }
@@ -88,6 +98,12 @@ impl Tensor {
         new.push(shape[s..=e].iter().product());
         new.extend_from_slice(&shape[e + 1..]);
         self.reshape_to(&new)
+    }
+
+    /// Old name of [`flatten`](Tensor::flatten).
+    #[deprecated(since = "0.1.0", note = "use `flatten(start_dim, end_dim)`")]
+    pub fn flatten_dims(&self, start_dim: i64, end_dim: i64) -> Result<Tensor> {
+        self.flatten(start_dim, end_dim)
     }
 
     /// Reshape to a fully known shape.
@@ -281,8 +297,9 @@ impl Tensor {
         Ok(self.with_layout(self.layout.broadcast_to(op, shape)?))
     }
 
-    /// All dimensions of size 1 removed (`tensor.squeeze()`).
-    pub fn squeeze(&self) -> Tensor {
+    /// All dimensions of size 1 removed (`tensor.squeeze()` with no
+    /// arguments).
+    pub fn squeeze_all(&self) -> Tensor {
         let mut l = self.layout.clone();
         let keep: Vec<bool> = l.shape.iter().map(|&n| n != 1).collect();
         let mut k = keep.iter();
@@ -291,9 +308,16 @@ impl Tensor {
         self.with_layout(l)
     }
 
-    /// Dimension `dim` removed if its size is 1, else unchanged
-    /// (`tensor.squeeze(dim)`).
+    /// Old name of [`squeeze`](Tensor::squeeze).
+    #[deprecated(since = "0.1.0", note = "use `squeeze(dim)`")]
     pub fn squeeze_dim(&self, dim: i64) -> Result<Tensor> {
+        self.squeeze(dim)
+    }
+
+    /// Dimension `dim` removed if its size is 1, else unchanged
+    /// (`tensor.squeeze(dim)`; [`squeeze_all`](Tensor::squeeze_all)
+    /// removes every size-1 dim).
+    pub fn squeeze(&self, dim: i64) -> Result<Tensor> {
         let d = normalize_dim("squeeze", dim, self.dim())?;
         if self.dim() == 0 || self.layout.shape[d] != 1 {
             return Ok(self.clone());
@@ -485,8 +509,8 @@ mod tests {
             x.narrow(1, 1, 2).unwrap(),
             x.select(-1, 2).unwrap(),
             x.unsqueeze(0).unwrap().expand(&[5, -1, -1, -1]).unwrap(),
-            x.unsqueeze(-1).unwrap().squeeze(),
-            x.flatten(),
+            x.unsqueeze(-1).unwrap().squeeze_all(),
+            x.ravel(),
         ];
         for v in &views {
             assert!(v.shares_storage_with(&x));
@@ -525,8 +549,8 @@ mod tests {
     #[test]
     fn squeeze_unsqueeze_expand() {
         let x = t(&[2, 1, 3]);
-        assert_eq!(x.squeeze_dim(1).unwrap().shape(), &[2, 3]);
-        assert_eq!(x.squeeze_dim(0).unwrap().shape(), &[2, 1, 3]);
+        assert_eq!(x.squeeze(1).unwrap().shape(), &[2, 3]);
+        assert_eq!(x.squeeze(0).unwrap().shape(), &[2, 1, 3]);
         assert_eq!(x.unsqueeze(3).unwrap().shape(), &[2, 1, 3, 1]);
         assert!(x.unsqueeze(4).is_err());
         let e = x.expand(&[2, 4, 3]).unwrap();
@@ -540,14 +564,14 @@ mod tests {
     #[test]
     fn flatten_dims_and_zero_size() {
         let x = t(&[2, 3, 4, 5]);
-        assert_eq!(x.flatten_dims(1, -1).unwrap().shape(), &[2, 60]);
-        assert_eq!(x.flatten_dims(1, 2).unwrap().shape(), &[2, 12, 5]);
-        assert!(x.flatten_dims(2, 1).is_err());
+        assert_eq!(x.flatten(1, -1).unwrap().shape(), &[2, 60]);
+        assert_eq!(x.flatten(1, 2).unwrap().shape(), &[2, 12, 5]);
+        assert!(x.flatten(2, 1).is_err());
         let z = Tensor::zeros(&[0, 3]);
         assert_eq!(z.reshape(&[3, 0]).unwrap().shape(), &[3, 0]);
-        assert_eq!(z.flatten().shape(), &[0]);
+        assert_eq!(z.ravel().shape(), &[0]);
         assert!(z.reshape(&[-1, 0]).is_err());
-        assert_eq!(Tensor::scalar(1.0f32).flatten().shape(), &[1]);
+        assert_eq!(Tensor::scalar(1.0f32).ravel().shape(), &[1]);
     }
 
     mod props {

@@ -54,7 +54,7 @@ fn bad_dims() {
     fails(x.permute(&[0, 0]), &["permute"]);
     fails(x.max_dim(3, false), &["max", "3"]);
     fails(x.narrow(1, 2, 2), &["narrow", "2"]);
-    fails(x.flatten_dims(1, 0), &["flatten"]);
+    fails(x.flatten(1, 0), &["flatten"]);
     fails(Tensor::cat(&[x.clone(), x.clone()], 2), &["cat", "2"]);
 }
 

@@ -13,7 +13,16 @@
 //! | `BucketIterator` | [`BucketBatchSampler`] (a [`torchlet_data::BatchSampling`]) |
 //! | `AG_NEWS`-style `(label, text)` datasets | [`LabeledTexts`] (TSV/CSV), [`EncodedTexts`], [`Fortunes`] (built in), [`Corpus`] |
 //! | `word_language_model`'s `batchify`/`get_batch` | [`LmWindows`] (next-token windows, batch first) |
-//! | scikit-learn's `TfidfVectorizer` | [`TfidfVectorizer`] (word n-grams, smooth idf, l2 rows; a sparse CSR matrix) |
+//! | scikit-learn's `TfidfVectorizer` | [`TfidfVectorizer`] (word and in-word character n-grams, smooth idf, l2 rows; a sparse CSR matrix) |
+//! | fastText's subword features | [`SubwordNgrams`] (words plus their character n-grams) |
+//!
+//! [`models`] holds the text models, with PyTorch's parameter names:
+//! [`BagClassifier`](models::BagClassifier) (torchtext's
+//! `TextClassificationModel`), [`RnnClassifier`](models::RnnClassifier)
+//! (LSTM/GRU reading each text to its own length),
+//! [`CharLm`](models::CharLm) (a character-level language model with
+//! sampling) and [`TfidfClassifier`](models::TfidfClassifier) (linear over
+//! sparse TF-IDF rows).
 //!
 //! Every tokenizer implements [`Tokenizer`], so a model or the CLI can hold
 //! a `Box<dyn Tokenizer>`. Batches are **batch first**: token indices

@@ -190,7 +190,7 @@ fn char_lm_learns_a_sequence_and_samples_reproducibly() {
     for _ in 0..150 {
         let (logits, _) = lm.forward_with_state(&inputs, None).unwrap();
         let loss = torchlet_nn::CrossEntropyLoss::new()
-            .forward(&logits.reshape(&[32, 3]).unwrap(), &targets)
+            .forward(logits.reshape(&[32, 3]).unwrap(), &targets)
             .unwrap();
         opt.zero_grad();
         loss.backward().unwrap();

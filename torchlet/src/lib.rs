@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod error;
+pub use error::{Error, Result};
+
 #[cfg(feature = "tensor")]
 pub use torchlet_tensor as tensor;
 
@@ -71,11 +74,15 @@ pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
 /// The names most programs need, in one glob import:
 /// `use torchlet::prelude::*;`.
 pub mod prelude {
+    pub use crate::{Error, Result};
+
     #[cfg(feature = "tensor")]
-    pub use torchlet_tensor::{manual_seed, DType, Tensor, TensorError};
+    pub use torchlet_tensor::{manual_seed, DType, Generator, Tensor, TensorError};
 
     #[cfg(feature = "autograd")]
-    pub use torchlet_autograd::{grad, no_grad, AutogradError, Variable};
+    pub use torchlet_autograd::{
+        enable_grad, grad, no_grad, AutogradError, GradModeGuard, Variable,
+    };
 
     #[cfg(all(feature = "autograd", not(feature = "nn")))]
     pub use torchlet_autograd::functional as F;
@@ -87,16 +94,23 @@ pub mod prelude {
     pub use torchlet_nn::functional as F;
 
     #[cfg(feature = "nn")]
-    pub use torchlet_nn::{Module, Sequential};
+    pub use torchlet_nn::{
+        AdaptiveAvgPool2d, AvgPool2d, BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNorm2d, Conv1d,
+        Conv2d, Conv2dOptions, CrossEntropyLoss, Dropout, Embedding, Flatten, LayerNorm, Linear,
+        MSELoss, MaxPool2d, Module, ModuleList, NLLLoss, ReLU, Reduction, Sequential, Sigmoid,
+        Softmax, Tanh, GELU, GRU, LSTM, RNN,
+    };
 
     #[cfg(feature = "optim")]
-    pub use torchlet_optim::Optimizer;
+    pub use torchlet_optim::{
+        Adam, AdamOptions, AdamW, Optimizer, RmsProp, RmsPropOptions, Sgd, SgdOptions,
+    };
 
     #[cfg(feature = "sparse")]
     pub use torchlet_sparse::{SparseTensor, ToSparse};
 
     #[cfg(feature = "data")]
-    pub use torchlet_data::{DataLoader, Dataset};
+    pub use torchlet_data::{random_split, DataLoader, Dataset, TensorDataset};
 
     #[cfg(feature = "train")]
     pub use torchlet_train::Trainer;

@@ -126,7 +126,7 @@ fn forward(op: &str, a: &Attrs, x: &[Tensor]) -> Result<Tensor, RunError> {
                          },
         "max"         => { let (t, d, k) = reduced(a, &x[0])?; t.max_dim(d, k)?.0 }
         "min"         => { let (t, d, k) = reduced(a, &x[0])?; t.min_dim(d, k)?.0 }
-        "argmax"      => { let (t, d, k) = reduced(a, &x[0])?; t.argmax(d, k)? }
+        "argmax"      => { let (t, d, k) = reduced(a, &x[0])?; if k { t.argmax_keepdim(d)? } else { t.argmax(d)? } }
         "prod"        => { let (t, d, k) = reduced(a, &x[0])?; t.prod_dim(d, k)? }
         "var"         => { let (t, d, k) = reduced(a, &x[0])?; t.var_dim(d, a.usize_or("correction", 1)?, k)? }
         "std"         => { let (t, d, k) = reduced(a, &x[0])?; t.std_dim(d, a.usize_or("correction", 1)?, k)? }
@@ -136,12 +136,12 @@ fn forward(op: &str, a: &Attrs, x: &[Tensor]) -> Result<Tensor, RunError> {
 
         // views and shape ops
         "reshape"     => x[0].reshape(&a.ints("shape")?)?,
-        "flatten"     => x[0].flatten_dims(a.int_or("start_dim", 0)?, a.int_or("end_dim", -1)?)?,
+        "flatten"     => x[0].flatten(a.int_or("start_dim", 0)?, a.int_or("end_dim", -1)?)?,
         "transpose"   => x[0].transpose(a.int("dim0")?, a.int("dim1")?)?,
         "permute"     => x[0].permute(&a.ints("dims")?)?,
         "squeeze"     => match opt_dim(a)? {
-                             Some(d) => x[0].squeeze_dim(d)?,
-                             None => x[0].squeeze(),
+                             Some(d) => x[0].squeeze(d)?,
+                             None => x[0].squeeze_all(),
                          },
         "unsqueeze"   => x[0].unsqueeze(a.int("dim")?)?,
         "expand"      => x[0].expand(&a.ints("shape")?)?,
@@ -240,18 +240,18 @@ fn forward_var(op: &str, a: &Attrs, x: &[Variable]) -> Result<Variable, RunError
 
         // reductions; no `dim` means over all elements
         "sum"         => match opt_dim(a)? {
-                             None => x[0].sum()?,
+                             None => x[0].sum(),
                              Some(d) if keepdim(a)? => x[0].sum_keepdim(d)?,
                              Some(d) => x[0].sum_dim(d)?,
                          },
         "mean"        => match opt_dim(a)? {
-                             None => x[0].mean()?,
+                             None => x[0].mean(),
                              Some(d) if keepdim(a)? => x[0].mean_keepdim(d)?,
                              Some(d) => x[0].mean_dim(d)?,
                          },
         "max"         => { let (v, d, k) = reduced_var(a, &x[0])?; v.max_dim(d, k)?.0 }
         "min"         => { let (v, d, k) = reduced_var(a, &x[0])?; v.min_dim(d, k)?.0 }
-        "argmax"      => { let (v, d, k) = reduced_var(a, &x[0])?; Variable::constant(v.argmax(d, k)?) }
+        "argmax"      => { let (v, d, k) = reduced_var(a, &x[0])?; Variable::constant(if k { v.argmax_keepdim(d)? } else { v.argmax(d)? }) }
         "prod"        => { let (v, d, k) = reduced_var(a, &x[0])?; v.prod_dim(d, k)? }
         "var"         => { let (v, d, k) = reduced_var(a, &x[0])?; v.var_dim(d, a.usize_or("correction", 1)?, k)? }
         "std"         => { let (v, d, k) = reduced_var(a, &x[0])?; v.std_dim(d, a.usize_or("correction", 1)?, k)? }
@@ -261,12 +261,12 @@ fn forward_var(op: &str, a: &Attrs, x: &[Variable]) -> Result<Variable, RunError
 
         // views and shape ops
         "reshape"     => x[0].reshape(&a.ints("shape")?)?,
-        "flatten"     => x[0].flatten_dims(a.int_or("start_dim", 0)?, a.int_or("end_dim", -1)?)?,
+        "flatten"     => x[0].flatten(a.int_or("start_dim", 0)?, a.int_or("end_dim", -1)?)?,
         "transpose"   => x[0].transpose(a.int("dim0")?, a.int("dim1")?)?,
         "permute"     => x[0].permute(&a.ints("dims")?)?,
         "squeeze"     => match opt_dim(a)? {
-                             Some(d) => x[0].squeeze_dim(d)?,
-                             None => x[0].squeeze(),
+                             Some(d) => x[0].squeeze(d)?,
+                             None => x[0].squeeze_all(),
                          },
         "unsqueeze"   => x[0].unsqueeze(a.int("dim")?)?,
         "expand"      => x[0].expand(&a.ints("shape")?)?,
@@ -339,7 +339,7 @@ fn keepdim(a: &Attrs) -> Result<bool, String> {
 fn reduced(a: &Attrs, x: &Tensor) -> Result<(Tensor, i64, bool), String> {
     Ok(match opt_dim(a)? {
         Some(d) => (x.clone(), d, keepdim(a)?),
-        None => (x.flatten(), 0, false),
+        None => (x.ravel(), 0, false),
     })
 }
 
@@ -347,7 +347,7 @@ fn reduced(a: &Attrs, x: &Tensor) -> Result<(Tensor, i64, bool), String> {
 fn reduced_var(a: &Attrs, x: &Variable) -> Result<(Variable, i64, bool), String> {
     Ok(match opt_dim(a)? {
         Some(d) => (x.clone(), d, keepdim(a)?),
-        None => (x.flatten(), 0, false),
+        None => (x.ravel(), 0, false),
     })
 }
 

@@ -14,6 +14,10 @@
 //! whole batch from indices (the in-memory datasets' `batch()` fast path),
 //! or a [`FnSource`] closure per epoch.
 //!
+//! [`Trainer::distributed`] trains one rank of a data-parallel run over a
+//! `torchlet_distributed::ProcessGroup`: epoch metrics are summed over the
+//! ranks and only rank 0 draws the progress bar.
+//!
 //! Runs are reproducible: seed the weights with
 //! [`torchlet_tensor::manual_seed`], the shuffling with the source's seed,
 //! and the rest with [`Trainer::seed`]; the same seeds give bit-identical
@@ -61,8 +65,11 @@ pub use callback::{
     BestCheckpoint, Callback, Context, Control, CsvLogger, EarlyStopping, Interval, LrSchedulerStep,
 };
 pub use error::{Result, TrainError};
-pub use metrics::{EpochMetrics, EvalMetrics, History, Metric, Mode, RunningMetrics, IGNORE_INDEX};
-pub use source::{Batch, BatchSource, Batches, FnSource, IndexBatches};
+pub use metrics::{
+    correct_predictions, EpochMetrics, EvalMetrics, History, Metric, Mode, RunningMetrics,
+    IGNORE_INDEX,
+};
+pub use source::{Batch, BatchSource, Batches, FnSource, IndexBatches, IntoBatch};
 pub use trainer::{cross_entropy_loss, evaluate, evaluate_with, LossFn, Progress, Trainer};
 
 use std::path::Path;

@@ -5,8 +5,9 @@ use torchlet_tensor::{DType, Tensor};
 
 use crate::Result;
 
-/// What one epoch measured. Accuracies are `NaN` when the targets are not
-/// int64 class indices of `[N, C]` logits.
+/// What one epoch measured. Accuracies are `NaN` unless the batches are
+/// classification batches ([`correct_predictions`]): int64 class indices
+/// for `[N, C]` logits, or 0/1 targets for binary `[N, 1]` logits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochMetrics {
     /// The epoch's number, counting from 1.
@@ -239,23 +240,66 @@ fn ignored_targets(targets: &Tensor) -> Result<usize> {
         .count())
 }
 
-/// How many rows of `logits` (`[N, C]`) have their argmax equal to the
-/// int64 `targets` (`[N]`); `None` when the shapes or dtype do not describe
-/// a classification batch. Rows whose target is [`IGNORE_INDEX`] never
-/// count as correct.
+/// How many samples are classified correctly; `None` when the batch is
+/// not a classification batch. Two kinds count:
+/// - multi-class: `[N, C]` logits whose argmax equals int64 class targets
+///   `[N]` (rows whose target is [`IGNORE_INDEX`] never count);
+/// - binary: `[N, 1]` logits (as `BCEWithLogitsLoss` reads them: class 1
+///   where the logit is `> 0`) against `[N, 1]` or `[N]` targets that are
+///   all 0 or 1 (float or integer).
+///
+/// ```
+/// use torchlet_tensor::Tensor;
+/// use torchlet_train::correct_predictions;
+/// let logits = Tensor::from_vec(vec![1.5f32, -0.2, 0.3], &[3, 1]).unwrap();
+/// let targets = Tensor::from_vec(vec![1.0f32, 0.0, 0.0], &[3, 1]).unwrap();
+/// assert_eq!(correct_predictions(&logits, &targets).unwrap(), Some(2));
+/// ```
 pub fn correct_predictions(logits: &Tensor, targets: &Tensor) -> Result<Option<usize>> {
     let (ls, ts) = (logits.shape(), targets.shape());
+    if ls.len() == 2 && ls[1] == 1 && (ts == ls || ts == [ls[0]]) {
+        return correct_binary(logits, targets);
+    }
     if targets.dtype() != DType::I64 || ls.len() != 2 || ts.len() != 1 || ls[0] != ts[0] {
         return Ok(None);
     }
-    let pred = logits.argmax(1, false)?.to_vec::<i64>()?;
+    let pred = logits.argmax(1)?.to_vec::<i64>()?;
     let want = targets.to_vec::<i64>()?;
     Ok(Some(pred.iter().zip(&want).filter(|(p, t)| p == t).count()))
+}
+
+/// [`correct_predictions`] for `[N, 1]` logits: `None` unless every
+/// target is 0 or 1.
+fn correct_binary(logits: &Tensor, targets: &Tensor) -> Result<Option<usize>> {
+    let want = targets.to_dtype(DType::F64).to_vec::<f64>()?;
+    if want.iter().any(|&t| t != 0.0 && t != 1.0) {
+        return Ok(None);
+    }
+    let pred = logits.gt(0.0)?.to_vec::<bool>()?;
+    Ok(Some(
+        pred.iter()
+            .zip(&want)
+            .filter(|(p, t)| **p == (**t == 1.0))
+            .count(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_logits_count_by_sign() {
+        let logits = Tensor::from_vec(vec![2.0f32, -1.0, 0.0, 0.5], &[4, 1]).unwrap();
+        let t = Tensor::from_vec(vec![1.0f32, 0.0, 1.0, 0.0], &[4, 1]).unwrap();
+        // 2 > 0 -> 1 (right), -1 -> 0 (right), 0 -> 0 (wrong), 0.5 -> 1 (wrong)
+        assert_eq!(correct_predictions(&logits, &t).unwrap(), Some(2));
+        let flat = Tensor::from_vec(vec![1i64, 0, 0, 1], &[4]).unwrap();
+        assert_eq!(correct_predictions(&logits, &flat).unwrap(), Some(4));
+        // Targets that are not 0/1 are a regression: no accuracy.
+        let reg = Tensor::from_vec(vec![0.5f32, 0.0, 1.0, 2.0], &[4, 1]).unwrap();
+        assert_eq!(correct_predictions(&logits, &reg).unwrap(), None);
+    }
 
     #[test]
     fn ignored_targets_count_for_nothing() {

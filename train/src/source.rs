@@ -50,16 +50,44 @@ impl<T: BatchSource + ?Sized> BatchSource for &T {
     }
 }
 
+/// A collated batch the trainer can train on: `(inputs, targets)` (a
+/// dataset of pairs), or a `Vec<Tensor>` of exactly two tensors (a
+/// `TensorDataset::new(vec![inputs, targets])`).
+pub trait IntoBatch {
+    /// The `(inputs, targets)` pair, or an error naming what was found.
+    fn into_batch(self) -> Result<Batch>;
+}
+
+impl IntoBatch for (Tensor, Tensor) {
+    fn into_batch(self) -> Result<Batch> {
+        Ok(self)
+    }
+}
+
+impl IntoBatch for Vec<Tensor> {
+    fn into_batch(self) -> Result<Batch> {
+        let n = self.len();
+        let mut it = self.into_iter();
+        match (it.next(), it.next(), it.next()) {
+            (Some(x), Some(y), None) => Ok((x, y)),
+            _ => Err(TrainError::Invalid(format!(
+                "a batch of {n} tensors: the trainer needs two (inputs, targets)"
+            ))),
+        }
+    }
+}
+
 impl<D, C> BatchSource for DataLoader<D, C>
 where
     D: Dataset + 'static,
-    C: Collate<D::Item, Batch = (Tensor, Tensor)> + 'static,
+    C: Collate<D::Item> + 'static,
+    C::Batch: IntoBatch,
 {
     /// The loader's batches of epoch `epoch` ([`DataLoader::iter_epoch`]).
     fn batches(&self, epoch: u64) -> Result<Batches<'_>> {
-        Ok(Box::new(
-            self.iter_epoch(epoch).map(|b| b.map_err(TrainError::from)),
-        ))
+        Ok(Box::new(self.iter_epoch(epoch).map(|b| {
+            b.map_err(TrainError::from).and_then(IntoBatch::into_batch)
+        })))
     }
     fn num_batches(&self) -> Option<usize> {
         Some(self.len())

@@ -14,7 +14,7 @@ use crate::variable::Variable;
 /// gradient into its row of `weight` (repeated indices accumulate).
 pub fn embedding(indices: &Tensor, weight: &Variable) -> Result<Variable> {
     traced_lookup(indices, weight, || {
-        let rows = weight.index_select(0, &indices.flatten())?;
+        let rows = weight.index_select(0, &indices.ravel())?;
         rows.reshape(&lookup_shape(indices, weight))
     })
 }
@@ -66,7 +66,7 @@ fn lookup_shape(indices: &Tensor, weight: &Variable) -> Vec<i64> {
 /// # fn main() -> Result<(), torchlet_autograd::AutogradError> {
 /// let w = Variable::parameter(Tensor::ones(&[5, 2]));
 /// let idx = Tensor::from_vec(vec![3i64, 1, 3], &[3])?;
-/// F::embedding_sparse(&idx, &w, None)?.sum()?.backward()?;
+/// F::embedding_sparse(&idx, &w, None)?.sum().backward()?;
 /// let g = w.sparse_grad().unwrap();
 /// assert_eq!(g.indices().to_vec::<i64>()?, [3, 1, 3]);
 /// assert_eq!(g.values().shape(), [3, 2]);
@@ -119,7 +119,7 @@ pub fn embedding_sparse_masked(
 
 fn sparse_lookup(indices: &Tensor, weight: &Variable, keep: Option<Vec<bool>>) -> Result<Variable> {
     traced_lookup(indices, weight, || {
-        let flat = indices.flatten();
+        let flat = indices.ravel();
         let rows = weight.data().index_select(0, &flat)?;
         let out = rows.reshape(&lookup_shape(indices, weight))?;
         let size = weight.shape();

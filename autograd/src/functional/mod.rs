@@ -42,8 +42,8 @@ pub use torchlet_tensor::functional::Reduction;
 fn reduce(loss: Variable, reduction: Reduction) -> Result<Variable> {
     match reduction {
         Reduction::None => Ok(loss),
-        Reduction::Mean => loss.mean(),
-        Reduction::Sum => loss.sum(),
+        Reduction::Mean => Ok(loss.mean()),
+        Reduction::Sum => Ok(loss.sum()),
     }
 }
 
@@ -139,7 +139,7 @@ fn nll_parts(
     }
     let mut safe = Vec::with_capacity(target.numel());
     let mut keep = Vec::with_capacity(target.numel());
-    for y in target.flatten().to_vec::<i64>()? {
+    for y in target.ravel().to_vec::<i64>()? {
         if y == ignore_index {
             safe.push(0);
             keep.push(false);
@@ -159,11 +159,11 @@ fn nll_parts(
     let n = safe.len();
     let safe = Tensor::from_vec(safe, &[n, 1])?;
     let keep = Tensor::from_vec(keep, &[n])?.to_dtype(x.dtype());
-    let picked = x.gather(1, &safe)?.squeeze_dim(1)?;
+    let picked = x.gather(1, &safe)?.squeeze(1)?;
     let w = match weight {
         Some(w) => w
             .to_dtype(x.dtype())
-            .index_select(0, &safe.flatten())?
+            .index_select(0, &safe.ravel())?
             .mul(&keep)?,
         None => keep,
     };
@@ -186,8 +186,8 @@ pub fn nll_loss(
     let (per, w) = nll_parts("nll_loss", input, target, weight, ignore_index)?;
     match reduction {
         Reduction::None => Ok(per),
-        Reduction::Sum => per.sum(),
-        Reduction::Mean => per.sum()?.div(&Variable::constant(w.sum())),
+        Reduction::Sum => Ok(per.sum()),
+        Reduction::Mean => per.sum().div(&Variable::constant(w.sum())),
     }
 }
 
@@ -248,15 +248,15 @@ pub fn cross_entropy(
         let per = prod.sum_dim(class_dim)?.neg();
         return match reduction {
             Reduction::None => Ok(per),
-            Reduction::Sum => per.sum(),
-            Reduction::Mean => Ok(per.sum()?.div_scalar((input.numel() / c.max(1)) as f64)),
+            Reduction::Sum => Ok(per.sum()),
+            Reduction::Mean => Ok(per.sum().div_scalar((input.numel() / c.max(1)) as f64)),
         };
     }
     let (nll, w) = nll_parts("cross_entropy", &logp, target, weight, ignore_index)?;
     let nll_red = match reduction {
         Reduction::None => nll,
-        Reduction::Sum => nll.sum()?,
-        Reduction::Mean => nll.sum()?.div(&Variable::constant(w.sum()))?,
+        Reduction::Sum => nll.sum(),
+        Reduction::Mean => nll.sum().div(&Variable::constant(w.sum()))?,
     };
     if label_smoothing == 0.0 {
         return Ok(nll_red);
@@ -274,13 +274,13 @@ pub fn cross_entropy(
         .masked_fill(&Variable::constant(ignored.clone()), 0.0)?;
     let smooth_red = match reduction {
         Reduction::None => smooth,
-        Reduction::Sum => smooth.sum()?,
+        Reduction::Sum => smooth.sum(),
         Reduction::Mean => {
             let denom = match weight {
                 Some(_) => w.sum(),
                 None => ignored.logical_not().sum().to_dtype(logp.dtype()),
             };
-            smooth.sum()?.div(&Variable::constant(denom))?
+            smooth.sum().div(&Variable::constant(denom))?
         }
     };
     nll_red
@@ -643,7 +643,7 @@ mod tests {
             .clone()
             .unwrap();
         let first = gx.to_vec::<f64>().unwrap();
-        let d2 = crate::grad(&[&gx.sum().unwrap()], &[&x, &y], None, false, false).unwrap();
+        let d2 = crate::grad(&[&gx.sum()], &[&x, &y], None, false, false).unwrap();
         assert_eq!(first, vec![-0.25, -1.0, 0.5, 1.0]);
         assert_eq!(
             d2[0].as_ref().unwrap().to_vec::<f64>().unwrap(),
@@ -775,7 +775,7 @@ mod tests {
             "embedding forward",
             &out.data(),
             &table[0]
-                .index_select(0, &idx.flatten())
+                .index_select(0, &idx.ravel())
                 .unwrap()
                 .reshape(&[2, 3, 3])
                 .unwrap(),

@@ -1,6 +1,8 @@
 //! Broadcasting arithmetic and comparisons. Gradients of broadcast inputs
 //! are summed back to the input's shape ([`sum_to`]).
 
+use std::borrow::Cow;
+
 use torchlet_tensor::Tensor;
 
 use crate::error::Result;
@@ -25,6 +27,69 @@ pub(crate) fn sum_to(g: &Variable, shape: &[usize]) -> Result<Variable> {
     let summed = g.sum_dims(&dims, true)?;
     let target: Vec<i64> = shape.iter().map(|&n| n as i64).collect();
     summed.reshape(&target)
+}
+
+/// The right-hand side of a comparison or of `pow` on a [`Variable`]: a
+/// variable, a tensor (a constant) or a number, as PyTorch's
+/// `Tensor | Number` (`x.gt(0.0)`, `x.pow(2)`, `logits.eq(&y)`).
+///
+/// A number takes the variable's dtype (float32 when it holds integers
+/// and the number is fractional), as PyTorch's wrapped scalars do.
+///
+/// ```
+/// use torchlet_autograd::Variable;
+/// use torchlet_tensor::Tensor;
+/// let x = Variable::parameter(Tensor::from_vec(vec![-1.0f32, 3.0], &[2]).unwrap());
+/// assert_eq!(x.gt(0.0).unwrap().to_vec::<bool>().unwrap(), [false, true]);
+/// let y = x.pow(2).unwrap(); // d/dx x^2 = 2x
+/// y.sum().backward().unwrap();
+/// assert_eq!(x.grad().unwrap().to_vec::<f32>().unwrap(), [-2.0, 6.0]);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub enum VarOperand<'a> {
+    /// A variable (gradients flow into it where the op has one).
+    Variable(&'a Variable),
+    /// A tensor, used as a constant.
+    Tensor(&'a Tensor),
+    /// A number, converted to the other side's dtype.
+    Scalar(f64),
+}
+
+impl<'a> From<&'a Variable> for VarOperand<'a> {
+    fn from(v: &'a Variable) -> Self {
+        VarOperand::Variable(v)
+    }
+}
+
+impl<'a> From<&'a Tensor> for VarOperand<'a> {
+    fn from(t: &'a Tensor) -> Self {
+        VarOperand::Tensor(t)
+    }
+}
+
+macro_rules! scalar_var_operand {
+    ($($t:ty),*) => {$(
+        impl From<$t> for VarOperand<'_> {
+            fn from(v: $t) -> Self {
+                VarOperand::Scalar(v as f64)
+            }
+        }
+    )*};
+}
+scalar_var_operand!(f64, f32, i64, i32, u8);
+
+impl<'a> VarOperand<'a> {
+    /// The right-hand side as a variable (a tensor or number becomes a
+    /// constant; a number takes `lhs`'s dtype).
+    pub fn to_variable(self, lhs: &Variable) -> Cow<'a, Variable> {
+        match self {
+            VarOperand::Variable(v) => Cow::Borrowed(v),
+            VarOperand::Tensor(t) => Cow::Owned(Variable::constant(t.clone())),
+            VarOperand::Scalar(v) => {
+                Cow::Owned(Variable::constant(lhs.with_data(|t| t.scalar_like(v))))
+            }
+        }
+    }
 }
 
 impl Variable {
@@ -133,8 +198,17 @@ impl Variable {
         )
     }
 
-    /// `self ** other` elementwise (`torch.pow`).
-    pub fn pow(&self, other: &Variable) -> Result<Variable> {
+    /// `self ** exponent` elementwise (`torch.pow`): the exponent is a
+    /// variable, a tensor or a number (`x.pow(2)`, `x.pow(&y)`), with
+    /// gradients for both sides where they require them.
+    pub fn pow<'a>(&self, exponent: impl Into<VarOperand<'a>>) -> Result<Variable> {
+        match exponent.into() {
+            VarOperand::Scalar(v) => Ok(self.pow_number(v)),
+            other => self.pow_variable(&other.to_variable(self)),
+        }
+    }
+
+    fn pow_variable(&self, other: &Variable) -> Result<Variable> {
         crate::trace::traced(
             || {
                 (
@@ -150,13 +224,16 @@ impl Variable {
                         // b * a^(b-1)
                         c.needs(0)
                             .then(|| {
-                                sum_to(&g.mul(&b.mul(&a.pow(&b.sub_scalar(1.0))?)?)?, &a.shape())
+                                sum_to(
+                                    &g.mul(&b.mul(&a.pow_variable(&b.sub_scalar(1.0))?)?)?,
+                                    &a.shape(),
+                                )
                             })
                             .transpose()?,
                         // a^b * ln a (0 where a == 0 and b > 0, as PyTorch masks it)
                         c.needs(1)
                             .then(|| {
-                                let ab = a.pow(b)?;
+                                let ab = a.pow_variable(b)?;
                                 let ln = a.log();
                                 let zero = Variable::constant(
                                     a.data()
@@ -331,7 +408,15 @@ impl Variable {
     }
 
     /// `self ** value` (`x.pow(2.5)`).
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `pow(value)`, which takes a number, tensor or variable"
+    )]
     pub fn pow_scalar(&self, value: f64) -> Variable {
+        self.pow_number(value)
+    }
+
+    fn pow_number(&self, value: f64) -> Variable {
         crate::trace::traced(
             || {
                 (
@@ -344,14 +429,17 @@ impl Variable {
                 )
             },
             || {
-                let out = self.data().pow_scalar(value);
+                let out = self
+                    .data()
+                    .pow(value)
+                    .expect("a number is a valid exponent");
                 record("PowBackward0", out, &[self], move |c| {
                     if value == 0.0 {
                         return Ok(vec![Some(c.grad.mul_scalar(0.0))]);
                     }
                     let x = &c.inputs[0];
                     Ok(vec![Some(
-                        c.grad.mul(&x.pow_scalar(value - 1.0).mul_scalar(value))?,
+                        c.grad.mul(&x.pow_number(value - 1.0).mul_scalar(value))?,
                     )])
                 })
             },
@@ -371,8 +459,11 @@ impl Variable {
         )
     }
 
-    /// `self == other`, a constant bool variable.
-    pub fn eq(&self, other: &Variable) -> Result<Variable> {
+    /// `self == other`, a constant bool variable; `other` is a
+    /// variable, a tensor or a number ([`VarOperand`]).
+    pub fn eq<'a>(&self, other: impl Into<VarOperand<'a>>) -> Result<Variable> {
+        let other = other.into().to_variable(self);
+        let other = other.as_ref();
         crate::trace::traced(
             || {
                 (
@@ -384,8 +475,11 @@ impl Variable {
         )
     }
 
-    /// `self < other`, a constant bool variable.
-    pub fn lt(&self, other: &Variable) -> Result<Variable> {
+    /// `self < other`, a constant bool variable; `other` is a
+    /// variable, a tensor or a number ([`VarOperand`]).
+    pub fn lt<'a>(&self, other: impl Into<VarOperand<'a>>) -> Result<Variable> {
+        let other = other.into().to_variable(self);
+        let other = other.as_ref();
         crate::trace::traced(
             || {
                 (
@@ -397,8 +491,11 @@ impl Variable {
         )
     }
 
-    /// `self > other`, a constant bool variable.
-    pub fn gt(&self, other: &Variable) -> Result<Variable> {
+    /// `self > other`, a constant bool variable; `other` is a
+    /// variable, a tensor or a number ([`VarOperand`]).
+    pub fn gt<'a>(&self, other: impl Into<VarOperand<'a>>) -> Result<Variable> {
+        let other = other.into().to_variable(self);
+        let other = other.as_ref();
         crate::trace::traced(
             || {
                 (
@@ -451,6 +548,49 @@ operator!(Add, add, add);
 operator!(Sub, sub, sub);
 operator!(Mul, mul, mul);
 operator!(Div, div, div);
+
+/// `variable op tensor` and `tensor op variable` for every owned/borrowed
+/// pair: the tensor joins the graph as a constant (a batch from a
+/// `DataLoader` mixes with parameters without wrapping: `&w * &x`).
+macro_rules! tensor_operator {
+    ($trait:ident, $fn:ident) => {
+        tensor_operator!(@one $trait, $fn, &Variable, &Tensor, |v, t| (v, t));
+        tensor_operator!(@one $trait, $fn, Variable, &Tensor, |v, t| (&v, t));
+        tensor_operator!(@one $trait, $fn, &Variable, Tensor, |v, t| (v, &t));
+        tensor_operator!(@one $trait, $fn, Variable, Tensor, |v, t| (&v, &t));
+        tensor_operator!(@rev $trait, $fn, &Tensor, &Variable, |t, v| (t, v));
+        tensor_operator!(@rev $trait, $fn, Tensor, &Variable, |t, v| (&t, v));
+        tensor_operator!(@rev $trait, $fn, &Tensor, Variable, |t, v| (t, &v));
+        tensor_operator!(@rev $trait, $fn, Tensor, Variable, |t, v| (&t, &v));
+    };
+    (@one $trait:ident, $fn:ident, $lhs:ty, $rhs:ty, |$v:ident, $t:ident| $refs:expr) => {
+        impl std::ops::$trait<$rhs> for $lhs {
+            type Output = Variable;
+            /// Panics with the op's error message when shapes don't broadcast.
+            fn $fn(self, rhs: $rhs) -> Variable {
+                let ($v, $t) = (self, rhs);
+                let (v, t): (&Variable, &Tensor) = $refs;
+                std::ops::$trait::$fn(v, &Variable::constant(t.clone()))
+            }
+        }
+    };
+    (@rev $trait:ident, $fn:ident, $lhs:ty, $rhs:ty, |$t:ident, $v:ident| $refs:expr) => {
+        impl std::ops::$trait<$rhs> for $lhs {
+            type Output = Variable;
+            /// Panics with the op's error message when shapes don't broadcast.
+            fn $fn(self, rhs: $rhs) -> Variable {
+                let ($t, $v) = (self, rhs);
+                let (t, v): (&Tensor, &Variable) = $refs;
+                std::ops::$trait::$fn(&Variable::constant(t.clone()), v)
+            }
+        }
+    };
+}
+
+tensor_operator!(Add, add);
+tensor_operator!(Sub, sub);
+tensor_operator!(Mul, mul);
+tensor_operator!(Div, div);
 
 /// `variable op scalar` and `scalar op variable` with `f32` and `f64`
 /// scalars, owned or borrowed variables, as PyTorch's `x * 2.0`,

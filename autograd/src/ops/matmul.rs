@@ -52,7 +52,7 @@ impl Variable {
                             g.matmul(&b2.transpose(-1, -2)?)?
                         };
                         let r = sum_to(&full, &a2.shape())?;
-                        Some(if ra == 1 { r.squeeze_dim(0)? } else { r })
+                        Some(if ra == 1 { r.squeeze(0)? } else { r })
                     } else {
                         None
                     };
@@ -63,7 +63,7 @@ impl Variable {
                             a2.transpose(-1, -2)?.matmul(&g)?
                         };
                         let r = sum_to(&full, &b2.shape())?;
-                        Some(if rb == 1 { r.squeeze_dim(-1)? } else { r })
+                        Some(if rb == 1 { r.squeeze(-1)? } else { r })
                     } else {
                         None
                     };

@@ -4,6 +4,7 @@
 //! `create_graph` gives higher-order gradients.
 
 mod binary;
+pub use binary::VarOperand;
 mod matmul;
 mod nn;
 mod reduce;

@@ -31,8 +31,9 @@ fn saved_or(c: &Ctx<'_>, f: impl FnOnce(&Variable) -> Result<Variable>) -> Resul
 }
 
 impl Variable {
-    /// Sum of all elements (`x.sum()`).
-    pub fn sum(&self) -> Result<Variable> {
+    /// Sum of all elements (`x.sum()`), a 0-d variable (cannot fail, as
+    /// `Tensor::sum`).
+    pub fn sum(&self) -> Variable {
         crate::trace::traced(
             || {
                 (
@@ -45,10 +46,10 @@ impl Variable {
             },
             || {
                 let out = self.data().sum();
-                Ok(record("SumBackward0", out, &[self], |c| {
+                record("SumBackward0", out, &[self], |c| {
                     let shape: Vec<i64> = c.inputs[0].shape().iter().map(|&n| n as i64).collect();
                     Ok(vec![Some(c.grad.expand(&shape)?)])
-                }))
+                })
             },
         )
     }
@@ -97,8 +98,9 @@ impl Variable {
         )
     }
 
-    /// Mean of all elements (`x.mean()`).
-    pub fn mean(&self) -> Result<Variable> {
+    /// Mean of all elements (`x.mean()`), a 0-d float variable (cannot
+    /// fail, as `Tensor::mean`).
+    pub fn mean(&self) -> Variable {
         crate::trace::traced(
             || {
                 (
@@ -111,7 +113,7 @@ impl Variable {
             },
             || {
                 let n = self.numel().max(1) as f64;
-                Ok(self.sum()?.div_scalar(n))
+                self.sum().div_scalar(n)
             },
         )
     }
@@ -171,7 +173,7 @@ impl Variable {
             idx.unsqueeze(d)?
         };
         let v = self.gather(d, &full)?;
-        let v = if keepdim { v } else { v.squeeze_dim(d)? };
+        let v = if keepdim { v } else { v.squeeze(d)? };
         Ok((v, idx))
     }
 
@@ -211,9 +213,16 @@ impl Variable {
         }))
     }
 
-    /// Index of the largest value along `dim` (not differentiable).
-    pub fn argmax(&self, dim: i64, keepdim: bool) -> Result<Tensor> {
-        Ok(self.data().argmax(dim, keepdim)?)
+    /// Index of the largest value along `dim`, which is removed
+    /// (`x.argmax(dim)`; not differentiable, so a tensor).
+    pub fn argmax(&self, dim: i64) -> Result<Tensor> {
+        Ok(self.with_data(|t| t.argmax(dim))?)
+    }
+
+    /// Index of the largest value along `dim`, kept with size 1
+    /// (`x.argmax(dim, keepdim=True)`).
+    pub fn argmax_keepdim(&self, dim: i64) -> Result<Tensor> {
+        Ok(self.with_data(|t| t.argmax_keepdim(dim))?)
     }
 
     /// Product over `dim` (`torch.prod(x, dim, keepdim)`).

@@ -30,8 +30,9 @@ impl Variable {
         )
     }
 
-    /// All dims flattened into one.
-    pub fn flatten(&self) -> Variable {
+    /// All dims flattened into one (`x.ravel()`, or `x.flatten()` with no
+    /// arguments).
+    pub fn ravel(&self) -> Variable {
         crate::trace::traced(
             || {
                 (
@@ -43,8 +44,15 @@ impl Variable {
         )
     }
 
-    /// Dims `start..=end` flattened into one (`x.flatten(start, end)`).
+    /// Old name of [`flatten`](Variable::flatten).
+    #[deprecated(since = "0.1.0", note = "use `flatten(start_dim, end_dim)`")]
     pub fn flatten_dims(&self, start_dim: i64, end_dim: i64) -> Result<Variable> {
+        self.flatten(start_dim, end_dim)
+    }
+
+    /// Dims `start..=end` flattened into one (`x.flatten(start, end)`;
+    /// PyTorch's `torch.flatten(x, 1)` is `x.flatten(1, -1)`).
+    pub fn flatten(&self, start_dim: i64, end_dim: i64) -> Result<Variable> {
         crate::trace::traced(
             || {
                 (
@@ -56,11 +64,7 @@ impl Variable {
                 )
             },
             || {
-                let shape = self
-                    .data()
-                    .flatten_dims(start_dim, end_dim)?
-                    .shape()
-                    .to_vec();
+                let shape = self.data().flatten(start_dim, end_dim)?.shape().to_vec();
                 self.reshape(&dims_of(&shape))
             },
         )
@@ -121,23 +125,29 @@ impl Variable {
         self.permute(&order)
     }
 
-    /// Dim `dim` removed if its size is 1 (`x.squeeze(dim)`).
+    /// Old name of [`squeeze`](Variable::squeeze).
+    #[deprecated(since = "0.1.0", note = "use `squeeze(dim)`")]
     pub fn squeeze_dim(&self, dim: i64) -> Result<Variable> {
+        self.squeeze(dim)
+    }
+
+    /// Dim `dim` removed if its size is 1 (`x.squeeze(dim)`).
+    pub fn squeeze(&self, dim: i64) -> Result<Variable> {
         crate::trace::traced(
             || (AtenOp::Squeeze(Some(dim)), vec![TraceArg::var(self)]),
             || {
-                let shape = self.data().squeeze_dim(dim)?.shape().to_vec();
+                let shape = self.data().squeeze(dim)?.shape().to_vec();
                 self.reshape(&dims_of(&shape))
             },
         )
     }
 
-    /// All size-1 dims removed (`x.squeeze()`).
-    pub fn squeeze(&self) -> Variable {
+    /// All size-1 dims removed (`x.squeeze()` with no arguments).
+    pub fn squeeze_all(&self) -> Variable {
         crate::trace::traced(
             || (AtenOp::Squeeze(None), vec![TraceArg::var(self)]),
             || {
-                let shape = self.data().squeeze().shape().to_vec();
+                let shape = self.data().squeeze_all().shape().to_vec();
                 self.reshape(&dims_of(&shape))
                     .expect("same number of elements")
             },
@@ -216,7 +226,7 @@ impl Variable {
                 let size = self.shape().get(d).copied().unwrap_or(1) as i64;
                 let i = if index < 0 { index + size } else { index };
                 self.data().select(dim, index)?;
-                self.narrow(d as i64, i, 1)?.squeeze_dim(d as i64)
+                self.narrow(d as i64, i, 1)?.squeeze(d as i64)
             },
         )
     }

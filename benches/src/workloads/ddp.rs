@@ -74,7 +74,7 @@ impl Net {
 fn train_step(model: &dyn Module, opt: &mut dyn Optimizer, x: &Variable, y: &Tensor) {
     opt.zero_grad();
     let loss = CrossEntropyLoss::new()
-        .forward(&model.forward(x).unwrap(), y)
+        .forward(model.forward(x).unwrap(), y)
         .unwrap();
     loss.backward().unwrap();
     opt.step().unwrap();

@@ -85,7 +85,7 @@ pub(super) fn spmm_powerlaw_fb() -> Workload {
         ..workload("spmm_powerlaw_fb", move || {
             a.zero_grad();
             b.zero_grad();
-            let loss = a.mm(&b).unwrap().mul(&weight).unwrap().sum().unwrap();
+            let loss = a.mm(&b).unwrap().mul(&weight).unwrap().sum();
             loss.backward().unwrap();
             black_box(loss);
         })
@@ -122,7 +122,7 @@ fn gcn(name: &'static str, dense: bool) -> Workload {
             Some(a) => a.matmul(&xw).unwrap(),
             None => a_sparse.mm(&xw).unwrap(),
         };
-        let loss = out.mul(&weight).unwrap().sum().unwrap();
+        let loss = out.mul(&weight).unwrap().sum();
         loss.backward().unwrap();
         black_box(loss);
     })
@@ -151,7 +151,7 @@ pub(super) fn embedding_sparse_adam() -> Workload {
     workload("embedding_sparse_adam", move || {
         opt.zero_grad();
         let rows = emb.forward_indices(&idx).unwrap();
-        let loss = rows.mul(&rows).unwrap().sum().unwrap();
+        let loss = rows.mul(&rows).unwrap().sum();
         loss.backward().unwrap();
         opt.step().unwrap();
         black_box(loss);

@@ -543,9 +543,9 @@ impl RnnCore {
             Some(Variable::stack(&c_n, 0)?)
         };
         let output = if unbatched {
-            h_n = h_n.squeeze_dim(1)?;
-            c_n = c_n.map(|c| c.squeeze_dim(1)).transpose()?;
-            layer_in.squeeze_dim(1)?
+            h_n = h_n.squeeze(1)?;
+            c_n = c_n.map(|c| c.squeeze(1)).transpose()?;
+            layer_in.squeeze(1)?
         } else if self.options.batch_first {
             layer_in.transpose(0, 1)?
         } else {

@@ -257,7 +257,7 @@ impl Embedding {
     /// # fn main() -> Result<()> {
     /// let emb = Embedding::new(1000, 16)?.sparse(true);
     /// let idx = Tensor::from_vec(vec![5i64, 9, 5], &[3])?;
-    /// emb.forward(&Variable::constant(idx))?.sum()?.backward()?;
+    /// emb.forward(&Variable::constant(idx))?.sum().backward()?;
     /// let g = emb.weight().sparse_grad().unwrap();
     /// assert_eq!(g.values().shape(), [3, 16]); // 3 lookups, not 1000 rows
     /// # Ok(())
@@ -467,7 +467,7 @@ mod tests {
         let c = Variable::constant(
             Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]).unwrap(),
         );
-        y.mul(&c).unwrap().sum().unwrap().backward().unwrap();
+        y.mul(&c).unwrap().sum().backward().unwrap();
         let g = emb.weight().grad().unwrap();
         assert_eq!(
             rows(&g),
@@ -554,7 +554,7 @@ mod tests {
         // Not frozen: trainable, but the padding row gets no gradient.
         let emb = Embedding::from_pretrained(table(), false, Some(1), None, 2.0).unwrap();
         let y = emb.forward(&idx(&[1, 2, 1])).unwrap();
-        y.sum().unwrap().backward().unwrap();
+        y.sum().backward().unwrap();
         assert_eq!(
             rows(&emb.weight().grad().unwrap()),
             vec![

@@ -66,8 +66,8 @@ impl Module for OpZoo {
         let b = self.deconv.forward(&a)?.elu(1.0); // [N, 2, 8, 8]
         let b = b.avg_pool2d([2, 2], [2, 2], [1, 1])?; // [N, 2, 5, 5]
         let c = b.max_pool2d([3, 3], [2, 2], [1, 1])?; // [N, 2, 3, 3]
-        let c = c.adaptive_avg_pool2d([1, 1])?.flatten_dims(1, -1)?; // [N, 2]
-        let d = b.adaptive_avg_pool2d([5, 5])?.flatten_dims(1, -1)?; // [N, 50]
+        let c = c.adaptive_avg_pool2d([1, 1])?.flatten(1, -1)?; // [N, 2]
+        let d = b.adaptive_avg_pool2d([5, 5])?.flatten(1, -1)?; // [N, 50]
         let d = d.gelu().add(&d.silu())?.add(&d.gelu_tanh())?.softplus();
         let d = d.reshape(&[-1, 5, 10])?.mean_dims(&[1], false)?; // [N, 10]
         let seq = x.mean_dims(&[3], false)?; // [N, 4, 8]
@@ -97,8 +97,8 @@ impl Module for OpZoo {
         let h3 = h2.sub(&h2.max()?)?.add(&h2.min()?.exp())?;
         let p = h3.softmax(-1)?.add(&h3.log_softmax(1)?)?;
         let q = p.maximum(&h.neg())?.minimum(&h.add_scalar(3.0))?;
-        let r = h3.narrow(1, 2, 8)?.pow_scalar(2.0).sum()?.div_scalar(100.0);
-        Ok(q.unsqueeze(1)?.squeeze_dim(1)?.add(&h3)?.add(&r)?)
+        let r = h3.narrow(1, 2, 8)?.pow(2.0)?.sum().div_scalar(100.0);
+        Ok(q.unsqueeze(1)?.squeeze(1)?.add(&h3)?.add(&r)?)
     }
 
     fn children(&self) -> Vec<(&str, &dyn Module)> {

@@ -17,7 +17,7 @@
 //!   output pixels (an implicit im2col, packed per call) are the vector
 //!   side, so each tile row is 16 pixels of one NCHW output channel.
 //!
-//! Two exact product paths, on every x86 kind ([`Isa`]):
+//! Two exact product paths, on every x86 kind (`Isa`):
 //!
 //! - bytes, four `u8 × s8` products summed into each i32 lane:
 //!   - VNNI CPUs: one `vpdpbusd` (AVX-VNNI on 256-bit registers, or

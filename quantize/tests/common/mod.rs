@@ -40,7 +40,7 @@ impl Small {
 impl Module for Small {
     fn forward(&self, x: &Variable) -> NnResult<Variable> {
         let y = self.bn.forward(&self.conv.forward(x)?)?.relu();
-        let y = y.max_pool2d([2, 2], [2, 2], [0, 0])?.flatten_dims(1, -1)?;
+        let y = y.max_pool2d([2, 2], [2, 2], [0, 0])?.flatten(1, -1)?;
         self.fc2.forward(&self.fc1.forward(&y)?.relu())
     }
 

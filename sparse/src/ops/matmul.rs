@@ -498,7 +498,7 @@ mod tests {
             .requires_grad_();
         let b = Variable::parameter(Tensor::ones(&[3, 2]));
         for _ in 0..2 {
-            a.mm(&b).unwrap().sum().unwrap().backward().unwrap();
+            a.mm(&b).unwrap().sum().backward().unwrap();
         }
         // d sum(A B) / dA[i, j] = sum_k B[j, k] = 2 per backward, twice.
         let g = a.grad().unwrap();
@@ -513,7 +513,7 @@ mod tests {
         );
         a.zero_grad();
         assert!(a.grad().is_none());
-        a.mm(&b).unwrap().sum().unwrap().backward().unwrap();
+        a.mm(&b).unwrap().sum().backward().unwrap();
         assert_eq!(
             a.grad()
                 .unwrap()

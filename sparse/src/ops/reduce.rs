@@ -76,9 +76,9 @@ impl SparseTensor {
 
     fn sum_untraced(&self) -> Result<Variable> {
         if self.is_coalesced() {
-            return Ok(self.values.sum()?);
+            return Ok(self.values.sum());
         }
-        Ok(self.coalesce()?.values.sum()?)
+        Ok(self.coalesce()?.values.sum())
     }
 
     /// The sum over `dims` (`torch.sparse.sum(input, dim)`; negative dims

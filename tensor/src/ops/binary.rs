@@ -96,11 +96,64 @@ macro_rules! arith_op {
     };
 }
 
+/// The right-hand side of a comparison or of `pow`: a tensor or a number,
+/// as PyTorch's `Tensor | Number` (`x.gt(0.0)`, `x.pow(2)`, `x.eq(&y)`).
+///
+/// A number takes the tensor's dtype (float32 when the tensor holds
+/// integers and the number is fractional), as PyTorch's wrapped scalars
+/// do: `x_f32.gt(0.1)` compares with `0.1f32`, not `0.1f64`.
+///
+/// ```
+/// use torchlet_tensor::Tensor;
+/// let x = Tensor::from_vec(vec![-1.0f32, 0.5, 2.0], &[3]).unwrap();
+/// assert_eq!(x.gt(0.0).unwrap().to_vec::<bool>().unwrap(), [false, true, true]);
+/// assert_eq!(x.pow(2).unwrap().to_vec::<f32>().unwrap(), [1.0, 0.25, 4.0]);
+/// assert_eq!(x.eq(&x).unwrap().to_vec::<bool>().unwrap(), [true; 3]);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub enum Operand<'a> {
+    /// A tensor, broadcast against the other side.
+    Tensor(&'a Tensor),
+    /// A number, converted to the other side's dtype.
+    Scalar(f64),
+}
+
+impl<'a> From<&'a Tensor> for Operand<'a> {
+    fn from(t: &'a Tensor) -> Operand<'a> {
+        Operand::Tensor(t)
+    }
+}
+
+macro_rules! scalar_operand {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Operand<'_> {
+            fn from(v: $t) -> Self {
+                Operand::Scalar(v as f64)
+            }
+        }
+    )*};
+}
+scalar_operand!(f64, f32, i64, i32, u8);
+
+impl<'a> Operand<'a> {
+    /// The right-hand side as a tensor, a number made with `lhs`'s dtype.
+    pub fn to_tensor(self, lhs: &Tensor) -> Cow<'a, Tensor> {
+        match self {
+            Operand::Tensor(t) => Cow::Borrowed(t),
+            Operand::Scalar(v) => Cow::Owned(lhs.scalar_like(v)),
+        }
+    }
+}
+
 macro_rules! compare_op {
     ($(#[$doc:meta])* $name:ident, $op:literal, |$x:ident, $y:ident| $e:expr) => {
         $(#[$doc])*
+        ///
+        /// `other` is a tensor or a number ([`Operand`]).
         #[allow(clippy::bool_comparison)] // the bool instance compares bools
-        pub fn $name(&self, other: &Tensor) -> Result<Tensor> {
+        pub fn $name<'a>(&self, other: impl Into<Operand<'a>>) -> Result<Tensor> {
+            let other = other.into().to_tensor(self);
+            let other = other.as_ref();
             let (a, b) = both_as(self, other, DType::promote(self.dtype(), other.dtype()));
             with_dtype!(a.dtype(), T => broadcast_zip::<T, bool>($op, &a, &b, |$x, $y| $e))
         }
@@ -145,9 +198,26 @@ impl Tensor {
         with_float!(a.dtype(), T => broadcast_zip::<T, T>("div", &a, &b, |x, y| x / y))
     }
 
-    /// `self ** other` elementwise (`torch.pow`). Integer tensors stay
-    /// integers; a negative integer exponent is an error as in PyTorch.
-    pub fn pow(&self, other: &Tensor) -> Result<Tensor> {
+    /// `self ** exponent` elementwise (`torch.pow`): the exponent is a
+    /// tensor (broadcast) or a number (`x.pow(2)`, `x.pow(0.5)`).
+    /// Integer tensors stay integers; a negative integer exponent on
+    /// them is an error as in PyTorch, and a fractional number makes
+    /// the result float32.
+    pub fn pow<'a>(&self, exponent: impl Into<Operand<'a>>) -> Result<Tensor> {
+        match exponent.into() {
+            Operand::Tensor(t) => self.pow_tensor(t),
+            Operand::Scalar(v) => {
+                let base = if !self.dtype().is_float() && (v < 0.0 || v.fract() != 0.0) {
+                    Cow::Owned(self.to_dtype(DType::F32))
+                } else {
+                    Cow::Borrowed(self)
+                };
+                base.pow_tensor(&base.scalar_like(v))
+            }
+        }
+    }
+
+    fn pow_tensor(&self, other: &Tensor) -> Result<Tensor> {
         let dtype = arith_dtype(self, other);
         let (a, b) = both_as(self, other, dtype);
         match dtype {
@@ -187,6 +257,24 @@ impl Tensor {
         /// `self >= other` elementwise (`torch.ge`).
         ge, "ge", |x, y| x >= y);
 
+    /// Whether both tensors have the same shape and equal elements
+    /// (`torch.equal`; NaN equals nothing, dtypes are promoted).
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap();
+    /// assert!(a.equal(&a.clone()));
+    /// assert!(!a.equal(&a.reshape(&[2, 1]).unwrap()));
+    /// assert!(!a.equal(&Tensor::from_vec(vec![1.0f32, 2.5], &[2]).unwrap()));
+    /// ```
+    pub fn equal(&self, other: &Tensor) -> bool {
+        self.shape() == other.shape()
+            && self
+                .eq(other)
+                .and_then(|same| same.to_vec::<bool>())
+                .is_ok_and(|same| same.iter().all(|&b| b))
+    }
+
     /// Logical and of two tensors read as booleans (`torch.logical_and`).
     pub fn logical_and(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = both_as(self, other, DType::Bool);
@@ -199,9 +287,10 @@ impl Tensor {
         broadcast_zip::<bool, bool>("logical_or", &a, &b, |x, y| x | y)
     }
 
-    /// A scalar of this tensor's dtype (float32 for int/bool tensors when
-    /// `value` is not integral), for the `*_scalar` ops.
-    fn scalar_like(&self, value: f64) -> Tensor {
+    /// A 0-d tensor holding `value` in this tensor's dtype (float32 for
+    /// int/bool tensors when `value` is not integral; int64 otherwise), as
+    /// PyTorch converts a number beside a tensor.
+    pub fn scalar_like(&self, value: f64) -> Tensor {
         let dtype = match self.dtype() {
             DType::F32 | DType::F64 => self.dtype(),
             _ if value.fract() != 0.0 || !value.is_finite() => DType::F32,
@@ -242,13 +331,12 @@ impl Tensor {
     }
 
     /// `self ** value`. Float exponents on integer tensors give float32.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `pow(value)`, which takes a number or a tensor"
+    )]
     pub fn pow_scalar(&self, value: f64) -> Tensor {
-        let base = if !self.dtype().is_float() && (value < 0.0 || value.fract() != 0.0) {
-            self.to_dtype(DType::F32)
-        } else {
-            self.clone()
-        };
-        base.pow(&base.scalar_like(value))
+        self.pow(value)
             .expect("a scalar broadcasts and is a valid exponent")
     }
 }
@@ -348,7 +436,7 @@ mod tests {
         );
         assert_eq!(i.mul_scalar(2.0).dtype(), DType::I64);
         assert_eq!(i.mul_scalar(0.5).dtype(), DType::F32);
-        assert_eq!(i.pow_scalar(2.0).to_vec::<i64>().unwrap(), vec![1, 4, 9]);
+        assert_eq!(i.pow(2.0).unwrap().to_vec::<i64>().unwrap(), vec![1, 4, 9]);
         assert!(i
             .pow(&Tensor::from_vec(vec![-1i64], &[1]).unwrap())
             .is_err());

@@ -82,10 +82,10 @@ impl Tensor {
             dt => with_float!(dt, T => matmul_float::<T>(&a2, &b2, &batch, m, k, n)?),
         };
         if b.dim() == 1 {
-            out = out.squeeze_dim(-1)?;
+            out = out.squeeze(-1)?;
         }
         if a.dim() == 1 {
-            out = out.squeeze_dim(if b.dim() == 1 { -1 } else { -2 })?;
+            out = out.squeeze(if b.dim() == 1 { -1 } else { -2 })?;
         }
         Ok(out)
     }

@@ -16,6 +16,7 @@ mod rnn_padded;
 mod softmax;
 mod unary;
 
+pub use binary::Operand;
 pub use norm::BatchNormStats;
 pub use optim::{AdamStep, SgdStep};
 pub use pool::MaxPool2dWindow;

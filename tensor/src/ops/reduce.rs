@@ -305,7 +305,7 @@ impl Tensor {
                 "expected reduction dim to be specified for input.numel() == 0",
             ));
         }
-        let flat = self.flatten();
+        let flat = self.ravel();
         let (v, _) = flat.extreme_dim(op, 0, false, largest)?;
         Ok(v)
     }
@@ -329,14 +329,34 @@ impl Tensor {
         self.extreme_dim("min", dim, keepdim, false)
     }
 
-    /// Index of the largest value along `dim`, as int64 (`torch.argmax`).
-    pub fn argmax(&self, dim: i64, keepdim: bool) -> Result<Tensor> {
-        Ok(self.extreme_dim("argmax", dim, keepdim, true)?.1)
+    /// Index of the largest value along `dim`, as int64, with `dim`
+    /// removed (`x.argmax(dim)`); the first index among ties.
+    ///
+    /// ```
+    /// use torchlet_tensor::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0f32, 5.0, 3.0, 0.0], &[2, 2]).unwrap();
+    /// assert_eq!(x.argmax(1).unwrap().to_vec::<i64>().unwrap(), [1, 0]);
+    /// assert_eq!(x.argmax_keepdim(1).unwrap().shape(), &[2, 1]);
+    /// ```
+    pub fn argmax(&self, dim: i64) -> Result<Tensor> {
+        Ok(self.extreme_dim("argmax", dim, false, true)?.1)
     }
 
-    /// Index of the smallest value along `dim` (`torch.argmin`).
-    pub fn argmin(&self, dim: i64, keepdim: bool) -> Result<Tensor> {
-        Ok(self.extreme_dim("argmin", dim, keepdim, false)?.1)
+    /// [`argmax`](Tensor::argmax) keeping `dim` with size 1
+    /// (`x.argmax(dim, keepdim=True)`).
+    pub fn argmax_keepdim(&self, dim: i64) -> Result<Tensor> {
+        Ok(self.extreme_dim("argmax", dim, true, true)?.1)
+    }
+
+    /// Index of the smallest value along `dim`, with `dim` removed
+    /// (`x.argmin(dim)`).
+    pub fn argmin(&self, dim: i64) -> Result<Tensor> {
+        Ok(self.extreme_dim("argmin", dim, false, false)?.1)
+    }
+
+    /// [`argmin`](Tensor::argmin) keeping `dim` with size 1.
+    pub fn argmin_keepdim(&self, dim: i64) -> Result<Tensor> {
+        Ok(self.extreme_dim("argmin", dim, true, false)?.1)
     }
 
     fn extreme_dim(
@@ -496,7 +516,7 @@ mod tests {
                 mx.to_vec::<f32>().unwrap(),
                 naive(&x, d, |r| r.iter().cloned().fold(f32::MIN, f32::max))
             );
-            let am = x.argmax(d as i64, false).unwrap().to_vec::<i64>().unwrap();
+            let am = x.argmax(d as i64).unwrap().to_vec::<i64>().unwrap();
             let want: Vec<i64> = naive(&x, d, |r| {
                 let m = r.iter().cloned().fold(f32::MIN, f32::max);
                 r.iter().position(|&v| v == m).unwrap() as f32
@@ -556,7 +576,7 @@ mod tests {
     fn nan_and_errors() {
         let x = Tensor::from_vec(vec![1.0f32, f32::NAN, 3.0], &[3]).unwrap();
         assert!(x.max().unwrap().item::<f32>().unwrap().is_nan());
-        assert_eq!(x.argmax(0, false).unwrap().item::<i64>().unwrap(), 1);
+        assert_eq!(x.argmax(0).unwrap().item::<i64>().unwrap(), 1);
         assert!(Tensor::zeros(&[0]).max().is_err());
         assert!(x.sum_dim(1).is_err());
         let e = x.sum_dim(2).unwrap_err().to_string();

@@ -74,7 +74,6 @@ fn matches_pytorch_forward_and_gradients() {
         out.mul(&Variable::constant(g))
             .unwrap()
             .sum()
-            .unwrap()
             .backward()
             .unwrap();
         let grad = bag.weight().grad().unwrap().to_vec::<f64>().unwrap();

@@ -1,0 +1,38 @@
+//! [`Module::check`]: every trainable variable a forward uses must be
+//! registered, or it trains without the optimizer and is missing from the
+//! state dict.
+
+use std::collections::HashSet;
+
+use torchlet_autograd::{enable_grad, reachable_leaves, Variable};
+
+use crate::error::{NnError, Result};
+use crate::module::Module;
+
+/// Runs `module` on `example` with gradients on and names the trainable
+/// leaves the output depends on that `module.parameters()` leaves out.
+pub(crate) fn unregistered_parameters<M: Module>(module: &M, example: &Variable) -> Result<()> {
+    let out = enable_grad(|| module.forward(example))?;
+    let registered: HashSet<usize> = module.parameters().iter().map(Variable::id).collect();
+    let leaves = reachable_leaves(&[&out]);
+    // Walk the parameters' ids in a stable order for the message.
+    let mut missing: Vec<usize> = leaves
+        .into_iter()
+        .filter(|id| !registered.contains(id) && *id != example.id())
+        .collect();
+    missing.sort_unstable();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(NnError::Config {
+        module: "Module::check",
+        message: format!(
+            "{}'s forward used {} trainable variables that parameters() does not list \
+             (a child missing from children() or a parameter missing from \
+             local_parameters()); they would not be optimized or saved. \
+             #[derive(Module)] registers every field",
+            std::any::type_name::<M>(),
+            missing.len()
+        ),
+    })
+}

@@ -1,0 +1,70 @@
+//! The trainer takes what a `DataLoader` yields: `(inputs, targets)`
+//! pairs and `Vec<Tensor>` batches of a `TensorDataset`, and reports the
+//! accuracy of binary `[N, 1]` logits trained with BCE-with-logits.
+
+use torchlet_autograd::functional::{binary_cross_entropy_with_logits, Reduction};
+use torchlet_autograd::Variable;
+use torchlet_data::{DataLoader, TensorDataset};
+use torchlet_nn::{Linear, Module, ReLU, Sequential};
+use torchlet_optim::{Adam, AdamOptions};
+use torchlet_tensor::{DType, Generator, Tensor};
+use torchlet_train::{BatchSource, Progress, Trainer};
+
+/// Points left of x = 0 are class 0, right of it class 1, as `[N, 1]`
+/// float targets.
+fn halves(n: usize) -> (Tensor, Tensor) {
+    let mut g = Generator::new(7);
+    let x = Tensor::randn_with(&[n, 2], &mut g);
+    let y = x
+        .select(1, 0)
+        .unwrap()
+        .gt(0.0)
+        .unwrap()
+        .to_dtype(DType::F32);
+    (x, y.unsqueeze(1).unwrap())
+}
+
+#[test]
+fn a_tensor_dataset_trains_a_binary_classifier_with_accuracy() {
+    let (x, y) = halves(256);
+    let data = TensorDataset::new(vec![x, y]).unwrap();
+    let loader = DataLoader::builder(data)
+        .batch_size(32)
+        .shuffle(true)
+        .seed(1)
+        .build()
+        .unwrap();
+    let model = Sequential::new()
+        .append(Linear::new(2, 16).unwrap())
+        .append(ReLU)
+        .append(Linear::new(16, 1).unwrap());
+    let mut opt = Adam::new(model.parameters(), AdamOptions::default().lr(0.02)).unwrap();
+    let history = Trainer::new(6)
+        .progress(Progress::Hidden)
+        .loss(|logits, t| {
+            binary_cross_entropy_with_logits(
+                logits,
+                &Variable::from(t),
+                None,
+                None,
+                Reduction::Mean,
+            )
+        })
+        .fit(&model, &mut opt, &loader, Some(&loader))
+        .unwrap();
+    let last = history.last().unwrap();
+    assert!(last.train_acc > 0.9, "{history:?}");
+    assert!(last.eval_acc.unwrap() > 0.95, "{history:?}");
+}
+
+#[test]
+fn a_batch_of_other_than_two_tensors_is_a_clear_error() {
+    let (x, y) = halves(8);
+    let three = TensorDataset::new(vec![x.clone(), y, x]).unwrap();
+    let loader = DataLoader::builder(three).batch_size(4).build().unwrap();
+    let err = match loader.batches(0).unwrap().next().unwrap() {
+        Ok(_) => panic!("three tensors accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("3 tensors") && err.contains("two"), "{err}");
+}
