@@ -63,6 +63,7 @@ mod memory;
 pub mod mnist;
 pub mod models;
 pub mod transforms;
+pub mod utils;
 
 pub use cifar::{Cifar10, Cifar100, Cifar100Label, CIFAR10_CLASSES};
 pub use error::{Result, VisionError};
