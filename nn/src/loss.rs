@@ -50,12 +50,6 @@ impl MSELoss {
         MSELoss::default()
     }
 
-    /// How the per-element losses are combined (`reduction=`).
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-
     /// The loss of `input` against `target` (shapes broadcast).
     pub fn forward(
         &self,
@@ -78,12 +72,6 @@ impl L1Loss {
     /// `L1Loss()`: reduction `Mean`.
     pub fn new() -> L1Loss {
         L1Loss::default()
-    }
-
-    /// How the per-element losses are combined (`reduction=`).
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
     }
 
     /// The loss of `input` against `target` (shapes broadcast).
@@ -138,12 +126,6 @@ impl SmoothL1Loss {
         SmoothL1Loss::default()
     }
 
-    /// How the per-element losses are combined (`reduction=`).
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-
     /// The threshold between the quadratic and linear parts (`beta=`);
     /// fails for a negative or NaN `beta`.
     pub fn beta(mut self, beta: f64) -> Result<Self> {
@@ -194,12 +176,6 @@ impl HuberLoss {
         HuberLoss::default()
     }
 
-    /// How the per-element losses are combined (`reduction=`).
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-
     /// The threshold between the quadratic and linear parts (`delta=`);
     /// fails unless `delta > 0`.
     pub fn delta(mut self, delta: f64) -> Result<Self> {
@@ -241,18 +217,6 @@ impl BCELoss {
         BCELoss::default()
     }
 
-    /// How the per-element losses are combined (`reduction=`).
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-
-    /// Per-element (or per-class) rescaling weights (`weight=`).
-    pub fn weight(mut self, weight: Tensor) -> Self {
-        self.weight = Some(weight);
-        self
-    }
-
     /// The loss of probabilities `input` against `target` (same shape).
     pub fn forward(
         &self,
@@ -286,18 +250,6 @@ impl BCEWithLogitsLoss {
     /// `BCEWithLogitsLoss()`: no weights, reduction `Mean`.
     pub fn new() -> BCEWithLogitsLoss {
         BCEWithLogitsLoss::default()
-    }
-
-    /// How the per-element losses are combined (`reduction=`).
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-
-    /// Per-element (or per-class) rescaling weights (`weight=`).
-    pub fn weight(mut self, weight: Tensor) -> Self {
-        self.weight = Some(weight);
-        self
     }
 
     /// Weights of the positive examples, broadcast along the last dim
@@ -358,25 +310,6 @@ impl CrossEntropyLoss {
         CrossEntropyLoss::default()
     }
 
-    /// How the per-element losses are combined (`reduction=`).
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-
-    /// Per-element (or per-class) rescaling weights (`weight=`).
-    pub fn weight(mut self, weight: Tensor) -> Self {
-        self.weight = Some(weight);
-        self
-    }
-
-    /// A class-index target value that contributes nothing
-    /// (`ignore_index=`, default -100).
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.ignore_index = ignore_index;
-        self
-    }
-
     /// Mixing of the target with the uniform distribution
     /// (`label_smoothing=`, in `[0, 1]`; checked by `forward`).
     pub fn label_smoothing(mut self, label_smoothing: f64) -> Self {
@@ -432,25 +365,6 @@ impl NLLLoss {
         NLLLoss::default()
     }
 
-    /// How the per-element losses are combined (`reduction=`).
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-
-    /// Per-element (or per-class) rescaling weights (`weight=`).
-    pub fn weight(mut self, weight: Tensor) -> Self {
-        self.weight = Some(weight);
-        self
-    }
-
-    /// A class-index target value that contributes nothing
-    /// (`ignore_index=`, default -100).
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.ignore_index = ignore_index;
-        self
-    }
-
     /// The loss of log-probabilities `input` (`[N, C]`, `[N, C, d...]`)
     /// against int64 class indices `target`.
     pub fn forward(
@@ -468,6 +382,48 @@ impl NLLLoss {
         )?)
     }
 }
+
+/// The builder setters losses share, named after PyTorch's keyword
+/// arguments: `reduction` (all), `weight` (the BCE and class losses),
+/// `ignore_index` (the class losses).
+macro_rules! loss_setters {
+    ($loss:ty: $($setter:ident),+) => {
+        impl $loss {
+            $(loss_setters!(@$setter);)+
+        }
+    };
+    (@reduction) => {
+        /// How the per-element losses are combined (`reduction=`).
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+    };
+    (@weight) => {
+        /// Per-element (BCE) or per-class rescaling weights (`weight=`).
+        pub fn weight(mut self, weight: Tensor) -> Self {
+            self.weight = Some(weight);
+            self
+        }
+    };
+    (@ignore_index) => {
+        /// A class-index target value that contributes nothing
+        /// (`ignore_index=`, default -100).
+        pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+            self.ignore_index = ignore_index;
+            self
+        }
+    };
+}
+
+loss_setters!(MSELoss: reduction);
+loss_setters!(L1Loss: reduction);
+loss_setters!(SmoothL1Loss: reduction);
+loss_setters!(HuberLoss: reduction);
+loss_setters!(BCELoss: reduction, weight);
+loss_setters!(BCEWithLogitsLoss: reduction, weight);
+loss_setters!(CrossEntropyLoss: reduction, weight, ignore_index);
+loss_setters!(NLLLoss: reduction, weight, ignore_index);
 
 /// How [`KLDivLoss`] combines its per-element terms.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
