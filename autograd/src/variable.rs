@@ -140,7 +140,7 @@ impl Variable {
         let other = match other.into() {
             crate::VarOperand::Variable(v) => v.data(),
             crate::VarOperand::Tensor(t) => t.clone(),
-            crate::VarOperand::Scalar(v) => self.with_data(|t| t.scalar_like(v)),
+            number => number.to_variable(self).data(),
         };
         Ok(self.update_data(|w| w.add_scaled_(&other, alpha))??)
     }
@@ -339,6 +339,20 @@ impl From<&Variable> for Variable {
     /// Another handle to the same variable (gradients still reach it).
     fn from(v: &Variable) -> Variable {
         v.clone()
+    }
+}
+
+impl From<&&Tensor> for Variable {
+    /// As `From<&Tensor>` (a `&Tensor` variable passed by reference).
+    fn from(t: &&Tensor) -> Variable {
+        Variable::constant((*t).clone())
+    }
+}
+
+impl From<&&Variable> for Variable {
+    /// As `From<&Variable>`.
+    fn from(v: &&Variable) -> Variable {
+        (*v).clone()
     }
 }
 

@@ -189,7 +189,12 @@ fn aten(op: &AtenOp, a: &Args) -> Result<Vec<Variable>> {
                 (BinaryOp::Sub, true) => x.rsub_scalar(v),
                 (BinaryOp::Mul, false) => x.mul_scalar(v),
                 (BinaryOp::Div, false) => x.div_scalar(v),
-                (BinaryOp::Pow, false) => x.pow(v)?,
+                // The trace keeps the number as f64: an integral one was
+                // most likely written `x.pow(2)` (the same bits on floats).
+                (BinaryOp::Pow, false) => match torchlet_tensor::Operand::number(v) {
+                    torchlet_tensor::Operand::Int(i) => x.pow(i)?,
+                    _ => x.pow(v)?,
+                },
                 (op, reversed) => {
                     return Err(fail(
                         a.op,

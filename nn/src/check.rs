@@ -9,10 +9,19 @@ use torchlet_autograd::{enable_grad, reachable_leaves, Variable};
 use crate::error::{NnError, Result};
 use crate::module::Module;
 
-/// Runs `module` on `example` with gradients on and names the trainable
-/// leaves the output depends on that `module.parameters()` leaves out.
+/// Runs `module` on `example` with gradients on, in eval mode (so
+/// BatchNorm's running statistics and the dropout generator are left as
+/// they were; the training flags are restored after), and counts the
+/// trainable leaves the output depends on that `module.parameters()`
+/// leaves out.
 pub(crate) fn unregistered_parameters<M: Module>(module: &M, example: &Variable) -> Result<()> {
-    let out = enable_grad(|| module.forward(example))?;
+    let flags: Vec<bool> = modules(module).iter().map(|m| m.is_training()).collect();
+    module.eval();
+    let out = enable_grad(|| module.forward(example));
+    for (m, training) in modules(module).into_iter().zip(flags) {
+        m.set_local_training(training);
+    }
+    let out = out?;
     let registered: HashSet<usize> = module.parameters().iter().map(Variable::id).collect();
     let leaves = reachable_leaves(&[&out]);
     // Walk the parameters' ids in a stable order for the message.
@@ -35,4 +44,13 @@ pub(crate) fn unregistered_parameters<M: Module>(module: &M, example: &Variable)
             missing.len()
         ),
     })
+}
+
+/// `module` and every module below it, in registration order.
+fn modules(module: &dyn Module) -> Vec<&dyn Module> {
+    let mut all = vec![module];
+    for (_, child) in module.children() {
+        all.extend(modules(child));
+    }
+    all
 }

@@ -28,6 +28,21 @@ pub use torchlet_autograd::functional::Reduction;
 
 use crate::error::{NnError, Result};
 
+/// The target of a class loss as a tensor: its value. A target that
+/// requires grad (soft labels being learned) is refused rather than
+/// silently cut from the graph.
+fn class_target(loss: &'static str, target: Variable) -> Result<Tensor> {
+    if target.requires_grad() {
+        return Err(NnError::Input {
+            module: loss,
+            message: "the target requires grad, but this loss does not differentiate \
+                      with respect to its target; pass target.detach()"
+                .into(),
+        });
+    }
+    Ok(target.data())
+}
+
 pub(crate) fn reduce(loss: Variable, reduction: Reduction) -> Result<Variable> {
     Ok(match reduction {
         Reduction::None => loss,
@@ -305,6 +320,10 @@ impl Default for CrossEntropyLoss {
 }
 
 impl CrossEntropyLoss {
+    fn name(&self) -> &'static str {
+        "CrossEntropyLoss"
+    }
+
     /// `CrossEntropyLoss()` with PyTorch's defaults.
     pub fn new() -> CrossEntropyLoss {
         CrossEntropyLoss::default()
@@ -324,7 +343,7 @@ impl CrossEntropyLoss {
         input: impl Into<Variable>,
         target: impl Into<Variable>,
     ) -> Result<Variable> {
-        let (input, target) = (&input.into(), &target.into().data());
+        let (input, target) = (&input.into(), &class_target(self.name(), target.into())?);
         Ok(functional::cross_entropy(
             input,
             target,
@@ -360,6 +379,10 @@ impl Default for NLLLoss {
 }
 
 impl NLLLoss {
+    fn name(&self) -> &'static str {
+        "NLLLoss"
+    }
+
     /// `NLLLoss()` with PyTorch's defaults.
     pub fn new() -> NLLLoss {
         NLLLoss::default()
@@ -372,7 +395,7 @@ impl NLLLoss {
         input: impl Into<Variable>,
         target: impl Into<Variable>,
     ) -> Result<Variable> {
-        let (input, target) = (&input.into(), &target.into().data());
+        let (input, target) = (&input.into(), &class_target(self.name(), target.into())?);
         Ok(functional::nll_loss(
             input,
             target,

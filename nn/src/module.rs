@@ -201,7 +201,8 @@ pub trait Module {
     /// [`local_parameters`](Module::local_parameters), which would
     /// otherwise train without the optimizer and be missing from the state
     /// dict. `#[derive(Module)]` makes that mistake impossible; call this
-    /// once in a test of a manual impl.
+    /// once in a test of a manual impl. The forward runs in eval mode
+    /// (running statistics untouched) and the training flags are restored.
     ///
     /// ```
     /// use torchlet_autograd::Variable;

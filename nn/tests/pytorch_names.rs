@@ -4,8 +4,8 @@
 
 use torchlet_autograd::Variable;
 use torchlet_nn::{
-    AvgPool2d, BCEWithLogitsLoss, Conv2d, Conv2dOptions, CrossEntropyLoss, HuberLoss, KLDivLoss,
-    KLDivReduction, Linear, MSELoss, MaxPool2d, Module, Reduction, Result, Sequential,
+    AvgPool2d, BCEWithLogitsLoss, BatchNorm1d, Conv2d, Conv2dOptions, CrossEntropyLoss, HuberLoss,
+    KLDivLoss, KLDivReduction, Linear, MSELoss, MaxPool2d, Module, Reduction, Result, Sequential,
     SmoothL1Loss,
 };
 use torchlet_tensor::Tensor;
@@ -120,12 +120,38 @@ fn check_finds_parameters_left_out_of_children() {
         err.contains("2 trainable variables") && err.contains("Forgetful"),
         "{err}"
     );
-    // Registered modules pass, a parameter input is not counted, and the
-    // check leaves no gradients behind.
+    // Registered modules pass, and a parameter given as the input is not
+    // counted.
     let fine = Sequential::new()
         .append(Linear::new(3, 4).unwrap())
         .append(Linear::new(4, 1).unwrap());
     fine.check(&x).unwrap();
-    fine.check(Variable::parameter(x)).unwrap();
-    assert!(fine.parameters().iter().all(|p| p.grad().is_none()));
+    fine.check(Variable::parameter(x.clone())).unwrap();
+    // The check runs in eval mode: BatchNorm's statistics stay put, and
+    // the training flag comes back.
+    let bn = Sequential::new().append(BatchNorm1d::new(3).unwrap());
+    let before = bn.state_dict();
+    bn.check(&x).unwrap();
+    assert!(bn.is_training());
+    let after = bn.state_dict();
+    for (k, v) in &before {
+        assert!(v.equal(&after[k]), "{k} changed");
+    }
+}
+
+#[test]
+fn class_losses_refuse_a_target_that_requires_grad() {
+    let logits = Variable::parameter(Tensor::zeros(&[2, 3]));
+    let soft = Variable::parameter(Tensor::full(&[2, 3], 1.0f32 / 3.0));
+    let err = CrossEntropyLoss::new()
+        .forward(&logits, &soft)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("CrossEntropyLoss") && err.contains("detach"),
+        "{err}"
+    );
+    CrossEntropyLoss::new()
+        .forward(&logits, soft.detach())
+        .unwrap();
 }

@@ -30,9 +30,7 @@ fn main() -> Result<()> {
     let [a, b, c, d] = [a, b, c, d].map(|p| p.item::<f32>().expect("a 0-d value"));
     println!("Result: y = {a} + {b} x + {c} x^2 + {d} x^3");
     // Near sin's least-squares cubic on [-pi, pi]: b = 0.86, d = -0.09.
-    assert!(
-        (b - 0.86).abs() < 0.05 && (d + 0.09).abs() < 0.02,
-        "b {b}, d {d}"
-    );
+    let near = (b - 0.86).abs() < 0.05 && (d + 0.09).abs() < 0.02;
+    assert!(near, "b {b}, d {d}");
     Ok(())
 }

@@ -246,7 +246,10 @@ fn ignored_targets(targets: &Tensor) -> Result<usize> {
 ///   `[N]` (rows whose target is [`IGNORE_INDEX`] never count);
 /// - binary: `[N, 1]` logits (as `BCEWithLogitsLoss` reads them: class 1
 ///   where the logit is `> 0`) against `[N, 1]` or `[N]` targets that are
-///   all 0 or 1 (float or integer).
+///   all 0 or 1 (float or integer). The outputs must be logits: a model
+///   ending in a sigmoid (for `BCELoss`) outputs probabilities, all `> 0`,
+///   and would count as predicting class 1 everywhere — end it without
+///   the sigmoid and train with BCE-with-logits, as PyTorch recommends.
 ///
 /// ```
 /// use torchlet_tensor::Tensor;

@@ -19,7 +19,8 @@ pub struct GridOptions {
     /// Pixels between and around the images (`padding`).
     pub padding: usize,
     /// Scale the whole batch from its minimum and maximum to `[0, 1]`
-    /// (`normalize=True`; a constant batch is left as it is).
+    /// (`normalize=True`; the span is at least 1e-5, so a constant batch
+    /// becomes 0).
     pub normalize: bool,
     /// Value of the padding pixels (`pad_value`).
     pub pad_value: f32,
@@ -62,11 +63,12 @@ impl GridOptions {
     }
 }
 
-/// Lays out `images` (`[B, C, H, W]`, `[C, H, W]` or `[H, W]`; `C` is 1 or
-/// 3) as one `[3, H', W']` float32 image of `min(nrow, B)` columns and
+/// Lays out `images` (`[B, C, H, W]`, `[C, H, W]` or `[H, W]`) as one
+/// `[C', H', W']` float32 image of `min(nrow, B)` columns and
 /// `ceil(B / nrow)` rows, as `torchvision.utils.make_grid`: one-channel
-/// images become grey RGB, and each image starts `padding` pixels after
-/// the previous one.
+/// images become grey RGB (`C' = 3`; other channel counts are kept), each
+/// image starts `padding` pixels after the previous one, and a single
+/// image comes back as it is (no padding).
 ///
 /// ```
 /// use torchlet_tensor::Tensor;
@@ -94,11 +96,11 @@ pub fn make_grid(images: &Tensor, options: &GridOptions) -> Result<Tensor> {
     let &[b, c, h, w] = batch.shape() else {
         unreachable!()
     };
-    if (c != 1 && c != 3) || b == 0 || options.nrow == 0 {
+    if b == 0 || c == 0 || h == 0 || w == 0 || options.nrow == 0 {
         return Err(VisionError::invalid(
             "make_grid",
             format!(
-                "needs 1 or 3 channels, at least one image and nrow > 0; got {:?} with nrow {}",
+                "needs at least one non-empty image and nrow > 0; got {:?} with nrow {}",
                 images.shape(),
                 options.nrow
             ),
@@ -111,13 +113,15 @@ pub fn make_grid(images: &Tensor, options: &GridOptions) -> Result<Tensor> {
         let span = (hi - lo).max(1e-5);
         values.iter_mut().for_each(|v| *v = (*v - lo) / span);
     }
-    let (p, cols) = (options.padding, options.nrow.min(b));
-    let rows = b.div_ceil(cols);
-    let (gh, gw) = (rows * (h + p) + p, cols * (w + p) + p);
-    let mut grid = vec![options.pad_value; 3 * gh * gw];
+    let channels = if c == 1 { 3 } else { c };
+    let cols = options.nrow.min(b);
+    // torchvision returns a lone image without padding.
+    let p = if b == 1 { 0 } else { options.padding };
+    let (gh, gw) = (b.div_ceil(cols) * (h + p) + p, cols * (w + p) + p);
+    let mut grid = vec![options.pad_value; channels * gh * gw];
     for (k, image) in values.chunks(c * h * w).enumerate() {
         let (top, left) = ((k / cols) * (h + p) + p, (k % cols) * (w + p) + p);
-        for ch in 0..3 {
+        for ch in 0..channels {
             let plane = &image[(ch % c) * h * w..][..h * w];
             for y in 0..h {
                 let at = ch * gh * gw + (top + y) * gw + left;
@@ -125,13 +129,14 @@ pub fn make_grid(images: &Tensor, options: &GridOptions) -> Result<Tensor> {
             }
         }
     }
-    Ok(Tensor::from_vec(grid, &[3, gh, gw])?)
+    Ok(Tensor::from_vec(grid, &[channels, gh, gw])?)
 }
 
 /// Writes `images` as a PNG through [`make_grid`], as
 /// `torchvision.utils.save_image`: values in `[0, 1]` map to `0..=255`
-/// (rounded, clamped). The file is written to a temporary name first, then
-/// renamed.
+/// (rounded, clamped); the grid must have 3 channels (RGB, as one-channel
+/// images become) or 4 (RGBA). The file is written to a temporary name
+/// first, then renamed.
 ///
 /// ```
 /// use torchlet_tensor::Tensor;
@@ -144,18 +149,33 @@ pub fn make_grid(images: &Tensor, options: &GridOptions) -> Result<Tensor> {
 pub fn save_image(images: &Tensor, path: impl AsRef<Path>, options: &GridOptions) -> Result<()> {
     let path = path.as_ref();
     let grid = make_grid(images, options)?;
-    let &[_, h, w] = grid.shape() else {
+    let &[c, h, w] = grid.shape() else {
         unreachable!()
     };
+    if c != 3 && c != 4 {
+        return Err(VisionError::invalid(
+            "save_image",
+            format!(
+                "a PNG needs 1, 3 or 4 channels, got images of shape {:?}",
+                images.shape()
+            ),
+        ));
+    }
     let planes = grid.to_vec::<f32>()?;
     let to_byte = |v: f32| (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
-    let mut rgb = Vec::with_capacity(3 * h * w);
+    let mut pixels = Vec::with_capacity(c * h * w);
     for i in 0..h * w {
-        rgb.extend((0..3).map(|ch| to_byte(planes[ch * h * w + i])));
+        pixels.extend((0..c).map(|ch| to_byte(planes[ch * h * w + i])));
     }
-    let buffer = image::RgbImage::from_raw(w as u32, h as u32, rgb).expect("3 bytes a pixel");
+    let (width, height) = (w as u32, h as u32);
+    let image = if c == 3 {
+        image::RgbImage::from_raw(width, height, pixels).map(image::DynamicImage::from)
+    } else {
+        image::RgbaImage::from_raw(width, height, pixels).map(image::DynamicImage::from)
+    }
+    .expect("one byte per channel and pixel");
     let mut png = Vec::new();
-    buffer
+    image
         .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| VisionError::invalid("save_image", format!("PNG encoding failed: {e}")))?;
     torchlet_tensor::io::write_atomic(path, &png).map_err(|e| VisionError::io(path, e))
@@ -191,7 +211,18 @@ mod tests {
         assert_eq!(g.shape(), &[3, 2, 2]);
         // Second row: the third image, then padding (0).
         assert_eq!(g.to_vec::<f32>().unwrap()[..4], [0.0, 0.5, 1.0, 0.0]);
-        assert!(make_grid(&Tensor::zeros(&[1, 2, 3, 3]), &GridOptions::default()).is_err());
         assert!(make_grid(&Tensor::zeros(&[3]), &GridOptions::default()).is_err());
+        assert!(make_grid(&Tensor::zeros(&[2, 1, 0, 3]), &GridOptions::default()).is_err());
+        // A lone image comes back without padding; two channels are kept
+        // (but make no PNG).
+        let one = make_grid(&Tensor::ones(&[1, 1, 4, 5]), &GridOptions::default()).unwrap();
+        assert_eq!(one.shape(), &[3, 4, 5]);
+        let two = Tensor::zeros(&[2, 2, 3, 3]);
+        assert_eq!(
+            make_grid(&two, &GridOptions::default()).unwrap().shape(),
+            &[2, 7, 12]
+        );
+        let path = std::env::temp_dir().join("torchlet_two_channels.png");
+        assert!(save_image(&two, &path, &GridOptions::default()).is_err());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use torchlet_tensor::Tensor;
+use torchlet_tensor::{Operand, Tensor};
 
 use crate::error::Result;
 use crate::graph::record;
@@ -33,8 +33,9 @@ pub(crate) fn sum_to(g: &Variable, shape: &[usize]) -> Result<Variable> {
 /// variable, a tensor (a constant) or a number, as PyTorch's
 /// `Tensor | Number` (`x.gt(0.0)`, `x.pow(2)`, `logits.eq(&y)`).
 ///
-/// A number takes the variable's dtype (float32 when it holds integers
-/// and the number is fractional), as PyTorch's wrapped scalars do.
+/// Numbers follow [`Operand`]'s rule, PyTorch's: beside a float variable
+/// a number takes its dtype; beside an integer one, `2` stays int64 and
+/// `2.0` is float32.
 ///
 /// ```
 /// use torchlet_autograd::Variable;
@@ -51,8 +52,10 @@ pub enum VarOperand<'a> {
     Variable(&'a Variable),
     /// A tensor, used as a constant.
     Tensor(&'a Tensor),
-    /// A number, converted to the other side's dtype.
-    Scalar(f64),
+    /// An integer (`2`, `-1`).
+    Int(i64),
+    /// A floating-point number (`2.0`, `0.5`).
+    Float(f64),
 }
 
 impl<'a> From<&'a Variable> for VarOperand<'a> {
@@ -67,16 +70,29 @@ impl<'a> From<&'a Tensor> for VarOperand<'a> {
     }
 }
 
-macro_rules! scalar_var_operand {
-    ($($t:ty),*) => {$(
+impl<'a> From<&&'a Variable> for VarOperand<'a> {
+    fn from(v: &&'a Variable) -> Self {
+        VarOperand::Variable(v)
+    }
+}
+
+impl<'a> From<&&'a Tensor> for VarOperand<'a> {
+    fn from(t: &&'a Tensor) -> Self {
+        VarOperand::Tensor(t)
+    }
+}
+
+macro_rules! number_var_operand {
+    ($variant:ident as $as:ty: $($t:ty),*) => {$(
         impl From<$t> for VarOperand<'_> {
             fn from(v: $t) -> Self {
-                VarOperand::Scalar(v as f64)
+                VarOperand::$variant(v as $as)
             }
         }
     )*};
 }
-scalar_var_operand!(f64, f32, i64, i32, u8);
+number_var_operand!(Float as f64: f64, f32);
+number_var_operand!(Int as i64: i64, i32, u8);
 
 impl<'a> VarOperand<'a> {
     /// The right-hand side as a variable (a tensor or number becomes a
@@ -85,9 +101,12 @@ impl<'a> VarOperand<'a> {
         match self {
             VarOperand::Variable(v) => Cow::Borrowed(v),
             VarOperand::Tensor(t) => Cow::Owned(Variable::constant(t.clone())),
-            VarOperand::Scalar(v) => {
-                Cow::Owned(Variable::constant(lhs.with_data(|t| t.scalar_like(v))))
-            }
+            VarOperand::Int(v) => Cow::Owned(Variable::constant(
+                lhs.with_data(|t| Operand::Int(v).to_tensor(t).into_owned()),
+            )),
+            VarOperand::Float(v) => Cow::Owned(Variable::constant(
+                lhs.with_data(|t| Operand::Float(v).to_tensor(t).into_owned()),
+            )),
         }
     }
 }
@@ -203,7 +222,8 @@ impl Variable {
     /// gradients for both sides where they require them.
     pub fn pow<'a>(&self, exponent: impl Into<VarOperand<'a>>) -> Result<Variable> {
         match exponent.into() {
-            VarOperand::Scalar(v) => Ok(self.pow_number(v)),
+            VarOperand::Int(v) => self.pow_number(Operand::Int(v)),
+            VarOperand::Float(v) => self.pow_number(Operand::Float(v)),
             other => self.pow_variable(&other.to_variable(self)),
         }
     }
@@ -413,10 +433,22 @@ impl Variable {
         note = "use `pow(value)`, which takes a number, tensor or variable"
     )]
     pub fn pow_scalar(&self, value: f64) -> Variable {
-        self.pow_number(value)
+        // The old rule: int values stay int for non-negative integral values.
+        let exponent = match Operand::number(value) {
+            Operand::Int(v) if v < 0 => Operand::Float(value),
+            e => e,
+        };
+        self.pow_number(exponent)
+            .expect("a non-negative or float exponent is valid")
     }
 
-    fn pow_number(&self, value: f64) -> Variable {
+    /// `self ** exponent` for a number (`Operand::Int` or `Float`).
+    fn pow_number(&self, exponent: Operand<'static>) -> Result<Variable> {
+        let value = match exponent {
+            Operand::Int(v) => v as f64,
+            Operand::Float(v) => v,
+            Operand::Tensor(_) => unreachable!("pow_number takes a number"),
+        };
         crate::trace::traced(
             || {
                 (
@@ -429,19 +461,20 @@ impl Variable {
                 )
             },
             || {
-                let out = self
-                    .data()
-                    .pow(value)
-                    .expect("a number is a valid exponent");
-                record("PowBackward0", out, &[self], move |c| {
+                let out = self.with_data(|t| t.pow(exponent))?;
+                Ok(record("PowBackward0", out, &[self], move |c| {
                     if value == 0.0 {
                         return Ok(vec![Some(c.grad.mul_scalar(0.0))]);
                     }
+                    let less = match exponent {
+                        Operand::Int(v) => Operand::Int(v - 1),
+                        _ => Operand::Float(value - 1.0),
+                    };
                     let x = &c.inputs[0];
                     Ok(vec![Some(
-                        c.grad.mul(&x.pow_number(value - 1.0).mul_scalar(value))?,
+                        c.grad.mul(&x.pow_number(less)?.mul_scalar(value))?,
                     )])
-                })
+                }))
             },
         )
     }

@@ -225,6 +225,17 @@ impl Variable {
         Ok(self.with_data(|t| t.argmax_keepdim(dim))?)
     }
 
+    /// Index of the smallest value along `dim`, which is removed
+    /// (`x.argmin(dim)`; not differentiable, so a tensor).
+    pub fn argmin(&self, dim: i64) -> Result<Tensor> {
+        Ok(self.with_data(|t| t.argmin(dim))?)
+    }
+
+    /// Index of the smallest value along `dim`, kept with size 1.
+    pub fn argmin_keepdim(&self, dim: i64) -> Result<Tensor> {
+        Ok(self.with_data(|t| t.argmin_keepdim(dim))?)
+    }
+
     /// Product over `dim` (`torch.prod(x, dim, keepdim)`).
     pub fn prod_dim(&self, dim: i64, keepdim: bool) -> Result<Variable> {
         crate::trace::traced(

@@ -99,9 +99,11 @@ macro_rules! arith_op {
 /// The right-hand side of a comparison or of `pow`: a tensor or a number,
 /// as PyTorch's `Tensor | Number` (`x.gt(0.0)`, `x.pow(2)`, `x.eq(&y)`).
 ///
-/// A number takes the tensor's dtype (float32 when the tensor holds
-/// integers and the number is fractional), as PyTorch's wrapped scalars
-/// do: `x_f32.gt(0.1)` compares with `0.1f32`, not `0.1f64`.
+/// A number beside a float tensor takes the tensor's dtype, as PyTorch's
+/// wrapped scalars do: `x_f32.gt(0.1)` compares with `0.1f32`, not
+/// `0.1f64`. Beside an integer or bool tensor, an integer (`2`) stays
+/// int64 and a float (`2.0`) is float32, so `int_tensor.pow(2)` is int64
+/// and `int_tensor.pow(2.0)` float32, as in PyTorch.
 ///
 /// ```
 /// use torchlet_tensor::Tensor;
@@ -114,8 +116,10 @@ macro_rules! arith_op {
 pub enum Operand<'a> {
     /// A tensor, broadcast against the other side.
     Tensor(&'a Tensor),
-    /// A number, converted to the other side's dtype.
-    Scalar(f64),
+    /// An integer (`2`, `-1`).
+    Int(i64),
+    /// A floating-point number (`2.0`, `0.5`).
+    Float(f64),
 }
 
 impl<'a> From<&'a Tensor> for Operand<'a> {
@@ -124,23 +128,49 @@ impl<'a> From<&'a Tensor> for Operand<'a> {
     }
 }
 
-macro_rules! scalar_operand {
-    ($($t:ty),*) => {$(
+impl<'a> From<&&'a Tensor> for Operand<'a> {
+    fn from(t: &&'a Tensor) -> Operand<'a> {
+        Operand::Tensor(t)
+    }
+}
+
+macro_rules! number_operand {
+    ($variant:ident as $as:ty: $($t:ty),*) => {$(
         impl From<$t> for Operand<'_> {
             fn from(v: $t) -> Self {
-                Operand::Scalar(v as f64)
+                Operand::$variant(v as $as)
             }
         }
     )*};
 }
-scalar_operand!(f64, f32, i64, i32, u8);
+number_operand!(Float as f64: f64, f32);
+number_operand!(Int as i64: i64, i32, u8);
 
 impl<'a> Operand<'a> {
-    /// The right-hand side as a tensor, a number made with `lhs`'s dtype.
+    /// The right-hand side as a tensor: a number becomes a 0-d tensor of
+    /// `lhs`'s dtype when that is a float type, else int64 (an integer) or
+    /// float32 (a float).
     pub fn to_tensor(self, lhs: &Tensor) -> Cow<'a, Tensor> {
+        let float_lhs = lhs.dtype().is_float();
         match self {
             Operand::Tensor(t) => Cow::Borrowed(t),
-            Operand::Scalar(v) => Cow::Owned(lhs.scalar_like(v)),
+            Operand::Int(v) if float_lhs => {
+                Cow::Owned(Tensor::full_dtype(&[], v as f64, lhs.dtype()))
+            }
+            Operand::Int(v) => Cow::Owned(Tensor::scalar(v)),
+            Operand::Float(v) if float_lhs => Cow::Owned(Tensor::full_dtype(&[], v, lhs.dtype())),
+            Operand::Float(v) => Cow::Owned(Tensor::full_dtype(&[], v, DType::F32)),
+        }
+    }
+
+    /// A number held as `f64` (a traced scalar, an old `*_scalar`
+    /// argument) as an operand: an integral value within `i64` is an
+    /// integer, anything else a float.
+    pub fn number(v: f64) -> Operand<'static> {
+        if v.fract() == 0.0 && v.abs() < 9.0e15 {
+            Operand::Int(v as i64)
+        } else {
+            Operand::Float(v)
         }
     }
 }
@@ -199,21 +229,16 @@ impl Tensor {
     }
 
     /// `self ** exponent` elementwise (`torch.pow`): the exponent is a
-    /// tensor (broadcast) or a number (`x.pow(2)`, `x.pow(0.5)`).
-    /// Integer tensors stay integers; a negative integer exponent on
-    /// them is an error as in PyTorch, and a fractional number makes
-    /// the result float32.
+    /// tensor (broadcast) or a number (`x.pow(2)`, `x.pow(0.5)`). On an
+    /// integer tensor an integer exponent keeps int64 (a negative one is
+    /// an error, as in PyTorch) and a float exponent gives float32.
     pub fn pow<'a>(&self, exponent: impl Into<Operand<'a>>) -> Result<Tensor> {
         match exponent.into() {
-            Operand::Tensor(t) => self.pow_tensor(t),
-            Operand::Scalar(v) => {
-                let base = if !self.dtype().is_float() && (v < 0.0 || v.fract() != 0.0) {
-                    Cow::Owned(self.to_dtype(DType::F32))
-                } else {
-                    Cow::Borrowed(self)
-                };
-                base.pow_tensor(&base.scalar_like(v))
+            Operand::Float(v) if !self.dtype().is_float() => {
+                let base = self.to_dtype(DType::F32);
+                base.pow_tensor(&Operand::Float(v).to_tensor(&base))
             }
+            other => self.pow_tensor(&other.to_tensor(self)),
         }
     }
 
@@ -336,7 +361,12 @@ impl Tensor {
         note = "use `pow(value)`, which takes a number or a tensor"
     )]
     pub fn pow_scalar(&self, value: f64) -> Tensor {
-        self.pow(value)
+        // The old rule: int tensors stay int for non-negative integral values.
+        let exponent = match Operand::number(value) {
+            Operand::Int(v) if v < 0 => Operand::Float(value),
+            e => e,
+        };
+        self.pow(exponent)
             .expect("a scalar broadcasts and is a valid exponent")
     }
 }
@@ -436,10 +466,33 @@ mod tests {
         );
         assert_eq!(i.mul_scalar(2.0).dtype(), DType::I64);
         assert_eq!(i.mul_scalar(0.5).dtype(), DType::F32);
-        assert_eq!(i.pow(2.0).unwrap().to_vec::<i64>().unwrap(), vec![1, 4, 9]);
+        // PyTorch: int ** 2 stays int64, int ** 2.0 is float32, int ** -1 fails.
+        assert_eq!(i.pow(2).unwrap().to_vec::<i64>().unwrap(), vec![1, 4, 9]);
+        assert_eq!(
+            i.pow(2.0).unwrap().to_vec::<f32>().unwrap(),
+            vec![1.0, 4.0, 9.0]
+        );
+        assert!(i.pow(-1).is_err());
+        assert_eq!(
+            i.pow(-1.0).unwrap().to_vec::<f32>().unwrap(),
+            vec![1.0, 0.5, 1.0 / 3.0]
+        );
         assert!(i
             .pow(&Tensor::from_vec(vec![-1i64], &[1]).unwrap())
             .is_err());
+        // Comparisons: an int against a float number compares as float.
+        assert_eq!(
+            i.gt(1.5).unwrap().to_vec::<bool>().unwrap(),
+            [false, true, true]
+        );
+        assert_eq!(
+            i.eq(2).unwrap().to_vec::<bool>().unwrap(),
+            [false, true, false]
+        );
+        // The deprecated pow_scalar keeps its old rule.
+        #[allow(deprecated)]
+        let old = i.pow_scalar(2.0);
+        assert_eq!(old.dtype(), DType::I64);
         let d = Tensor::from_vec(vec![1.0f64], &[1]).unwrap();
         assert_eq!(x.add(&d).unwrap().dtype(), DType::F64);
         assert_eq!(i.lt(&x).unwrap().dtype(), DType::Bool);
