@@ -274,12 +274,7 @@ pub fn eval(run: &Path, data: Option<&Path>) -> Result<(), BoxError> {
     if !path.is_file() {
         bail!("{}: no such file", path.display());
     }
-    torchlet_nn::state::load_safetensors(&model, &path, true).map_err(|e| {
-        Msg(format!(
-            "cannot load checkpoint: {}",
-            one_line(&e.to_string())
-        ))
-    })?;
+    crate::run::load_checkpoint(&model, &path)?;
     let test: Vec<usize> = (0..club.num_nodes())
         .filter(|n| !config.labelled.contains(n))
         .collect();

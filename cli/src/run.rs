@@ -178,12 +178,7 @@ impl RunConfig {
         if !path.is_file() {
             bail!("{}: no such file", path.display());
         }
-        torchlet_nn::state::load_safetensors(&*model, &path, true).map_err(|e| {
-            Msg(format!(
-                "cannot load checkpoint: {}",
-                one_line(&e.to_string())
-            ))
-        })?;
+        crate::run::load_checkpoint(&*model, &path)?;
         model.eval();
         Ok(model)
     }
@@ -206,6 +201,51 @@ pub fn load_mnist(dir: Option<&Path>, train: bool) -> Result<Mnist, BoxError> {
         }
         None => Mnist::embedded(train)?,
     })
+}
+
+/// Loads `path` into `model` (strict) and warns on stderr, once, when a
+/// weight holds NaN or infinite values ([`non_finite_warning`]).
+pub fn load_checkpoint(model: &dyn Module, path: &Path) -> Result<(), BoxError> {
+    torchlet_nn::state::load_safetensors(model, path, true).map_err(|e| {
+        Msg(format!(
+            "cannot load checkpoint: {}",
+            one_line(&e.to_string())
+        ))
+    })?;
+    if let Some(warning) = non_finite_warning(model, path) {
+        eprintln!("{warning}");
+    }
+    Ok(())
+}
+
+/// The first state-dict tensor of `model` holding NaN or infinite values,
+/// as a warning naming it (and how many other tensors do); `None` when
+/// every value is finite. PyTorch loads such checkpoints silently; their
+/// predictions are meaningless.
+pub fn non_finite_warning(model: &dyn Module, path: &Path) -> Option<String> {
+    let bad: Vec<(String, usize)> = model
+        .state_dict()
+        .into_iter()
+        .filter(|(_, t)| t.dtype().is_float())
+        .filter_map(|(name, t)| {
+            let values = t
+                .to_dtype(torchlet_tensor::DType::F64)
+                .to_vec::<f64>()
+                .ok()?;
+            let n = values.iter().filter(|v| !v.is_finite()).count();
+            (n > 0).then_some((name, n))
+        })
+        .collect();
+    let (name, n) = bad.first()?;
+    let others = match bad.len() - 1 {
+        0 => String::new(),
+        k => format!(" (and {k} more tensors)"),
+    };
+    Some(format!(
+        "warning: {}: {name} holds {n} NaN or infinite values{others}; \
+         the model's outputs will be meaningless",
+        path.display()
+    ))
 }
 
 /// Collapses a message onto one line.
@@ -321,4 +361,24 @@ pub fn load_quantized_model(config: &RunConfig, dir: &Path) -> Result<QuantizedM
     }
     let skeleton = prepare(fused_graph(&*model, config)?, &get_default_qconfig("x86")?)?;
     load_quantized(&skeleton, &path).map_err(load_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_weight_is_named_once() {
+        let model = torchlet_nn::Linear::new(2, 2).unwrap();
+        let path = Path::new("run/model.safetensors");
+        assert_eq!(non_finite_warning(&model, path), None);
+        let w = Tensor::from_vec(vec![1.0f32, f32::NAN, f32::INFINITY, 0.0], &[2, 2]).unwrap();
+        model.weight().set_data(w).unwrap();
+        let warning = non_finite_warning(&model, path).unwrap();
+        assert!(
+            warning.contains("run/model.safetensors: weight holds 2 NaN or infinite values"),
+            "{warning}"
+        );
+        assert!(!warning.contains("more tensors"), "{warning}");
+    }
 }

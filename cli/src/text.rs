@@ -281,12 +281,7 @@ impl TextRunConfig {
             let q = crate::quantize::load_dynamic_text_model(model.module(), &vocab, &path)?;
             return Ok((vocab, TextModel::Classifier(Box::new(q))));
         }
-        torchlet_nn::state::load_safetensors(model.module(), &path, true).map_err(|e| {
-            Msg(format!(
-                "cannot load checkpoint: {}",
-                one_line(&e.to_string())
-            ))
-        })?;
+        crate::run::load_checkpoint(model.module(), &path)?;
         model.module().eval();
         Ok((vocab, model))
     }

@@ -202,12 +202,7 @@ pub fn eval(run: &Path, config: &TextRunConfig, data: Option<&Path>) -> Result<(
     if !path.is_file() {
         bail!("{}: no such file", path.display());
     }
-    torchlet_nn::state::load_safetensors(&model, &path, true).map_err(|e| {
-        Msg(format!(
-            "cannot load checkpoint: {}",
-            one_line(&e.to_string())
-        ))
-    })?;
+    crate::run::load_checkpoint(&model, &path)?;
     let fortunes = load_fortunes(data.or(config.dataset.dir.as_deref()))?;
     let rows = Rows {
         x: tfidf.transform(fortunes.test.texts())?,

@@ -138,6 +138,11 @@ pub struct TrainArgs {
     /// `mpi` feature), the batch split across them.
     #[arg(long)]
     pub distributed: bool,
+    /// Keep training when a batch's loss is NaN or infinite (by default
+    /// the run stops with an error naming the epoch and step, before that
+    /// step changes the weights).
+    #[arg(long)]
+    pub allow_nan: bool,
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC for `secs` since the Unix epoch (civil-from-days,
@@ -325,6 +330,7 @@ pub fn make_rank_trainer(
     group: Option<&ProcessGroup>,
 ) -> Result<Trainer, BoxError> {
     let mut trainer: Trainer = Trainer::new(epochs)
+        .allow_nan(args.allow_nan)
         .seed(args.seed)
         .log_epochs(true)
         .eval_name("test");

@@ -31,8 +31,24 @@ pub enum TrainError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A batch's loss was NaN or infinite: training stopped before that
+    /// batch's backward pass and optimizer step
+    /// ([`Trainer::allow_nan`](crate::Trainer::allow_nan) keeps going).
+    #[error(
+        "epoch {epoch}, step {step}: the loss is {value}; training stopped before this step \
+         changed the weights (lower the learning rate, check the data for NaN or Inf, \
+         or allow NaN losses to keep going)"
+    )]
+    NonFiniteLoss {
+        /// The epoch, counting from 1.
+        epoch: usize,
+        /// The batch within the epoch, counting from 1.
+        step: usize,
+        /// The loss (NaN or ±inf).
+        value: f64,
+    },
     /// A batch or configuration that the trainer cannot use (wrong target
-    /// dtype, empty epoch, bad option, a non-finite loss).
+    /// dtype, empty epoch, bad option).
     #[error("{0}")]
     Invalid(String),
 }

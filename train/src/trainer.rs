@@ -69,6 +69,7 @@ pub struct Trainer {
     eval_name: String,
     seed: Option<u64>,
     group: Option<ProcessGroup>,
+    allow_nan: bool,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -96,7 +97,18 @@ impl Trainer {
             eval_name: "eval".into(),
             seed: None,
             group: None,
+            allow_nan: false,
         }
+    }
+
+    /// Keeps training when a batch's loss is NaN or infinite. By default
+    /// such a batch stops `fit` with [`TrainError::NonFiniteLoss`] naming
+    /// the epoch and step, before its backward pass and optimizer step,
+    /// so the weights are those of the last finite step (a run of NaN
+    /// weights is never reported as a result).
+    pub fn allow_nan(mut self, allow: bool) -> Self {
+        self.allow_nan = allow;
+        self
     }
 
     /// Sets the loss.
@@ -375,9 +387,16 @@ impl Trainer {
             optimizer.zero_grad();
             let output = model.forward(&Variable::constant(inputs))?;
             let loss = (self.loss)(&output, &targets)?;
+            let value = scalar(&loss.data())?;
+            if !value.is_finite() && !self.allow_nan {
+                return Err(TrainError::NonFiniteLoss {
+                    epoch: epoch as usize + 1,
+                    step: i + 1,
+                    value,
+                });
+            }
             loss.backward()?;
             optimizer.step()?;
-            let value = scalar(&loss.data())?;
             running.update(value, &output.data(), &targets)?;
             if !callbacks.is_empty() {
                 let mut ctx = Context {

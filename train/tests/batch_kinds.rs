@@ -68,3 +68,57 @@ fn a_batch_of_other_than_two_tensors_is_a_clear_error() {
     };
     assert!(err.contains("3 tensors") && err.contains("two"), "{err}");
 }
+
+#[test]
+fn a_nan_loss_stops_training_before_the_weights_change() {
+    let (x, y) = halves(64);
+    let loader = DataLoader::builder(TensorDataset::new(vec![x, y]).unwrap())
+        .batch_size(16)
+        .build()
+        .unwrap();
+    let model = Sequential::new().append(Linear::new(2, 1).unwrap());
+    let before = model.state_dict();
+    let nan_loss =
+        |logits: &Variable, _: &torchlet_tensor::Tensor| Ok(logits.mean().mul_scalar(f64::NAN));
+    let mut opt = Adam::new(model.parameters(), AdamOptions::default()).unwrap();
+    let err = Trainer::new(2)
+        .progress(Progress::Hidden)
+        .loss(nan_loss)
+        .fit(&model, &mut opt, &loader, None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            torchlet_train::TrainError::NonFiniteLoss {
+                epoch: 1,
+                step: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("epoch 1, step 1: the loss is NaN"),
+        "{err}"
+    );
+    for (k, v) in model.state_dict() {
+        assert_eq!(
+            v.to_vec::<f32>().unwrap(),
+            before[&k].to_vec::<f32>().unwrap(),
+            "{k} changed"
+        );
+    }
+    // allow_nan keeps going (and the weights become NaN, as in PyTorch).
+    Trainer::new(1)
+        .progress(Progress::Hidden)
+        .allow_nan(true)
+        .loss(nan_loss)
+        .fit(&model, &mut opt, &loader, None)
+        .unwrap();
+    assert!(model.parameters()[0]
+        .to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .any(|v| v.is_nan()));
+}

@@ -270,14 +270,14 @@ impl Variable {
                 let datas: Vec<Tensor> = vs.iter().map(|v| v.data()).collect();
                 let out = Tensor::cat(&datas, dim)?;
                 let d = normalize_dim("cat", dim, out.dim())? as i64;
-                let sizes: Vec<usize> = datas
+                // Each input's length along `d`; `None` for the legacy empty
+                // 1-D inputs `cat` skips beside higher-rank ones (their
+                // gradient is an empty tensor of their own shape).
+                let sizes: Vec<Option<usize>> = datas
                     .iter()
                     .map(|t| {
-                        if t.dim() == 0 {
-                            0
-                        } else {
-                            t.shape()[d as usize]
-                        }
+                        let skipped = t.dim() == 1 && t.numel() == 0 && out.dim() != 1;
+                        (!skipped).then(|| t.shape()[d as usize])
                     })
                     .collect();
                 Ok(record("CatBackward0", out, &vs, move |c| {
@@ -286,12 +286,15 @@ impl Variable {
                         .iter()
                         .enumerate()
                         .map(|(i, &len)| {
-                            let g = if c.needs(i) {
-                                Some(c.grad.narrow(d, start, len)?)
-                            } else {
-                                None
+                            let g = match len {
+                                _ if !c.needs(i) => None,
+                                None => Some(Variable::constant(Tensor::zeros_dtype(
+                                    &[0],
+                                    c.grad.dtype(),
+                                ))),
+                                Some(len) => Some(c.grad.narrow(d, start, len)?),
                             };
-                            start += len as i64;
+                            start += len.unwrap_or(0) as i64;
                             Ok(g)
                         })
                         .collect()
@@ -428,9 +431,13 @@ impl Variable {
                 let m = mask.data();
                 let out = self.data().masked_fill(&m, value)?;
                 Ok(record("MaskedFillBackward0", out, &[self], move |c| {
-                    Ok(vec![Some(
-                        c.grad.masked_fill(&Variable::constant(m.clone()), 0.0)?,
-                    )])
+                    // The result may be larger than the input (a mask that
+                    // broadcasts beyond it): sum back to the input's shape.
+                    let kept = c.grad.masked_fill(&Variable::constant(m.clone()), 0.0)?;
+                    Ok(vec![Some(super::binary::sum_to(
+                        &kept,
+                        &c.inputs[0].shape(),
+                    )?)])
                 }))
             },
         )

@@ -5,7 +5,7 @@ use std::borrow::Borrow;
 
 use crate::dtype::{DType, Element};
 use crate::error::{Result, TensorError};
-use crate::layout::{normalize_dim, normalize_insert_dim};
+use crate::layout::{broadcast_shapes, normalize_dim, normalize_insert_dim};
 use crate::tensor::{with_dtype, with_numeric, Tensor};
 
 /// Checks that `index` is int64 and returns its values, each wrapped
@@ -172,6 +172,11 @@ impl Tensor {
     /// (`torch.gather`). `index` has the rank of `self` and is no larger in
     /// any dimension but `dim`.
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        if let Some(scalars) = as_vectors("gather", self, dim, index, None)? {
+            let out = scalars.input.gather(0, &scalars.index)?;
+            return out.reshape_to(index.shape());
+        }
+        let index = &empty_as_int64(index);
         let d = normalize_dim("gather", dim, self.dim())?;
         check_index_shape("gather", self, index, d)?;
         let size = self.shape().get(d).copied().unwrap_or(1);
@@ -207,6 +212,14 @@ impl Tensor {
         src: &Tensor,
         add: bool,
     ) -> Result<Tensor> {
+        if let Some(scalars) = as_vectors(op, self, dim, index, Some(src))? {
+            let src = scalars.src.as_ref().expect("given a src");
+            let out = scalars
+                .input
+                .scatter_impl(op, 0, &scalars.index, src, add)?;
+            return out.reshape_to(self.shape());
+        }
+        let index = &empty_as_int64(index);
         let d = normalize_dim(op, dim, self.dim())?;
         check_index_shape(op, self, index, d)?;
         if index.dim() != src.dim() || index.shape().iter().zip(src.shape()).any(|(i, s)| i > s) {
@@ -324,20 +337,16 @@ impl Tensor {
                 mask.dtype(),
             ));
         }
-        let m = mask
-            .broadcast_to("masked_fill", self.shape())
-            .map_err(|_| {
-                TensorError::shapes(
-                    "masked_fill",
-                    &[self.shape(), mask.shape()],
-                    "the mask must broadcast to the tensor's shape",
-                )
-            })?;
+        // Out of place, the result takes the broadcast shape of both (a
+        // `[5]` tensor with a `[5, 5]` mask gives `[5, 5]`), as PyTorch's.
+        let shape = broadcast_shapes("masked_fill", self.shape(), mask.shape())?;
+        let base = self.broadcast_to("masked_fill", &shape)?;
+        let m = mask.broadcast_to("masked_fill", &shape)?;
         let m = m.values::<bool>();
         Ok(with_dtype!(self.dtype(), E => {
             let v = E::from_f64(value);
-            let out: Vec<E> = self.values::<E>().iter().zip(m.iter()).map(|(&x, &k)| if k { v } else { x }).collect();
-            Tensor::from_data(out, self.shape())
+            let out: Vec<E> = base.values::<E>().iter().zip(m.iter()).map(|(&x, &k)| if k { v } else { x }).collect();
+            Tensor::from_data(out, &shape)
         }))
     }
 }
@@ -350,6 +359,52 @@ fn add_elem<E: Element>(a: E, b: E) -> E {
 
 /// PyTorch's gather/scatter shape rule: same rank, and `index` no larger
 /// than `self` in every dimension but `dim`.
+/// `gather`/`scatter` operands with 0-d ones made 1-d, as PyTorch treats
+/// them (a 0-d input, or a 0-d index beside a 1-d input); `None` when no
+/// operand is 0-d there.
+struct AsVectors {
+    input: Tensor,
+    index: Tensor,
+    src: Option<Tensor>,
+}
+
+fn as_vectors(
+    op: &'static str,
+    input: &Tensor,
+    dim: i64,
+    index: &Tensor,
+    src: Option<&Tensor>,
+) -> Result<Option<AsVectors>> {
+    let zero_d = input.dim() == 0
+        || (input.dim() == 1 && (index.dim() == 0 || src.is_some_and(|s| s.dim() == 0)));
+    if !zero_d {
+        return Ok(None);
+    }
+    normalize_dim(op, dim, 1)?; // a 0-d input takes dim 0 or -1
+    let vector = |t: &Tensor| {
+        if t.dim() == 0 {
+            t.reshape(&[1])
+        } else {
+            Ok(t.clone())
+        }
+    };
+    Ok(Some(AsVectors {
+        input: vector(input)?,
+        index: vector(&empty_as_int64(index))?,
+        src: src.map(vector).transpose()?,
+    }))
+}
+
+/// An empty index of any dtype as int64: PyTorch checks the index dtype
+/// of `gather`/`scatter` only when there are indices.
+fn empty_as_int64(index: &Tensor) -> Tensor {
+    if index.numel() == 0 && index.dtype() != DType::I64 {
+        Tensor::zeros_dtype(index.shape(), DType::I64)
+    } else {
+        index.clone()
+    }
+}
+
 fn check_index_shape(op: &'static str, t: &Tensor, index: &Tensor, d: usize) -> Result<()> {
     let ok = index.dim() == t.dim()
         && index
