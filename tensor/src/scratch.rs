@@ -2,15 +2,17 @@
 //! convolution, a fused kernel's blocks), from a process-wide pool: a
 //! kernel part takes one [`Scratch`], uses it and gives it back.
 //!
-//! The pool keeps one scratch per team thread (more if more threads ask
-//! at once), and the first time a size is asked for, every pooled scratch
-//! grows to it. So once a kernel has run, running it again on the same
+//! The pool keeps one scratch per team thread and nesting level (a
+//! convolution's fused epilogue takes a second scratch inside the first),
+//! more if more threads ask at once, and the first time a size is asked
+//! for, every pooled scratch grows to it. So once a kernel has run, running it again on the same
 //! shapes allocates nothing, whichever threads run its parts (with
 //! per-thread buffers, a thread running a part for the first time in the
 //! second call would allocate). What the pool keeps is bounded: a request
 //! over [`RETAIN_BYTES`] gets a scratch of its own, freed after use.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::sync::Mutex;
 
 use crate::dtype::Float;
@@ -60,8 +62,11 @@ fn grow<T: Float>(s: &mut Scratch<T>, cols: usize, block: usize) {
 
 impl<T: Float> Pool<T> {
     /// A scratch with room for `cols` and `block`, growing every pooled
-    /// one the first time a size is needed.
-    fn take(&mut self, cols: usize, block: usize) -> Scratch<T> {
+    /// one the first time a size is needed. `depth` is how many scratches
+    /// the calling thread holds with this one: the pool keeps that many
+    /// per team thread, so a nested kernel that ran on one thread in the
+    /// first call finds a scratch ready when every thread runs it.
+    fn take(&mut self, cols: usize, block: usize, depth: usize) -> Scratch<T> {
         if cols > self.cols || block > self.block {
             self.cols = self.cols.max(cols);
             self.block = self.block.max(block);
@@ -69,8 +74,8 @@ impl<T: Float> Pool<T> {
                 grow(s, self.cols, self.block);
             }
         }
-        let threads = crate::parallel::get_num_threads().max(1);
-        while self.made < threads {
+        let wanted = crate::parallel::get_num_threads().max(1) * depth;
+        while self.made < wanted {
             self.made += 1;
             let mut s = Scratch::default();
             grow(&mut s, self.cols, self.block);
@@ -101,6 +106,32 @@ type Pools = (Option<Pool<f32>>, Option<Pool<f64>>);
 
 static POOLS: Mutex<Pools> = Mutex::new((None, None));
 
+thread_local! {
+    /// How many pooled scratches this thread holds now.
+    static HELD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts a held scratch for the current thread until dropped (panics
+/// included).
+struct Held;
+
+impl Held {
+    /// Counts one more; returns the guard and the new count.
+    fn take() -> (Held, usize) {
+        let depth = HELD.with(|h| {
+            h.set(h.get() + 1);
+            h.get()
+        });
+        (Held, depth)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.with(|h| h.set(h.get() - 1));
+    }
+}
+
 /// Runs `f` on `T`'s pool (under the lock).
 fn with_pool<T: Float, R>(f: impl FnOnce(&mut Pool<T>) -> R) -> R {
     let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
@@ -126,9 +157,11 @@ pub(crate) fn with_scratch<T: Float, R>(
         grow(&mut own, cols, block);
         return f(&mut own);
     }
-    let mut s = with_pool::<T, _>(|p| p.take(cols, block));
+    let (held, depth) = Held::take();
+    let mut s = with_pool::<T, _>(|p| p.take(cols, block, depth));
     let out = f(&mut s);
     with_pool::<T, _>(|p| p.give_back(s));
+    drop(held);
     out
 }
 
@@ -157,6 +190,17 @@ mod tests {
             assert!(s.cols.is_empty());
             assert!(s.cols.capacity() >= 1000);
         });
+    }
+
+    #[test]
+    fn nested_scratches_are_kept_for_every_thread() {
+        // A kernel that takes a scratch inside another (a convolution and
+        // its fused epilogue) run here on one thread: the pool must then
+        // hold two per team thread, for when every thread runs it.
+        with_scratch::<f64, _>(8, 8, |_| with_scratch::<f64, _>(8, 8, |_| ()));
+        let threads = crate::parallel::get_num_threads().max(1);
+        assert!(with_pool::<f64, _>(|p| p.made) >= 2 * threads);
+        assert_eq!(HELD.with(Cell::get), 0);
     }
 
     #[test]
