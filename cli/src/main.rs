@@ -34,28 +34,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use torchlet_cli::{
+    bench, export, graph, jit, predict, quantize, run, seed, text, text_export, text_train, train,
+};
 
 /// Training allocates and frees multi-megabyte buffers every step; glibc's
 /// malloc returns them to the kernel and faults them in again each time.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-mod bench;
-mod distributed;
-mod export;
-mod graph;
-mod jit;
-mod optimizers;
-mod plot;
-mod predict;
-mod quantize;
-mod run;
-mod seed;
-mod text;
-mod text_export;
-mod text_train;
-mod tfidf;
-mod train;
 
 /// PyTorch's stack rebuilt in Rust: train, evaluate and query models, or
 /// follow the seed course from the command line.

@@ -280,32 +280,45 @@ fn tensor_message(e: TensorError) -> String {
 
 fn read_state_dict(path: &Path) -> Result<OptimizerStateDict> {
     let bytes = std::fs::read(path).map_err(|e| st_error(path, e))?;
-    let (state, meta) =
-        io::from_safetensors_bytes(&bytes).map_err(|e| st_error(path, tensor_message(e)))?;
-    let meta = meta.ok_or_else(|| st_error(path, "no metadata (not an optimizer state file)"))?;
-    let optimizer = meta
-        .get("optimizer")
-        .cloned()
-        .ok_or_else(|| st_error(path, "metadata lacks \"optimizer\""))?;
-    let groups: Value = meta
-        .get("param_groups")
-        .ok_or_else(|| st_error(path, "metadata lacks \"param_groups\""))
-        .and_then(|s| serde_json::from_str(s).map_err(|e| st_error(path, e)))?;
-    let param_groups = match groups {
-        Value::Array(gs) => gs
+    OptimizerStateDict::from_safetensors_bytes(&bytes, &path.display().to_string())
+}
+
+impl OptimizerStateDict {
+    /// Parses the bytes of a file written by
+    /// [`StatefulOptimizer::save_safetensors`]; `source` names them in
+    /// errors (a path, or `embedded:...`). Nothing is loaded into an
+    /// optimizer yet: pass the result to
+    /// [`StatefulOptimizer::load_state_dict`], which checks it against
+    /// the parameters.
+    pub fn from_safetensors_bytes(bytes: &[u8], source: &str) -> Result<OptimizerStateDict> {
+        let err = |e: &dyn std::fmt::Display| usage("safetensors", format!("{source}: {e}"));
+        let (state, meta) =
+            io::from_safetensors_bytes(bytes).map_err(|e| err(&tensor_message(e)))?;
+        let meta = meta.ok_or_else(|| err(&"no metadata (not an optimizer state file)"))?;
+        let optimizer = meta
+            .get("optimizer")
+            .cloned()
+            .ok_or_else(|| err(&"metadata lacks \"optimizer\""))?;
+        let groups: Value = meta
+            .get("param_groups")
+            .ok_or_else(|| err(&"metadata lacks \"param_groups\""))
+            .and_then(|s| serde_json::from_str(s).map_err(|e| err(&e)))?;
+        let Value::Array(groups) = groups else {
+            return Err(err(&"param_groups: expected a JSON array"));
+        };
+        let param_groups = groups
             .into_iter()
             .map(|g| match g {
                 Value::Object(m) => Ok(m),
-                _ => Err(st_error(path, "param_groups: expected JSON objects")),
+                _ => Err(err(&"param_groups: expected JSON objects")),
             })
-            .collect::<Result<Vec<_>>>()?,
-        _ => return Err(st_error(path, "param_groups: expected a JSON array")),
-    };
-    Ok(OptimizerStateDict {
-        optimizer,
-        state,
-        param_groups,
-    })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(OptimizerStateDict {
+            optimizer,
+            state,
+            param_groups,
+        })
+    }
 }
 
 #[cfg(test)]

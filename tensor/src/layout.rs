@@ -37,7 +37,9 @@ impl Layout {
         let mut acc = 1;
         for (s, &n) in strides.iter_mut().zip(shape).rev() {
             *s = acc;
-            acc *= n.max(1);
+            // Saturates only for empty tensors with huge other dims,
+            // whose strides are never used to address an element.
+            acc = acc.saturating_mul(n.max(1));
         }
         Layout {
             shape: Dims::from_slice(shape),
@@ -108,6 +110,13 @@ impl Layout {
                 "the target has fewer dimensions than the tensor",
             ));
         }
+        if checked_numel(target).is_none() {
+            return Err(TensorError::shapes(
+                op,
+                &[&self.shape, target],
+                "the target shape has more elements than fit in memory",
+            ));
+        }
         let lead = target.len() - self.rank();
         let mut strides = Dims::from_elem(0, target.len());
         for (i, &t) in target.iter().enumerate() {
@@ -141,10 +150,10 @@ impl Layout {
 /// Row-major strides of `shape`.
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![0; shape.len()];
-    let mut acc = 1;
+    let mut acc = 1usize;
     for (s, &n) in strides.iter_mut().zip(shape).rev() {
         *s = acc;
-        acc *= n.max(1);
+        acc = acc.saturating_mul(n.max(1));
     }
     strides
 }
@@ -258,6 +267,12 @@ pub(crate) fn for_each_run<const N: usize>(
             index[d] = 0;
         }
     }
+}
+
+/// The number of elements of `shape`, or `None` when it overflows
+/// `usize` (a shape no tensor can have, refused before allocating).
+pub(crate) fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
 #[cfg(test)]

@@ -111,7 +111,8 @@ impl Tensor {
     /// assert!(Tensor::from_vec(vec![1.0f32, 2.0], &[3]).is_err());
     /// ```
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
-        if data.len() != shape.iter().product::<usize>() {
+        // A shape whose element count overflows fits no data.
+        if Some(data.len()) != crate::layout::checked_numel(shape) {
             return Err(TensorError::DataLength {
                 op: "from_vec",
                 len: data.len(),
@@ -255,7 +256,10 @@ impl Tensor {
     /// otherwise.
     pub(crate) fn values<T: Element>(&self) -> Cow<'_, [T]> {
         let data = self.raw::<T>();
-        if self.layout.is_contiguous() {
+        if self.numel() == 0 {
+            // A view of nothing may sit at an offset past the storage.
+            Cow::Borrowed(&[])
+        } else if self.layout.is_contiguous() {
             let start = self.layout.offset;
             Cow::Borrowed(&data[start..start + self.numel()])
         } else {
@@ -265,7 +269,9 @@ impl Tensor {
 
     /// The contiguous elements as a slice, when the layout allows.
     pub(crate) fn contiguous_slice<T: Element>(&self) -> Option<&[T]> {
-        if self.layout.is_contiguous() {
+        if self.numel() == 0 {
+            Some(&[])
+        } else if self.layout.is_contiguous() {
             let start = self.layout.offset;
             Some(&self.raw::<T>()[start..start + self.numel()])
         } else {

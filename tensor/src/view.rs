@@ -422,7 +422,12 @@ fn infer_shape(op: &'static str, shape: &[i64], from: &[usize]) -> Result<Dims> 
                 format!("invalid shape dimension {s} in {shape:?}"),
             ));
         } else {
-            known *= s as usize;
+            known = known.checked_mul(s as usize).ok_or_else(|| {
+                TensorError::invalid(
+                    op,
+                    format!("shape {shape:?} has more elements than fit in memory"),
+                )
+            })?;
         }
     }
     let mut out: Dims = shape.iter().map(|&s| s.max(0) as usize).collect();

@@ -174,16 +174,26 @@ impl ImageFolder {
 /// (3 channels for [`ColorMode::Rgb`], 1 for [`ColorMode::Gray`]).
 pub fn load_image(path: impl AsRef<Path>, mode: ColorMode) -> Result<Tensor> {
     let path = path.as_ref();
-    let decode_err = |e: image::ImageError| {
-        VisionError::format(
-            path.display().to_string(),
-            format!("cannot decode image: {e}"),
-        )
-    };
-    let image = image::ImageReader::open(path)
-        .map_err(|e| VisionError::io(path, e))?
+    let bytes = fs::read(path).map_err(|e| VisionError::io(path, e))?;
+    decode_image(&bytes, &path.display().to_string(), mode)
+}
+
+/// Decodes the bytes of a PNG or JPEG image (format guessed from the
+/// bytes) as [`load_image`] does; `source` names them in errors. The
+/// `image` crate's default limits apply: a header that declares more
+/// than 512 MiB of pixels is refused before anything is allocated.
+///
+/// ```
+/// use torchlet_vision::folder::{decode_image, ColorMode};
+/// let err = decode_image(b"not an image", "upload", ColorMode::Gray).unwrap_err();
+/// assert!(err.to_string().contains("upload"));
+/// ```
+pub fn decode_image(bytes: &[u8], source: &str, mode: ColorMode) -> Result<Tensor> {
+    let decode_err =
+        |e: image::ImageError| VisionError::format(source, format!("cannot decode image: {e}"));
+    let image = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| VisionError::io(path, e))?
+        .map_err(|e| VisionError::format(source, format!("cannot read image: {e}")))?
         .decode()
         .map_err(decode_err)?;
     let (w, h) = (image.width() as usize, image.height() as usize);

@@ -67,5 +67,5 @@ pub mod utils;
 
 pub use cifar::{Cifar10, Cifar100, Cifar100Label, CIFAR10_CLASSES};
 pub use error::{Result, VisionError};
-pub use folder::{ColorMode, ImageFolder};
+pub use folder::{decode_image, load_image, ColorMode, ImageFolder};
 pub use mnist::{Mnist, FASHION_MNIST_CLASSES, MNIST_CLASSES};

@@ -246,6 +246,10 @@ impl Variable {
                 let out = x.prod_dim(dim, keepdim)?;
                 Ok(record("ProdBackward1", out, &[self], move |c| {
                     let x = &c.inputs[0];
+                    if x.dim() == 0 {
+                        // The product of one number is that number.
+                        return Ok(vec![Some(c.grad.clone())]);
+                    }
                     let g = expand_back(c.grad, &x.shape(), &[d], keepdim)?;
                     let has_zero = x
                         .data()

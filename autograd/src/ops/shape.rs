@@ -4,7 +4,7 @@
 
 use std::borrow::Borrow;
 
-use torchlet_tensor::{normalize_dim, Tensor};
+use torchlet_tensor::{normalize_dim, Tensor, TensorError};
 
 use crate::error::Result;
 use crate::graph::record;
@@ -202,6 +202,13 @@ impl Variable {
             },
             || {
                 let x = self.data();
+                if x.dim() == 0 {
+                    return Err(TensorError::invalid(
+                        "narrow",
+                        "narrow() cannot be applied to a 0-dim tensor",
+                    )
+                    .into());
+                }
                 let d = normalize_dim("narrow", dim, x.dim())?;
                 let size = x.shape()[d];
                 let s = if start < 0 {

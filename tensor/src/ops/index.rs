@@ -91,7 +91,9 @@ impl Tensor {
                     format!("sizes of tensors must match except in dimension {d}"),
                 ));
             }
-            out_shape[d] += t.shape()[d];
+            out_shape[d] = out_shape[d].checked_add(t.shape()[d]).ok_or_else(|| {
+                TensorError::invalid("cat", format!("the sizes in dimension {d} overflow"))
+            })?;
             dtype = DType::promote(dtype, t.dtype());
         }
         let outer: usize = out_shape[..d].iter().product();
@@ -145,6 +147,15 @@ impl Tensor {
         let d = normalize_dim("index_select", dim, self.dim())?;
         let size = self.shape().get(d).copied().unwrap_or(1);
         let idx = index_values("index_select", index, d, size)?;
+        if self.dim() == 0 && idx.len() != 1 {
+            return Err(TensorError::invalid(
+                "index_select",
+                format!(
+                    "index to scalar can have only 1 value, got {} value(s)",
+                    idx.len()
+                ),
+            ));
+        }
         let mut out_shape = self.shape().to_vec();
         if !out_shape.is_empty() {
             out_shape[d] = idx.len();

@@ -804,6 +804,13 @@ impl Tensor {
     /// An output size of 0 gives an empty result.
     pub fn adaptive_avg_pool2d(&self, output_size: [usize; 2]) -> Result<Tensor> {
         let op = "adaptive_avg_pool2d";
+        let [oh, ow] = output_size;
+        if oh.checked_mul(ow).is_none() {
+            return Err(TensorError::invalid(
+                op,
+                format!("output size {output_size:?} has more elements than fit in memory"),
+            ));
+        }
         let g = adaptive_geometry(op, self.shape(), output_size)?;
         let dt = check_float(op, "input", self)?;
         let (hw, ohw) = (g.hw(), g.ohw());
