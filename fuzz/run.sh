@@ -5,6 +5,8 @@
 # corpus (fuzz/corpus/<target>, where new inputs are added) and its seeds
 # (fuzz/seeds/<target>); a crash stops the script with the input saved
 # under fuzz/artifacts/<target>/. Stats lines go to fuzz/logs/.
+# FUZZ_FLAGS holds extra `cargo fuzz run` build flags (the same as the
+# `cargo fuzz build` before it, or the targets are built again).
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-20}"
@@ -18,7 +20,8 @@ for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
     echo "fuzz: $t for ${seconds}s"
     # Allocation cap (rss and any single malloc), per-input timeout.
-    cargo +nightly fuzz run "$t" "corpus/$t" "seeds/$t" -- \
+    # shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags.
+    cargo +nightly fuzz run ${FUZZ_FLAGS:-} "$t" "corpus/$t" "seeds/$t" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 2> "logs/$t.log" || {
         tail -n 40 "logs/$t.log"

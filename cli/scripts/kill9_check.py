@@ -9,7 +9,12 @@ chunk, `model.onnx` loads in `onnx` (when the module is importable).
 torchlet writes each file to a hidden temporary name and renames it, so a
 killed run may leave a hidden `.NAME.tmp*` file but never a truncated NAME.
 
-Usage: kill9_check.py TORCHLET [--rounds N] [--seed S]
+With --checkpoints EXAMPLE (torchlet-train's `checkpoint_files` example)
+it does the same for the library's own checkpoint files: BestCheckpoint's
+state dict and the optimizer state, each killed run's folder checked by
+the example's `check` (strict model load, optimizer load).
+
+Usage: kill9_check.py TORCHLET [--rounds N] [--seed S] [--checkpoints EXAMPLE]
 """
 import argparse
 import csv
@@ -68,15 +73,47 @@ def check_run(torchlet, run):
     return names
 
 
+def kill_checkpoints(example, root, rounds, rng):
+    """Kills the checkpoint_files example at random moments; every file
+    left must load."""
+    train = [example, "train"]
+    start = time.monotonic()
+    subprocess.run([*train, os.path.join(root, "ck_full"), "8"], check=True)
+    full = time.monotonic() - start
+    subprocess.run([example, "check", os.path.join(root, "ck_full")], check=True)
+    print(f"checkpoints: a whole run takes {full:.2f} s")
+    seen = {}
+    for k in range(rounds):
+        at = rng.uniform(0.0, full)
+        run = os.path.join(root, f"ck{k}")
+        child = subprocess.Popen([*train, run, "8"])
+        time.sleep(at)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        if os.path.isdir(run):
+            subprocess.run([example, "check", run], check=True)
+            names = tuple(sorted(n for n in os.listdir(run) if not n.startswith(".")))
+            hidden = len(os.listdir(run)) - len(names)
+        else:
+            names, hidden = (), 0
+        seen[names] = seen.get(names, 0) + 1
+        print(f"checkpoints: killed at {at:.3f} s: {list(names)} load, {hidden} hidden temporaries")
+    print(f"checkpoints: {rounds} kills, every file left loads ({seen})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("torchlet")
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoints", help="torchlet-train's checkpoint_files example")
+    ap.add_argument("--checkpoint-rounds", type=int, default=20)
     args = ap.parse_args()
     rng = random.Random(args.seed)
     root = tempfile.mkdtemp(prefix="torchlet_kill9_")
     try:
+        if args.checkpoints:
+            kill_checkpoints(args.checkpoints, root, args.checkpoint_rounds, rng)
         start = time.monotonic()
         subprocess.run(
             [args.torchlet, *TRAIN, "--out", os.path.join(root, "full")],
