@@ -20,16 +20,14 @@ pub fn run(data: &[u8]) {
     let mut b = Bytes::new(data);
     let mut values: Vec<Variable> = Vec::new();
     for _ in 0..2 {
-        if let Some(v) = leaf(&mut b) {
-            values.push(v);
-        }
+        values.push(leaf(&mut b));
     }
-    while !b.is_empty() && !values.is_empty() {
+    while !b.is_empty() {
         let op = b.byte();
         let x = values[b.below(values.len())].clone();
         let y = values[b.below(values.len())].clone();
         let out = match op % 40 {
-            0 => leaf(&mut b),
+            0 => Some(leaf(&mut b)),
             1 => x.add(&y).ok(),
             2 => x.sub(&y).ok(),
             3 => x.mul(&y).ok(),
@@ -96,7 +94,7 @@ pub fn run(data: &[u8]) {
             35 => x.movedim(b.dim(), b.dim()).ok(),
             36 => x.maximum(&y).ok(),
             37 => x.adaptive_avg_pool2d([b.below(5), b.below(5)]).ok(),
-            38 => x.cumulative(&mut b),
+            38 => more_reductions_and_views(&mut b, &x),
             _ => x.linear(&y, None).ok(),
         };
         if let Some(v) = out {
@@ -115,19 +113,13 @@ pub fn run(data: &[u8]) {
     }
 }
 
-/// Ops that only some inputs take, grouped to keep the match short.
-trait Cumulative {
-    fn cumulative(&self, b: &mut Bytes) -> Option<Variable>;
-}
-
-impl Cumulative for Variable {
-    fn cumulative(&self, b: &mut Bytes) -> Option<Variable> {
-        match b.below(4) {
-            0 => self.var_dim(b.dim(), b.below(3), false).ok(),
-            1 => self.min_dim(b.dim(), true).ok().map(|(v, _)| v),
-            2 => self.select(b.dim(), -1).ok(),
-            _ => self.t().ok(),
-        }
+/// More reductions and views, grouped to keep the match short.
+fn more_reductions_and_views(b: &mut Bytes, x: &Variable) -> Option<Variable> {
+    match b.below(4) {
+        0 => x.var_dim(b.dim(), b.below(3), false).ok(),
+        1 => x.min_dim(b.dim(), true).ok().map(|(v, _)| v),
+        2 => x.select(b.dim(), -1).ok(),
+        _ => x.t().ok(),
     }
 }
 
@@ -136,7 +128,7 @@ impl Cumulative for Variable {
 /// `from_vec` must refuse without allocating. (Huge sizes go to the ops'
 /// size arguments instead: an empty leaf with huge other dims would make
 /// a reduction ask for terabytes, which aborts as `Vec` does.)
-fn leaf(b: &mut Bytes) -> Option<Variable> {
+fn leaf(b: &mut Bytes) -> Variable {
     if b.byte() == 255 {
         let huge = [b.size(), usize::MAX / 2, 3];
         assert!(Tensor::from_vec(Vec::<f32>::new(), &huge).is_err() || huge[0] == 0);
@@ -146,7 +138,7 @@ fn leaf(b: &mut Bytes) -> Option<Variable> {
     let n = shape.iter().product();
     let values: Vec<f32> = (0..n).map(|_| b.float()).collect();
     let t = Tensor::from_vec(values, &shape).expect("the data fits the shape");
-    Some(Variable::parameter(t))
+    Variable::parameter(t)
 }
 
 /// A unary elementwise op.
