@@ -14,6 +14,7 @@ pub mod predict;
 pub mod quantize;
 pub mod run;
 pub mod seed;
+pub mod serve;
 pub mod text;
 pub mod text_export;
 pub mod text_train;

@@ -22,6 +22,9 @@
 //! - `torchlet jit --run DIR [--out FILE] [--print]`: a run's model traced
 //!   and optimised into one script file; `eval`/`predict --model FILE` run
 //!   it.
+//! - `torchlet serve --run DIR [--port N]`: a playground page (draw a
+//!   digit, see the probabilities and each layer's activations; or type a
+//!   text) with a JSON API.
 //! - `torchlet bench`: the benchmark workloads, with the CPU and kernels.
 //! - `torchlet seed` (also the default with no subcommand): the seed
 //!   course's tensor walkthrough.
@@ -35,7 +38,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use torchlet_cli::{
-    bench, export, graph, jit, predict, quantize, run, seed, text, text_export, text_train, train,
+    bench, export, graph, jit, predict, quantize, run, seed, serve, text, text_export, text_train,
+    train,
 };
 
 /// Training allocates and frees multi-megabyte buffers every step; glibc's
@@ -135,6 +139,11 @@ enum Command {
     /// normalisation folded in, logits out; `eval --model` and `predict
     /// --model` run it.
     Jit(jit::JitArgs),
+    /// Serve a playground page for a run: draw a digit and watch the
+    /// prediction and every layer's activations (MNIST runs), or type a
+    /// text to classify or continue (fortunes runs); JSON API at
+    /// /api/info and POST /predict.
+    Serve(serve::ServeArgs),
     /// Print the predicted class and the class probabilities of images
     /// (PNG/JPEG, any size; converted to 28x28 grey like MNIST).
     Predict {
@@ -211,6 +220,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(&args),
         Command::Quantize(args) => quantize::quantize(&args),
         Command::Jit(args) => jit::jit(&args),
+        Command::Serve(args) => serve::serve(&args),
         Command::Predict {
             model: Some(model),
             images,

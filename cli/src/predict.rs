@@ -15,15 +15,19 @@ use crate::run::{bail, one_line, BoxError, RunConfig};
 pub fn load_image(path: &Path, size: [usize; 2]) -> Result<Vec<f32>, BoxError> {
     let bytes =
         std::fs::read(path).map_err(|e| crate::run::Msg(format!("{}: {e}", path.display())))?;
-    let img = image::load_from_memory(&bytes).map_err(|e| {
+    image_pixels(&bytes, size, &path.display().to_string())
+}
+
+/// [`load_image`] on a file's bytes; `what` names it in errors.
+pub fn image_pixels(bytes: &[u8], size: [usize; 2], what: &str) -> Result<Vec<f32>, BoxError> {
+    let img = image::load_from_memory(bytes).map_err(|e| {
         crate::run::Msg(format!(
-            "{}: not a readable PNG/JPEG image ({})",
-            path.display(),
+            "{what}: not a readable PNG/JPEG image ({})",
             one_line(&e.to_string())
         ))
     })?;
     if img.width() == 0 || img.height() == 0 {
-        bail!("{}: empty image", path.display());
+        bail!("{what}: empty image");
     }
     let grey = img.to_luma8();
     let (w, h) = (grey.width(), grey.height());

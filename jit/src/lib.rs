@@ -12,6 +12,7 @@
 //! | `scripted(x)` | [`ScriptModule::forward`], or [`ScriptModule::forward_in`] with a [`Workspace`] (no allocation after the first call) |
 //! | `scripted.graph` | [`ScriptModule::graph`] (prints like `torch.jit`'s) |
 //! | `torch.jit.save` / `torch.jit.load` | [`ScriptModule::save`] / [`load`] |
+//! | torchvision's `create_feature_extractor` (every layer's activation) | [`feature_extractor`] |
 //!
 //! Image and text models trace (recurrent stacks with packed lengths,
 //! `EmbeddingBag`, attention); [`ScriptModule::memory_plan`] reports the
@@ -53,6 +54,7 @@ mod dynamic;
 pub mod epilogue;
 mod error;
 mod exec;
+mod features;
 mod file;
 pub mod fused;
 pub mod graph;
@@ -65,5 +67,6 @@ pub mod text;
 pub use capture::{trace, trace_fn, trace_fn_with, trace_with, TraceOptions};
 pub use error::{JitError, Result};
 pub use exec::Workspace;
+pub use features::{feature_extractor, FeatureExtractor, Features};
 pub use file::{load, FORMAT_VERSION, MAGIC};
 pub use script::ScriptModule;

@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_torchlet");
+pub mod http;
+
+/// The `torchlet` binary cargo built for the tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_torchlet");
 
 /// Runs `torchlet ARGS...`.
 pub fn torchlet(args: &[&str]) -> Output {
