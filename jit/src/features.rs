@@ -37,7 +37,7 @@ const RESTATING_OPS: [&str; 12] = [
 ];
 
 /// A traced model that returns its layers' activations with its outputs
-/// (see the [module docs](self)).
+/// (see [`feature_extractor`] for which nodes and how they are named).
 ///
 /// ```
 /// use torchlet_nn::{Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
@@ -76,6 +76,15 @@ pub struct Features {
 /// Traces `module` on `example` (see [`trace`]) into a
 /// [`FeatureExtractor`]: the batch stays free when the trace allows it,
 /// and calls with other shapes are refused as a script's are.
+///
+/// The extractor returns, beside the model's outputs, the value of every
+/// computing node (convolutions, normalisations, activations, pooling,
+/// Linear layers, elementwise ops; not views such as `flatten` or
+/// `reshape`, which only restate their input). Names follow `torch.fx`:
+/// a node that reads a parameter `conv1.weight` is `conv1`; any other
+/// node is its op's name (`relu`, `max_pool2d`) with `_1`, `_2`, ... on
+/// repeats. The graph is not optimised, so every feature has the bits
+/// eager mode computes.
 pub fn feature_extractor(module: &dyn Module, example: &[Tensor]) -> Result<FeatureExtractor> {
     let traced = trace(module, example)?;
     let mut graph: Graph = traced.graph().clone();

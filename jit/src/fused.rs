@@ -16,6 +16,8 @@ use smallvec::SmallVec;
 use torchlet_autograd::trace::{AtenOp, BinaryOp};
 use torchlet_autograd::{AutogradError, Result};
 use torchlet_tensor::{broadcast_shapes, buffers, parallel_split_mut, DType, Float, Tensor};
+#[cfg(target_arch = "x86_64")]
+use torchlet_tensor::{simd_level, SimdLevel};
 
 /// Elements per block: the steps' temporaries stay in L1/L2.
 const BLOCK: usize = 1024;
@@ -341,13 +343,35 @@ pub(crate) fn eval_range<O: OutElem>(
     buffers::with_scratch_f32(n * BLOCK, |scratch| {
         let (blocks, _) = scratch.as_chunks_mut::<BLOCK>();
         let (ins, tmp) = blocks.split_at_mut(sources.len());
+        // The level torchlet-tensor's kernels run at (TORCHLET_SIMD forces
+        // one); every level gives the same bits, as there.
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked above).
-            return unsafe { eval_blocks_avx2(expr, sources, shape, start, out, ins, tmp) };
+        match simd_level() {
+            // SAFETY (both arms): simd_level only reports what the CPU has.
+            SimdLevel::Avx512 => {
+                return unsafe { eval_blocks_avx512(expr, sources, shape, start, out, ins, tmp) }
+            }
+            SimdLevel::Avx2 => {
+                return unsafe { eval_blocks_avx2(expr, sources, shape, start, out, ins, tmp) }
+            }
+            SimdLevel::Baseline => {}
         }
         eval_blocks(expr, sources, shape, start, out, ins, tmp)
     })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+unsafe fn eval_blocks_avx512<O: OutElem>(
+    expr: &FusedExpr,
+    sources: &[Source],
+    shape: &[usize],
+    start: usize,
+    out: &mut [O],
+    ins: &mut [[f32; BLOCK]],
+    tmp: &mut [[f32; BLOCK]],
+) {
+    eval_blocks(expr, sources, shape, start, out, ins, tmp)
 }
 
 #[cfg(target_arch = "x86_64")]
