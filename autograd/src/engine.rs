@@ -1,6 +1,7 @@
 //! The backward pass: walks the recorded graph once in reverse topological
 //! order, accumulating each variable's gradient before running its node.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap as StdHashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -51,13 +52,15 @@ fn run(
     retain_graph: bool,
     create_graph: bool,
 ) -> Result<HashMap<usize, Variable>> {
+    let mut maps = Maps::take();
+    let Maps { deps, grads } = &mut *maps;
     // 1. Count, for each variable reachable from the roots, how many uses
-    //    will send it a gradient (its dependencies).
-    let mut deps: HashMap<usize, usize> = HashMap::default();
-    let mut seen: HashMap<usize, ()> = HashMap::default();
+    //    will send it a gradient (its dependencies). A variable is seen
+    //    once it has an entry.
     let mut stack: Vec<Variable> = Vec::new();
     for (r, _) in roots {
-        if seen.insert(r.key(), ()).is_none() {
+        if let Entry::Vacant(e) = deps.entry(r.key()) {
+            e.insert(0);
             stack.push(r.clone());
         }
     }
@@ -74,18 +77,20 @@ fn run(
             ));
         };
         for input in state.inputs.iter().filter(|i| i.requires_grad()) {
-            *deps.entry(input.key()).or_insert(0) += 1;
-            if seen.insert(input.key(), ()).is_none() {
-                stack.push(input.clone());
+            match deps.entry(input.key()) {
+                Entry::Occupied(mut e) => *e.get_mut() += 1,
+                Entry::Vacant(e) => {
+                    e.insert(1);
+                    stack.push(input.clone());
+                }
             }
         }
     }
 
     // 2. Process variables whose gradient is complete.
-    let mut grads: HashMap<usize, Gradient> = HashMap::default();
     let mut ready: Vec<Variable> = Vec::new();
     for (r, g) in roots {
-        accumulate(&mut grads, r.key(), Gradient::Dense(g.clone()))?;
+        accumulate(grads, r.key(), Gradient::Dense(g.clone()))?;
     }
     for (r, _) in roots {
         if deps.get(&r.key()).copied().unwrap_or(0) == 0
@@ -139,14 +144,7 @@ fn run(
             *slot = None;
         }
         drop(slot);
-        propagate(
-            node.op,
-            &inputs,
-            input_grads,
-            &mut grads,
-            &mut deps,
-            &mut ready,
-        )?;
+        propagate(node.op, &inputs, input_grads, grads, deps, &mut ready)?;
     }
     Ok(captured)
 }
@@ -186,12 +184,73 @@ fn propagate(
 }
 
 fn accumulate(grads: &mut HashMap<usize, Gradient>, key: usize, g: Gradient) -> Result<()> {
-    let total = match grads.remove(&key) {
-        None => g,
-        Some(old) => old.accumulate(g)?,
-    };
-    grads.insert(key, total);
+    match grads.entry(key) {
+        Entry::Vacant(e) => {
+            e.insert(g);
+        }
+        Entry::Occupied(e) => {
+            let (key, old) = e.remove_entry();
+            grads.insert(key, old.accumulate(g)?);
+        }
+    }
     Ok(())
+}
+
+/// The backward pass's maps, kept per thread between passes so that a
+/// training step's backward neither allocates nor rehashes them (they
+/// showed up at 5% of a small step). Taken out while a pass runs, so a
+/// backward inside a backward (a hook's) gets fresh ones.
+#[derive(Default)]
+struct Maps {
+    /// Uses left to send each variable a gradient (see [`run`]).
+    deps: HashMap<usize, usize>,
+    /// Gradients accumulated so far, by variable.
+    grads: HashMap<usize, Gradient>,
+}
+
+thread_local! {
+    static SPARE_MAPS: std::cell::RefCell<Option<Maps>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Maps {
+    fn take() -> MapsGuard {
+        let maps = SPARE_MAPS
+            .try_with(|m| m.borrow_mut().take())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        MapsGuard(maps)
+    }
+}
+
+/// Gives the maps back, emptied (capacity kept), when the pass ends.
+struct MapsGuard(Maps);
+
+impl std::ops::Deref for MapsGuard {
+    type Target = Maps;
+    fn deref(&self) -> &Maps {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for MapsGuard {
+    fn deref_mut(&mut self) -> &mut Maps {
+        &mut self.0
+    }
+}
+
+impl Drop for MapsGuard {
+    fn drop(&mut self) {
+        let mut maps = std::mem::take(&mut self.0);
+        // Drop what a failed pass left (gradients hold tensors).
+        maps.deps.clear();
+        maps.grads.clear();
+        // A pass over a huge graph should not pin its memory forever.
+        if maps.deps.capacity() > 4096 {
+            return;
+        }
+        let _ = SPARE_MAPS.try_with(|m| *m.borrow_mut() = Some(maps));
+    }
 }
 
 fn check_finite(op: &'static str, input: usize, g: &Tensor) -> Result<()> {
@@ -237,7 +296,7 @@ impl Variable {
                 format!("grad can be implicitly created only for scalar outputs; this one has shape {:?}", self.shape()),
             ));
         }
-        self.backward_with(&self.data().ones_like())
+        self.backward_with(&self.with_data(|t| t.ones_like()))
     }
 
     /// [`Variable::backward`] from an explicit gradient of this variable

@@ -281,6 +281,20 @@ impl Variable {
         f(&self.inner.data.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Runs `f` on the values of `self` and `other` without cloning either
+    /// handle (the same variable twice takes its lock once).
+    pub(crate) fn with_data2<R>(
+        &self,
+        other: &Variable,
+        f: impl FnOnce(&Tensor, &Tensor) -> R,
+    ) -> R {
+        if Arc::ptr_eq(&self.inner, &other.inner) {
+            self.with_data(|a| f(a, a))
+        } else {
+            self.with_data(|a| other.with_data(|b| f(a, b)))
+        }
+    }
+
     /// Whether the value has exactly this shape (no allocation).
     pub fn has_shape(&self, shape: &[usize]) -> bool {
         self.with_data(|t| t.shape() == shape)
@@ -359,7 +373,7 @@ impl From<&&Variable> for Variable {
 impl fmt::Display for Variable {
     /// Like PyTorch: the tensor, then `grad_fn=<...>` or `requires_grad=True`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.data().to_string();
+        let s = self.with_data(|t| t.to_string());
         let suffix = match (self.grad_fn(), self.requires_grad()) {
             (Some(op), _) => format!(", grad_fn=<{op}>"),
             (None, true) => ", requires_grad=True".to_string(),

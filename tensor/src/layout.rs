@@ -19,12 +19,30 @@ pub struct Layout {
     pub(crate) offset: usize,
 }
 
+/// `dims` as [`Dims`]. Up to 4 dims it fills the inline array with a fixed
+/// unrolled loop: `SmallVec::from_slice` calls `memmove` for a few bytes,
+/// which showed up at 4% of a small training step (every op clones and
+/// creates layouts).
+#[inline]
+pub(crate) fn dims_from(dims: &[usize]) -> Dims {
+    let n = dims.len();
+    if n > 4 {
+        return Dims::from_slice(dims);
+    }
+    let mut buf = [0usize; 4];
+    for (i, b) in buf.iter_mut().enumerate() {
+        if i < n {
+            *b = dims[i];
+        }
+    }
+    Dims::from_buf_and_len(buf, n)
+}
+
 impl Clone for Layout {
-    /// Copies the dims with `from_slice` (a memcpy), not element by element.
     fn clone(&self) -> Layout {
         Layout {
-            shape: Dims::from_slice(&self.shape),
-            strides: Dims::from_slice(&self.strides),
+            shape: dims_from(&self.shape),
+            strides: dims_from(&self.strides),
             offset: self.offset,
         }
     }
@@ -33,7 +51,11 @@ impl Clone for Layout {
 impl Layout {
     /// A row-major (C-contiguous) layout of `shape` starting at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
-        let mut strides = Dims::from_elem(0, shape.len());
+        let mut strides = if shape.len() <= 4 {
+            Dims::from_buf_and_len([0; 4], shape.len())
+        } else {
+            Dims::from_elem(0, shape.len())
+        };
         let mut acc = 1;
         for (s, &n) in strides.iter_mut().zip(shape).rev() {
             *s = acc;
@@ -42,7 +64,7 @@ impl Layout {
             acc = acc.saturating_mul(n.max(1));
         }
         Layout {
-            shape: Dims::from_slice(shape),
+            shape: dims_from(shape),
             strides,
             offset: 0,
         }
@@ -140,7 +162,7 @@ impl Layout {
             }
         }
         Ok(Layout {
-            shape: Dims::from_slice(target),
+            shape: dims_from(target),
             strides,
             offset: self.offset,
         })

@@ -19,8 +19,9 @@ const MAGIC: f32 = 12_582_912.0;
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
     let out = exp_core(x);
-    let out = if x > 88.72 { f32::INFINITY } else { out };
-    let out = if x < -87.33 { 0.0 } else { out };
+    // Below -87.34 the result is subnormal: exp_core's two-step scaling
+    // rounds it once, as libm does, and to 0 from its clamp at -104 on.
+    let out = if x > EXP_OVERFLOW { f32::INFINITY } else { out };
     if x.is_nan() {
         x
     } else {
@@ -37,7 +38,7 @@ pub fn exp_f32(x: f32) -> f32 {
 #[inline(always)]
 fn exp_core(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
-    let clamped = x.clamp(-87.5, 88.75);
+    let clamped = x.clamp(-104.0, 88.75);
     let shifted = clamped.mul_add(LOG2E, MAGIC);
     let n = shifted - MAGIC;
     let ni = shifted.to_bits() as i32 - MAGIC.to_bits() as i32;
@@ -61,16 +62,43 @@ fn exp_reduced(r: f32) -> f32 {
     (p * r).mul_add(r, r) + 1.0
 }
 
+/// The largest f32 whose `e^x` is finite (`ln(f32::MAX)` rounded down).
+const EXP_OVERFLOW: f32 = 88.722_83;
+
 /// The logistic function `1 / (1 + e^-x)` for f32, vectorizable.
+///
+/// Computed as `0.5 / (0.5 + e^-x / 2)`, which rounds to the same bits as
+/// `1 / (1 + e^-x)` (halving is exact), so that `e^-x / 2` stays finite up
+/// to `x = -ln(f32::MAX)` and the subnormal results there are right.
 #[inline(always)]
 pub fn sigmoid_f32(x: f32) -> f32 {
-    let s = 1.0 / (1.0 + exp_saturating(-x));
+    let s = 0.5 / (0.5 + half_exp_sigmoid(-x));
     // Where e^-x overflows f32, PyTorch's 1 / (1 + inf) is exactly 0.
-    if x < -88.72 {
+    if x < -EXP_OVERFLOW {
         0.0
     } else {
         s
     }
+}
+
+/// `e^x / 2` for sigmoid: exact to f32 precision for `x` up to
+/// `ln(f32::MAX)`; below -86 it returns about `1e-38` (where `0.5 + e^x / 2`
+/// rounds to 0.5 anyway), and above `ln(f32::MAX)` a finite value (the
+/// caller replaces that result).
+#[inline(always)]
+fn half_exp_sigmoid(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // -86 keeps the exponent of `y * 2^(n-1)` at 1 or above for n >= -124.
+    let clamped = x.clamp(-86.0, EXP_OVERFLOW);
+    // Rounding against MAGIC - 1 leaves n - 1 in the low bits of
+    // `shifted`, and MAGIC's own bits vanish when shifted into the exponent
+    // field, so 2^(n-1) costs a shift and an add (n <= 128: n - 1 fits).
+    let shifted = clamped.mul_add(LOG2E, MAGIC - 1.0);
+    let n = shifted - (MAGIC - 1.0);
+    let y = exp_reduced(n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, clamped)));
+    // A multiply rather than an integer add to y's exponent bits, so that
+    // every NaN stays NaN (an add would turn some payloads into numbers).
+    y * f32::from_bits((shifted.to_bits() << 23).wrapping_add(127 << 23))
 }
 
 /// `e^x` for `x <= 0` (or NaN), as softmax needs after subtracting the
@@ -186,6 +214,65 @@ mod tests {
             assert!(ulp_diff(got, want) <= 2, "exp({x}) = {got}, std {want}");
             x += 0.013;
         }
+    }
+
+    /// Every f32 in `[lo, hi]` stepping by `step` ulps, plus both ends.
+    fn sweep(lo: f32, hi: f32, step: u32) -> impl Iterator<Item = f32> {
+        let mut x = lo;
+        std::iter::from_fn(move || {
+            let out = (x <= hi).then_some(x);
+            x = if x < 0.0 {
+                f32::from_bits(x.to_bits().saturating_sub(step).max(1) | (1 << 31))
+            } else {
+                f32::from_bits(x.to_bits() + step)
+            };
+            out
+        })
+        .chain([hi])
+    }
+
+    #[test]
+    fn exp_and_sigmoid_reach_overflow_and_the_subnormal_range_as_libm_does() {
+        // Where exp's result is subnormal (x < -87.34) or near f32::MAX,
+        // and where sigmoid's is (x < -87.34), against the rounded double.
+        let reference_exp = |x: f32| (x as f64).exp() as f32;
+        let reference_sigmoid = |x: f32| {
+            let e = (-x).exp(); // PyTorch's f32 e^-x, inf beyond ln(f32::MAX)
+            (1.0 / (1.0 + e as f64)) as f32
+        };
+        for x in sweep(-104.5, -80.0, 97).chain(sweep(80.0, 89.0, 97)) {
+            let (got, want) = (exp_f32(x), reference_exp(x));
+            assert!(
+                ulp_diff(got, want) <= 2,
+                "exp({x:?}) = {got:e}, want {want:e}"
+            );
+        }
+        for x in sweep(-89.0, -80.0, 31) {
+            let (got, want) = (sigmoid_f32(x), reference_sigmoid(x));
+            assert!(
+                ulp_diff(got, want) <= 2,
+                "sigmoid({x:?}) = {got:e}, want {want:e}"
+            );
+        }
+        // The last finite exp, and the first f32 above it.
+        let last = EXP_OVERFLOW;
+        let next = f32::from_bits(last.to_bits() + 1);
+        assert!(last.exp().is_finite() && next.exp().is_infinite());
+        assert!(exp_f32(last).is_finite() && exp_f32(next).is_infinite());
+        assert!(sigmoid_f32(-last) > 0.0 && sigmoid_f32(-next) == 0.0);
+        assert_eq!(exp_f32(-104.0), 0.0);
+        // NaNs with any payload stay NaN.
+        for bits in [
+            0x7fc0_0000u32,
+            0xffc0_0000,
+            0x7fc0_0001,
+            0x7f80_01ff,
+            0xffbf_ffff,
+        ] {
+            assert!(sigmoid_f32(f32::from_bits(bits)).is_nan(), "{bits:#x}");
+            assert!(exp_f32(f32::from_bits(bits)).is_nan(), "{bits:#x}");
+        }
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
     }
 
     #[test]

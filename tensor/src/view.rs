@@ -94,7 +94,7 @@ impl Tensor {
             ));
         }
         let shape = self.shape();
-        let mut new = Dims::from_slice(&shape[..s]);
+        let mut new = crate::layout::dims_from(&shape[..s]);
         new.push(shape[s..=e].iter().product());
         new.extend_from_slice(&shape[e + 1..]);
         self.reshape_to(&new)

@@ -32,6 +32,18 @@ fn every_simd_level_gives_the_same_bits() {
     let y = Tensor::randn_with(&[70_001], &mut g);
     let mut v = x.to_vec::<f32>().unwrap();
     v[..6].copy_from_slice(&[0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40]);
+    // exp's and sigmoid's subnormal and overflow edges, and NaN payloads.
+    let nan_payload = f32::from_bits(0x7fc0_0101);
+    v[6..14].copy_from_slice(&[
+        -88.5,
+        88.5,
+        -95.0,
+        95.0,
+        88.72283,
+        -103.9,
+        nan_payload,
+        103.9,
+    ]);
     x = Tensor::from_vec(v, &[70_001]).unwrap();
     let rows = Tensor::randn_with(&[37, 1029], &mut g);
     // The fused LSTM's cells (forward and backward).
@@ -100,6 +112,13 @@ fn every_simd_level_gives_the_same_bits() {
         out
     };
     let levels = SimdLevel::available();
+    for &level in &levels {
+        let (e, s) = with_simd_level(level, || (x.exp(), x.sigmoid()));
+        for t in [e, s] {
+            let t = t.to_vec::<f32>().unwrap();
+            assert!(t[4].is_nan() && t[12].is_nan(), "NaN lost at {level:?}");
+        }
+    }
     let want = with_simd_level(SimdLevel::Baseline, || bits(&ops()));
     for &level in &levels[1..] {
         let got = with_simd_level(level, || bits(&ops()));

@@ -122,7 +122,7 @@ impl Variable {
                 )
             },
             || {
-                let out = self.data().add(&other.data())?;
+                let out = self.with_data2(other, |a, b| a.add(b))?;
                 Ok(record("AddBackward0", out, &[self, other], |c| {
                     let g = c.grad;
                     Ok(vec![
@@ -148,7 +148,7 @@ impl Variable {
                 )
             },
             || {
-                let out = self.data().sub(&other.data())?;
+                let out = self.with_data2(other, |a, b| a.sub(b))?;
                 Ok(record("SubBackward0", out, &[self, other], |c| {
                     let g = c.grad;
                     Ok(vec![
@@ -174,7 +174,7 @@ impl Variable {
                 )
             },
             || {
-                let out = self.data().mul(&other.data())?;
+                let out = self.with_data2(other, |a, b| a.mul(b))?;
                 Ok(record("MulBackward0", out, &[self, other], |c| {
                     let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
                     Ok(vec![
@@ -200,7 +200,7 @@ impl Variable {
                 )
             },
             || {
-                let out = self.data().div(&other.data())?;
+                let out = self.with_data2(other, |a, b| a.div(b))?;
                 Ok(record("DivBackward0", out, &[self, other], |c| {
                     let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
                     Ok(vec![
@@ -237,7 +237,7 @@ impl Variable {
                 )
             },
             || {
-                let out = self.data().pow(&other.data())?;
+                let out = self.with_data2(other, |a, b| a.pow(b))?;
                 Ok(record("PowBackward1", out, &[self, other], |c| {
                     let (a, b, g) = (&c.inputs[0], &c.inputs[1], c.grad);
                     Ok(vec![
@@ -484,7 +484,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Neg, vec![TraceArg::var(self)]),
             || {
-                let out = self.data().neg();
+                let out = self.with_data(|t| t.neg());
                 record("NegBackward0", out, &[self], |c| {
                     Ok(vec![Some(c.grad.neg())])
                 })
@@ -504,7 +504,7 @@ impl Variable {
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
-            || Ok(Variable::constant(self.data().eq(&other.data())?)),
+            || Ok(Variable::constant(self.with_data2(other, |a, b| a.eq(b))?)),
         )
     }
 
@@ -520,7 +520,7 @@ impl Variable {
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
-            || Ok(Variable::constant(self.data().lt(&other.data())?)),
+            || Ok(Variable::constant(self.with_data2(other, |a, b| a.lt(b))?)),
         )
     }
 
@@ -536,7 +536,7 @@ impl Variable {
                     vec![TraceArg::var(self), TraceArg::var(other)],
                 )
             },
-            || Ok(Variable::constant(self.data().gt(&other.data())?)),
+            || Ok(Variable::constant(self.with_data2(other, |a, b| a.gt(b))?)),
         )
     }
 }

@@ -31,7 +31,7 @@ impl Variable {
                 )
             },
             || {
-                let out = self.data().matmul(&other.data())?;
+                let out = self.with_data2(other, |a, b| a.matmul(b))?;
                 Ok(record("MmBackward0", out, &[self, other], |c| {
                     let (a, b) = (&c.inputs[0], &c.inputs[1]);
                     let (ra, rb) = (a.dim(), b.dim());

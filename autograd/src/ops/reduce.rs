@@ -45,7 +45,7 @@ impl Variable {
                 )
             },
             || {
-                let out = self.data().sum();
+                let out = self.with_data(|t| t.sum());
                 record("SumBackward0", out, &[self], |c| {
                     let shape: Vec<i64> = c.inputs[0].shape().iter().map(|&n| n as i64).collect();
                     Ok(vec![Some(c.grad.expand(&shape)?)])

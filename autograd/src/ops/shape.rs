@@ -90,7 +90,7 @@ impl Variable {
             || match self.dim() {
                 0 | 1 => Ok(self.clone()),
                 _ => {
-                    self.data().t()?;
+                    self.with_data(|t| t.t())?;
                     self.transpose(0, 1)
                 }
             },
@@ -147,7 +147,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Squeeze(None), vec![TraceArg::var(self)]),
             || {
-                let shape = self.data().squeeze_all().shape().to_vec();
+                let shape = self.with_data(|t| t.squeeze_all()).shape().to_vec();
                 self.reshape(&dims_of(&shape))
                     .expect("same number of elements")
             },
@@ -183,7 +183,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Identity, vec![TraceArg::var(self)]),
             || {
-                let out = self.data().contiguous();
+                let out = self.with_data(|t| t.contiguous());
                 record("CloneBackward0", out, &[self], |c| {
                     Ok(vec![Some(c.grad.clone())])
                 })

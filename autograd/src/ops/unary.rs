@@ -44,7 +44,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Exp, vec![TraceArg::var(self)]),
             || {
-                unary(self, "ExpBackward0", self.data().exp(), |c| {
+                unary(self, "ExpBackward0", self.with_data(|t| t.exp()), |c| {
                     Ok(output_of(c, |x| x.exp()))
                 })
             },
@@ -56,7 +56,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Log, vec![TraceArg::var(self)]),
             || {
-                unary(self, "LogBackward0", self.data().log(), |c| {
+                unary(self, "LogBackward0", self.with_data(|t| t.log()), |c| {
                     Ok(c.inputs[0].reciprocal())
                 })
             },
@@ -68,7 +68,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Log1p, vec![TraceArg::var(self)]),
             || {
-                unary(self, "Log1PBackward0", self.data().log1p(), |c| {
+                unary(self, "Log1PBackward0", self.with_data(|t| t.log1p()), |c| {
                     Ok(c.inputs[0].add_scalar(1.0).reciprocal())
                 })
             },
@@ -80,7 +80,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Sqrt, vec![TraceArg::var(self)]),
             || {
-                unary(self, "SqrtBackward0", self.data().sqrt(), |c| {
+                unary(self, "SqrtBackward0", self.with_data(|t| t.sqrt()), |c| {
                     Ok(output_of(c, |x| x.sqrt()).mul_scalar(2.0).reciprocal())
                 })
             },
@@ -92,7 +92,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Rsqrt, vec![TraceArg::var(self)]),
             || {
-                unary(self, "RsqrtBackward0", self.data().rsqrt(), |c| {
+                unary(self, "RsqrtBackward0", self.with_data(|t| t.rsqrt()), |c| {
                     let y = output_of(c, |x| x.rsqrt());
                     Ok(y.mul(&y)?.mul(&y)?.mul_scalar(-0.5))
                 })
@@ -105,10 +105,15 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Reciprocal, vec![TraceArg::var(self)]),
             || {
-                unary(self, "ReciprocalBackward0", self.data().reciprocal(), |c| {
-                    let y = output_of(c, |x| x.reciprocal());
-                    Ok(y.mul(&y)?.neg())
-                })
+                unary(
+                    self,
+                    "ReciprocalBackward0",
+                    self.with_data(|t| t.reciprocal()),
+                    |c| {
+                        let y = output_of(c, |x| x.reciprocal());
+                        Ok(y.mul(&y)?.neg())
+                    },
+                )
             },
         )
     }
@@ -118,7 +123,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Sin, vec![TraceArg::var(self)]),
             || {
-                unary(self, "SinBackward0", self.data().sin(), |c| {
+                unary(self, "SinBackward0", self.with_data(|t| t.sin()), |c| {
                     Ok(c.inputs[0].cos())
                 })
             },
@@ -130,7 +135,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Cos, vec![TraceArg::var(self)]),
             || {
-                unary(self, "CosBackward0", self.data().cos(), |c| {
+                unary(self, "CosBackward0", self.with_data(|t| t.cos()), |c| {
                     Ok(c.inputs[0].sin().neg())
                 })
             },
@@ -142,7 +147,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Tanh, vec![TraceArg::var(self)]),
             || {
-                unary(self, "TanhBackward0", self.data().tanh(), |c| {
+                unary(self, "TanhBackward0", self.with_data(|t| t.tanh()), |c| {
                     let y = output_of(c, |x| x.tanh());
                     Ok(y.mul(&y)?.rsub_scalar(1.0))
                 })
@@ -155,10 +160,15 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Sigmoid, vec![TraceArg::var(self)]),
             || {
-                unary(self, "SigmoidBackward0", self.data().sigmoid(), |c| {
-                    let y = output_of(c, |x| x.sigmoid());
-                    y.mul(&y.rsub_scalar(1.0))
-                })
+                unary(
+                    self,
+                    "SigmoidBackward0",
+                    self.with_data(|t| t.sigmoid()),
+                    |c| {
+                        let y = output_of(c, |x| x.sigmoid());
+                        y.mul(&y.rsub_scalar(1.0))
+                    },
+                )
             },
         )
     }
@@ -168,17 +178,22 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Relu, vec![TraceArg::var(self)]),
             || {
-                record("ReluBackward0", self.data().relu(), &[self], |c| {
-                    let x = c.inputs[0].data();
-                    if !c.create_graph {
-                        // One fused pass; the mask product below is the same
-                        // function, written differentiably for double backward.
-                        let g = x.threshold_backward(&c.grad.data(), 0.0)?;
-                        return Ok(vec![Some(Variable::constant(g))]);
-                    }
-                    let m = mask(x.gt(&Tensor::zeros_dtype(&[], x.dtype()))?, &c.inputs[0]);
-                    Ok(vec![Some(c.grad.mul(&m)?)])
-                })
+                record(
+                    "ReluBackward0",
+                    self.with_data(|t| t.relu()),
+                    &[self],
+                    |c| {
+                        let x = c.inputs[0].data();
+                        if !c.create_graph {
+                            // One fused pass; the mask product below is the same
+                            // function, written differentiably for double backward.
+                            let g = x.threshold_backward(&c.grad.data(), 0.0)?;
+                            return Ok(vec![Some(Variable::constant(g))]);
+                        }
+                        let m = mask(x.gt(&Tensor::zeros_dtype(&[], x.dtype()))?, &c.inputs[0]);
+                        Ok(vec![Some(c.grad.mul(&m)?)])
+                    },
+                )
             },
         )
     }
@@ -188,7 +203,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Silu, vec![TraceArg::var(self)]),
             || {
-                unary(self, "SiluBackward0", self.data().silu(), |c| {
+                unary(self, "SiluBackward0", self.with_data(|t| t.silu()), |c| {
                     let x = &c.inputs[0];
                     let s = x.sigmoid();
                     // s + x s (1 - s)
@@ -203,11 +218,16 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Softplus, vec![TraceArg::var(self)]),
             || {
-                unary(self, "SoftplusBackward0", self.data().softplus(), |c| {
-                    let x = &c.inputs[0];
-                    let linear = x.data().gt(&Tensor::full_dtype(&[], 20.0, x.dtype()))?;
-                    x.sigmoid().masked_fill(&Variable::constant(linear), 1.0)
-                })
+                unary(
+                    self,
+                    "SoftplusBackward0",
+                    self.with_data(|t| t.softplus()),
+                    |c| {
+                        let x = &c.inputs[0];
+                        let linear = x.data().gt(&Tensor::full_dtype(&[], 20.0, x.dtype()))?;
+                        x.sigmoid().masked_fill(&Variable::constant(linear), 1.0)
+                    },
+                )
             },
         )
     }
@@ -217,7 +237,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Square, vec![TraceArg::var(self)]),
             || {
-                unary(self, "PowBackward0", self.data().square(), |c| {
+                unary(self, "PowBackward0", self.with_data(|t| t.square()), |c| {
                     Ok(c.inputs[0].mul_scalar(2.0))
                 })
             },
@@ -229,7 +249,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Abs, vec![TraceArg::var(self)]),
             || {
-                unary(self, "AbsBackward0", self.data().abs(), |c| {
+                unary(self, "AbsBackward0", self.with_data(|t| t.abs()), |c| {
                     Ok(mask(c.inputs[0].data().sign(), &c.inputs[0]))
                 })
             },
@@ -241,7 +261,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Erf, vec![TraceArg::var(self)]),
             || {
-                unary(self, "ErfBackward0", self.data().erf(), |c| {
+                unary(self, "ErfBackward0", self.with_data(|t| t.erf()), |c| {
                     let x = &c.inputs[0];
                     // 2/sqrt(pi) * exp(-x²)
                     Ok(x.square()
@@ -258,7 +278,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Gelu { tanh: false }, vec![TraceArg::var(self)]),
             || {
-                unary(self, "GeluBackward0", self.data().gelu(), |c| {
+                unary(self, "GeluBackward0", self.with_data(|t| t.gelu()), |c| {
                     let x = &c.inputs[0];
                     // Φ(x) + x φ(x)
                     let cdf = x
@@ -282,21 +302,26 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Gelu { tanh: true }, vec![TraceArg::var(self)]),
             || {
-                unary(self, "GeluBackward0", self.data().gelu_tanh(), |c| {
-                    let x = &c.inputs[0];
-                    let k = (2.0 / std::f64::consts::PI).sqrt();
-                    let x2 = x.square();
-                    let inner = x.add(&x2.mul(x)?.mul_scalar(0.044715))?.mul_scalar(k);
-                    let t = inner.tanh();
-                    // 0.5 (1 + t) + 0.5 x (1 - t²) k (1 + 3·0.044715 x²)
-                    let left = t.add_scalar(1.0).mul_scalar(0.5);
-                    let dinner = x2.mul_scalar(3.0 * 0.044715).add_scalar(1.0).mul_scalar(k);
-                    let right = x
-                        .mul(&t.square().rsub_scalar(1.0))?
-                        .mul(&dinner)?
-                        .mul_scalar(0.5);
-                    left.add(&right)
-                })
+                unary(
+                    self,
+                    "GeluBackward0",
+                    self.with_data(|t| t.gelu_tanh()),
+                    |c| {
+                        let x = &c.inputs[0];
+                        let k = (2.0 / std::f64::consts::PI).sqrt();
+                        let x2 = x.square();
+                        let inner = x.add(&x2.mul(x)?.mul_scalar(0.044715))?.mul_scalar(k);
+                        let t = inner.tanh();
+                        // 0.5 (1 + t) + 0.5 x (1 - t²) k (1 + 3·0.044715 x²)
+                        let left = t.add_scalar(1.0).mul_scalar(0.5);
+                        let dinner = x2.mul_scalar(3.0 * 0.044715).add_scalar(1.0).mul_scalar(k);
+                        let right = x
+                            .mul(&t.square().rsub_scalar(1.0))?
+                            .mul(&dinner)?
+                            .mul_scalar(0.5);
+                        left.add(&right)
+                    },
+                )
             },
         )
     }

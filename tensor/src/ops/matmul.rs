@@ -7,7 +7,7 @@ use crate::buffers::take_vec;
 use crate::dtype::{DType, Float};
 use crate::error::{Result, TensorError};
 use crate::gemm::{gemm, gemm_uninit, MatView, GEMM_PAR_THRESHOLD};
-use crate::layout::{broadcast_shapes, Dims};
+use crate::layout::broadcast_shapes;
 use crate::parallel::{maybe_parallel, run_parts, SharedMut};
 use crate::tensor::{with_float, Tensor};
 
@@ -157,7 +157,7 @@ fn matmul_float<T: Float>(
     let (ars, acs) = (a.strides()[ra - 2], a.strides()[ra - 1]);
     let (brs, bcs) = (b.strides()[rb - 2], b.strides()[rb - 1]);
     let (da, db) = (a.raw::<T>(), b.raw::<T>());
-    let mut out_shape = Dims::from_slice(batch);
+    let mut out_shape = crate::layout::dims_from(batch);
     out_shape.extend([m, n]);
     let nb: usize = batch.iter().product();
     if nb * m * n == 0 {

@@ -166,7 +166,7 @@ fn pool_geometry(
 
 /// `input_shape` with its last two dims replaced by `[oh, ow]`.
 fn pooled_shape(input_shape: &[usize], oh: usize, ow: usize) -> Dims {
-    let mut s = Dims::from_slice(input_shape);
+    let mut s = crate::layout::dims_from(input_shape);
     let r = s.len();
     s[r - 2] = oh;
     s[r - 1] = ow;

@@ -12,7 +12,7 @@ use crate::tensor::{with_float, Tensor};
 
 /// Largest element of a row, with 32 independent lanes (four AVX registers)
 /// so it vectorizes without a single dependency chain.
-/// NaN is skipped here and propagates through the sums later.
+/// NaN is skipped here; [`holds_nan_or_inf`] looks for it.
 #[inline(always)]
 fn row_max<T: Float>(x: &[T]) -> T {
     let mut lanes = [T::neg_infinity(); 32];
@@ -27,6 +27,27 @@ fn row_max<T: Float>(x: &[T]) -> T {
         .iter()
         .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
     lanes.iter().fold(m, |m, &v| if v > m { v } else { m })
+}
+
+/// Whether a row holds a NaN or +inf (PyTorch's softmax of such a row is
+/// all NaN). A sum of `v - v`, which is 0 unless some `v` is NaN or
+/// infinite: a separate pass, as folding it into [`row_max`]'s loop made
+/// the compiler keep the max lanes on the stack (softmax 1.5x slower).
+#[inline(always)]
+#[allow(clippy::eq_op)] // v - v is the test
+fn holds_nan_or_inf<T: Float>(x: &[T]) -> bool {
+    let mut lanes = [T::ZERO; 32];
+    let mut chunks = x.chunks_exact(32);
+    for c in &mut chunks {
+        for i in 0..32 {
+            lanes[i] += c[i] - c[i];
+        }
+    }
+    let tail = chunks.remainder().iter().fold(T::ZERO, |p, &v| p + (v - v));
+    let probe = lanes.iter().fold(tail, |p, &v| p + v);
+    // -inf entries (attention masks) trip the probe too; only NaN or +inf
+    // make the row NaN, so look again in that rare case.
+    probe != T::ZERO && x.iter().any(|&v| v.is_nan() || v == T::infinity())
 }
 
 /// Sum of a row with 32 independent lanes.
@@ -49,6 +70,14 @@ fn row_sum<T: Float>(x: &[T]) -> T {
 /// vectorizes on its own.
 #[inline(always)]
 fn softmax_row<T: Float>(x: &[T], out: &mut [MaybeUninit<T>], log: bool) {
+    if holds_nan_or_inf(x) {
+        // PyTorch: the max is NaN or +inf, `x - max` holds a NaN, and so
+        // does every sum after it.
+        for o in out.iter_mut() {
+            o.write(T::nan());
+        }
+        return;
+    }
     let m = row_max(x);
     // A row of -inf gives NaN like PyTorch; keep m finite otherwise.
     let m = if m.is_infinite() { T::ZERO } else { m };
@@ -184,6 +213,37 @@ mod tests {
         let l = x.log_softmax(0).unwrap().to_vec::<f32>().unwrap();
         assert_eq!(l, vec![-2000.0, -1000.0, 0.0]);
         assert!(x.softmax(1).is_err());
+    }
+
+    #[test]
+    fn rows_with_nan_or_inf_are_nan_as_in_pytorch() {
+        // PyTorch 2.15: softmax and log_softmax of a row holding a NaN (any
+        // payload) or +inf are all NaN; -inf entries give 0 / -inf; a row
+        // of -inf is NaN. Rows long enough for the vector lanes, and short.
+        let nan_payload = f32::from_bits(0x7fc0_0101);
+        for len in [4usize, 70] {
+            for (k, bad) in [f32::NAN, nan_payload, f32::INFINITY]
+                .into_iter()
+                .enumerate()
+            {
+                let mut v: Vec<f32> = (0..len).map(|i| i as f32 * 0.1).collect();
+                v[(len / 2 + k) % len] = bad;
+                let x = Tensor::from_vec(v, &[1, len]).unwrap();
+                for log in [false, true] {
+                    let y = x.softmax_impl("softmax", 1, log).unwrap();
+                    let y = y.to_vec::<f32>().unwrap();
+                    assert!(y.iter().all(|v| v.is_nan()), "{bad:?} in {len}: {y:?}");
+                }
+            }
+            let mut v: Vec<f32> = (0..len).map(|i| i as f32 * 0.1).collect();
+            v[1] = f32::NEG_INFINITY;
+            let x = Tensor::from_vec(v, &[1, len]).unwrap();
+            assert_eq!(x.softmax(1).unwrap().to_vec::<f32>().unwrap()[1], 0.0);
+            let l = x.log_softmax(1).unwrap().to_vec::<f32>().unwrap();
+            assert!(l[1] == f32::NEG_INFINITY && l[0].is_finite());
+            let all = Tensor::full(&[1, len], f32::NEG_INFINITY);
+            assert!(all.softmax(1).unwrap().to_vec::<f32>().unwrap()[0].is_nan());
+        }
     }
 
     proptest! {
