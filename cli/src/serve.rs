@@ -89,9 +89,10 @@ enum Reply {
 fn route(served: &Served, request: &mut Request) -> Result<Reply, ApiError> {
     let path = request.url().split('?').next().unwrap_or("").to_string();
     let method = request.method().clone();
-    let allowed = match path.as_str() {
-        "/" | "/index.html" | "/api/info" => Method::Get,
-        "/predict" => Method::Post,
+    let (page, allowed) = match path.as_str() {
+        "/" | "/index.html" => (Page::Playground, Method::Get),
+        "/api/info" => (Page::Info, Method::Get),
+        "/predict" => (Page::Predict, Method::Post),
         _ => {
             return Err(ApiError {
                 status: 404,
@@ -107,9 +108,10 @@ fn route(served: &Served, request: &mut Request) -> Result<Reply, ApiError> {
             message: format!("{path} takes {allowed}, not {method}"),
         });
     }
-    match path.as_str() {
-        "/api/info" => Ok(Reply::Json(served.info())),
-        "/predict" => {
+    match page {
+        Page::Playground => Ok(Reply::Page),
+        Page::Info => Ok(Reply::Json(served.info())),
+        Page::Predict => {
             let content_type = request
                 .headers()
                 .iter()
@@ -125,8 +127,17 @@ fn route(served: &Served, request: &mut Request) -> Result<Reply, ApiError> {
                 served.predict_json(&value).map(Reply::Json)
             }
         }
-        _ => Ok(Reply::Page),
     }
+}
+
+/// What a path names.
+enum Page {
+    /// The playground's HTML.
+    Playground,
+    /// `GET /api/info`.
+    Info,
+    /// `POST /predict`.
+    Predict,
 }
 
 /// The body, refused past [`MAX_BODY`] bytes whether the client said its

@@ -48,17 +48,20 @@ fn test_digit(index: usize) -> (Vec<u8>, usize) {
 
 /// The run's own model on one digit (eager, in this process): the class
 /// probabilities `/predict` must give.
-fn eager_probabilities(run: &Path, digit: &[u8]) -> Vec<f32> {
+/// The run's model loaded in this process: a digit's probabilities.
+fn eager_probabilities(run: &Path) -> impl Fn(&[u8]) -> Vec<f32> {
     let config = RunConfig::load(run).unwrap();
     let model = config.load_model(run).unwrap();
     let (mean, std) = (config.normalize.mean[0], config.normalize.std[0]);
-    let x: Vec<f32> = digit
-        .iter()
-        .map(|&b| (b as f32 / 255.0 - mean) / std)
-        .collect();
-    let x = Tensor::from_vec(x, &[1, 1, 28, 28]).unwrap();
-    let logits = no_grad(|| model.forward(&Variable::constant(x))).unwrap();
-    logits.data().softmax(1).unwrap().to_vec::<f32>().unwrap()
+    move |digit| {
+        let x: Vec<f32> = digit
+            .iter()
+            .map(|&b| (b as f32 / 255.0 - mean) / std)
+            .collect();
+        let x = Tensor::from_vec(x, &[1, 1, 28, 28]).unwrap();
+        let logits = no_grad(|| model.forward(&Variable::constant(x))).unwrap();
+        logits.data().softmax(1).unwrap().to_vec::<f32>().unwrap()
+    }
 }
 
 fn floats(v: &Value) -> Vec<f32> {
@@ -100,9 +103,10 @@ fn an_image_run_predicts_like_its_model_with_every_layer() {
         .starts_with("text/html"));
     assert!(String::from_utf8_lossy(&page.body).contains("<canvas id=\"pad\""));
 
+    let eager = eager_probabilities(&run);
     for index in [0, 1, 2] {
         let (digit, _) = test_digit(index);
-        let want = eager_probabilities(&run, &digit);
+        let want = eager(&digit);
         // As rows of numbers in [0, 1].
         let rows: Vec<Vec<f64>> = digit
             .chunks(28)
@@ -197,7 +201,11 @@ fn bad_requests_get_a_4xx_json_error_and_the_server_keeps_serving() {
     let post = |needle, body| BadRequest::new(400, needle, "POST", "/predict", body);
     let cases = [
         post("784", json(json!({ "image": [0.5, 0.5] }))),
-        post("784", json(json!({ "image": vec![0.0; 785] }))),
+        post(
+            "has more than 784",
+            json(json!({ "image": vec![0.0; 900] })),
+        ),
+        post("has 2 numbers", json(json!({ "image": [0.5, 0.5] }))),
         post("value 5 is 1.5", json(json!({ "image": too_bright }))),
         post("numbers", json(json!({ "image": vec!["x"; 784] }))),
         post("no \\\"image\\\"", json(json!({ "text": "hello" }))),

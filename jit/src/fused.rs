@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use torchlet_autograd::trace::{AtenOp, BinaryOp};
 use torchlet_autograd::{AutogradError, Result};
-use torchlet_tensor::{broadcast_shapes, buffers, parallel_split_mut, DType, Float, Tensor};
-#[cfg(target_arch = "x86_64")]
-use torchlet_tensor::{simd_level, SimdLevel};
+use torchlet_tensor::{
+    broadcast_shapes, buffers, parallel_split_mut, run_kernel, DType, Float, Kernel, Tensor,
+};
 
 /// Elements per block: the steps' temporaries stay in L1/L2.
 const BLOCK: usize = 1024;
@@ -343,49 +343,48 @@ pub(crate) fn eval_range<O: OutElem>(
     buffers::with_scratch_f32(n * BLOCK, |scratch| {
         let (blocks, _) = scratch.as_chunks_mut::<BLOCK>();
         let (ins, tmp) = blocks.split_at_mut(sources.len());
-        // The level torchlet-tensor's kernels run at (TORCHLET_SIMD forces
-        // one); every level gives the same bits, as there.
-        #[cfg(target_arch = "x86_64")]
-        match simd_level() {
-            // SAFETY (both arms): simd_level only reports what the CPU has.
-            SimdLevel::Avx512 => {
-                return unsafe { eval_blocks_avx512(expr, sources, shape, start, out, ins, tmp) }
-            }
-            SimdLevel::Avx2 => {
-                return unsafe { eval_blocks_avx2(expr, sources, shape, start, out, ins, tmp) }
-            }
-            SimdLevel::Baseline => {}
-        }
-        eval_blocks(expr, sources, shape, start, out, ins, tmp)
+        // Compiled once per SIMD level and run at the level torchlet-tensor's
+        // kernels run at (TORCHLET_SIMD forces one); every level gives the
+        // same bits, as there.
+        run_kernel(EvalBlocks {
+            expr,
+            sources,
+            shape,
+            start,
+            out,
+            ins,
+            tmp,
+        })
     })
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
-unsafe fn eval_blocks_avx512<O: OutElem>(
-    expr: &FusedExpr,
-    sources: &[Source],
-    shape: &[usize],
+/// [`eval_blocks`]'s arguments, as a [`Kernel`].
+struct EvalBlocks<'a, 's, O> {
+    expr: &'a FusedExpr,
+    sources: &'a [Source<'s>],
+    shape: &'a [usize],
     start: usize,
-    out: &mut [O],
-    ins: &mut [[f32; BLOCK]],
-    tmp: &mut [[f32; BLOCK]],
-) {
-    eval_blocks(expr, sources, shape, start, out, ins, tmp)
+    out: &'a mut [O],
+    ins: &'a mut [[f32; BLOCK]],
+    tmp: &'a mut [[f32; BLOCK]],
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn eval_blocks_avx2<O: OutElem>(
-    expr: &FusedExpr,
-    sources: &[Source],
-    shape: &[usize],
-    start: usize,
-    out: &mut [O],
-    ins: &mut [[f32; BLOCK]],
-    tmp: &mut [[f32; BLOCK]],
-) {
-    eval_blocks(expr, sources, shape, start, out, ins, tmp)
+impl<O: OutElem> Kernel for EvalBlocks<'_, '_, O> {
+    type Out = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let EvalBlocks {
+            expr,
+            sources,
+            shape,
+            start,
+            out,
+            ins,
+            tmp,
+        } = self;
+        eval_blocks(expr, sources, shape, start, out, ins, tmp)
+    }
 }
 
 /// [`eval_range`]'s loop over blocks (inlined into each entry, so its

@@ -93,6 +93,6 @@ pub use parallel::{
     set_num_threads, set_spin_time, team_jobs_on_this_thread, would_parallelize,
 };
 pub use random::{manual_seed, with_global_generator, Generator, DEFAULT_SEED};
-pub use simd::{simd_level, with_simd_level, SimdLevel};
+pub use simd::{run_kernel, simd_level, with_simd_level, Kernel, SimdLevel};
 pub use storage::Storage;
 pub use tensor::Tensor;

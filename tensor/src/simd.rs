@@ -374,15 +374,35 @@ unsafe fn zip_inplace_avx512<A: Copy, B: Copy, F: Fn(A, B) -> A>(a: &mut [A], b:
 
 /// A loop body compiled once per SIMD level by [`run_kernel`]: a struct
 /// whose `run` is `#[inline(always)]` inlines into every copy, where a
-/// closure (see [`with_simd`]) may not.
-pub(crate) trait Kernel {
+/// closure may not. Other crates' kernels (the jit's fused loops) use it
+/// too, so `TORCHLET_SIMD` governs them as it governs these.
+///
+/// ```
+/// use torchlet_tensor::{run_kernel, Kernel};
+/// struct Scale<'a>(&'a mut [f32], f32);
+/// impl Kernel for Scale<'_> {
+///     type Out = ();
+///     #[inline(always)]
+///     fn run(self) {
+///         for v in self.0.iter_mut() {
+///             *v *= self.1;
+///         }
+///     }
+/// }
+/// let mut v = vec![1.0f32, 2.0, 3.0];
+/// run_kernel(Scale(&mut v, 2.0)); // vectorized for the CPU's level
+/// assert_eq!(v, [2.0, 4.0, 6.0]);
+/// ```
+pub trait Kernel {
+    /// What the body returns.
     type Out;
+    /// The body; mark it `#[inline(always)]` so each copy vectorizes.
     fn run(self) -> Self::Out;
 }
 
 /// Runs `k` compiled for [`simd_level`]: AVX-512, AVX2+FMA or baseline.
 #[inline(always)]
-pub(crate) fn run_kernel<K: Kernel>(k: K) -> K::Out {
+pub fn run_kernel<K: Kernel>(k: K) -> K::Out {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]

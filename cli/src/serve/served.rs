@@ -101,7 +101,19 @@ impl Served {
         let model = config.load_model(dir)?;
         let [h, w] = config.image_size;
         let example = Tensor::zeros(&[1, config.in_channels, h, w]);
-        let features = torchlet_jit::feature_extractor(&*model, &[example]).ok();
+        // int8 runs are not traceable: probabilities only. A float run that
+        // fails to trace is a bug worth seeing, so say why, and serve on.
+        let features = if config.quantization.is_some() {
+            None
+        } else {
+            match torchlet_jit::feature_extractor(&*model, &[example]) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    eprintln!("warning: serving probabilities only: the model's layers could not be traced ({e})");
+                    None
+                }
+            }
+        };
         Ok(Served::Image(Box::new(ImageRun {
             config,
             model,
@@ -190,9 +202,14 @@ fn image_field(
     let mut flat = Vec::with_capacity(c * h * w);
     flatten_numbers(image, &mut flat, c * h * w)?;
     if flat.len() != c * h * w {
+        // flatten_numbers stops counting just past the size.
+        let count = if flat.len() > c * h * w {
+            format!("more than {}", c * h * w)
+        } else {
+            flat.len().to_string()
+        };
         return Err(ApiError::bad(format!(
-            "\"image\" has {} numbers, the model takes {c}x{h}x{w} = {}",
-            flat.len(),
+            "\"image\" has {count} numbers, the model takes {c}x{h}x{w} = {}",
             c * h * w
         )));
     }

@@ -11,43 +11,36 @@ use crate::simd::{run_kernel, Kernel};
 use crate::tensor::{with_float, Tensor};
 
 /// Largest element of a row, with 32 independent lanes (four AVX registers)
-/// so it vectorizes without a single dependency chain.
-/// NaN is skipped here; [`holds_nan_or_inf`] looks for it.
+/// so it vectorizes without a single dependency chain, and whether the row
+/// holds a NaN or +inf (PyTorch's softmax of such a row is all NaN).
+///
+/// NaN is skipped by the max; a sum of `v * 0` (0 unless some `v` is NaN
+/// or infinite) looks for it. Both in one loop over 16-lane halves: with
+/// two 32-lane arrays the compiler kept the lanes on the stack.
 #[inline(always)]
-fn row_max<T: Float>(x: &[T]) -> T {
+fn row_max<T: Float>(x: &[T]) -> (T, bool) {
     let mut lanes = [T::neg_infinity(); 32];
+    let mut probe = [T::ZERO; 16];
     let mut chunks = x.chunks_exact(32);
     for c in &mut chunks {
         for i in 0..32 {
             lanes[i] = if c[i] > lanes[i] { c[i] } else { lanes[i] };
         }
-    }
-    let m = chunks
-        .remainder()
-        .iter()
-        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
-    lanes.iter().fold(m, |m, &v| if v > m { v } else { m })
-}
-
-/// Whether a row holds a NaN or +inf (PyTorch's softmax of such a row is
-/// all NaN). A sum of `v - v`, which is 0 unless some `v` is NaN or
-/// infinite: a separate pass, as folding it into [`row_max`]'s loop made
-/// the compiler keep the max lanes on the stack (softmax 1.5x slower).
-#[inline(always)]
-#[allow(clippy::eq_op)] // v - v is the test
-fn holds_nan_or_inf<T: Float>(x: &[T]) -> bool {
-    let mut lanes = [T::ZERO; 32];
-    let mut chunks = x.chunks_exact(32);
-    for c in &mut chunks {
-        for i in 0..32 {
-            lanes[i] += c[i] - c[i];
+        for i in 0..16 {
+            probe[i] += c[i] * T::ZERO + c[i + 16] * T::ZERO;
         }
     }
-    let tail = chunks.remainder().iter().fold(T::ZERO, |p, &v| p + (v - v));
-    let probe = lanes.iter().fold(tail, |p, &v| p + v);
+    let tail = chunks.remainder();
+    let m = tail
+        .iter()
+        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+    let m = lanes.iter().fold(m, |m, &v| if v > m { v } else { m });
+    let tail_probe = tail.iter().fold(T::ZERO, |p, &v| p + v * T::ZERO);
+    let probe = probe.iter().fold(tail_probe, |s, &v| s + v);
     // -inf entries (attention masks) trip the probe too; only NaN or +inf
     // make the row NaN, so look again in that rare case.
-    probe != T::ZERO && x.iter().any(|&v| v.is_nan() || v == T::infinity())
+    let bad = probe != T::ZERO && x.iter().any(|&v| v.is_nan() || v == T::infinity());
+    (m, bad)
 }
 
 /// Sum of a row with 32 independent lanes.
@@ -70,7 +63,8 @@ fn row_sum<T: Float>(x: &[T]) -> T {
 /// vectorizes on its own.
 #[inline(always)]
 fn softmax_row<T: Float>(x: &[T], out: &mut [MaybeUninit<T>], log: bool) {
-    if holds_nan_or_inf(x) {
+    let (m, nan_or_inf) = row_max(x);
+    if nan_or_inf {
         // PyTorch: the max is NaN or +inf, `x - max` holds a NaN, and so
         // does every sum after it.
         for o in out.iter_mut() {
@@ -78,7 +72,6 @@ fn softmax_row<T: Float>(x: &[T], out: &mut [MaybeUninit<T>], log: bool) {
         }
         return;
     }
-    let m = row_max(x);
     // A row of -inf gives NaN like PyTorch; keep m finite otherwise.
     let m = if m.is_infinite() { T::ZERO } else { m };
     for (o, &v) in out.iter_mut().zip(x) {
