@@ -374,16 +374,8 @@ impl<O: OutElem> Kernel for EvalBlocks<'_, '_, O> {
 
     #[inline(always)]
     fn run(self) {
-        let EvalBlocks {
-            expr,
-            sources,
-            shape,
-            start,
-            out,
-            ins,
-            tmp,
-        } = self;
-        eval_blocks(expr, sources, shape, start, out, ins, tmp)
+        let s = self;
+        eval_blocks(s.expr, s.sources, s.shape, s.start, s.out, s.ins, s.tmp)
     }
 }
 
