@@ -53,7 +53,7 @@ fn run(
     create_graph: bool,
 ) -> Result<HashMap<usize, Variable>> {
     let mut maps = Maps::take();
-    let Maps { deps, grads } = &mut *maps;
+    let Maps { deps, grads } = &mut maps.0;
     // 1. Count, for each variable reachable from the roots, how many uses
     //    will send it a gradient (its dependencies). A variable is seen
     //    once it has an entry.
@@ -225,19 +225,6 @@ impl Maps {
 
 /// Gives the maps back, emptied (capacity kept), when the pass ends.
 struct MapsGuard(Maps);
-
-impl std::ops::Deref for MapsGuard {
-    type Target = Maps;
-    fn deref(&self) -> &Maps {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for MapsGuard {
-    fn deref_mut(&mut self) -> &mut Maps {
-        &mut self.0
-    }
-}
 
 impl Drop for MapsGuard {
     fn drop(&mut self) {

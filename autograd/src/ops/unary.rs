@@ -44,7 +44,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Exp, vec![TraceArg::var(self)]),
             || {
-                unary(self, "ExpBackward0", self.with_data(|t| t.exp()), |c| {
+                unary(self, "ExpBackward0", self.with_data(Tensor::exp), |c| {
                     Ok(output_of(c, |x| x.exp()))
                 })
             },
@@ -56,7 +56,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Log, vec![TraceArg::var(self)]),
             || {
-                unary(self, "LogBackward0", self.with_data(|t| t.log()), |c| {
+                unary(self, "LogBackward0", self.with_data(Tensor::log), |c| {
                     Ok(c.inputs[0].reciprocal())
                 })
             },
@@ -68,7 +68,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Log1p, vec![TraceArg::var(self)]),
             || {
-                unary(self, "Log1PBackward0", self.with_data(|t| t.log1p()), |c| {
+                unary(self, "Log1PBackward0", self.with_data(Tensor::log1p), |c| {
                     Ok(c.inputs[0].add_scalar(1.0).reciprocal())
                 })
             },
@@ -80,7 +80,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Sqrt, vec![TraceArg::var(self)]),
             || {
-                unary(self, "SqrtBackward0", self.with_data(|t| t.sqrt()), |c| {
+                unary(self, "SqrtBackward0", self.with_data(Tensor::sqrt), |c| {
                     Ok(output_of(c, |x| x.sqrt()).mul_scalar(2.0).reciprocal())
                 })
             },
@@ -92,7 +92,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Rsqrt, vec![TraceArg::var(self)]),
             || {
-                unary(self, "RsqrtBackward0", self.with_data(|t| t.rsqrt()), |c| {
+                unary(self, "RsqrtBackward0", self.with_data(Tensor::rsqrt), |c| {
                     let y = output_of(c, |x| x.rsqrt());
                     Ok(y.mul(&y)?.mul(&y)?.mul_scalar(-0.5))
                 })
@@ -108,7 +108,7 @@ impl Variable {
                 unary(
                     self,
                     "ReciprocalBackward0",
-                    self.with_data(|t| t.reciprocal()),
+                    self.with_data(Tensor::reciprocal),
                     |c| {
                         let y = output_of(c, |x| x.reciprocal());
                         Ok(y.mul(&y)?.neg())
@@ -123,7 +123,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Sin, vec![TraceArg::var(self)]),
             || {
-                unary(self, "SinBackward0", self.with_data(|t| t.sin()), |c| {
+                unary(self, "SinBackward0", self.with_data(Tensor::sin), |c| {
                     Ok(c.inputs[0].cos())
                 })
             },
@@ -135,7 +135,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Cos, vec![TraceArg::var(self)]),
             || {
-                unary(self, "CosBackward0", self.with_data(|t| t.cos()), |c| {
+                unary(self, "CosBackward0", self.with_data(Tensor::cos), |c| {
                     Ok(c.inputs[0].sin().neg())
                 })
             },
@@ -147,7 +147,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Tanh, vec![TraceArg::var(self)]),
             || {
-                unary(self, "TanhBackward0", self.with_data(|t| t.tanh()), |c| {
+                unary(self, "TanhBackward0", self.with_data(Tensor::tanh), |c| {
                     let y = output_of(c, |x| x.tanh());
                     Ok(y.mul(&y)?.rsub_scalar(1.0))
                 })
@@ -163,7 +163,7 @@ impl Variable {
                 unary(
                     self,
                     "SigmoidBackward0",
-                    self.with_data(|t| t.sigmoid()),
+                    self.with_data(Tensor::sigmoid),
                     |c| {
                         let y = output_of(c, |x| x.sigmoid());
                         y.mul(&y.rsub_scalar(1.0))
@@ -180,7 +180,7 @@ impl Variable {
             || {
                 record(
                     "ReluBackward0",
-                    self.with_data(|t| t.relu()),
+                    self.with_data(Tensor::relu),
                     &[self],
                     |c| {
                         let x = c.inputs[0].data();
@@ -203,7 +203,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Silu, vec![TraceArg::var(self)]),
             || {
-                unary(self, "SiluBackward0", self.with_data(|t| t.silu()), |c| {
+                unary(self, "SiluBackward0", self.with_data(Tensor::silu), |c| {
                     let x = &c.inputs[0];
                     let s = x.sigmoid();
                     // s + x s (1 - s)
@@ -221,7 +221,7 @@ impl Variable {
                 unary(
                     self,
                     "SoftplusBackward0",
-                    self.with_data(|t| t.softplus()),
+                    self.with_data(Tensor::softplus),
                     |c| {
                         let x = &c.inputs[0];
                         let linear = x.data().gt(&Tensor::full_dtype(&[], 20.0, x.dtype()))?;
@@ -237,7 +237,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Square, vec![TraceArg::var(self)]),
             || {
-                unary(self, "PowBackward0", self.with_data(|t| t.square()), |c| {
+                unary(self, "PowBackward0", self.with_data(Tensor::square), |c| {
                     Ok(c.inputs[0].mul_scalar(2.0))
                 })
             },
@@ -249,7 +249,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Abs, vec![TraceArg::var(self)]),
             || {
-                unary(self, "AbsBackward0", self.with_data(|t| t.abs()), |c| {
+                unary(self, "AbsBackward0", self.with_data(Tensor::abs), |c| {
                     Ok(mask(c.inputs[0].data().sign(), &c.inputs[0]))
                 })
             },
@@ -261,7 +261,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Erf, vec![TraceArg::var(self)]),
             || {
-                unary(self, "ErfBackward0", self.with_data(|t| t.erf()), |c| {
+                unary(self, "ErfBackward0", self.with_data(Tensor::erf), |c| {
                     let x = &c.inputs[0];
                     // 2/sqrt(pi) * exp(-x²)
                     Ok(x.square()
@@ -278,7 +278,7 @@ impl Variable {
         crate::trace::traced(
             || (AtenOp::Gelu { tanh: false }, vec![TraceArg::var(self)]),
             || {
-                unary(self, "GeluBackward0", self.with_data(|t| t.gelu()), |c| {
+                unary(self, "GeluBackward0", self.with_data(Tensor::gelu), |c| {
                     let x = &c.inputs[0];
                     // Φ(x) + x φ(x)
                     let cdf = x
@@ -305,7 +305,7 @@ impl Variable {
                 unary(
                     self,
                     "GeluBackward0",
-                    self.with_data(|t| t.gelu_tanh()),
+                    self.with_data(Tensor::gelu_tanh),
                     |c| {
                         let x = &c.inputs[0];
                         let k = (2.0 / std::f64::consts::PI).sqrt();
