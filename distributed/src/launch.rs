@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use torchlet_tensor::{use_thread_generator, with_global_generator};
+
 use crate::error::{DistError, Result};
 use crate::group::ProcessGroup;
 use crate::local::{LocalComm, Rendezvous};
@@ -73,6 +75,12 @@ pub fn init_process_group(backend: Backend) -> Result<ProcessGroup> {
 /// the others' pending and later calls fail at once instead of waiting,
 /// and `spawn` returns the failing rank's error.
 ///
+/// Each rank has its own default random generator, as each rank is a
+/// process of its own in PyTorch: it starts as a copy of the caller's,
+/// and `manual_seed`, parameter initialisation and dropout in one rank
+/// neither see nor disturb another's (ranks that seed and build their
+/// models at the same moment get the same weights every run).
+///
 /// ```
 /// use torchlet_distributed::{init_process_group, spawn, Backend};
 /// # fn main() -> Result<(), torchlet_distributed::DistError> {
@@ -105,14 +113,19 @@ where
         return Err(DistError::invalid("spawn", "world_size must be at least 1"));
     }
     let rendezvous = Rendezvous::new(world_size, timeout);
+    let generator = with_global_generator(|g| g.clone());
     let outcomes: Vec<std::result::Result<T, String>> = thread::scope(|scope| {
         let handles: Vec<_> = (0..world_size)
             .map(|rank| {
                 let rendezvous = Arc::clone(&rendezvous);
+                let generator = generator.clone();
                 let f = &f;
                 thread::Builder::new()
                     .name(format!("torchlet-rank-{rank}"))
-                    .spawn_scoped(scope, move || run_rank(rank, world_size, rendezvous, f))
+                    .spawn_scoped(scope, move || {
+                        let _own = use_thread_generator(generator);
+                        run_rank(rank, world_size, rendezvous, f)
+                    })
                     .expect("the OS can start a rank's thread")
             })
             .collect();
@@ -146,8 +159,10 @@ where
 /// thread as rank 0), with [`DEFAULT_TIMEOUT`]. Move each group to its
 /// rank's thread; dropping a rank's last handle counts as that rank
 /// leaving, so the others' calls that wait for it fail instead of
-/// hanging. [`spawn`] does this for you and also stops the group when a
-/// rank fails.
+/// hanging. Ranks that draw random numbers need their own default
+/// generators (`torchlet_tensor::use_thread_generator` on each thread).
+/// [`spawn`] does all this for you and also stops the group when a rank
+/// fails.
 ///
 /// ```
 /// use torchlet_distributed::{local_groups, ReduceOp};

@@ -285,3 +285,31 @@ fn bad_arguments_are_refused_before_anything_is_sent() {
     assert!(e.contains("inside the spawned closure"), "{e}");
     assert!(spawn(0, |_| -> R<()> { Ok(()) }).is_err());
 }
+
+#[test]
+fn each_rank_seeds_and_draws_from_its_own_generator() {
+    use torchlet_tensor::{manual_seed, use_thread_generator, Generator};
+    // The caller's generator (this test thread's own, so that other tests
+    // drawing at the same time cannot move it) is where every rank starts.
+    let _caller = use_thread_generator(Generator::new(5));
+    let want_first = Tensor::rand_with(&[4], &mut Generator::new(5));
+    let ranks = spawn(2, |pg| -> Result<usize, DistError> {
+        assert_eq!(vals(&Tensor::rand(&[4])), vals(&want_first));
+        // Ranks reseeding and drawing at once: with one shared generator
+        // one rank's reseed lands between the other's draws.
+        let mut agree = 0;
+        for i in 0..300u64 {
+            let seed = 100 * i + pg.rank() as u64;
+            manual_seed(seed);
+            let got = Tensor::randn(&[64]);
+            agree += usize::from(
+                vals(&got) == vals(&Tensor::randn_with(&[64], &mut Generator::new(seed))),
+            );
+        }
+        Ok(agree)
+    })
+    .unwrap();
+    assert_eq!(ranks, [300, 300]);
+    // The caller's generator did not move.
+    assert_eq!(vals(&Tensor::rand(&[4])), vals(&want_first));
+}

@@ -38,8 +38,9 @@ fn batch(k: u64) -> (Tensor, Tensor) {
     (x, y)
 }
 
-/// `model` with its parameters drawn from a generator of its own (the
-/// global one is shared by the concurrently running ranks and tests).
+/// `model` with its parameters drawn from a generator of its own (each
+/// rank's default generator starts as a copy of the process's, which
+/// the tests running beside this one move).
 fn seeded<M: Module>(model: M, seed: u64) -> M {
     let mut g = Generator::new(seed);
     for p in model.parameters() {

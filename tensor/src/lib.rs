@@ -92,7 +92,10 @@ pub use parallel::{
     get_num_threads, get_spin_time, in_inline_scope, parallel_split_mut, run_inline,
     set_num_threads, set_spin_time, team_jobs_on_this_thread, would_parallelize,
 };
-pub use random::{manual_seed, with_global_generator, Generator, DEFAULT_SEED};
+pub use random::{
+    manual_seed, use_thread_generator, with_global_generator, Generator, ThreadGenerator,
+    DEFAULT_SEED,
+};
 pub use simd::{run_kernel, simd_level, with_simd_level, Kernel, SimdLevel};
 pub use storage::Storage;
 pub use tensor::Tensor;

@@ -1,6 +1,10 @@
-//! Random tensors from a seedable generator, and the global default
-//! generator that `manual_seed` resets (like `torch.manual_seed`).
+//! Random tensors from a seedable generator, and the default generator
+//! that `manual_seed` resets (like `torch.manual_seed`): the process's,
+//! or a thread's own where it has one (each `Local` rank of
+//! `torchlet-distributed`, as each rank is a process in PyTorch).
 
+use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::sync::{Mutex, OnceLock};
 
 use rand::rngs::StdRng;
@@ -75,7 +79,15 @@ fn global() -> &'static Mutex<Generator> {
     GLOBAL.get_or_init(|| Mutex::new(Generator::new(DEFAULT_SEED)))
 }
 
-/// Reseeds the global generator (`torch.manual_seed`).
+thread_local! {
+    /// This thread's own default generator, while a [`ThreadGenerator`]
+    /// guard installs one.
+    static THREAD_DEFAULT: RefCell<Option<Generator>> = const { RefCell::new(None) };
+}
+
+/// Reseeds the default generator (`torch.manual_seed`): the calling
+/// thread's own if it has one (see [`use_thread_generator`]), else the
+/// process's.
 ///
 /// ```
 /// use torchlet_tensor::{manual_seed, Tensor};
@@ -85,15 +97,76 @@ fn global() -> &'static Mutex<Generator> {
 /// assert_eq!(a.to_vec::<f32>().unwrap(), Tensor::rand(&[4]).to_vec::<f32>().unwrap());
 /// ```
 pub fn manual_seed(seed: u64) {
-    global()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .manual_seed(seed);
+    with_global_generator(|g| g.manual_seed(seed));
 }
 
-/// Runs `f` with the global generator locked.
+/// Runs `f` with the default generator: the calling thread's own if it
+/// has one, else the process's, locked while `f` runs (so `f` must not
+/// draw from the default generator itself).
 pub fn with_global_generator<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
-    f(&mut global().lock().unwrap_or_else(|e| e.into_inner()))
+    let mut f = Some(f);
+    let own = THREAD_DEFAULT
+        .try_with(|cell| {
+            cell.borrow_mut()
+                .as_mut()
+                .map(|g| (f.take().expect("called once"))(g))
+        })
+        .ok()
+        .flatten();
+    match (own, f) {
+        (Some(r), _) => r,
+        (None, Some(f)) => f(&mut global().lock().unwrap_or_else(|e| e.into_inner())),
+        (None, None) => unreachable!("f ran on the thread's generator"),
+    }
+}
+
+/// Gives the calling thread its own default generator, starting as `g`,
+/// until the returned guard is dropped: [`manual_seed`], [`Tensor::rand`],
+/// parameter initialisation and dropout on this thread then draw from it,
+/// and no other thread sees it. Threads that stand for separate
+/// processes need this: ranks that seed and build their models at the
+/// same time would otherwise interleave their draws from one generator
+/// (`torchlet_distributed::spawn` installs one for each rank).
+///
+/// ```
+/// use torchlet_tensor::{manual_seed, use_thread_generator, Generator, Tensor};
+/// manual_seed(1);
+/// let before = Tensor::rand(&[2]);
+/// {
+///     let _own = use_thread_generator(Generator::new(5));
+///     manual_seed(9); // reseeds only this thread's generator
+///     let mine = Tensor::rand(&[2]);
+///     assert_eq!(mine.to_vec::<f32>()?, Tensor::rand_with(&[2], &mut Generator::new(9)).to_vec::<f32>()?);
+/// }
+/// // The process's generator went on from where it was.
+/// manual_seed(1);
+/// let again = Tensor::rand(&[2]);
+/// assert_eq!(before.to_vec::<f32>()?, again.to_vec::<f32>()?);
+/// # Ok::<(), torchlet_tensor::TensorError>(())
+/// ```
+pub fn use_thread_generator(g: Generator) -> ThreadGenerator {
+    let previous = THREAD_DEFAULT.with(|cell| cell.borrow_mut().replace(g));
+    ThreadGenerator {
+        previous,
+        _not_send: PhantomData,
+    }
+}
+
+/// The guard of [`use_thread_generator`]: while it lives, its thread has
+/// its own default generator; dropping it gives back the one the thread
+/// used before (the process's, or an outer guard's).
+#[must_use = "the thread's own generator is removed as soon as the guard is dropped"]
+pub struct ThreadGenerator {
+    previous: Option<Generator>,
+    /// The guard belongs to the thread it changed.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for ThreadGenerator {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = THREAD_DEFAULT.try_with(|cell| *cell.borrow_mut() = previous);
+    }
 }
 
 impl Tensor {
@@ -235,6 +308,58 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn draws(n: usize) -> Vec<f32> {
+        Tensor::rand(&[n]).to_vec::<f32>().unwrap()
+    }
+
+    fn expected(seed: u64, n: usize) -> Vec<f32> {
+        Tensor::rand_with(&[n], &mut Generator::new(seed))
+            .to_vec::<f32>()
+            .unwrap()
+    }
+
+    #[test]
+    fn threads_with_their_own_generator_do_not_interleave() {
+        // Two threads reseeding and drawing at once: with one shared
+        // generator a reseed lands between the other's draws.
+        let handles: Vec<_> = (0..2u64)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    let _own = use_thread_generator(Generator::new(DEFAULT_SEED));
+                    (0..300)
+                        .map(|i| {
+                            manual_seed(t * 1000 + i);
+                            let a = draws(64);
+                            let b = Tensor::randn(&[3]).to_vec::<f32>().unwrap();
+                            let mut g = Generator::new(t * 1000 + i);
+                            let want_a = Tensor::rand_with(&[64], &mut g).to_vec::<f32>().unwrap();
+                            let want_b = Tensor::randn_with(&[3], &mut g).to_vec::<f32>().unwrap();
+                            (a == want_a && b == want_b) as usize
+                        })
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), 300);
+        }
+    }
+
+    #[test]
+    fn the_guard_gives_back_the_previous_generator() {
+        let _outer = use_thread_generator(Generator::new(1));
+        let first = draws(4);
+        assert_eq!(first, expected(1, 4));
+        {
+            let _inner = use_thread_generator(Generator::new(2));
+            assert_eq!(draws(4), expected(2, 4));
+            manual_seed(3);
+            assert_eq!(draws(4), expected(3, 4));
+        }
+        // The outer generator goes on after its first 4 draws.
+        assert_eq!([first, draws(4)].concat(), expected(1, 8));
+    }
 
     #[test]
     fn statistics_are_plausible() {
