@@ -38,8 +38,10 @@ fn row_max<T: Float>(x: &[T]) -> (T, bool) {
     let tail_probe = tail.iter().fold(T::ZERO, |p, &v| p + v * T::ZERO);
     let probe = probe.iter().fold(tail_probe, |s, &v| s + v);
     // -inf entries (attention masks) trip the probe too; only NaN or +inf
-    // make the row NaN, so look again in that rare case.
-    let bad = probe != T::ZERO && x.iter().any(|&v| v.is_nan() || v == T::infinity());
+    // make the row NaN. +inf is the max; a NaN needs another look, a pass
+    // without an early exit so that it vectorizes (masked rows are common).
+    let bad = probe != T::ZERO
+        && (m == T::infinity() || x.iter().fold(false, |nan, &v| nan | v.is_nan()));
     (m, bad)
 }
 
@@ -212,14 +214,18 @@ mod tests {
     fn rows_with_nan_or_inf_are_nan_as_in_pytorch() {
         // PyTorch 2.15: softmax and log_softmax of a row holding a NaN (any
         // payload) or +inf are all NaN; -inf entries give 0 / -inf; a row
-        // of -inf is NaN. Rows long enough for the vector lanes, and short.
+        // of -inf is NaN. Rows long enough for the vector lanes, and short;
+        // with and without a -inf (a mask) beside the bad value.
         let nan_payload = f32::from_bits(0x7fc0_0101);
-        for len in [4usize, 70] {
+        for (len, masked) in [(4usize, false), (70, false), (4, true), (70, true)] {
             for (k, bad) in [f32::NAN, nan_payload, f32::INFINITY]
                 .into_iter()
                 .enumerate()
             {
                 let mut v: Vec<f32> = (0..len).map(|i| i as f32 * 0.1).collect();
+                if masked {
+                    v[(len / 2 + k + 1) % len] = f32::NEG_INFINITY;
+                }
                 v[(len / 2 + k) % len] = bad;
                 let x = Tensor::from_vec(v, &[1, len]).unwrap();
                 for log in [false, true] {
