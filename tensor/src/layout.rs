@@ -51,18 +51,9 @@ impl Clone for Layout {
 impl Layout {
     /// A row-major (C-contiguous) layout of `shape` starting at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
-        let mut strides = if shape.len() <= 4 {
-            Dims::from_buf_and_len([0; 4], shape.len())
-        } else {
-            Dims::from_elem(0, shape.len())
-        };
-        let mut acc = 1;
-        for (s, &n) in strides.iter_mut().zip(shape).rev() {
-            *s = acc;
-            // Saturates only for empty tensors with huge other dims,
-            // whose strides are never used to address an element.
-            acc = acc.saturating_mul(n.max(1));
-        }
+        // The shape's copy, overwritten: inline up to 4 dims like it.
+        let mut strides = dims_from(shape);
+        fill_contiguous_strides(&mut strides, shape);
         Layout {
             shape: dims_from(shape),
             strides,
@@ -172,12 +163,19 @@ impl Layout {
 /// Row-major strides of `shape`.
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![0; shape.len()];
+    fill_contiguous_strides(&mut strides, shape);
+    strides
+}
+
+/// Writes `shape`'s row-major strides into `strides` (same length).
+fn fill_contiguous_strides(strides: &mut [usize], shape: &[usize]) {
     let mut acc = 1usize;
     for (s, &n) in strides.iter_mut().zip(shape).rev() {
         *s = acc;
+        // Saturates only for empty tensors with huge other dims, whose
+        // strides are never used to address an element.
         acc = acc.saturating_mul(n.max(1));
     }
-    strides
 }
 
 /// Maps a possibly negative `dim` onto `0..rank` (PyTorch's wrap rule).
