@@ -141,7 +141,9 @@ pub fn tanh_f32(x: f32) -> f32 {
     p = p * z + 1.333_144_2e-1;
     p = p * z - 3.333_328_2e-1;
     let small = p * z * x + x;
-    let e = exp_f32(2.0 * a.min(44.0));
+    // 2|x| capped at 88 (a NaN becomes 44 and is handled below): no
+    // edge fix-ups needed, and exp_saturating gives exp_f32's bits there.
+    let e = exp_saturating(2.0 * a.min(44.0));
     let large = 1.0 - 2.0 / (e + 1.0);
     let large = if x < 0.0 { -large } else { large };
     let out = if a < 0.625 { small } else { large };
@@ -182,7 +184,9 @@ pub fn erf_f32(x: f32) -> f32 {
     g = g.mul_add(u, 2.340_322_9e-2);
     g = g.mul_add(u, 5.613_95e-1);
     g = g.mul_add(u, 1.420_117_8e-4);
-    let large = (-exp_f32(-(c * c))).mul_add(g, 1.0);
+    // -c² lies in [-15.4, -1]: the exponential needs none of exp_f32's
+    // edge fix-ups there, and exp_saturating gives the same bits cheaper.
+    let large = (-exp_saturating(-(c * c))).mul_add(g, 1.0);
     let large = if x < 0.0 { -large } else { large };
     let out = if a < 1.0 { small } else { large };
     if x.is_nan() {
@@ -301,6 +305,24 @@ mod tests {
         assert_eq!(erf_f32(f32::INFINITY), 1.0);
         assert_eq!(erf_f32(f32::NEG_INFINITY), -1.0);
         assert!(erf_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn exp_saturating_is_exp_f32_inside_its_range() {
+        // erf relies on it over [-15.4, -1], softmax over [-87.33, 0],
+        let mut bits = (-87.3f32).to_bits();
+        while bits > (-0.0f32).to_bits() {
+            let x = f32::from_bits(bits);
+            assert_eq!(exp_saturating(x).to_bits(), exp_f32(x).to_bits(), "{x}");
+            bits -= 211;
+        }
+        // tanh's over [0, 88].
+        let mut x = 0.0f32;
+        while x < 88.0 {
+            assert_eq!(exp_saturating(x).to_bits(), exp_f32(x).to_bits(), "{x}");
+            x += 3.1e-4;
+        }
+        assert_eq!(exp_saturating(88.0).to_bits(), exp_f32(88.0).to_bits());
     }
 
     #[test]
