@@ -79,7 +79,9 @@ pub fn init_process_group(backend: Backend) -> Result<ProcessGroup> {
 /// process of its own in PyTorch: it starts as a copy of the caller's,
 /// and `manual_seed`, parameter initialisation and dropout in one rank
 /// neither see nor disturb another's (ranks that seed and build their
-/// models at the same moment get the same weights every run).
+/// models at the same moment get the same weights every run). Threads a
+/// rank starts (`DataLoader` workers) draw from the process's generator
+/// unless they install their own.
 ///
 /// ```
 /// use torchlet_distributed::{init_process_group, spawn, Backend};

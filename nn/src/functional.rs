@@ -229,7 +229,7 @@ pub fn log_softmax(x: &Variable, dim: i64) -> Result<Variable> {
 /// Dropout (`F.dropout(x, p, training)`): with `training`, each element is
 /// zeroed with probability `p` and the rest scaled by `1 / (1 - p)`;
 /// otherwise `x` is returned unchanged. Masks come from `generator`, or
-/// from the global generator when it is `None`. Fails unless `p` is in
+/// from the default generator when it is `None`. Fails unless `p` is in
 /// `[0, 1]`.
 pub fn dropout(
     x: &Variable,

@@ -6,7 +6,7 @@ use torchlet_tensor::{with_global_generator, DType, Tensor};
 use crate::error::{NnError, Result};
 
 /// A float32 parameter of `shape` drawn from `U(-bound, bound)` with the
-/// global generator (see [`torchlet_tensor::manual_seed`]).
+/// default generator (see [`torchlet_tensor::manual_seed`]).
 pub fn uniform_parameter(shape: &[usize], bound: f64) -> Variable {
     Variable::parameter(with_global_generator(|g| {
         Tensor::uniform_with(shape, -bound, bound, DType::F32, g)
@@ -165,7 +165,7 @@ pub fn kaiming_normal_(v: &Variable, mode: FanMode, nonlinearity: Nonlinearity) 
 
 /// A `rows × cols` matrix (row-major, f64) with orthonormal rows (when
 /// `rows <= cols`) or columns (otherwise), from modified Gram–Schmidt on
-/// standard normal samples of the global generator — the `Q` of a QR
+/// standard normal samples of the default generator — the `Q` of a QR
 /// decomposition with `diag(R) > 0`, as `torch.nn.init.orthogonal_` uses.
 fn orthogonal_matrix(rows: usize, cols: usize) -> Vec<f64> {
     let (m, n) = (rows.max(cols), rows.min(cols));

@@ -17,7 +17,7 @@ pub(crate) fn close(a: &[f64], b: &[f64], tol: f64) {
     }
 }
 
-/// A constant of `U(0, 1)` values from the global generator.
+/// A constant of `U(0, 1)` values from the default generator.
 pub(crate) fn rand(shape: &[usize]) -> Variable {
     Variable::constant(Tensor::rand(shape))
 }

@@ -80,9 +80,9 @@ fn global() -> &'static Mutex<Generator> {
 }
 
 thread_local! {
-    /// This thread's own default generator, while a [`ThreadGenerator`]
-    /// guard installs one.
-    static THREAD_DEFAULT: RefCell<Option<Generator>> = const { RefCell::new(None) };
+    /// The generators [`ThreadGenerator`] guards installed on this thread,
+    /// innermost last; the last one is the thread's default generator.
+    static THREAD_DEFAULT: RefCell<Vec<Generator>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Reseeds the default generator (`torch.manual_seed`): the calling
@@ -101,14 +101,18 @@ pub fn manual_seed(seed: u64) {
 }
 
 /// Runs `f` with the default generator: the calling thread's own if it
-/// has one, else the process's, locked while `f` runs (so `f` must not
-/// draw from the default generator itself).
+/// has one (see [`use_thread_generator`]), else the process's, locked
+/// while `f` runs (so `f` must not draw from the default generator
+/// itself: it has the generator as its argument).
 pub fn with_global_generator<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
     let mut f = Some(f);
     let own = THREAD_DEFAULT
         .try_with(|cell| {
-            cell.borrow_mut()
-                .as_mut()
+            let mut stack = cell.try_borrow_mut().expect(
+                "the default generator is in use: a function given to with_global_generator may not draw from it (use the Generator it is given)",
+            );
+            stack
+                .last_mut()
                 .map(|g| (f.take().expect("called once"))(g))
         })
         .ok()
@@ -145,42 +149,57 @@ pub fn with_global_generator<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
 /// # Ok::<(), torchlet_tensor::TensorError>(())
 /// ```
 pub fn use_thread_generator(g: Generator) -> ThreadGenerator {
-    let previous = THREAD_DEFAULT.with(|cell| cell.borrow_mut().replace(g));
+    let depth = THREAD_DEFAULT.with(|cell| {
+        let mut stack = cell.borrow_mut();
+        stack.push(g);
+        stack.len() - 1
+    });
     ThreadGenerator {
-        previous,
+        depth,
         _not_send: PhantomData,
     }
 }
 
 /// The guard of [`use_thread_generator`]: while it lives, its thread has
 /// its own default generator; dropping it gives back the one the thread
-/// used before (the process's, or an outer guard's).
+/// used before (the process's, or an outer guard's). Dropping a guard
+/// also ends the guards made after it on the same thread, so that
+/// guards dropped out of order still leave the thread as it was.
+///
+/// The generator is the thread's alone: threads it starts (a
+/// `DataLoader`'s workers, say) draw from the process's generator unless
+/// they install their own.
 #[must_use = "the thread's own generator is removed as soon as the guard is dropped"]
 pub struct ThreadGenerator {
-    previous: Option<Generator>,
+    /// Where this guard's generator sits in the thread's stack.
+    depth: usize,
     /// The guard belongs to the thread it changed.
     _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for ThreadGenerator {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        let _ = THREAD_DEFAULT.try_with(|cell| *cell.borrow_mut() = previous);
+        let _ = THREAD_DEFAULT.try_with(|cell| {
+            if let Ok(mut stack) = cell.try_borrow_mut() {
+                stack.truncate(self.depth);
+            }
+        });
     }
 }
 
 impl Tensor {
-    /// Uniform float32 samples in `[0, 1)` from the global generator (`torch.rand`).
+    /// Uniform float32 samples in `[0, 1)` from the default generator
+    /// ([`with_global_generator`]; `torch.rand`).
     pub fn rand(shape: &[usize]) -> Tensor {
         with_global_generator(|g| Tensor::rand_with(shape, g))
     }
 
-    /// Standard normal float32 samples from the global generator (`torch.randn`).
+    /// Standard normal float32 samples from the default generator (`torch.randn`).
     pub fn randn(shape: &[usize]) -> Tensor {
         with_global_generator(|g| Tensor::randn_with(shape, g))
     }
 
-    /// Uniform int64 samples in `[low, high)` from the global generator (`torch.randint`).
+    /// Uniform int64 samples in `[low, high)` from the default generator (`torch.randint`).
     pub fn randint(low: i64, high: i64, shape: &[usize]) -> Result<Tensor> {
         with_global_generator(|g| Tensor::randint_with(low, high, shape, g))
     }
@@ -359,6 +378,23 @@ mod tests {
         }
         // The outer generator goes on after its first 4 draws.
         assert_eq!([first, draws(4)].concat(), expected(1, 8));
+    }
+
+    #[test]
+    fn guards_dropped_out_of_order_leave_the_thread_as_it_was() {
+        let outer = use_thread_generator(Generator::new(1));
+        let mut guards = vec![
+            use_thread_generator(Generator::new(2)),
+            use_thread_generator(Generator::new(3)),
+        ];
+        assert_eq!(draws(4), expected(3, 4));
+        // A Vec drops its first element first: the outer of the two.
+        drop(guards.remove(0));
+        assert_eq!(draws(4), expected(1, 4));
+        drop(guards);
+        assert_eq!(draws(4)[..], expected(1, 8)[4..]);
+        drop(outer);
+        THREAD_DEFAULT.with(|cell| assert!(cell.borrow().is_empty()));
     }
 
     #[test]

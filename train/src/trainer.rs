@@ -56,7 +56,7 @@ pub enum Progress {
 /// A run is a pure function of its seeds: call
 /// [`torchlet_tensor::manual_seed`] before building the model (initial
 /// weights), give the batch source a seed (shuffling is a function of
-/// `(seed, epoch)`), and set [`Trainer::seed`] so the global generator
+/// `(seed, epoch)`), and set [`Trainer::seed`] so the default generator
 /// (dropout, random augmentation drawn from it) restarts from a known
 /// state when `fit` begins. The same seeds then give bit-identical
 /// weights, whatever the thread count of the data loader.
@@ -145,7 +145,7 @@ impl Trainer {
         self
     }
 
-    /// Reseeds the global generator ([`torchlet_tensor::manual_seed`]) when
+    /// Reseeds the default generator ([`torchlet_tensor::manual_seed`]) when
     /// [`fit`](Self::fit) starts.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);

@@ -27,7 +27,7 @@ use torchlet_autograd::Variable;
 use torchlet_distributed::{local_groups, DistributedDataParallel, ProcessGroup};
 use torchlet_nn::{CrossEntropyLoss, Module, Sequential};
 use torchlet_optim::{Adam, AdamOptions, Optimizer};
-use torchlet_tensor::{Generator, Tensor};
+use torchlet_tensor::{use_thread_generator, with_global_generator, Generator, Tensor};
 
 use super::{lenet_model, mlp_model, mlp_sgd, workload, Workload};
 
@@ -176,11 +176,17 @@ impl Ranks {
         let (ready_tx, ready) = channel();
         let mut groups = groups.into_iter();
         let pg0 = groups.next().expect("rank 0");
+        // Each rank builds its model from a generator of its own, as a
+        // process would: drawing from the shared one at the same time
+        // would make rank 0's initial weights depend on thread timing.
+        let start = with_global_generator(|g| g.clone());
         let helpers = groups
             .map(|pg| {
                 let steps = Arc::clone(&steps);
                 let ready_tx = ready_tx.clone();
+                let start = start.clone();
                 std::thread::spawn(move || {
+                    let _own = use_thread_generator(start);
                     let mut rank = Rank::new(net, &pg, rows, sync);
                     ready_tx.send(()).unwrap();
                     let mut done = 0;
@@ -191,7 +197,10 @@ impl Ranks {
                 })
             })
             .collect::<Vec<_>>();
-        let rank0 = Rank::new(net, &pg0, rows, sync);
+        let rank0 = {
+            let _own = use_thread_generator(start);
+            Rank::new(net, &pg0, rows, sync)
+        };
         for _ in 1..world {
             ready.recv().expect("a helper rank started");
         }
