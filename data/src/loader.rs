@@ -9,7 +9,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use torchlet_tensor::DEFAULT_SEED;
+use torchlet_tensor::{use_thread_generator, with_global_generator, Generator, DEFAULT_SEED};
 
 use crate::collate::{Collate, DefaultCollate};
 use crate::dataset::Dataset;
@@ -27,7 +27,14 @@ type Fetch<B> = dyn Fn(&[usize]) -> Result<B> + Send + Sync;
 /// and each one's order is derived from the seed and the epoch number, so
 /// shuffled epochs differ from each other yet replay identically for the
 /// same seed. The batches, their order and contents, do not depend on
-/// `num_workers`.
+/// `num_workers`, unless [`Dataset::get`] draws from the default random
+/// generator (`Tensor::rand`, say). Without workers such draws come from
+/// the caller's generator, as in PyTorch; with workers each batch is
+/// loaded under a default generator of its own, seeded with one number
+/// the epoch's iterator draws from the caller's generator plus the batch
+/// index, so the draws repeat from run to run whichever worker loads the
+/// batch (PyTorch seeds each worker with that number plus the worker id,
+/// but it also gives batch `i` to worker `i % num_workers`).
 ///
 /// ```
 /// use torchlet_data::{DataLoader, TensorDataset};
@@ -359,7 +366,8 @@ impl<B: Send + 'static> DataLoaderIter<B> {
         // No threads for an epoch they could not speed up.
         let num_workers = num_workers.min(it.batches.len());
         if num_workers > 0 {
-            it.workers = Workers::spawn(num_workers, limit.max(1), &it.fetch);
+            let base_seed = with_global_generator(|g| g.int_below(0, i64::MAX)) as u64;
+            it.workers = Workers::spawn(num_workers, limit.max(1), &it.fetch, base_seed);
             it.dispatch();
         }
         it
@@ -405,7 +413,8 @@ impl<B: Send + 'static> DataLoaderIter<B> {
 impl<B: Send + 'static> Workers<B> {
     /// Starts up to `n` worker threads; `None` if none could start (the
     /// iterator then loads batches in the caller's thread).
-    fn spawn(n: usize, limit: usize, fetch: &Arc<Fetch<B>>) -> Option<Workers<B>> {
+    /// Batch `i` is loaded with the default generator seeded `base_seed + i`.
+    fn spawn(n: usize, limit: usize, fetch: &Arc<Fetch<B>>, base_seed: u64) -> Option<Workers<B>> {
         let (task_tx, task_rx) = channel::<(usize, Vec<usize>)>();
         let task_rx = Arc::new(Mutex::new(task_rx));
         let (result_tx, results) = channel();
@@ -423,7 +432,7 @@ impl<B: Send + 'static> Workers<B> {
                     // free for the training step running meanwhile.
                     .spawn(move || {
                         torchlet_tensor::run_inline(|| {
-                            worker_loop(k, &tasks, &results, &cancel, &*fetch)
+                            worker_loop(k, &tasks, &results, &cancel, &*fetch, base_seed)
                         })
                     })
                     .ok()
@@ -452,6 +461,7 @@ fn worker_loop<B>(
     results: &Sender<(usize, Result<B>)>,
     cancel: &AtomicBool,
     fetch: &Fetch<B>,
+    base_seed: u64,
 ) {
     loop {
         // The lock is held only while waiting for a task, never while a
@@ -463,6 +473,8 @@ fn worker_loop<B>(
         if cancel.load(Ordering::Relaxed) {
             return;
         }
+        let seed = base_seed.wrapping_add(i as u64);
+        let _own = use_thread_generator(Generator::new(seed));
         let batch = catch_unwind(AssertUnwindSafe(|| fetch(&indices))).unwrap_or_else(|p| {
             let msg = p
                 .downcast_ref::<&str>()

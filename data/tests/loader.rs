@@ -442,3 +442,50 @@ fn loaders_and_iterators_can_move_between_threads() {
     send_sync::<DataLoader<Indexed>>();
     send::<torchlet_data::DataLoaderIter<Batch>>();
 }
+
+/// Sample `i` is 3 numbers from the default generator (a random
+/// augmentation written with `Tensor::rand`).
+struct Noisy;
+
+impl Dataset for Noisy {
+    type Item = Tensor;
+
+    fn len(&self) -> usize {
+        16
+    }
+
+    fn get(&self, _i: usize) -> Result<Tensor> {
+        Ok(Tensor::rand(&[3]))
+    }
+}
+
+#[test]
+fn random_draws_in_workers_repeat_from_run_to_run() {
+    use torchlet_tensor::{use_thread_generator, Generator};
+    let run = |workers: usize| -> Vec<Vec<f32>> {
+        // This thread's own generator: other tests draw from the process's.
+        let _own = use_thread_generator(Generator::new(7));
+        let loader = DataLoader::builder(Noisy)
+            .batch_size(2)
+            .num_workers(workers)
+            .build()
+            .unwrap();
+        loader
+            .iter()
+            .map(|b| b.unwrap().to_vec::<f32>().unwrap())
+            .collect()
+    };
+    for workers in [0, 1, 3] {
+        let first = run(workers);
+        for _ in 0..5 {
+            assert_eq!(run(workers), first, "{workers} workers");
+        }
+        // Every batch drew its own numbers.
+        for (k, b) in first.iter().enumerate() {
+            assert!(first[..k].iter().all(|a| a != b), "batch {k} repeats");
+        }
+    }
+    // With workers, the numbers do not depend on how many (each batch has
+    // a generator of its own, whichever worker loads it).
+    assert_eq!(run(1), run(3));
+}
