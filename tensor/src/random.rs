@@ -105,23 +105,21 @@ pub fn manual_seed(seed: u64) {
 /// while `f` runs (so `f` must not draw from the default generator
 /// itself: it has the generator as its argument).
 pub fn with_global_generator<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
+    // In an Option so that it is still here for the process's generator
+    // when the thread has none of its own (or its storage is gone).
     let mut f = Some(f);
-    let own = THREAD_DEFAULT
-        .try_with(|cell| {
-            let mut stack = cell.try_borrow_mut().expect(
-                "the default generator is in use: a function given to with_global_generator may not draw from it (use the Generator it is given)",
-            );
-            stack
-                .last_mut()
-                .map(|g| (f.take().expect("called once"))(g))
-        })
-        .ok()
-        .flatten();
-    match (own, f) {
-        (Some(r), _) => r,
-        (None, Some(f)) => f(&mut global().lock().unwrap_or_else(|e| e.into_inner())),
-        (None, None) => unreachable!("f ran on the thread's generator"),
+    let own = THREAD_DEFAULT.try_with(|cell| {
+        let mut stack = cell.try_borrow_mut().expect(
+            "the default generator is in use: a function given to with_global_generator may not draw from it (use the Generator it is given)",
+        );
+        let g = stack.last_mut()?;
+        f.take().map(|f| f(g))
+    });
+    if let Ok(Some(r)) = own {
+        return r;
     }
+    let f = f.expect("not run on a thread generator");
+    f(&mut global().lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// Gives the calling thread its own default generator, starting as `g`,
